@@ -1,0 +1,173 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import {type HomeopsError, ExitCode, type ExitCodeValue} from '../lib/errors.js'
+import {LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel} from '../lib/log/logger.js'
+import {redact} from '../lib/log/redact.js'
+import type {Context} from '../lib/context.js'
+import {type Terminal, detectTerminal, paint} from '../lib/ui/terminal.js'
+
+export type GlobalFlags = Interfaces.InferredFlags<(typeof HomeopsCommand)['baseFlags']>
+
+/** `--docker-host`, for commands that talk to Docker. */
+export const dockerHostFlag = Flags.string({
+  description: 'Docker daemon address (unix:///path or tcp://host:port)',
+  env: 'HOMEOPS_DOCKER_HOST',
+  helpGroup: 'GLOBAL',
+})
+
+/**
+ * Base of every command: `--json`, the global flags, lazy config/state/docker
+ * through `context()`, and one `catch()` that maps typed errors to the exit
+ * code table of DESIGN.md §2 (set on `process.exitCode` itself: under `--json`
+ * oclif 4 loses an error's exit code).
+ */
+export abstract class HomeopsCommand<T> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    config: Flags.string({
+      char: 'c',
+      description: 'config file (default: /etc/homeops/config.yaml as root, else $XDG_CONFIG_HOME/homeops/config.yaml)',
+      env: 'HOMEOPS_CONFIG',
+      helpGroup: 'GLOBAL',
+    }),
+    'log-level': Flags.option({options: LOG_LEVELS, description: 'minimum level logged', helpGroup: 'GLOBAL'})(),
+    'log-format': Flags.option({
+      options: LOG_FORMATS,
+      description: 'log lines on stderr (default: pretty on a terminal, text otherwise)',
+      helpGroup: 'GLOBAL',
+    })(),
+    debug: Flags.boolean({description: 'show stack traces and debug logs', env: 'HOMEOPS_DEBUG', helpGroup: 'GLOBAL'}),
+  }
+
+  protected globalFlags!: GlobalFlags
+  private contextPromise?: Promise<Context>
+  private terminalCache?: Terminal
+  private loggerCache?: Logger
+  private readonly abort = new AbortController()
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const ctor = this.constructor as typeof HomeopsCommand
+    const {flags} = await this.parse({
+      flags: ctor.flags,
+      baseFlags: ctor.baseFlags,
+      enableJsonFlag: ctor.enableJsonFlag,
+      args: ctor.args,
+      strict: ctor.strict,
+    })
+    this.globalFlags = flags as GlobalFlags
+  }
+
+  protected get terminal(): Terminal {
+    this.terminalCache ??= detectTerminal({json: this.jsonEnabled()})
+    return this.terminalCache
+  }
+
+  /** Logger from flags/env; `context()` replaces it with one that also honours the config file. */
+  protected get logger(): Logger {
+    this.loggerCache ??= this.buildLogger()
+    return this.loggerCache
+  }
+
+  private buildLogger(configLevel?: LogLevel, configFormat?: LogFormat): Logger {
+    const flags = this.globalFlags ?? {}
+    const envLevel = LOG_LEVELS.find((l) => l === process.env.HOMEOPS_LOG_LEVEL)
+    const level = flags.debug ? 'debug' : (flags['log-level'] ?? envLevel ?? configLevel ?? 'info')
+    const format = flags['log-format'] ?? configFormat ?? (this.terminal.interactive ? 'pretty' : 'text')
+    const term = detectTerminal({stdoutIsTTY: Boolean(process.stderr.isTTY)})
+    return new Logger({
+      level,
+      format,
+      paint: (lvl, text) =>
+        paint(term, lvl === 'error' ? 'bad' : lvl === 'warn' ? 'warn' : lvl === 'debug' ? 'muted' : 'plain', text),
+    })
+  }
+
+  /** Loads config once and builds the context library code receives. */
+  protected context(options: {dockerHost?: string} = {}): Promise<Context> {
+    this.contextPromise ??= (async () => {
+      const [{loadConfig}, {createContext}] = await Promise.all([
+        import('../lib/config/load.js'),
+        import('../lib/context.js'),
+      ])
+      const loaded = loadConfig({path: this.globalFlags.config})
+      this.loggerCache = this.buildLogger(loaded.config.log.level, loaded.config.log.format)
+      return createContext({
+        config: loaded.config,
+        configFile: loaded.file,
+        logger: this.loggerCache,
+        terminal: this.terminal,
+        version: this.config.version,
+        dockerHost: options.dockerHost,
+        signal: this.abort.signal,
+      })
+    })()
+    return this.contextPromise
+  }
+
+  /** For `serve` modes: SIGINT/SIGTERM abort the context signal instead of killing the process. */
+  protected handleSignals(): void {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.abort.signal.aborted) {
+        this.logger.warn(`second ${signal}: exiting now`)
+        process.exit(ExitCode.failure)
+      }
+      this.logger.info(`${signal} received, stopping`)
+      this.abort.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  }
+
+  /** Writes human output to stdout (never under `--json`). */
+  protected print(text: string): void {
+    if (!this.jsonEnabled()) this.log(text)
+  }
+
+  protected paint(tone: Parameters<typeof paint>[1], text: string): string {
+    return paint(this.terminal, tone, text)
+  }
+
+  public override async catch(error: Interfaces.CommandError): Promise<void> {
+    const exitCode = exitCodeOf(error)
+    process.exitCode = exitCode
+    // `this.exit(n)` and `--help`/`--version` arrive here as ExitError: nothing to print.
+    if (oclifExit(error) !== undefined && error.message.startsWith('EEXIT')) return
+    const message = redact(error.message)
+    const hint = (error as Partial<HomeopsError>).hint
+    const debug = this.globalFlags?.debug || process.env.HOMEOPS_DEBUG === '1'
+    if (this.jsonEnabled()) {
+      this.logJson({error: {message, exitCode, ...(hint ? {hint} : {})}})
+    } else {
+      const term = detectTerminal({stdoutIsTTY: Boolean(process.stderr.isTTY)})
+      const lines = message.split('\n')
+      this.logToStderr(paint(term, 'bad', `✖ ${lines[0]}`))
+      for (const line of lines.slice(1)) this.logToStderr(paint(term, 'bad', `  ${line}`))
+      if (hint) this.logToStderr(paint(term, 'muted', `  ${hint}`))
+    }
+    if (debug && error.stack) this.logToStderr(redact(error.stack))
+  }
+
+  public override async finally(error: Error | undefined): Promise<unknown> {
+    if (this.contextPromise) {
+      const context = await this.contextPromise.catch(() => undefined)
+      await context?.close()
+    }
+    return super.finally(error)
+  }
+
+  abstract override run(): Promise<T>
+}
+
+function exitCodeOf(error: Interfaces.CommandError): ExitCodeValue {
+  const code = (error as Partial<HomeopsError>).exitCode
+  if (typeof code === 'number') return code
+  // oclif's flag/argument parse errors carry their own code (2: usage).
+  return (oclifExit(error) ?? ExitCode.failure) as ExitCodeValue
+}
+
+function oclifExit(error: Error): number | undefined {
+  const exit = (error as {oclif?: {exit?: unknown}}).oclif?.exit
+  return typeof exit === 'number' ? exit : undefined
+}

@@ -1,0 +1,19 @@
+import {HomeopsCommand} from '../../cli/homeops-command.js'
+
+export interface ValidateReport {
+  valid: true
+  file: string | null
+}
+
+export default class ConfigValidate extends HomeopsCommand<ValidateReport> {
+  static override summary = 'Check the config file and environment; exit 2 with every problem if invalid'
+  static override examples = ['<%= config.bin %> <%= command.id %> --config /etc/homeops/config.yaml']
+
+  async run(): Promise<ValidateReport> {
+    const {configFile} = await this.context()
+    this.print(
+      `${this.paint('ok', '✔')} ${configFile ? `${configFile} is valid` : 'no config file; defaults and environment are valid'}`,
+    )
+    return {valid: true, file: configFile ?? null}
+  }
+}

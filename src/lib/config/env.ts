@@ -1,0 +1,118 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {errnoCode, errorMessage} from '../errors.js'
+import {type Field, type Issue, type ObjectField, type Path, type Shape, isPlainObject, pathToString} from './schema.js'
+
+/** Where a config value came from, for error messages and `config show --sources`. */
+export type ValueSource = {kind: 'env'; name: string} | {kind: 'file'; name: string; file: string}
+
+export interface EnvOverlayResult {
+  /** Keyed by `pathToString(path)`. */
+  sources: Map<string, ValueSource>
+  issues: Issue[]
+  /** Secret values read, so the logger can redact them. */
+  secrets: string[]
+}
+
+/** `['ddns', 'intervalSeconds']` → `HOMEOPS_DDNS_INTERVAL_SECONDS`. */
+export function autoEnvName(path: Path): string {
+  return (
+    'HOMEOPS_' +
+    path
+      .map((p) =>
+        String(p)
+          .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+          .replace(/[^A-Za-z0-9]+/g, '_'),
+      )
+      .join('_')
+      .toUpperCase()
+  )
+}
+
+export function envNamesFor(path: Path, field: Field<unknown>): string[] {
+  return [autoEnvName(path), ...(field.meta.env ?? [])]
+}
+
+/**
+ * Applies environment overrides onto the raw (parsed YAML) config in place.
+ * Only keys outside lists can be overridden this way; list-valued areas (ddns
+ * records) add their own legacy variables in their config module.
+ */
+export function applyEnvOverlay(
+  root: ObjectField<Shape>,
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): EnvOverlayResult {
+  const result: EnvOverlayResult = {sources: new Map(), issues: [], secrets: []}
+  walk(root, raw, [], env, result)
+  return result
+}
+
+function walk(
+  field: ObjectField<Shape>,
+  raw: Record<string, unknown>,
+  path: Path,
+  env: NodeJS.ProcessEnv,
+  result: EnvOverlayResult,
+): void {
+  for (const [key, child] of Object.entries(field.shape)) {
+    const childPath = [...path, key]
+    if (child.kind === 'object') {
+      const existing = raw[key]
+      const nested = isPlainObject(existing) ? existing : {}
+      walk(child as ObjectField<Shape>, nested, childPath, env, result)
+      if (existing === undefined && Object.keys(nested).length > 0) raw[key] = nested
+      continue
+    }
+    if (!child.fromEnv) continue
+    const found = readEnvValue(childPath, child, env, result)
+    if (found === undefined) continue
+    raw[key] = child.fromEnv(found.text)
+    delete raw[`${key}File`]
+    result.sources.set(pathToString(childPath), {kind: 'env', name: found.name})
+    if (child.meta.secret) result.secrets.push(found.text)
+  }
+}
+
+function readEnvValue(
+  path: Path,
+  field: Field<unknown>,
+  env: NodeJS.ProcessEnv,
+  result: EnvOverlayResult,
+): {name: string; text: string} | undefined {
+  for (const name of envNamesFor(path, field)) {
+    const direct = env[name]
+    if (direct !== undefined && direct !== '') return {name, text: direct}
+    if (!field.meta.secret) continue
+    const fileVar = `${name}_FILE`
+    const file = env[fileVar]
+    if (file) {
+      const text = readSecretFile(file, (message) =>
+        result.issues.push({
+          path,
+          where: `environment variable ${fileVar}`,
+          message: `cannot read ${file}: ${message}`,
+        }),
+      )
+      return text === undefined ? undefined : {name: fileVar, text}
+    }
+    const credentials = env.CREDENTIALS_DIRECTORY
+    if (credentials) {
+      const text = readSecretFile(join(credentials, name), () => undefined)
+      if (text !== undefined) return {name: `$CREDENTIALS_DIRECTORY/${name}`, text}
+    }
+  }
+  return undefined
+}
+
+/** Reads a secret from a file, dropping one trailing newline (as `echo` writes it). */
+export function readSecretFile(file: string, onError: (message: string) => void): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch (error) {
+    const code = errnoCode(error)
+    onError(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(error))
+    return undefined
+  }
+}

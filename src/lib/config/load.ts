@@ -1,0 +1,199 @@
+import {readFileSync} from 'node:fs'
+import {LineCounter, isMap, isSeq, isScalar, parseDocument, type Document, type Node as YamlNode} from 'yaml'
+
+import {UserError, errnoCode, errorMessage} from '../errors.js'
+import {registerSecret} from '../log/redact.js'
+import {defaultConfigPath} from '../paths.js'
+import {type HomeopsConfig, configSchema} from './root-schema.js'
+import {type ValueSource, applyEnvOverlay, readSecretFile} from './env.js'
+import {
+  type ArrayField,
+  type Field,
+  type Issue,
+  type ObjectField,
+  type Path,
+  type Shape,
+  isPlainObject,
+  pathToString,
+} from './schema.js'
+
+export interface LoadOptions {
+  /** `--config`; wins over `$HOMEOPS_CONFIG`. */
+  path?: string
+  env?: NodeJS.ProcessEnv
+  isRoot?: boolean
+}
+
+export interface LoadedConfig {
+  config: HomeopsConfig
+  /** The file read, or undefined when none exists at the default location. */
+  file?: string
+  sources: Map<string, ValueSource>
+}
+
+export interface ConfigProblem {
+  /** `file:line:column`, `environment variable NAME`, or the file alone. */
+  where: string
+  path: string
+  message: string
+}
+
+/** An invalid configuration: every problem, each with its place. Exit 2. */
+export class ConfigError extends UserError {
+  readonly problems: ConfigProblem[]
+
+  constructor(problems: ConfigProblem[], hint?: string) {
+    super(problems.map(formatProblem).join('\n'), {hint})
+    this.problems = problems
+  }
+}
+
+function formatProblem(p: ConfigProblem): string {
+  return p.path ? `${p.where}: ${p.path}: ${p.message}` : `${p.where}: ${p.message}`
+}
+
+export function resolveConfigPath(options: LoadOptions): {path: string; explicit: boolean} {
+  const env = options.env ?? process.env
+  if (options.path) return {path: options.path, explicit: true}
+  if (env.HOMEOPS_CONFIG) return {path: env.HOMEOPS_CONFIG, explicit: true}
+  return {path: defaultConfigPath(env, options.isRoot ?? process.getuid?.() === 0), explicit: false}
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env
+  const {path, explicit} = resolveConfigPath(options)
+  const text = readConfigText(path, explicit)
+  const lineCounter = new LineCounter()
+  const doc = text === undefined ? undefined : parseDocument(text, {lineCounter, uniqueKeys: true})
+
+  if (doc && doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({
+        where: e.linePos ? `${path}:${e.linePos[0].line}:${e.linePos[0].col}` : path,
+        path: '',
+        message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
+      'fix the YAML syntax at that position (indent with spaces, `key: value` pairs)',
+    )
+  }
+
+  const parsed: unknown = doc ? doc.toJS() : {}
+  if (parsed !== null && parsed !== undefined && !isPlainObject(parsed)) {
+    throw new ConfigError([{where: path, path: '', message: 'expected a mapping of settings at the top level'}])
+  }
+  const raw: Record<string, unknown> = isPlainObject(parsed) ? parsed : {}
+
+  const overlay = applyEnvOverlay(configSchema as unknown as ObjectField<Shape>, raw, env)
+  const issues: Issue[] = [...overlay.issues]
+  const config = configSchema.decode(raw, [], {
+    issues,
+    readSecretFile: (at, file) =>
+      readSecretFile(file, (message) => issues.push({path: at, message: `cannot read ${file}: ${message}`})),
+  })
+
+  if (issues.length > 0) {
+    throw new ConfigError(
+      issues.map((issue) => ({
+        where: whereIs(issue, path, doc, lineCounter, overlay.sources),
+        path: pathToString(issue.path),
+        message: issue.message,
+      })),
+      'run `homeops config validate` after fixing; keys are listed in the README',
+    )
+  }
+
+  for (const secret of [...overlay.secrets, ...collectSecrets(configSchema, config)]) registerSecret(secret)
+  return {config, file: text === undefined ? undefined : path, sources: overlay.sources}
+}
+
+function readConfigText(path: string, explicit: boolean): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    const code = errnoCode(error)
+    if (code === 'ENOENT' && !explicit) return undefined
+    if (code === 'ENOENT') {
+      throw new UserError(`config file ${path} does not exist`, {hint: 'check --config / $HOMEOPS_CONFIG'})
+    }
+    if (code === 'EACCES') {
+      throw new UserError(`config file ${path} is not readable by this user`, {
+        hint: 'run with sudo or fix its permissions',
+      })
+    }
+    if (code === 'EISDIR') throw new UserError(`config path ${path} is a directory, expected a YAML file`)
+    throw new UserError(`cannot read config file ${path}: ${errorMessage(error)}`)
+  }
+}
+
+function whereIs(
+  issue: Issue,
+  file: string,
+  doc: Document | undefined,
+  lineCounter: LineCounter,
+  sources: Map<string, ValueSource>,
+): string {
+  if (issue.where) return issue.where
+  for (let n = issue.path.length; n > 0; n--) {
+    const source = sources.get(pathToString(issue.path.slice(0, n)))
+    if (source) return `environment variable ${source.name}`
+  }
+  const offset = doc ? locate(doc, issue.path, issue.atKey ?? false) : undefined
+  if (offset === undefined) return file
+  const {line, col} = lineCounter.linePos(offset)
+  return `${file}:${line}:${col}`
+}
+
+/** Start offset of the deepest YAML node along `path` (the key itself when `atKey`). */
+function locate(doc: Document, path: Path, atKey: boolean): number | undefined {
+  let node: unknown = doc.contents
+  let offset = rangeStart(node)
+  for (const [i, segment] of path.entries()) {
+    const last = i === path.length - 1
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment))
+      if (!pair) break
+      if (last && atKey) return rangeStart(pair.key) ?? offset
+      node = pair.value
+      offset = rangeStart(node) ?? rangeStart(pair.key) ?? offset
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment]
+      offset = rangeStart(node) ?? offset
+    } else {
+      break
+    }
+  }
+  return offset
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as YamlNode | null | undefined)?.range
+  return range ? range[0] : undefined
+}
+
+// ---- walking the decoded config along the schema -------------------------
+
+function visitSecrets(field: Field<unknown>, value: unknown, replace: (secret: string) => unknown): unknown {
+  if (field.meta.secret) return typeof value === 'string' && value !== '' ? replace(value) : value
+  if (field.kind === 'object' && isPlainObject(value)) {
+    const shape = (field as ObjectField<Shape>).shape
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = shape[k] ? visitSecrets(shape[k], v, replace) : v
+    return out
+  }
+  if (field.kind === 'array' && Array.isArray(value)) {
+    const {item} = field as ArrayField<unknown>
+    return value.map((v) => visitSecrets(item, v, replace))
+  }
+  return value
+}
+
+export function collectSecrets(field: Field<unknown>, value: unknown): string[] {
+  const found: string[] = []
+  visitSecrets(field, value, (secret) => found.push(secret))
+  return found
+}
+
+/** The config with every secret replaced by a mask, for `config show`. */
+export function maskSecrets(config: HomeopsConfig): HomeopsConfig {
+  return visitSecrets(configSchema, config, () => '********') as HomeopsConfig
+}

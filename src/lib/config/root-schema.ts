@@ -1,0 +1,39 @@
+import {LOG_FORMATS, LOG_LEVELS} from '../log/logger.js'
+import {ddnsSchema} from '../ddns/config.js'
+import {dnsSchema} from '../dns/config.js'
+import {imagesSchema} from '../images/config.js'
+import {monitorSchema} from '../monitor/config.js'
+import {swarmSchema} from '../swarm/config.js'
+import {type Infer, array, obj, oneOf, str} from './schema.js'
+
+export const registryCredentialSchema = obj({
+  host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
+  username: str(),
+  password: str({secret: true}),
+})
+
+export const configSchema = obj({
+  log: obj({
+    level: oneOf(LOG_LEVELS, {default: 'info'}),
+    format: oneOf(LOG_FORMATS),
+  }),
+  state: obj({
+    path: str({env: ['HOMEOPS_DB_PATH', 'DOCKEROPS_DB_PATH'], description: 'SQLite state database'}),
+  }),
+  docker: obj({
+    host: str({env: ['DOCKER_HOST'], description: 'unix:///var/run/docker.sock or tcp://host:2375'}),
+  }),
+  registries: array(registryCredentialSchema),
+  serve: obj({
+    listen: str({default: '127.0.0.1:8080'}),
+  }),
+  ddns: ddnsSchema,
+  images: imagesSchema,
+  monitor: monitorSchema,
+  swarm: swarmSchema,
+  dns: dnsSchema,
+})
+
+export type HomeopsConfig = Infer<typeof configSchema>
+export const MODES = ['ddns', 'images', 'monitor', 'swarm', 'dns'] as const
+export type Mode = (typeof MODES)[number]

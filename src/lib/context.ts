@@ -1,0 +1,110 @@
+import type {HomeopsConfig} from './config/root-schema.js'
+import type {DockerConnection} from './docker/client.js'
+import type {Logger} from './log/logger.js'
+import type {Database} from './state/database.js'
+import type {Lock} from './state/lock.js'
+import type {Terminal} from './ui/terminal.js'
+
+/**
+ * What a command hands to library code: loaded config, logger, terminal, and
+ * lazy access to the state database, Docker and locks. Built by the command
+ * base class; tests build it with `createContext` directly.
+ */
+export interface Context {
+  readonly config: HomeopsConfig
+  readonly configFile?: string
+  readonly logger: Logger
+  readonly terminal: Terminal
+  readonly statePath: string
+  readonly version: string
+  /** Aborted on SIGINT/SIGTERM so long-running work can drain. */
+  readonly signal: AbortSignal
+  state(): Promise<Database>
+  docker(): Promise<DockerConnection>
+  /** Exclusive lock for a mutating command; released when the command ends. */
+  lock(scope: string): Promise<Lock>
+  /** Registers cleanup to run when the command ends (LIFO). */
+  onClose(cleanup: () => void | Promise<void>): void
+  close(): Promise<void>
+}
+
+export interface ContextOptions {
+  config: HomeopsConfig
+  configFile?: string
+  logger: Logger
+  terminal: Terminal
+  version: string
+  env?: NodeJS.ProcessEnv
+  /** `--docker-host`; wins over config and `DOCKER_HOST`. */
+  dockerHost?: string
+  signal?: AbortSignal
+}
+
+export async function createContext(options: ContextOptions): Promise<Context> {
+  const {defaultStatePath} = await import('./paths.js')
+  const statePath = options.config.state.path ?? defaultStatePath(options.env ?? process.env)
+  const cleanups: (() => void | Promise<void>)[] = []
+  let state: Promise<Database> | undefined
+  let docker: Promise<DockerConnection> | undefined
+
+  const context: Context = {
+    config: options.config,
+    configFile: options.configFile,
+    logger: options.logger,
+    terminal: options.terminal,
+    statePath,
+    version: options.version,
+    signal: options.signal ?? new AbortController().signal,
+    state() {
+      state ??= (async () => {
+        const [{openState}, {allMigrations}] = await Promise.all([
+          import('./state/database.js'),
+          import('./state/registry.js'),
+        ])
+        const db = await openState({path: statePath, migrations: allMigrations})
+        cleanups.push(() => {
+          db.close()
+        })
+        return db
+      })()
+      return state
+    },
+    docker() {
+      docker ??= import('./docker/client.js').then(({connectDocker}) =>
+        connectDocker(options.dockerHost ?? options.config.docker.host),
+      )
+      return docker
+    },
+    async lock(scope) {
+      const [{acquireLock}, {stateDir}, {mkdirSync}, {join}] = await Promise.all([
+        import('./state/lock.js'),
+        import('./paths.js'),
+        import('node:fs'),
+        import('node:path'),
+      ])
+      const dir = stateDir(statePath)
+      try {
+        mkdirSync(dir, {recursive: true, mode: 0o700})
+      } catch {
+        // acquireLock reports the unwritable directory with a clear message.
+      }
+      const lock = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
+      cleanups.push(() => lock.release())
+      return lock
+    },
+    onClose(cleanup) {
+      cleanups.push(cleanup)
+    },
+    async close() {
+      while (cleanups.length > 0) {
+        const cleanup = cleanups.pop()!
+        try {
+          await cleanup()
+        } catch (error) {
+          options.logger.debug('cleanup failed', {error: String(error)})
+        }
+      }
+    },
+  }
+  return context
+}

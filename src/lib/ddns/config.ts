@@ -1,0 +1,44 @@
+import {LOG_LEVELS} from '../log/logger.js'
+import {array, bool, list, num, obj, oneOf, str} from '../config/schema.js'
+
+export const DDNS_PROVIDERS = ['infomaniak', 'dyndns2', 'duckdns', 'cloudflare'] as const
+
+export const ddnsRecordSchema = obj({
+  name: str({description: 'label for status and logs; defaults to the hostname'}),
+  provider: oneOf(DDNS_PROVIDERS, {default: 'infomaniak'}),
+  hostname: str({nonEmpty: true, description: 'the fully qualified name to update'}),
+  username: str(),
+  password: str({secret: true}),
+  token: str({secret: true, description: 'API token (Cloudflare, DuckDNS)'}),
+  server: str({description: 'dyndns2 base URL, e.g. https://dynupdate.no-ip.com'}),
+  zone: str({description: 'Cloudflare zone name'}),
+  ipv4: bool({default: true}),
+  ipv6: bool({description: 'defaults to ddns.ipv6'}),
+})
+
+export const ddnsSchema = obj({
+  enabled: bool({default: false, description: 'run the ddns loop in `homeops serve`'}),
+  intervalSeconds: num({default: 300, min: 15, env: ['DDNS_INTERVAL_SECONDS']}),
+  ipv6: bool({default: false, env: ['DDNS_ENABLE_IPV6']}),
+  logLevel: oneOf(LOG_LEVELS, {env: ['DDNS_LOG_LEVEL']}),
+  requestTimeout: num({default: 10, min: 1, max: 300, env: ['DDNS_REQUEST_TIMEOUT'], description: 'seconds'}),
+  maxRetries: num({default: 3, min: 0, max: 10, integer: true, env: ['DDNS_MAX_RETRIES']}),
+  retryBackoff: num({
+    default: 2,
+    min: 0,
+    max: 3600,
+    env: ['DDNS_RETRY_BACKOFF'],
+    description: 'seconds, doubled per retry',
+  }),
+  server: str({env: ['DDNS_SERVER'], description: 'default dyndns2 server for records that set none'}),
+  ipSources: obj({
+    v4: list(str(), {env: ['DDNS_IP_SOURCES_V4']}),
+    v6: list(str(), {env: ['DDNS_IP_SOURCES_V6']}),
+  }),
+  requireAgreement: num({default: 1, min: 1, max: 2, integer: true}),
+  records: array(ddnsRecordSchema),
+  // The original single-record tool: these form one implicit Infomaniak record.
+  hostname: str({env: ['INFOMANIAK_DDNS_HOSTNAME']}),
+  username: str({env: ['INFOMANIAK_DDNS_USERNAME']}),
+  password: str({secret: true, env: ['INFOMANIAK_DDNS_PASSWORD']}),
+})

@@ -1,0 +1,205 @@
+import {execFile} from 'node:child_process'
+import {createServer} from 'node:net'
+import {createSocket} from 'node:dgram'
+import {promisify} from 'node:util'
+
+import type {HomeopsConfig, Mode} from '../config/root-schema.js'
+import {MODES} from '../config/root-schema.js'
+import {effectiveDnsPort} from '../dns/config.js'
+import {errnoCode, errorMessage} from '../errors.js'
+import {defaultStatePath} from '../paths.js'
+
+export interface CheckResult {
+  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port'
+  title: string
+  ok: boolean
+  /** What was found: a version, a path, or what went wrong. */
+  detail: string
+  hint?: string
+  /** A mode enabled in the config needs this check to pass. */
+  required: boolean
+  /** Modes that need it. */
+  neededBy: Mode[]
+}
+
+export interface DoctorReport {
+  ok: boolean
+  enabledModes: Mode[]
+  checks: CheckResult[]
+}
+
+export interface DoctorOptions {
+  /** Loads the config, throwing a user-facing error when it is invalid. */
+  loadConfig: () => {config: HomeopsConfig; file?: string}
+  openState: (path: string) => Promise<{close(): void}>
+  dockerHost?: string
+  env?: NodeJS.ProcessEnv
+}
+
+const run = promisify(execFile)
+
+/** Which checks each mode depends on. */
+const NEEDS: Record<Mode, CheckResult['id'][]> = {
+  ddns: [],
+  images: ['docker'],
+  monitor: ['docker'],
+  swarm: ['docker', 'swarm', 'docker-cli', 'git'],
+  dns: ['dns-port'],
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
+  const env = options.env ?? process.env
+  const checks: Omit<CheckResult, 'required' | 'neededBy'>[] = []
+  let config: HomeopsConfig | undefined
+  try {
+    const loaded = options.loadConfig()
+    config = loaded.config
+    checks.push({
+      id: 'config',
+      title: 'config',
+      ok: true,
+      detail: loaded.file ? `valid: ${loaded.file}` : 'no config file; defaults and environment',
+    })
+  } catch (error) {
+    checks.push({
+      id: 'config',
+      title: 'config',
+      ok: false,
+      detail: errorMessage(error),
+      hint: (error as {hint?: string}).hint,
+    })
+  }
+
+  const statePath = config?.state.path ?? defaultStatePath(env)
+  try {
+    const db = await options.openState(statePath)
+    db.close()
+    checks.push({id: 'state', title: 'state database', ok: true, detail: `writable: ${statePath}`})
+  } catch (error) {
+    checks.push({
+      id: 'state',
+      title: 'state database',
+      ok: false,
+      detail: errorMessage(error),
+      hint: (error as {hint?: string}).hint,
+    })
+  }
+
+  checks.push(...(await dockerChecks(options.dockerHost ?? config?.docker.host)))
+  checks.push(
+    await commandCheck(
+      'docker-cli',
+      'docker CLI',
+      'docker',
+      ['--version'],
+      'install docker.io (needed for `docker stack deploy`)',
+    ),
+  )
+  checks.push(await commandCheck('git', 'git', 'git', ['--version'], 'install git (needed for swarm GitOps)'))
+  if (config) checks.push(await dnsPortCheck(config))
+
+  const enabledModes = config ? MODES.filter((m) => config[m].enabled) : []
+  const results: CheckResult[] = checks.map((c) => {
+    const neededBy = enabledModes.filter((m) => NEEDS[m].includes(c.id))
+    return {...c, neededBy, required: c.id === 'config' || c.id === 'state' || neededBy.length > 0}
+  })
+  return {ok: results.every((c) => c.ok || !c.required), enabledModes, checks: results}
+}
+
+async function dockerChecks(host: string | undefined): Promise<Omit<CheckResult, 'required' | 'neededBy'>[]> {
+  const {connectDocker} = await import('../docker/client.js')
+  try {
+    const {docker, address} = await connectDocker(host)
+    const [version, info] = await Promise.all([
+      docker.version(),
+      docker.info() as Promise<{Swarm?: {LocalNodeState?: string; ControlAvailable?: boolean}}>,
+    ])
+    const swarmState = info.Swarm?.LocalNodeState ?? 'unknown'
+    const role = swarmState === 'active' ? (info.Swarm?.ControlAvailable ? 'manager' : 'worker') : swarmState
+    return [
+      {
+        id: 'docker',
+        title: 'Docker',
+        ok: true,
+        detail: `Docker ${version.Version} (API ${version.ApiVersion}) at ${address}`,
+      },
+      {
+        id: 'swarm',
+        title: 'swarm',
+        ok: role === 'manager',
+        detail:
+          role === 'manager'
+            ? 'this node is a swarm manager'
+            : `this node is ${role === 'inactive' ? 'not in a swarm' : `a swarm ${role}`}`,
+        hint:
+          role === 'manager'
+            ? undefined
+            : 'swarm GitOps deploys from a manager: `docker swarm init` or run on a manager',
+      },
+    ]
+  } catch (error) {
+    return [
+      {id: 'docker', title: 'Docker', ok: false, detail: errorMessage(error), hint: (error as {hint?: string}).hint},
+      {id: 'swarm', title: 'swarm', ok: false, detail: 'unknown: Docker is not reachable'},
+    ]
+  }
+}
+
+async function commandCheck(
+  id: CheckResult['id'],
+  title: string,
+  command: string,
+  args: string[],
+  hint: string,
+): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
+  try {
+    const {stdout} = await run(command, args, {timeout: 10_000})
+    return {id, title, ok: true, detail: stdout.trim().split('\n')[0] ?? command}
+  } catch (error) {
+    const detail = errnoCode(error) === 'ENOENT' ? `\`${command}\` not found on PATH` : errorMessage(error)
+    return {id, title, ok: false, detail, hint}
+  }
+}
+
+async function dnsPortCheck(config: HomeopsConfig): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
+  const port = effectiveDnsPort(config.dns.port)
+  const host = config.dns.bind
+  const title = 'DNS port'
+  try {
+    await probeUdp(host, port)
+    await probeTcp(host, port)
+    return {id: 'dns-port', title, ok: true, detail: `${host}:${port} (udp+tcp) is free`}
+  } catch (error) {
+    const code = errnoCode(error)
+    const detail =
+      code === 'EADDRINUSE'
+        ? `${host}:${port} is in use by another process`
+        : code === 'EACCES'
+          ? `${host}:${port} needs root (ports below 1024)`
+          : `${host}:${port}: ${errorMessage(error)}`
+    const hint =
+      code === 'EADDRINUSE'
+        ? 'stop the other DNS server (systemd-resolved stub?) or set DNS_PORT'
+        : 'run as root or set DNS_PORT above 1023'
+    return {id: 'dns-port', title, ok: false, detail, hint}
+  }
+}
+
+function probeUdp(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4')
+    socket.once('error', (error) => {
+      socket.close()
+      reject(error)
+    })
+    socket.bind(port, host, () => socket.close(() => resolve()))
+  })
+}
+
+function probeTcp(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen({port, host, exclusive: true}, () => server.close(() => resolve()))
+  })
+}

@@ -1,0 +1,7 @@
+import {coreMigrations, type Migration} from './migrations.js'
+
+/**
+ * Every area's migrations. Areas register theirs here with one import line;
+ * the lists are plain data, cheap to load.
+ */
+export const allMigrations: readonly Migration[] = [...coreMigrations]
