@@ -68,8 +68,8 @@ function walk(
     if (!child.fromEnv) continue
     const found = readEnvValue(childPath, child, env, result)
     if (found === undefined) continue
+    // The environment wins over both `key` and `keyFile` in the file: decode reads `keyFile` only when `key` is unset.
     raw[key] = child.fromEnv(found.text)
-    delete raw[`${key}File`]
     result.sources.set(pathToString(childPath), {kind: 'env', name: found.name})
     if (child.meta.secret) result.secrets.push(found.text)
   }
