@@ -1,0 +1,378 @@
+// homeops web UI: shared helpers. Plain ES module, no build step, no framework, no external URLs.
+
+const SVG_NS = 'http://www.w3.org/2000/svg'
+
+/** An error from the API: `status` is the HTTP status (0 when the server could not be reached). */
+export class ApiError extends Error {
+  constructor(message, status, body) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.body = body
+  }
+}
+
+const REASONS = {
+  400: 'bad request',
+  401: 'the API key is missing or wrong',
+  403: 'forbidden',
+  404: 'not found',
+  405: 'method not allowed',
+  409: 'conflict',
+  413: 'request too large',
+  423: 'locked',
+  429: 'too many requests',
+  500: 'server error',
+  502: 'bad gateway',
+  503: 'service unavailable',
+  504: 'gateway timeout',
+}
+
+/**
+ * An API client for one mode: `createApi('/monitor', () => key)`.
+ * Sends the key as `X-API-Key` when `getKey()` returns one; throws an `ApiError`
+ * with a readable message ("POST /monitor/update: the API key is missing or wrong (401)").
+ */
+export function createApi(base, getKey = () => undefined) {
+  const prefix = String(base || '').replace(/\/+$/, '')
+  async function request(method, path, body, options = {}) {
+    const url = prefix + (path.startsWith('/') ? path : '/' + path)
+    const headers = {accept: 'application/json'}
+    const key = getKey && getKey()
+    if (key) headers['x-api-key'] = key
+    const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: options.signal}
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json'
+      init.body = JSON.stringify(body)
+    }
+    let response
+    try {
+      response = await fetch(url, init)
+    } catch (error) {
+      if (error && error.name === 'AbortError') throw error
+      throw new ApiError(`${method} ${url}: the server cannot be reached`, 0)
+    }
+    const text = await response.text()
+    let data
+    if (text) {
+      try {
+        data = JSON.parse(text)
+      } catch {
+        data = text
+      }
+    }
+    if (!response.ok) {
+      const reason = describeError(data) || REASONS[response.status] || response.statusText || 'request failed'
+      throw new ApiError(`${method} ${url}: ${reason} (${response.status})`, response.status, data)
+    }
+    return data
+  }
+  return {
+    base: prefix,
+    get: (path, options) => request('GET', path, undefined, options),
+    post: (path, body, options) => request('POST', path, body === undefined ? {} : body, options),
+    delete: (path, options) => request('DELETE', path, undefined, options),
+  }
+}
+
+function describeError(data) {
+  if (!data) return ''
+  if (typeof data === 'string') return data.length > 200 ? data.slice(0, 200) + '…' : data
+  const parts = []
+  if (typeof data.error === 'string')
+    parts.push(data.error === 'unauthorized' ? REASONS[401] : data.error.replace(/_/g, ' '))
+  if (typeof data.message === 'string' && data.message !== data.error) parts.push(data.message)
+  if (typeof data.reason === 'string') parts.push(data.reason)
+  if (typeof data.hint === 'string') parts.push(`(${data.hint})`)
+  return parts.join(': ')
+}
+
+/**
+ * Creates an element. `attrs`: `class`, `style` (string or object), `dataset` (object),
+ * `on<event>` (function), boolean attributes (`disabled: true`), anything else as an attribute.
+ * Children: nodes, strings, numbers, arrays, null/undefined/false (skipped).
+ */
+export function el(tag, attrs, ...children) {
+  const node = document.createElement(tag)
+  applyAttrs(node, attrs)
+  append(node, children)
+  return node
+}
+
+function applyAttrs(node, attrs) {
+  if (!attrs) return
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue
+    if (name === 'class' || name === 'className')
+      node.setAttribute('class', Array.isArray(value) ? value.filter(Boolean).join(' ') : value)
+    else if (name === 'style' && typeof value === 'object') Object.assign(node.style, value)
+    else if (name === 'dataset') Object.assign(node.dataset, value)
+    else if (name.startsWith('on') && typeof value === 'function')
+      node.addEventListener(name.slice(2).toLowerCase(), value)
+    else if (name === 'text') node.textContent = String(value)
+    else if (value === true) node.setAttribute(name, '')
+    else if (name === 'value' && 'value' in node) node.value = String(value)
+    else node.setAttribute(name, String(value))
+  }
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false || child === true) continue
+    if (Array.isArray(child)) append(node, child)
+    else if (child instanceof Node) node.appendChild(child)
+    else node.appendChild(document.createTextNode(String(child)))
+  }
+}
+
+/** Replaces the children of `node`. */
+export function replace(node, ...children) {
+  node.replaceChildren()
+  append(node, children)
+  return node
+}
+
+/**
+ * A data table that turns into cards on a phone.
+ * `columns`: `[{key, label, render?(row) → node|string, align?: 'num', className?}]` (or plain strings, used as key and label).
+ * `rows`: objects. `options.empty`: text when there are no rows; `options.rowClass(row)`.
+ */
+export function table(columns, rows, options = {}) {
+  const cols = columns.map((c) => (typeof c === 'string' ? {key: c, label: c} : c))
+  const head = el(
+    'thead',
+    null,
+    el(
+      'tr',
+      null,
+      cols.map((c) => el('th', {class: c.align === 'num' ? 'num' : undefined, scope: 'col'}, c.label ?? c.key)),
+    ),
+  )
+  const body = el('tbody')
+  if (!rows || rows.length === 0) {
+    body.appendChild(
+      el('tr', null, el('td', {class: 'empty', colspan: cols.length}, options.empty ?? 'Nothing here yet')),
+    )
+  } else {
+    for (const row of rows) {
+      const tr = el('tr', {class: options.rowClass ? options.rowClass(row) : undefined})
+      for (const c of cols) {
+        const value = c.render ? c.render(row) : row[c.key]
+        tr.appendChild(
+          el(
+            'td',
+            {
+              'data-label': c.label ?? c.key,
+              class: [c.align === 'num' ? 'num' : '', c.className || ''].filter(Boolean).join(' ') || undefined,
+            },
+            value ?? '',
+          ),
+        )
+      }
+      body.appendChild(tr)
+    }
+  }
+  return el('div', {class: 'table-wrap'}, el('table', {class: 'data'}, head, body))
+}
+
+/** A badge: `badge('running', 'ok')`; kinds: ok, warn, bad, info. */
+export function badge(text, kind) {
+  return el('span', {class: ['badge', kind]}, text)
+}
+
+/**
+ * An inline SVG sparkline of `values` (numbers; null/NaN are gaps treated as 0).
+ * Options: width (120), height (28), min, max (default: the data's), fill (true), title.
+ */
+export function sparkline(values, options = {}) {
+  const width = options.width ?? 120
+  const height = options.height ?? 28
+  const data = (values || []).map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0))
+  const svg = document.createElementNS(SVG_NS, 'svg')
+  svg.setAttribute('class', 'sparkline')
+  svg.setAttribute('width', String(width))
+  svg.setAttribute('height', String(height))
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
+  svg.setAttribute('role', 'img')
+  const last = data.length ? data[data.length - 1] : undefined
+  svg.setAttribute('aria-label', options.title ?? (last === undefined ? 'no data' : `latest ${last}`))
+  if (options.title) {
+    const title = document.createElementNS(SVG_NS, 'title')
+    title.textContent = options.title
+    svg.appendChild(title)
+  }
+  if (data.length === 0) return svg
+  const min = options.min ?? Math.min(...data)
+  let max = options.max ?? Math.max(...data)
+  if (max === min) max = min + 1
+  const pad = 1.5
+  const step = data.length > 1 ? (width - 2 * pad) / (data.length - 1) : 0
+  const points = data.map((v, i) => {
+    const x = pad + i * step
+    const y = height - pad - ((Math.min(Math.max(v, min), max) - min) / (max - min)) * (height - 2 * pad)
+    return [Number(x.toFixed(2)), Number(y.toFixed(2))]
+  })
+  if (points.length === 1) points.push([width - pad, points[0][1]])
+  const line = points.map(([x, y], i) => `${i ? 'L' : 'M'}${x} ${y}`).join(' ')
+  if (options.fill !== false) {
+    const area = document.createElementNS(SVG_NS, 'path')
+    area.setAttribute('class', 'area')
+    area.setAttribute('d', `${line} L${points[points.length - 1][0]} ${height} L${points[0][0]} ${height} Z`)
+    svg.appendChild(area)
+  }
+  const path = document.createElementNS(SVG_NS, 'path')
+  path.setAttribute('class', 'line')
+  path.setAttribute('d', line)
+  svg.appendChild(path)
+  return svg
+}
+
+/**
+ * Asks before an action that changes something. Resolves true on confirm, false on cancel/Escape.
+ * Options: confirmLabel ('Confirm'), danger (false).
+ */
+export function confirmDialog(text, options = {}) {
+  return new Promise((resolve) => {
+    const cancel = el('button', {type: 'button', value: 'cancel'}, options.cancelLabel ?? 'Cancel')
+    const ok = el(
+      'button',
+      {type: 'button', value: 'ok', class: options.danger ? 'danger' : 'primary'},
+      options.confirmLabel ?? 'Confirm',
+    )
+    const dialog = el(
+      'dialog',
+      {class: 'confirm', role: 'alertdialog', 'aria-modal': 'true'},
+      el('p', null, text),
+      el('div', {class: 'actions'}, cancel, ok),
+    )
+    let settled = false
+    const finish = (answer) => {
+      if (settled) return
+      settled = true
+      if (dialog.open) dialog.close()
+      dialog.remove()
+      resolve(answer)
+    }
+    cancel.addEventListener('click', () => finish(false))
+    ok.addEventListener('click', () => finish(true))
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault()
+      finish(false)
+    })
+    dialog.addEventListener('close', () => finish(false))
+    document.body.appendChild(dialog)
+    if (typeof dialog.showModal === 'function') dialog.showModal()
+    else dialog.setAttribute('open', '')
+    ok.focus()
+  })
+}
+
+/** A short message in the corner: `toast('Updated', 'ok')`, `toast(error.message, 'error')`. */
+export function toast(message, kind = 'info', ms = 5000) {
+  let holder = document.querySelector('.toasts')
+  if (!holder) {
+    holder = el('div', {class: 'toasts', role: 'status', 'aria-live': 'polite'})
+    document.body.appendChild(holder)
+  }
+  const node = el('div', {class: ['toast', kind]}, message)
+  holder.appendChild(node)
+  setTimeout(() => node.remove(), ms)
+  return node
+}
+
+/**
+ * Runs a changing action: asks `question`, disables `button` while it runs, reports the result as a toast.
+ * Returns the action's result, or undefined when cancelled or failed.
+ */
+export async function confirmAndRun(question, action, {button, done, danger} = {}) {
+  if (!(await confirmDialog(question, {danger}))) return undefined
+  if (button) button.disabled = true
+  try {
+    const result = await action()
+    if (done) toast(typeof done === 'function' ? done(result) : done, 'ok')
+    return result
+  } catch (error) {
+    toast(error && error.message ? error.message : String(error), 'error', 9000)
+    return undefined
+  } finally {
+    if (button) button.disabled = false
+  }
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+
+/** 1536 → "1.5 KiB"; null/undefined → "–". */
+export function formatBytes(bytes, digits = 1) {
+  if (bytes === null || bytes === undefined || !Number.isFinite(Number(bytes))) return '–'
+  let value = Math.abs(Number(bytes))
+  let unit = 0
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024
+    unit++
+  }
+  const sign = Number(bytes) < 0 ? '-' : ''
+  return `${sign}${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : digits)} ${UNITS[unit]}`
+}
+
+/** A date (Date, ISO string or epoch ms) as "just now", "5 min ago", "3 h ago", "2 d ago", or "in 5 min". */
+export function formatAgo(when, now = Date.now()) {
+  if (when === null || when === undefined || when === '') return 'never'
+  const time = when instanceof Date ? when.getTime() : typeof when === 'number' ? when : Date.parse(when)
+  if (!Number.isFinite(time)) return '–'
+  const seconds = Math.round((now - time) / 1000)
+  const future = seconds < 0
+  const s = Math.abs(seconds)
+  let text
+  if (s < 10) return 'just now'
+  if (s < 60) text = `${s} s`
+  else if (s < 3600) text = `${Math.round(s / 60)} min`
+  else if (s < 86_400) text = `${Math.round(s / 3600)} h`
+  else if (s < 86_400 * 60) text = `${Math.round(s / 86_400)} d`
+  else return new Date(time).toISOString().slice(0, 10)
+  return future ? `in ${text}` : `${text} ago`
+}
+
+/** "12.3 %" for a 0–100 number. */
+export function formatPercent(value, digits = 1) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return '–'
+  return `${Number(value).toFixed(digits)} %`
+}
+
+/** A <time> element with the relative text and the exact time as tooltip. */
+export function timeAgo(when) {
+  if (!when) return el('span', {class: 'muted'}, 'never')
+  const date = new Date(when)
+  return el(
+    'time',
+    {
+      datetime: Number.isFinite(date.getTime()) ? date.toISOString() : undefined,
+      title: Number.isFinite(date.getTime()) ? date.toLocaleString() : undefined,
+    },
+    formatAgo(when),
+  )
+}
+
+/**
+ * Calls `fn` now and every `ms` while the page is visible; returns a stop function.
+ * Failures are passed to `onError` (default: ignored) so one bad poll does not stop the loop.
+ */
+export function poll(fn, ms, onError = () => {}) {
+  let timer
+  let stopped = false
+  const tick = async () => {
+    if (stopped) return
+    if (document.visibilityState !== 'hidden') {
+      try {
+        await fn()
+      } catch (error) {
+        onError(error)
+      }
+    }
+    if (!stopped) timer = setTimeout(tick, ms)
+  }
+  void tick()
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
+}
