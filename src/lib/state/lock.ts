@@ -13,7 +13,13 @@ export interface Lock {
  * taken over. Locks are per scope (`swarm`, `ddns`, `images`) so a long
  * reconcile does not hold up the ddns timer.
  */
+const heldHere = new Set<string>()
+
 export function acquireLock(path: string, what: string): Lock {
+  // In `homeops serve` one process runs several modes: the file alone cannot tell two holders apart.
+  if (heldHere.has(path)) {
+    throw new LockedError(`another ${what} is running in this process (pid ${process.pid}, lock ${path})`, process.pid)
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number
     try {
@@ -35,9 +41,11 @@ export function acquireLock(path: string, what: string): Lock {
     }
     writeSync(fd, `${process.pid}\n`)
     closeSync(fd)
+    heldHere.add(path)
     return {
       path,
       release() {
+        heldHere.delete(path)
         if (readHolder(path) === process.pid) removeStale(path, process.pid)
       },
     }
