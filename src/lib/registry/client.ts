@@ -1,0 +1,619 @@
+import {createHash} from 'node:crypto'
+
+import type {Dispatcher} from 'undici'
+
+import {HomeopsError, OperationError, TransientError, errnoCode, errorMessage} from '../errors.js'
+import {type Logger, silentLogger} from '../log/logger.js'
+import {registerSecret} from '../log/redact.js'
+import {nextLink, parseRateLimit, parseRetryAfter, parseWwwAuthenticate} from './auth.js'
+import {CredentialStore, type CredentialInput, type RegistryCredential} from './credentials.js'
+import {DOCKER_HUB, type ImageReference, formatReference, familiarName} from './reference.js'
+
+/** The four manifest media types, most specific multi-arch first (what `docker pull` sends). */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+] as const
+
+export interface RegistryClientOptions {
+  credentials?: CredentialInput[]
+  /** Default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+  dockerConfigPath?: string
+  /** Per request (default 15 s). */
+  timeoutMs?: number
+  /** Requests in flight per registry host (default 4). */
+  concurrencyPerRegistry?: number
+  logger?: Logger
+  userAgent?: string
+  /** Hosts reached over plain HTTP. Loopback hosts (127.0.0.0/8, ::1, localhost) always are, as with dockerd. */
+  insecureRegistries?: string[]
+  /** Longest `Retry-After` a 429 may ask us to wait before we give up for this run (default 60 s). */
+  maxRetryWaitMs?: number
+  /** Attempts for one request on 429 (default 3). */
+  maxAttempts?: number
+  /** How long digests and tag lists are reused (default: the client's lifetime, i.e. one run). */
+  cacheTtlMs?: number
+  /** Defaults for `listTags`. */
+  maxTags?: number
+  tagListTimeoutMs?: number
+  /** `n` asked per tag-list page (default 1000; registries may answer fewer and send `Link`). */
+  tagPageSize?: number
+}
+
+export interface TagListResult {
+  tags: string[]
+  /** Stopped at `maxTags` or the time limit before the last page. */
+  truncated: boolean
+  pages: number
+}
+
+export type RequestKind = 'manifest_head' | 'manifest_get' | 'tags_list' | 'token' | 'auth_challenge'
+
+interface Scope {
+  host: string
+  repository: string
+}
+
+interface HostState {
+  /** Learned from the first challenge; lets later requests authenticate up front. */
+  auth?: {scheme: 'basic'} | {scheme: 'bearer'; realm: string; service?: string}
+  active: number
+  waiting: (() => void)[]
+  /** Docker Hub's `ratelimit-remaining` reached 0: manifest GETs are refused until then. */
+  exhaustedUntil?: number
+}
+
+interface CachedToken {
+  token: string
+  expiresAt: number
+}
+
+interface Response {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}
+
+const DEFAULT_TIMEOUT = 15_000
+const MAX_BODY = 32 * 1024 * 1024
+const COSIGN_TAG = /^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/
+const DIGEST_HEADER = /^sha256:[0-9a-f]{64}$/
+
+/**
+ * The one OCI distribution client (DESIGN.md §5.2), shared by images and
+ * monitor: anonymous, basic and bearer auth through the `WWW-Authenticate`
+ * challenge, tokens cached per registry+scope until they expire, manifest
+ * HEAD with the four Accept types, paginated tag lists, 429 handling and a
+ * per-registry concurrency limit. Digests and tag lists are memoised for the
+ * client's lifetime (one run), so 100 workloads on one tag cost one HEAD.
+ */
+export class RegistryClient {
+  readonly stats: {requests: number; byKind: Record<string, number>} = {requests: 0, byKind: {}}
+  private readonly options: RegistryClientOptions
+  private readonly logger: Logger
+  private readonly credentials: CredentialStore
+  private readonly hosts = new Map<string, HostState>()
+  private readonly tokens = new Map<string, CachedToken>()
+  private readonly digestCache = new Map<string, {at: number; value: Promise<string>}>()
+  private readonly tagCache = new Map<string, {at: number; value: Promise<TagListResult>}>()
+  private dispatcher?: Promise<Dispatcher>
+  private closed = false
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.options = options
+    this.logger = options.logger ?? silentLogger
+    this.credentials = new CredentialStore({
+      credentials: options.credentials,
+      dockerConfigPath: options.dockerConfigPath,
+      logger: this.logger,
+    })
+  }
+
+  /** Digest of the manifest (the index for multi-arch images) the tag points at now. */
+  manifestDigest(ref: ImageReference): Promise<string> {
+    const reference = ref.tag ?? ref.digest ?? 'latest'
+    const key = `${ref.registry}/${ref.repository}:${reference}`
+    return this.memo(this.digestCache, key, () => this.fetchDigest(ref, reference))
+  }
+
+  async listTags(ref: ImageReference, options: {maxTags?: number; timeoutMs?: number} = {}): Promise<string[]> {
+    return (await this.listTagsDetailed(ref, options)).tags
+  }
+
+  /** Every tag, following `Link` pages, cosign signature/attestation tags left out; capped in count and time. */
+  listTagsDetailed(ref: ImageReference, options: {maxTags?: number; timeoutMs?: number} = {}): Promise<TagListResult> {
+    const maxTags = options.maxTags ?? this.options.maxTags ?? 20_000
+    const timeoutMs = options.timeoutMs ?? this.options.tagListTimeoutMs ?? 60_000
+    const key = `${ref.registry}/${ref.repository}|${maxTags}`
+    return this.memo(this.tagCache, key, () => this.fetchTags(ref, maxTags, timeoutMs))
+  }
+
+  /** Forget memoised digests and tag lists (a long-lived client starting a new run). */
+  clearCache(): void {
+    this.digestCache.clear()
+    this.tagCache.clear()
+  }
+
+  /** Basic credentials for a registry, for `docker pull`/service update `registryAuth`. */
+  async credentialsFor(registry: string): Promise<{username: string; password: string} | undefined> {
+    const cred = await this.credentials.get(registry)
+    return cred ? {username: cred.username, password: cred.password} : undefined
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const dispatcher = this.dispatcher
+    this.dispatcher = undefined
+    if (dispatcher) await (await dispatcher).close()
+  }
+
+  // ---- manifests ---------------------------------------------------------
+
+  private async fetchDigest(ref: ImageReference, reference: string): Promise<string> {
+    const scope = {host: ref.registry, repository: ref.repository}
+    const url = `${this.baseUrl(ref.registry)}/v2/${ref.repository}/manifests/${reference}`
+    const what = describe(ref, reference)
+    const accept = MANIFEST_ACCEPT.join(', ')
+    const head = await this.send('manifest_head', scope, 'HEAD', url, {accept}, what)
+    this.expectOk(head, what, ref.registry)
+    const header = single(head.headers['docker-content-digest'])?.trim().toLowerCase()
+    if (header && DIGEST_HEADER.test(header)) return header
+    if (header) this.logger.debug('ignoring malformed Docker-Content-Digest', {image: what, value: header.slice(0, 80)})
+    // No usable digest header: fetch the manifest and hash the exact bytes the registry serves.
+    const host = this.host(ref.registry)
+    if (host.exhaustedUntil !== undefined && host.exhaustedUntil > Date.now()) {
+      throw new TransientError(
+        `the pull rate limit of ${ref.registry} is used up; not fetching the manifest of ${what}`,
+        {hint: `try again after ${new Date(host.exhaustedUntil).toISOString()}, or log in to raise the limit`},
+      )
+    }
+    const get = await this.send('manifest_get', scope, 'GET', url, {accept}, what)
+    this.expectOk(get, what, ref.registry)
+    validateManifest(get, what, ref.registry)
+    return `sha256:${createHash('sha256').update(get.body).digest('hex')}`
+  }
+
+  // ---- tags --------------------------------------------------------------
+
+  private async fetchTags(ref: ImageReference, maxTags: number, timeoutMs: number): Promise<TagListResult> {
+    const scope = {host: ref.registry, repository: ref.repository}
+    const what = familiarName(ref)
+    const deadline = Date.now() + timeoutMs
+    const seen = new Set<string>()
+    let url: string | undefined =
+      `${this.baseUrl(ref.registry)}/v2/${ref.repository}/tags/list?n=${this.options.tagPageSize ?? 1000}`
+    let pages = 0
+    let truncated = false
+    while (url) {
+      if (Date.now() > deadline) {
+        truncated = true
+        this.logger.warn('tag list stopped at the time limit', {
+          image: what,
+          tags: seen.size,
+          seconds: timeoutMs / 1000,
+        })
+        break
+      }
+      const response = await this.send('tags_list', scope, 'GET', url, {accept: 'application/json'}, what)
+      this.expectOk(response, what, ref.registry, 'tag list')
+      pages++
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(response.body.toString('utf8'))
+      } catch {
+        throw new OperationError(`${ref.registry} answered the tag list of ${what} with something that is not JSON`)
+      }
+      const tags = (parsed as {tags?: unknown}).tags
+      if (tags !== null && tags !== undefined && !Array.isArray(tags))
+        throw new OperationError(`${ref.registry} answered the tag list of ${what} without a "tags" list`)
+      for (const tag of (tags ?? []) as unknown[]) {
+        if (typeof tag !== 'string' || COSIGN_TAG.test(tag)) continue
+        seen.add(tag)
+        if (seen.size >= maxTags) break
+      }
+      const next = nextLink(response.headers.link, url)
+      if (seen.size >= maxTags) {
+        truncated = next !== undefined || ((tags as unknown[] | null)?.length ?? 0) > seen.size
+        if (truncated) this.logger.warn('tag list capped', {image: what, maxTags})
+        break
+      }
+      if (next === url) break
+      if (next && new URL(next).host !== new URL(url).host) {
+        this.logger.warn('not following a tag list page on another host', {image: what})
+        break
+      }
+      url = next
+    }
+    return {tags: [...seen], truncated, pages}
+  }
+
+  // ---- HTTP with auth ----------------------------------------------------
+
+  private async send(
+    kind: RequestKind,
+    scope: Scope,
+    method: 'GET' | 'HEAD',
+    url: string,
+    headers: Record<string, string>,
+    what: string,
+  ): Promise<Response> {
+    const host = this.host(scope.host)
+    const maxAttempts = this.options.maxAttempts ?? 3
+    let authHeader = await this.authorizationFor(scope, host)
+    let retriedAuth = false
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.limited(scope.host, () =>
+        this.http(method, url, {...headers, ...(authHeader ? {authorization: authHeader} : {})}, what, scope.host),
+      )
+      this.noteRateLimit(scope.host, host, response)
+      if (response.status === 401 && !retriedAuth) {
+        this.count('auth_challenge')
+        retriedAuth = true
+        const next = await this.answerChallenge(scope, host, response, authHeader !== undefined, what)
+        authHeader = next
+        continue
+      }
+      this.count(kind)
+      if (response.status === 401) throw await this.unauthorized(scope, what)
+      if (response.status === 429) {
+        const wait = parseRetryAfter(single(response.headers['retry-after'])) ?? 1000 * 2 ** (attempt - 1)
+        const maxWait = this.options.maxRetryWaitMs ?? 60_000
+        if (attempt >= maxAttempts || wait > maxWait) {
+          throw new TransientError(
+            `${scope.host} is rate limiting requests for ${what} (HTTP 429${wait ? `, retry after ${Math.ceil(wait / 1000)} s` : ''})`,
+            {hint: 'wait and run again, or log in to the registry for a higher limit'},
+          )
+        }
+        this.logger.warn('registry rate limit, waiting', {registry: scope.host, ms: wait, attempt})
+        await sleep(wait)
+        continue
+      }
+      if (response.status >= 500 && attempt < 2) {
+        this.logger.debug('registry server error, retrying once', {registry: scope.host, status: response.status})
+        await sleep(500)
+        continue
+      }
+      return response
+    }
+  }
+
+  private count(kind: RequestKind): void {
+    this.stats.requests++
+    this.stats.byKind[kind] = (this.stats.byKind[kind] ?? 0) + 1
+  }
+
+  /** Up-front auth once the host's scheme is known: saves the 401 round trip on every request after the first. */
+  private async authorizationFor(scope: Scope, host: HostState): Promise<string | undefined> {
+    if (!host.auth) return undefined
+    if (host.auth.scheme === 'basic') {
+      const cred = await this.credentials.get(scope.host)
+      return cred ? basicHeader(cred) : undefined
+    }
+    const tokenScope = `repository:${scope.repository}:pull`
+    const cached = this.tokens.get(tokenKey(scope.host, tokenScope))
+    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`
+    const token = await this.fetchToken(scope, host.auth.realm, host.auth.service, [tokenScope])
+    return `Bearer ${token}`
+  }
+
+  private async answerChallenge(
+    scope: Scope,
+    host: HostState,
+    response: Response,
+    sentAuth: boolean,
+    what: string,
+  ): Promise<string | undefined> {
+    const challenges = parseWwwAuthenticate(response.headers['www-authenticate'])
+    const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm)
+    if (bearer) {
+      const realm = bearer.params.realm!
+      host.auth = {scheme: 'bearer', realm, service: bearer.params.service}
+      // Use the scope the registry asked for; fall back to pull on this repository.
+      const scopes = bearer.params.scope ? bearer.params.scope.split(' ') : [`repository:${scope.repository}:pull`]
+      for (const s of scopes) this.tokens.delete(tokenKey(scope.host, s))
+      return `Bearer ${await this.fetchToken(scope, realm, bearer.params.service, scopes)}`
+    }
+    if (challenges.some((c) => c.scheme === 'basic')) {
+      host.auth = {scheme: 'basic'}
+      const cred = await this.credentials.get(scope.host)
+      if (!cred || sentAuth) throw await this.unauthorized(scope, what)
+      return basicHeader(cred)
+    }
+    throw new OperationError(
+      `${scope.host} refused ${what} (HTTP 401) without a challenge homeops understands (expected Bearer or Basic)`,
+    )
+  }
+
+  private async fetchToken(
+    scope: Scope,
+    realm: string,
+    service: string | undefined,
+    scopes: string[],
+  ): Promise<string> {
+    let url: URL
+    try {
+      url = new URL(realm)
+    } catch {
+      throw new OperationError(`${scope.host} sent an invalid token realm "${realm.slice(0, 200)}"`)
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new OperationError(`${scope.host} sent a token realm that is not http(s)`)
+    if (service) url.searchParams.set('service', service)
+    for (const s of scopes) url.searchParams.append('scope', s)
+    const cred = await this.credentials.get(scope.host)
+    const headers: Record<string, string> = {accept: 'application/json'}
+    if (cred) headers.authorization = basicHeader(cred)
+    const response = await this.limited(url.host, () =>
+      this.http('GET', url.toString(), headers, `a token for ${scope.repository}`, scope.host),
+    )
+    this.count('token')
+    if (response.status === 401 || response.status === 403) {
+      throw new OperationError(
+        cred
+          ? `the token service of ${scope.host} refused the credentials from ${cred.source} (HTTP ${response.status})`
+          : `the token service of ${scope.host} requires credentials (HTTP ${response.status})`,
+        {hint: credentialHint(scope.host)},
+      )
+    }
+    if (response.status === 429 || response.status >= 500)
+      throw new TransientError(`the token service of ${scope.host} answered HTTP ${response.status}`)
+    if (response.status !== 200)
+      throw new OperationError(`the token service of ${scope.host} answered HTTP ${response.status}`)
+    let body: {token?: unknown; access_token?: unknown; expires_in?: unknown}
+    try {
+      body = JSON.parse(response.body.toString('utf8')) as typeof body
+    } catch {
+      throw new OperationError(`the token service of ${scope.host} answered with something that is not JSON`)
+    }
+    const token = typeof body.token === 'string' ? body.token : body.access_token
+    if (typeof token !== 'string' || token === '')
+      throw new OperationError(`the token service of ${scope.host} answered without a token`)
+    registerSecret(token)
+    // The spec's default lifetime is 60 s; keep a margin so a token never expires in flight.
+    const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60
+    const expiresAt = Date.now() + Math.max(1, lifetime - Math.min(30, lifetime / 10)) * 1000
+    for (const s of scopes) this.tokens.set(tokenKey(scope.host, s), {token, expiresAt})
+    return token
+  }
+
+  private async unauthorized(scope: Scope, what: string): Promise<OperationError> {
+    const cred = await this.credentials.get(scope.host)
+    return new OperationError(
+      cred
+        ? `${scope.host} refused access to ${what} with the credentials from ${cred.source} (HTTP 401): wrong credentials, no pull permission, or the repository does not exist`
+        : `${scope.host} requires authentication for ${what} (HTTP 401) and no credentials are configured for it`,
+      {hint: credentialHint(scope.host)},
+    )
+  }
+
+  private noteRateLimit(hostName: string, host: HostState, response: Response): void {
+    const limit = parseRateLimit(single(response.headers['ratelimit-remaining']))
+    if (!limit) return
+    if (limit.remaining === 0) {
+      host.exhaustedUntil = Date.now() + (limit.windowSeconds ?? 60) * 1000
+      this.logger.warn('registry pull rate limit used up', {registry: hostName, windowSeconds: limit.windowSeconds})
+    } else if (limit.remaining < 10) {
+      this.logger.warn('registry pull rate limit almost used up', {registry: hostName, remaining: limit.remaining})
+    }
+  }
+
+  private expectOk(response: Response, what: string, registry: string, thing = 'manifest'): void {
+    if (response.status === 200) return
+    if (response.status === 404) {
+      throw new OperationError(`${what} was not found on ${registry} (HTTP 404: no such repository or tag)`, {
+        hint: 'check the image name and tag; a private repository may also answer 404 without credentials',
+      })
+    }
+    if (response.status === 403)
+      throw new OperationError(`${registry} denied access to the ${thing} of ${what} (HTTP 403)`, {
+        hint: credentialHint(registry),
+      })
+    if (response.status >= 500 || response.status === 408)
+      throw new TransientError(`${registry} failed to serve the ${thing} of ${what} (HTTP ${response.status})`)
+    throw new OperationError(`${registry} answered HTTP ${response.status} for the ${thing} of ${what}`)
+  }
+
+  // ---- transport ---------------------------------------------------------
+
+  private async http(
+    method: 'GET' | 'HEAD',
+    url: string,
+    headers: Record<string, string>,
+    what: string,
+    registry: string,
+  ): Promise<Response> {
+    if (this.closed) throw new OperationError('the registry client is closed')
+    const {request} = await import('undici')
+    const dispatcher = await this.getDispatcher()
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT
+    const allHeaders: Record<string, string> = {'user-agent': this.options.userAgent ?? 'homeops', ...headers}
+    let current = url
+    for (let redirects = 0; ; redirects++) {
+      const started = performance.now()
+      let res: Dispatcher.ResponseData
+      try {
+        res = await request(current, {
+          method,
+          headers: allHeaders,
+          dispatcher,
+          signal: AbortSignal.timeout(timeoutMs),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        })
+      } catch (error) {
+        throw unreachable(registry, what, error, timeoutMs)
+      }
+      let body: Buffer
+      try {
+        body = method === 'HEAD' ? Buffer.alloc(0) : await readLimited(res.body, MAX_BODY)
+        if (method === 'HEAD') await res.body.dump()
+      } catch (error) {
+        if (error instanceof HomeopsError) throw error
+        throw unreachable(registry, what, error, timeoutMs)
+      }
+      this.logger.debug('registry request', {
+        method,
+        url: current.replace(/\?.*$/, ''),
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+      })
+      const location = single(res.headers.location)
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && redirects < 3) {
+        const next = new URL(location, current)
+        // Credentials go to the host they were meant for only.
+        if (next.host !== new URL(current).host) delete allHeaders.authorization
+        current = next.toString()
+        continue
+      }
+      return {status: res.statusCode, headers: res.headers as Response['headers'], body}
+    }
+  }
+
+  private getDispatcher(): Promise<Dispatcher> {
+    this.dispatcher ??= (async () => {
+      const undici = await import('undici')
+      const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => process.env[k])
+      const options = {connect: {timeout: this.options.timeoutMs ?? DEFAULT_TIMEOUT}, keepAliveTimeout: 10_000}
+      return proxied ? new undici.EnvHttpProxyAgent(options) : new undici.Agent(options)
+    })()
+    return this.dispatcher
+  }
+
+  private baseUrl(registry: string): string {
+    return `${isPlainHttp(registry, this.options.insecureRegistries) ? 'http' : 'https'}://${registry}`
+  }
+
+  private host(name: string): HostState {
+    let state = this.hosts.get(name)
+    if (!state) {
+      state = {active: 0, waiting: []}
+      this.hosts.set(name, state)
+    }
+    return state
+  }
+
+  private async limited<T>(hostName: string, work: () => Promise<T>): Promise<T> {
+    const limit = Math.max(1, this.options.concurrencyPerRegistry ?? 4)
+    const state = this.host(hostName)
+    while (state.active >= limit) await new Promise<void>((resolve) => state.waiting.push(resolve))
+    state.active++
+    try {
+      return await work()
+    } finally {
+      state.active--
+      state.waiting.shift()?.()
+    }
+  }
+
+  private memo<T>(
+    cache: Map<string, {at: number; value: Promise<T>}>,
+    key: string,
+    load: () => Promise<T>,
+  ): Promise<T> {
+    const ttl = this.options.cacheTtlMs ?? Infinity
+    const hit = cache.get(key)
+    if (hit && Date.now() - hit.at < ttl) return hit.value
+    const value = load()
+    cache.set(key, {at: Date.now(), value})
+    // A failure is shared by the callers already waiting, not kept for the next run of a long-lived client.
+    value.catch(() => {
+      if (ttl !== Infinity && cache.get(key)?.value === value) cache.delete(key)
+    })
+    return value
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+function describe(ref: ImageReference, reference: string): string {
+  return reference.startsWith('sha256:')
+    ? formatReference({registry: ref.registry, repository: ref.repository, digest: reference})
+    : formatReference({registry: ref.registry, repository: ref.repository, tag: reference})
+}
+
+function tokenKey(host: string, scope: string): string {
+  return `${host}|${scope}`
+}
+
+function basicHeader(cred: RegistryCredential): string {
+  return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
+}
+
+function credentialHint(host: string): string {
+  const name = host === DOCKER_HUB ? '' : ` ${host}`
+  return `run \`docker login${name}\` for the user homeops runs as, or add ${host} under registries: in the config`
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+export function isPlainHttp(registry: string, insecure: string[] = []): boolean {
+  const hostname = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+  return (
+    insecure.includes(registry) ||
+    hostname === 'localhost' ||
+    hostname === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  )
+}
+
+function validateManifest(response: Response, what: string, registry: string): void {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(response.body.toString('utf8'))
+  } catch {
+    throw new OperationError(`${registry} served a malformed manifest for ${what} (not JSON)`)
+  }
+  const manifest = parsed as {schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; layers?: unknown}
+  if (!manifest || typeof manifest !== 'object' || typeof manifest.schemaVersion !== 'number') {
+    throw new OperationError(`${registry} served a malformed manifest for ${what} (no schemaVersion)`)
+  }
+  if (manifest.schemaVersion === 2 && !Array.isArray(manifest.manifests) && !Array.isArray(manifest.layers)) {
+    throw new OperationError(`${registry} served a malformed manifest for ${what} (neither manifests nor layers)`)
+  }
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer
+    size += buffer.length
+    if (size > limit) {
+      body.destroy()
+      throw new OperationError(`the registry answer is larger than ${limit / 1024 / 1024} MiB`)
+    }
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function unreachable(registry: string, what: string, error: unknown, timeoutMs: number): TransientError {
+  const cause = error as {cause?: unknown; name?: string}
+  const code = errnoCode(error) ?? errnoCode(cause.cause)
+  const timedOut =
+    cause.name === 'TimeoutError' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  const reason = timedOut
+    ? `no answer within ${timeoutMs / 1000} s`
+    : code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? 'the host name does not resolve'
+        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
+          ? 'the connection was reset'
+          : errorMessage(error)
+  return new TransientError(`cannot reach the registry ${registry} for ${what}: ${reason}`, {
+    hint: 'check the network and the registry host; homeops retries on the next run',
+    cause: error,
+  })
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
