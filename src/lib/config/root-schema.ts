@@ -4,7 +4,7 @@ import {dnsSchema} from '../dns/config.js'
 import {imagesSchema} from '../images/config.js'
 import {monitorSchema} from '../monitor/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, obj, oneOf, str} from './schema.js'
+import {type Infer, array, bool, list, obj, oneOf, str} from './schema.js'
 
 export const registryCredentialSchema = obj({
   host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
@@ -25,7 +25,15 @@ export const configSchema = obj({
   }),
   registries: array(registryCredentialSchema),
   serve: obj({
-    listen: str({default: '127.0.0.1:8080'}),
+    listen: str({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
+    apiKey: str({
+      secret: true,
+      env: ['HOMEOPS_API_KEY'],
+      description: 'key required for actions that change something (X-API-Key header, Bearer token or ?key=)',
+    }),
+    protectReads: bool({default: false, description: 'require the API key to read mode APIs and /metrics too'}),
+    allowedIps: list(str(), {description: 'CIDR ranges allowed to use the server (default: anyone who can reach it)'}),
+    accessLog: bool({description: 'one log line per request (default: on when stderr is not a terminal)'}),
   }),
   ddns: ddnsSchema,
   images: imagesSchema,

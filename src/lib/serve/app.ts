@@ -1,0 +1,390 @@
+import {access} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {type HomeopsConfig, MODES, type Mode} from '../config/root-schema.js'
+import type {Context} from '../context.js'
+import {errorMessage} from '../errors.js'
+import {type AccessPolicy, enforceAccess, parseAllowList} from '../http/access.js'
+import {parseListen} from '../http/address.js'
+import {type Handler, HttpError, type RouteOptions, Router, json} from '../http/router.js'
+import {type RunningHttpServer, startHttpServer} from '../http/server.js'
+import {staticFiles, webRoot} from '../http/static-files.js'
+import {MetricsRegistry} from '../metrics/registry.js'
+import type {Notifier} from '../systemd/notify.js'
+import {registerProcessMetrics} from './metrics.js'
+import type {ServiceMode} from './mode.js'
+import {MODE_TABLE, type ModeLoader, loadMode} from './modes.js'
+import {type BackoffOptions, ModeSupervisor, type ModeStatus} from './supervisor.js'
+
+export interface ServeOptions {
+  /** `--listen`; wins over `serve.listen`. */
+  listen?: string
+  /** `--mode`: run exactly these modes, enabled or not (default: every mode enabled in the config). */
+  modes?: Mode[]
+  /** Re-reads and validates the config file (SIGHUP). */
+  reloadConfig?: () => HomeopsConfig
+  /** systemd notifications (READY, STATUS, STOPPING, RELOADING, WATCHDOG). */
+  notifier?: Notifier
+  /** Access log (default: `serve.accessLog`, else on when stderr is not a terminal). */
+  accessLog?: boolean
+  /** Tests: replace the module table. */
+  loadMode?: ModeLoader
+  backoff?: Partial<BackoffOptions>
+  startTimeoutMs?: number
+  webRoot?: string
+}
+
+export interface ServeHandle {
+  readonly url: string
+  readonly supervisor: ModeSupervisor
+  readonly metrics: MetricsRegistry
+  /** SIGHUP: re-read the config; on error keep the running one. Resolves true when applied. */
+  reload(): Promise<boolean>
+  /** Stops accepting, stops every mode in parallel and closes the server, all within `budgetMs`. */
+  stop(budgetMs?: number): Promise<ServeStopReport>
+}
+
+export interface ServeStopReport {
+  /** Modes whose stop() did not finish within the budget. */
+  late: string[]
+  ms: number
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded'
+  version: string
+  uptimeSeconds: number
+  modes: Record<string, Omit<ModeStatus, 'name'>>
+}
+
+const SNAPSHOT_TIMEOUT_MS = 10_000
+
+/**
+ * `homeops serve`: one HTTP server (web UI, `/health`, `/metrics`, each mode's
+ * routes under `/<mode>`) and every enabled mode, supervised.
+ */
+export async function startServe(context: Context, options: ServeOptions = {}): Promise<ServeHandle> {
+  const logger = context.logger
+  const startedAt = Date.now()
+  let config = context.config
+  const listen = parseListen(options.listen ?? config.serve.listen, options.listen ? '--listen' : 'serve.listen')
+  const policy = accessPolicies(() => config)
+  policy.check() // a bad allowedIps entry stops start-up with the key's name
+
+  const metrics = new MetricsRegistry()
+  const renderProcessMetrics = registerProcessMetrics(metrics, context.version, startedAt)
+  const httpRequests = metrics.counter('homeops_http_requests_total', 'HTTP requests to mode APIs by mode and status')
+  const httpDuration = metrics.histogram(
+    'homeops_http_request_duration_seconds',
+    'Time to answer HTTP requests to mode APIs',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  )
+  const notifier = options.notifier
+  const supervisor = new ModeSupervisor({
+    context,
+    metrics,
+    logger,
+    backoff: options.backoff,
+    startTimeoutMs: options.startTimeoutMs,
+    onChange: () => scheduleStatus(),
+  })
+  const load = options.loadMode ?? loadMode
+  const root = options.webRoot ?? webRoot()
+  const router = new Router()
+
+  const wanted = (cfg: HomeopsConfig): Mode[] => options.modes ?? MODES.filter((m) => cfg[m].enabled)
+
+  async function addMode(name: Mode, cfg: HomeopsConfig): Promise<void> {
+    let mode: ServiceMode
+    try {
+      mode = await load(name)
+    } catch (error) {
+      supervisor.add(name, {loadError: errorMessage(error)}, cfg)
+      return
+    }
+    const modeRouter = new GuardedRouter((handler, method) => guard(name, method, handler))
+    try {
+      mode.routes?.(modeRouter)
+    } catch (error) {
+      supervisor.add(name, {loadError: `registering its routes failed: ${errorMessage(error)}`}, cfg)
+      return
+    }
+    router.mount(modeRouter, `/${name}`)
+    supervisor.add(name, mode, cfg)
+  }
+
+  function guard(name: Mode, method: string, handler: Handler): Handler {
+    const write = method !== 'GET' && method !== 'HEAD'
+    return async (request) => {
+      const started = performance.now()
+      let status = 500
+      try {
+        enforceAccess(write ? policy.write : policy.read, request)
+        if (!supervisor.has(name)) throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
+        if (!supervisor.routable(name)) {
+          const s = supervisor.get(name)!
+          throw new HttpError(503, {error: 'mode_unavailable', mode: name, state: s.state, detail: s.detail})
+        }
+        const response = await handler(request)
+        status = response.status ?? 200
+        return response
+      } catch (error) {
+        status = error instanceof HttpError ? error.status : 500
+        throw error
+      } finally {
+        httpRequests.inc({mode: name, method, code: String(status)})
+        httpDuration.observe((performance.now() - started) / 1000, {mode: name})
+      }
+    }
+  }
+
+  // ---- core routes ----
+  router.get('/health', () => {
+    const report = health()
+    return json(report, report.status === 'ok' ? 200 : 503)
+  })
+  router.get(
+    '/metrics',
+    () => ({
+      body: metrics.render() + renderProcessMetrics(),
+      headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store'},
+    }),
+    {access: policy.read},
+  )
+  router.get('/api/modes', async () => json(await modesReport()), {access: policy.read})
+  router.get(
+    '/api/modes/:mode/snapshot',
+    async (request) => {
+      const name = request.params.mode as Mode
+      const mode = supervisor.has(name) ? supervisor.mode(name) : undefined
+      if (!mode) throw new HttpError(404, {error: 'not_found', reason: `mode ${request.params.mode} is not running`})
+      if (!supervisor.routable(name)) {
+        const s = supervisor.get(name)!
+        throw new HttpError(503, {error: 'mode_unavailable', mode: name, state: s.state, detail: s.detail})
+      }
+      if (!mode.snapshot) return json({})
+      return json(await withDeadline(mode.snapshot(), SNAPSHOT_TIMEOUT_MS, `${name} snapshot`))
+    },
+    {access: policy.read},
+  )
+  // Lets the UI check a key before it is used for an action.
+  router.post('/api/auth', () => json({ok: true, required: Boolean(config.serve.apiKey)}), {access: policy.write})
+  const files = staticFiles(root)
+  router.get('/', (request) => files({...request, params: {'*': 'index.html'}}))
+  router.get('/web/*', files, {access: policy.static})
+  router.get('/favicon.ico', () => ({status: 204, body: ''}))
+
+  function health(): HealthReport {
+    const modes: HealthReport['modes'] = {}
+    for (const {name, ...rest} of supervisor.status()) modes[name] = rest
+    return {
+      status: supervisor.allUp() ? 'ok' : 'degraded',
+      version: context.version,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      modes,
+    }
+  }
+
+  async function modesReport() {
+    const modes = await Promise.all(
+      supervisor.status().map(async (s) => ({
+        ...s,
+        title: MODE_TABLE[s.name as Mode]?.title ?? s.name,
+        section: await exists(join(root, s.name, 'section.js')),
+        hasSnapshot: typeof supervisor.mode(s.name)?.snapshot === 'function',
+      })),
+    )
+    return {
+      version: context.version,
+      auth: {writes: Boolean(config.serve.apiKey), reads: Boolean(config.serve.apiKey && config.serve.protectReads)},
+      modes,
+    }
+  }
+
+  // ---- systemd STATUS= line, coalesced ----
+  let statusTimer: NodeJS.Timeout | undefined
+  let lastStatus = ''
+  function scheduleStatus() {
+    if (!notifier?.socket || statusTimer) return
+    statusTimer = setTimeout(() => {
+      statusTimer = undefined
+      const text = statusLine(supervisor.status())
+      if (text !== lastStatus) void notifier.status(text)
+      lastStatus = text
+    }, 100)
+    statusTimer.unref()
+  }
+
+  // ---- start ----
+  for (const name of wanted(config)) await addMode(name, config)
+  if (supervisor.names().length === 0) {
+    logger.warn('no mode is enabled: serving only the web UI, /health and /metrics', {
+      hint: 'set <mode>.enabled: true in the config file (ddns, images, monitor, swarm, dns)',
+    })
+  }
+  const server: RunningHttpServer = await startHttpServer({
+    listen,
+    router,
+    logger,
+    accessLog: options.accessLog ?? config.serve.accessLog ?? !process.stderr.isTTY,
+  })
+  await supervisor.startAll()
+  const summary = statusLine(supervisor.status())
+  logger.info('serve ready', {url: server.url, modes: supervisor.names().join(',') || 'none'})
+  lastStatus = summary
+  await notifier?.ready(summary)
+  notifier?.startWatchdog()
+
+  let reloading: Promise<boolean> | undefined
+  let stopping: Promise<ServeStopReport> | undefined
+
+  async function reload(): Promise<boolean> {
+    if (!options.reloadConfig || stopping) return false
+    await notifier?.reloading()
+    try {
+      let next: HomeopsConfig
+      try {
+        next = options.reloadConfig()
+        accessPolicies(() => next).check()
+      } catch (error) {
+        logger.error('configuration reload failed, keeping the running configuration', {error: errorMessage(error)})
+        return false
+      }
+      const previous = config
+      config = next
+      if (next.serve.listen !== previous.serve.listen && !options.listen) {
+        logger.warn('serve.listen changed: restart homeops to listen on the new address', {
+          listening: server.url,
+        })
+      }
+      for (const key of ['state', 'docker', 'log'] as const) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(previous[key])) {
+          logger.warn(`${key} settings changed: restart homeops to apply them`)
+        }
+      }
+      const sharedChanged = JSON.stringify(next.registries) !== JSON.stringify(previous.registries)
+      const target = new Set(wanted(next))
+      const work: Promise<unknown>[] = []
+      for (const name of supervisor.names() as Mode[]) {
+        if (!target.has(name)) work.push(supervisor.remove(name))
+        else if (sharedChanged || JSON.stringify(next[name]) !== JSON.stringify(previous[name]))
+          work.push(supervisor.restart(name, next))
+      }
+      await Promise.all(work)
+      for (const name of target) {
+        if (supervisor.has(name)) continue
+        await addMode(name, next)
+        logger.info('mode enabled by the new configuration', {mode: name})
+        await supervisor.start(name)
+      }
+      logger.info('configuration reloaded', {modes: supervisor.names().join(',') || 'none'})
+      return true
+    } finally {
+      await notifier?.ready(statusLine(supervisor.status()))
+    }
+  }
+
+  return {
+    url: server.url,
+    supervisor,
+    metrics,
+    reload() {
+      reloading = (reloading ?? Promise.resolve(true)).then(reload, reload)
+      return reloading
+    },
+    stop(budgetMs = 5000) {
+      stopping ??= (async () => {
+        const started = Date.now()
+        void notifier?.stopping('stopping')
+        clearTimeout(statusTimer)
+        const [late] = await Promise.all([supervisor.stopAll(budgetMs), server.close(budgetMs)])
+        if (late.length > 0) logger.warn('modes did not stop in time', {modes: late.join(',')})
+        await notifier?.close()
+        const ms = Date.now() - started
+        logger.info('serve stopped', {ms})
+        return {late, ms}
+      })()
+      return stopping
+    },
+  }
+}
+
+/** `3/4 modes up; down: dns (bind EADDRINUSE)` — systemd STATUS= and the ready log line. */
+export function statusLine(statuses: ModeStatus[]): string {
+  if (statuses.length === 0) return 'no modes enabled'
+  const up = statuses.filter((s) => s.up)
+  const down = statuses.filter((s) => !s.up)
+  const text = `${up.length}/${statuses.length} modes up`
+  if (down.length === 0) return text
+  return `${text}; down: ${down.map((s) => s.name + (s.lastError ? ` (${s.lastError.slice(0, 80)})` : '')).join(', ')}`
+}
+
+interface Policies {
+  read: AccessPolicy
+  write: AccessPolicy
+  /** Static files: the address allow-list only (the page must load to ask for a key). */
+  static: AccessPolicy
+  /** Throws a UserError when `serve.allowedIps` is invalid. */
+  check(): void
+}
+
+function accessPolicies(current: () => HomeopsConfig): Policies {
+  let cached: {entries: string; list: ReturnType<typeof parseAllowList> | undefined} | undefined
+  const allowList = () => {
+    const entries = current().serve.allowedIps
+    const key = entries.join(',')
+    if (cached?.entries !== key) {
+      cached = {entries: key, list: entries.length > 0 ? parseAllowList(entries, 'serve.allowedIps') : undefined}
+    }
+    return cached.list
+  }
+  return {
+    read: {allowList, apiKey: () => (current().serve.protectReads ? current().serve.apiKey : undefined)},
+    write: {allowList, apiKey: () => current().serve.apiKey},
+    static: {allowList},
+    check() {
+      const entries = current().serve.allowedIps
+      if (entries.length > 0) parseAllowList(entries, 'serve.allowedIps')
+    },
+  }
+}
+
+/**
+ * A Router whose handlers are wrapped as they are added, so each mode's
+ * routes get serve's access policy, a 503 while the mode is down, and metrics.
+ */
+class GuardedRouter extends Router {
+  constructor(private readonly wrap: (handler: Handler, method: string) => Handler) {
+    super()
+  }
+
+  override add(method: string, pattern: string, handler: Handler, options?: RouteOptions): this {
+    return super.add(method, pattern, this.wrap(handler, method.toUpperCase()), options)
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new HttpError(504, {error: 'timeout', reason: `${what} took over ${ms} ms`})),
+          ms,
+        )
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}

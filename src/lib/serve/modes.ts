@@ -1,0 +1,43 @@
+import type {Mode} from '../config/root-schema.js'
+import {errorMessage} from '../errors.js'
+import type {ServiceMode} from './mode.js'
+
+/**
+ * Which module and factory provide each mode. Data, not code: a mode whose
+ * module is missing or broken fails alone (reported `unavailable` in
+ * `/health`), the others still start.
+ */
+export const MODE_TABLE: Record<Mode, {module: string; factory: string; title: string}> = {
+  monitor: {module: '../monitor/mode.js', factory: 'createMonitorMode', title: 'Containers'},
+  images: {module: '../images/mode.js', factory: 'createImagesMode', title: 'Image updates'},
+  ddns: {module: '../ddns/mode.js', factory: 'createDdnsMode', title: 'Dynamic DNS'},
+  swarm: {module: '../swarm/mode.js', factory: 'createSwarmMode', title: 'Swarm stacks'},
+  dns: {module: '../dns/mode.js', factory: 'createDnsMode', title: 'DNS'},
+}
+
+export type ModeLoader = (name: Mode) => Promise<ServiceMode>
+
+/** Imports a mode's module and calls its factory; throws a readable error when either is missing. */
+export const loadMode: ModeLoader = async (name) => {
+  const entry = MODE_TABLE[name]
+  let module: Record<string, unknown>
+  try {
+    module = (await import(entry.module)) as Record<string, unknown>
+  } catch (error) {
+    const file = entry.module.replace('../', 'lib/')
+    const missing =
+      (error as {code?: string}).code === 'ERR_MODULE_NOT_FOUND' && errorMessage(error).includes(file.slice(4))
+    throw new Error(
+      missing ? `${file} is not part of this build` : `cannot load ${file}: ${errorMessage(error).split('\n')[0]}`,
+    )
+  }
+  const factory = module[entry.factory]
+  if (typeof factory !== 'function') {
+    throw new TypeError(`${entry.module.replace('../', 'lib/')} does not export ${entry.factory}()`)
+  }
+  const mode = (await (factory as () => ServiceMode | Promise<ServiceMode>)()) as ServiceMode | undefined
+  if (!mode || typeof mode.start !== 'function' || typeof mode.stop !== 'function') {
+    throw new TypeError(`${entry.factory}() did not return a ServiceMode`)
+  }
+  return mode
+}

@@ -1,0 +1,326 @@
+// The page frame of `homeops serve`: theme, API key, one section per enabled mode.
+// Each mode's UI is `/web/<mode>/section.js` exporting `mount(element, api, context)`;
+// a mode without one (or whose module fails to load) gets a generic view of its snapshot.
+import {ApiError, badge, confirmDialog, createApi, el, poll, replace, table, timeAgo, toast} from './ui.js'
+
+const THEME_KEY = 'homeops-theme'
+const API_KEY = 'homeops-api-key'
+const POLL_MS = 10_000
+
+// ---------- theme ----------
+
+function effectiveTheme() {
+  const chosen = document.documentElement.dataset.theme
+  if (chosen === 'dark' || chosen === 'light') return chosen
+  return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'
+}
+
+function applyTheme(theme) {
+  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme
+  else delete document.documentElement.dataset.theme
+  const button = document.getElementById('theme-button')
+  if (button) {
+    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
+    button.textContent = next === 'dark' ? '☾ Dark' : '☀ Light'
+    button.title = `Switch to the ${next} theme`
+  }
+}
+
+function safeStorage(kind) {
+  try {
+    return kind === 'local' ? window.localStorage : window.sessionStorage
+  } catch {
+    return undefined
+  }
+}
+
+applyTheme(safeStorage('local')?.getItem(THEME_KEY))
+
+// ---------- API key ----------
+
+let apiKey = safeStorage('session')?.getItem(API_KEY) || safeStorage('local')?.getItem(API_KEY) || ''
+const getKey = () => apiKey || undefined
+
+function saveKey(value, remember) {
+  apiKey = value
+  for (const kind of ['session', 'local']) safeStorage(kind)?.removeItem(API_KEY)
+  if (value) safeStorage(remember ? 'local' : 'session')?.setItem(API_KEY, value)
+  updateKeyButton()
+}
+
+let authInfo = {writes: false, reads: false}
+
+function updateKeyButton() {
+  const button = document.getElementById('key-button')
+  if (!button) return
+  button.hidden = !authInfo.writes && !apiKey
+  button.textContent = apiKey ? '🔑 Key set' : '🔑 Set key'
+  button.classList.toggle('primary', Boolean(authInfo.writes && !apiKey))
+}
+
+function keyDialog() {
+  return new Promise((resolve) => {
+    const input = el('input', {
+      type: 'password',
+      name: 'api-key',
+      autocomplete: 'current-password',
+      placeholder: 'API key',
+      value: apiKey,
+      'aria-label': 'API key',
+    })
+    const remember = el('input', {type: 'checkbox', id: 'remember-key'})
+    remember.checked = Boolean(safeStorage('local')?.getItem(API_KEY))
+    const message = el('p', {class: 'muted small'}, 'Actions that change something need the key set as serve.apiKey.')
+    const save = el('button', {type: 'submit', class: 'primary'}, 'Save')
+    const clear = el('button', {type: 'button'}, 'Forget')
+    const cancel = el('button', {type: 'button'}, 'Cancel')
+    const form = el(
+      'form',
+      {method: 'dialog'},
+      el('h3', null, 'API key'),
+      message,
+      el('div', {class: 'key-form'}, input),
+      el('label', {class: 'row small'}, remember, 'Remember on this device'),
+      el('div', {class: 'actions'}, clear, cancel, save),
+    )
+    const dialog = el('dialog', {class: 'confirm'}, form)
+    const done = (value) => {
+      if (dialog.open) dialog.close()
+      dialog.remove()
+      resolve(value)
+    }
+    cancel.addEventListener('click', () => done(false))
+    clear.addEventListener('click', () => {
+      saveKey('', false)
+      toast('API key forgotten', 'ok')
+      done(true)
+    })
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault()
+      const value = input.value.trim()
+      save.disabled = true
+      try {
+        await createApi('', () => value || undefined).post('/api/auth', {})
+        saveKey(value, remember.checked)
+        toast('API key accepted', 'ok')
+        done(true)
+      } catch (error) {
+        replace(
+          message,
+          el('span', {class: 'notice error'}, error.status === 401 ? 'This key is not accepted.' : error.message),
+        )
+      } finally {
+        save.disabled = false
+      }
+    })
+    dialog.addEventListener('cancel', () => done(false))
+    document.body.appendChild(dialog)
+    dialog.showModal ? dialog.showModal() : dialog.setAttribute('open', '')
+    input.focus()
+  })
+}
+
+// ---------- sections ----------
+
+const shellApi = createApi('', getKey)
+const sections = new Map()
+
+function stateBadge(mode) {
+  if (mode.up) return badge('up', 'ok')
+  if (mode.state === 'up') return badge('degraded', 'warn')
+  if (mode.state === 'starting') return badge('starting', 'info')
+  return badge(mode.state === 'backoff' ? 'down' : mode.state, 'bad')
+}
+
+function sectionFor(mode) {
+  let entry = sections.get(mode.name)
+  if (entry) return entry
+  const status = el('span', {class: 'section-status'})
+  const detail = el('span', {class: 'muted small'})
+  const body = el('div', {class: 'section-body'})
+  const element = el(
+    'section',
+    {class: 'section', id: `mode-${mode.name}`, 'data-mode': mode.name, 'aria-labelledby': `title-${mode.name}`},
+    el('header', null, el('h2', {id: `title-${mode.name}`}, mode.title || mode.name), status),
+    detail,
+    body,
+  )
+  entry = {element, status, detail, body, mounted: false, stop: undefined}
+  sections.set(mode.name, entry)
+  return entry
+}
+
+function updateSection(entry, mode) {
+  replace(entry.status, stateBadge(mode))
+  entry.element.dataset.state = mode.up ? 'up' : mode.state
+  replace(entry.detail, mode.up ? '' : mode.detail || '')
+  entry.detail.hidden = mode.up || !mode.detail
+}
+
+async function mountSection(entry, mode) {
+  entry.mounted = true
+  const api = createApi(`/${mode.name}`, getKey)
+  const context = {mode: mode.name, confirm: confirmDialog, toast, shellApi, requireKey: () => keyDialog()}
+  if (mode.section) {
+    try {
+      const module = await import(`/web/${mode.name}/section.js`)
+      if (typeof module.mount !== 'function') throw new Error(`/web/${mode.name}/section.js does not export mount()`)
+      replace(entry.body)
+      const cleanup = await module.mount(entry.body, api, context)
+      if (typeof cleanup === 'function') entry.stop = cleanup
+      return
+    } catch (error) {
+      replace(
+        entry.body,
+        el('p', {class: 'notice error'}, `The ${mode.title || mode.name} view could not be loaded: ${error.message}`),
+      )
+      console.error(error)
+    }
+  }
+  if (mode.hasSnapshot) {
+    const holder = el('div', {class: 'snapshot'})
+    entry.body.appendChild(holder)
+    entry.stop = poll(
+      async () => replace(holder, renderValue(await shellApi.get(`/api/modes/${mode.name}/snapshot`))),
+      15_000,
+      (error) => replace(holder, el('p', {class: 'notice error'}, error.message)),
+    )
+  } else if (!mode.section) {
+    entry.body.appendChild(el('p', {class: 'muted'}, 'This mode has no web view.'))
+  }
+}
+
+// A readable view of any JSON snapshot: tables for lists of objects, definition lists for objects.
+function renderValue(value, depth = 0) {
+  if (value === null || value === undefined || value === '') return el('span', {class: 'muted'}, '–')
+  if (Array.isArray(value)) {
+    if (value.length === 0) return el('span', {class: 'muted'}, 'none')
+    if (value.every((v) => v && typeof v === 'object' && !Array.isArray(v))) {
+      const keys = [...new Set(value.flatMap((v) => Object.keys(v)))].slice(0, 8)
+      return table(
+        keys.map((key) => ({key, label: key, render: (row) => renderScalar(row[key], key)})),
+        value.slice(0, 200),
+      )
+    }
+    return el('span', null, value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', '))
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value)
+    if (entries.length === 0) return el('span', {class: 'muted'}, 'none')
+    const scalars = entries.filter(([, v]) => v === null || typeof v !== 'object')
+    const nested = entries.filter(([, v]) => v !== null && typeof v === 'object')
+    return el(
+      'div',
+      {class: 'stack'},
+      scalars.length
+        ? el(
+            'dl',
+            null,
+            scalars.map(([k, v]) => [el('dt', null, k), el('dd', null, renderScalar(v, k))]),
+          )
+        : null,
+      nested.map(([k, v]) => el('div', null, el(depth === 0 ? 'h3' : 'h4', null, k), renderValue(v, depth + 1))),
+    )
+  }
+  return renderScalar(value)
+}
+
+function renderScalar(value, key = '') {
+  if (value === null || value === undefined || value === '') return el('span', {class: 'muted'}, '–')
+  if (typeof value === 'boolean') return badge(value ? 'yes' : 'no', value ? 'ok' : undefined)
+  if (typeof value === 'object') return el('code', null, JSON.stringify(value))
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return timeAgo(value)
+  if (/status|state/i.test(key) && typeof value === 'string') {
+    const kind = /fail|error|down|bad|exited|dead/i.test(value)
+      ? 'bad'
+      : /pending|update|warn|starting|restart/i.test(value)
+        ? 'warn'
+        : /ok|up|running|healthy|deployed|current|success/i.test(value)
+          ? 'ok'
+          : undefined
+    return badge(value, kind)
+  }
+  return String(value)
+}
+
+// ---------- main ----------
+
+async function refresh() {
+  let report
+  try {
+    report = await shellApi.get('/api/modes')
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      replace(document.getElementById('overall'), 'key needed')
+      authInfo = {writes: true, reads: true}
+      updateKeyButton()
+      return
+    }
+    const overall = document.getElementById('overall')
+    overall.className = 'badge bad'
+    overall.textContent = 'unreachable'
+    throw error
+  }
+  authInfo = report.auth || authInfo
+  updateKeyButton()
+  document.getElementById('version').textContent = `homeops ${report.version}`
+  const main = document.getElementById('sections')
+  document.getElementById('loading')?.remove()
+  const nav = document.getElementById('nav')
+  if (report.modes.length === 0 && !document.getElementById('no-modes')) {
+    main.appendChild(
+      el(
+        'p',
+        {class: 'notice', id: 'no-modes'},
+        'No mode is enabled. Set ',
+        el('code', null, '<mode>.enabled: true'),
+        ' in the config file (ddns, images, monitor, swarm, dns) and reload (SIGHUP).',
+      ),
+    )
+  }
+  const names = new Set(report.modes.map((m) => m.name))
+  for (const [name, entry] of sections) {
+    if (names.has(name)) continue
+    entry.stop?.()
+    entry.element.remove()
+    sections.delete(name)
+  }
+  replace(
+    nav,
+    report.modes.map((m) => el('a', {href: `#mode-${m.name}`}, m.title || m.name)),
+  )
+  for (const mode of report.modes) {
+    const entry = sectionFor(mode)
+    if (!entry.element.isConnected) main.appendChild(entry.element)
+    updateSection(entry, mode)
+    if (!entry.mounted && (mode.state === 'up' || mode.state === 'starting')) {
+      if (mode.state === 'up') void mountSection(entry, mode)
+    } else if (!entry.mounted && !entry.body.hasChildNodes()) {
+      entry.body.appendChild(el('p', {class: 'muted'}, 'Shown when the mode is up.'))
+    }
+  }
+  const down = report.modes.filter((m) => !m.up)
+  const overall = document.getElementById('overall')
+  overall.className = down.length ? 'badge bad' : 'badge ok'
+  overall.textContent = down.length ? `${down.length} down` : report.modes.length ? 'all up' : 'idle'
+  overall.title = down.map((m) => `${m.name}: ${m.detail || m.state}`).join('\n') || 'every mode is up'
+}
+
+function start() {
+  document.getElementById('theme-button').addEventListener('click', () => {
+    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
+    safeStorage('local')?.setItem(THEME_KEY, next)
+    applyTheme(next)
+  })
+  document.getElementById('key-button').addEventListener('click', async () => {
+    if (await keyDialog()) void refresh().catch(() => {})
+  })
+  applyTheme(safeStorage('local')?.getItem(THEME_KEY))
+  updateKeyButton()
+  poll(refresh, POLL_MS, (error) => console.warn(error))
+  // Mode views ask for the key when an action answers 401.
+  window.addEventListener('homeops:key-required', () => void keyDialog())
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)
+else start()
