@@ -314,7 +314,7 @@ start_registry() {
   log="$LOGS/$(basename "$cfg" .yml).log"
   code=$(http_status 127.0.0.1 "$port" /v2/)
   if [[ -n "$code" ]]; then
-    ss -ltnp "sport = :$port" 2>/dev/null >&2 || true
+    ss -ltnp "sport = :$port" >&2 2>/dev/null || true
     die "port 127.0.0.1:$port is already in use by another process (see above); stop it or set the port variable"
   fi
   : >"$log"
@@ -425,6 +425,16 @@ writeFileSync(e.T_ENV_SH, lines.join(''), {mode: 0o600})
 EOF
 }
 
+start_failed() {
+  local rc=$?
+  trap - EXIT ERR
+  ((rc == 0)) && return 0
+  set +e
+  say "start failed (exit $rc): stopping what it started; logs stay in $LOGS" >&2
+  do_stop >&2
+  exit "$rc"
+}
+
 cmd_start() {
   local reuse=0 arg t0 p i password digests="" storage_args=() tag
   for arg in "$@"; do
@@ -452,6 +462,10 @@ cmd_start() {
   step "stopping any previous environment in $DIR"
   do_stop
 
+  # From here on a failure (or a signal) stops what this start started; the logs stay in $LOGS.
+  trap start_failed EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   step "starting dockerd (socket $SOCK, log $LOGS/dockerd.log)"
   mkdir -p "$DATA" "$EXEC" "$LOGS" "$DOCKER_CONFIG_DIR" "$DIR/registry" "$DIR/auth-registry" "$DIR/images"
   chmod 700 "$DOCKER_CONFIG_DIR"
@@ -532,6 +546,7 @@ cmd_start() {
     T_AUTH_TAGS="${AUTH_APP_TAGS[*]}" T_ENV_JSON="$ENV_JSON" T_ENV_SH="$ENV_SH" \
     write_env "$password" "$digests"
 
+  trap - EXIT TERM INT
   say "ready in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s: DOCKER_HOST=$DOCKER_HOST, registries $REG_HOST (no auth) and $AUTH_HOST (auth), env in $ENV_JSON"
 }
 
