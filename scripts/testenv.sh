@@ -10,8 +10,8 @@
 #
 # Environment: HOMEOPS_TESTENV_DIR (default /tmp/homeops-testenv; keep it short, unix
 # socket paths are limited to 108 bytes), HOMEOPS_TESTENV_REGISTRY_PORT (5801),
-# HOMEOPS_TESTENV_AUTH_REGISTRY_PORT (5802), HOMEOPS_TESTENV_STORAGE_DRIVER (dockerd's
-# choice when unset).
+# HOMEOPS_TESTENV_AUTH_REGISTRY_PORT (5802), HOMEOPS_TESTENV_SWARM_PORT (2377),
+# HOMEOPS_TESTENV_STORAGE_DRIVER (dockerd's choice when unset).
 #
 # Every server listens on 127.0.0.1 only. Processes are stopped only by the pids this
 # script recorded (pidfiles), never by name.
@@ -20,6 +20,7 @@ set -Eeuo pipefail
 DIR="${HOMEOPS_TESTENV_DIR:-/tmp/homeops-testenv}"
 REG_PORT="${HOMEOPS_TESTENV_REGISTRY_PORT:-5801}"
 AUTH_PORT="${HOMEOPS_TESTENV_AUTH_REGISTRY_PORT:-5802}"
+SWARM_PORT="${HOMEOPS_TESTENV_SWARM_PORT:-2377}"
 REG_HOST="127.0.0.1:${REG_PORT}"
 AUTH_HOST="127.0.0.1:${AUTH_PORT}"
 AUTH_USER=homeops
@@ -71,7 +72,7 @@ on_err() {
 trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
 
 usage() {
-  sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//'
+  grep '^#   scripts/testenv.sh' "$0" | sed 's/^# *//'
 }
 
 check_dir() {
@@ -515,9 +516,9 @@ cmd_start() {
   fi
   [[ "$(read_pid "$DOCKERD_PID")" == "$p" ]] || printf '%s\n' "$p" >"$DOCKERD_PID"
 
-  step "initialising swarm mode (advertise 127.0.0.1)"
+  step "initialising swarm mode (advertise and listen on 127.0.0.1:$SWARM_PORT)"
   if [[ "$(swarm_state)" != active ]]; then
-    timeout 60 docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>"$LOGS/swarm-init.log" || {
+    timeout 60 docker swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$SWARM_PORT" >/dev/null 2>"$LOGS/swarm-init.log" || {
       tail_log "$LOGS/swarm-init.log"
       die "docker swarm init failed"
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Everything, from a fresh clone (DESIGN.md §6): system packages, npm ci, build, lint, typecheck,
+# the test environment, every vitest project, and a last line `N passed, N failed, N skipped`.
+# Exit status non-zero when any step or test failed. What .ci/run runs.
+# HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.
+set -Eeuo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+STEP="(none)"
+step() {
+  STEP="$*"
+  printf '\n===== %s =====\n' "$*"
+}
+trap 'printf "\ntest.sh: FAILED at step \"%s\" (exit %s)\n" "$STEP" "$?" >&2' ERR
+
+started=$SECONDS
+
+step "system packages (scripts/testenv.sh install)"
+bash scripts/testenv.sh install
+
+step "npm ci"
+npm ci --no-audit --no-fund
+
+step "npm run build"
+npm run build
+
+step "npm run lint"
+npm run lint
+
+step "npm run typecheck"
+npm run typecheck
+
+if [[ "${HOMEOPS_TESTENV_REUSE:-}" == 1 ]]; then
+  # For a developer machine: use (or start) the running environment and leave it running.
+  step "start or reuse the test environment (scripts/testenv.sh start --reuse)"
+  bash scripts/testenv.sh start --reuse
+else
+  step "start the test environment (scripts/testenv.sh start)"
+  trap 'printf "\n===== stop the test environment =====\n"; bash scripts/testenv.sh stop || true' EXIT
+  bash scripts/testenv.sh start
+fi
+
+step "vitest run (unit, integration, e2e)"
+rm -f test-results/vitest.json
+set +e
+npx vitest run
+vitest_rc=$?
+set -e
+
+step "summary ($((SECONDS - started))s)"
+summary_rc=0
+node scripts/summarize-tests.mjs test-results/vitest.json || summary_rc=$?
+if ((vitest_rc != 0 || summary_rc != 0)); then
+  printf 'test.sh: tests failed (vitest exit %s)\n' "$vitest_rc" >&2
+  exit 1
+fi
