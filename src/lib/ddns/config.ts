@@ -2,6 +2,7 @@ import {LOG_LEVELS} from '../log/logger.js'
 import {array, bool, list, num, obj, oneOf, str} from '../config/schema.js'
 
 export const DDNS_PROVIDERS = ['infomaniak', 'dyndns2', 'duckdns', 'cloudflare'] as const
+export type DdnsProviderName = (typeof DDNS_PROVIDERS)[number]
 
 export const ddnsRecordSchema = obj({
   name: str({description: 'label for status and logs; defaults to the hostname'}),
@@ -10,7 +11,10 @@ export const ddnsRecordSchema = obj({
   username: str(),
   password: str({secret: true}),
   token: str({secret: true, description: 'API token (Cloudflare, DuckDNS)'}),
-  server: str({description: 'dyndns2 base URL, e.g. https://dynupdate.no-ip.com'}),
+  server: str({
+    description:
+      'endpoint: dyndns2 base URL (e.g. https://dynupdate.no-ip.com; /nic/update is added when there is no path), DuckDNS update URL, Cloudflare API base',
+  }),
   zone: str({description: 'Cloudflare zone name'}),
   ipv4: bool({default: true}),
   ipv6: bool({description: 'defaults to ddns.ipv6'}),
@@ -32,10 +36,21 @@ export const ddnsSchema = obj({
   }),
   server: str({env: ['DDNS_SERVER'], description: 'default dyndns2 server for records that set none'}),
   ipSources: obj({
-    v4: list(str(), {env: ['DDNS_IP_SOURCES_V4']}),
-    v6: list(str(), {env: ['DDNS_IP_SOURCES_V6']}),
+    v4: list(str(), {
+      env: ['DDNS_IP_SOURCES_V4'],
+      description:
+        'https:// echo URLs or dns://RESOLVER/NAME?type=A|TXT[&class=CH], tried in order; empty = built-in list',
+    }),
+    v6: list(str(), {env: ['DDNS_IP_SOURCES_V6'], description: 'as v4, for IPv6 (type=AAAA|TXT)'}),
   }),
-  requireAgreement: num({default: 1, min: 1, max: 2, integer: true}),
+  requireAgreement: num({
+    default: 1,
+    min: 1,
+    max: 2,
+    integer: true,
+    env: ['DDNS_REQUIRE_AGREEMENT'],
+    description: 'how many sources must give the same address',
+  }),
   records: array(ddnsRecordSchema),
   // The original single-record tool: these form one implicit Infomaniak record.
   hostname: str({env: ['INFOMANIAK_DDNS_HOSTNAME']}),

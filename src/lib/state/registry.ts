@@ -1,7 +1,8 @@
 import {coreMigrations, type Migration} from './migrations.js'
+import {ddnsMigrations} from '../ddns/migrations.js'
 
 /**
  * Every area's migrations. Areas register theirs here with one import line;
  * the lists are plain data, cheap to load.
  */
-export const allMigrations: readonly Migration[] = [...coreMigrations]
+export const allMigrations: readonly Migration[] = [...coreMigrations, ...ddnsMigrations]

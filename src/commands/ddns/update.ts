@@ -1,0 +1,60 @@
+import {Flags} from '@oclif/core'
+
+import {HomeopsCommand} from '../../cli/homeops-command.js'
+import type {DdnsRunReport, RecordReport} from '../../lib/ddns/updater.js'
+import {type Tone, renderTable} from '../../lib/ui/terminal.js'
+
+export default class DdnsUpdate extends HomeopsCommand<DdnsRunReport> {
+  static override summary = 'Update dynamic DNS records once (for systemd timers and cron)'
+  static override description = `Detects the public IPv4 (and IPv6 when enabled), then sends an update only for records whose provider does not already hold that address. Blocked records (badauth, nohost…) and records in back-off (911, 5xx) send nothing.
+
+Exit codes: 0 ok or nothing to do, 2 configuration error, 3 temporary failure (detection failed everywhere, 911/dnserr, 5xx, timeouts, deferred), 4 refused and blocked (badauth, nohost, notfqdn, badagent, abuse, numhost; also while still blocked), 5 another run holds the lock, 1 other failures. With several records the most severe wins: 4 > 3 > 1 > 0.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --dry-run --record home.example.org',
+    '<%= config.bin %> <%= command.id %> --force --json',
+  ]
+  static override flags = {
+    force: Flags.boolean({
+      description: 'send even when unchanged, ignore back-off, and clear a blocked state',
+      env: 'HOMEOPS_DDNS_FORCE',
+    }),
+    'dry-run': Flags.boolean({description: 'detect and compare, but send nothing and change nothing'}),
+    record: Flags.string({
+      description: 'only this record (its name, or hostname when unnamed); repeatable',
+      multiple: true,
+      env: 'HOMEOPS_DDNS_RECORD',
+    }),
+  }
+
+  async run(): Promise<DdnsRunReport> {
+    const {flags} = await this.parse(DdnsUpdate)
+    const context = await this.context()
+    const {runPass} = await import('../../lib/ddns/updater.js')
+    if (!flags['dry-run']) await context.lock('ddns')
+    const report = await runPass(context, {force: flags.force, dryRun: flags['dry-run'], records: flags.record})
+    this.render(report)
+    process.exitCode = report.exitCode
+    return report
+  }
+
+  private render(report: DdnsRunReport): void {
+    if (this.jsonEnabled()) return
+    const tone = (r: RecordReport): Tone =>
+      r.exitCode === 4 || r.exitCode === 1 ? 'bad' : r.exitCode === 3 ? 'warn' : r.action === 'sent' ? 'ok' : 'plain'
+    this.print(
+      renderTable(
+        this.terminal,
+        [
+          {header: 'record', value: (r: RecordReport) => r.record},
+          {header: 'family', value: (r) => (r.family === 'ipv4' ? 'IPv4' : 'IPv6')},
+          {header: 'address', value: (r) => r.detectedIp ?? '-'},
+          {header: 'action', value: (r) => r.action, tone},
+          {header: 'detail', value: (r) => r.message},
+        ],
+        report.records,
+      ),
+    )
+    if (report.dryRun) this.print(this.paint('muted', 'dry run: nothing was sent and nothing was recorded'))
+  }
+}

@@ -1,0 +1,473 @@
+import type {Context} from '../context.js'
+import {ExitCode, UserError, errorMessage} from '../errors.js'
+import {type Family, familyLabel} from './address.js'
+import {DEFAULT_SOURCES, type Detection, type IpSource, detectAddress, parseSource} from './detect.js'
+import {DdnsHttpClient, HttpFailure} from './http.js'
+import {fatalHint} from './providers/dyndns2.js'
+import type {DdnsProvider, ProviderAnswer} from './providers/provider.js'
+import {type DdnsRecord, effectiveRecords, isCleartextRemote} from './records.js'
+import {type AttemptInput, DdnsStore} from './store.js'
+
+/**
+ * What happened to one record and family in a pass:
+ * - `sent`: a request reached the provider (see `result` for its answer);
+ * - `skipped`: nothing to send (address unchanged) or nothing safe to send (detection failed);
+ * - `blocked`: a previous fatal answer blocks this record until its config changes or `--force`;
+ * - `deferred`: a previous transient failure set a "not before" time that has not passed;
+ * - `dry-run`: would have been sent.
+ */
+export type DdnsAction = 'sent' | 'skipped' | 'blocked' | 'deferred' | 'dry-run'
+
+export interface RecordReport {
+  record: string
+  hostname: string
+  provider: string
+  family: 'ipv4' | 'ipv6'
+  detectedIp: string | null
+  previousIp: string | null
+  action: DdnsAction
+  /** `good`, `nochg`, `unchanged`, `detection-failed`, a dyndns2 code (`badauth`, `911`…), `http-503`, `timeout`, `mismatch`, `unknown`. */
+  result: string
+  /** The provider's answer (first line), when one was received. */
+  answer: string | null
+  /** One sentence for people. */
+  message: string
+  tries: number
+  /** Set when a later run must wait (deferred or just failed). */
+  notBefore: string | null
+  exitCode: number
+}
+
+export interface DetectionReport {
+  family: 'ipv4' | 'ipv6'
+  ip: string | null
+  sources: string[]
+  attempts: {source: string; ip?: string; error?: string; ms: number}[]
+  error: string | null
+}
+
+export interface DdnsRunReport {
+  /** Most severe of the records: 4 (needs a human) > 3 (retry later) > 1 (failed) > 0. */
+  exitCode: number
+  dryRun: boolean
+  forced: boolean
+  startedAt: string
+  durationMs: number
+  detection: DetectionReport[]
+  records: RecordReport[]
+}
+
+export interface PassOptions {
+  force?: boolean
+  dryRun?: boolean
+  /** `--record`: only these record names. */
+  records?: string[]
+  /** Defaults to `context.signal`. */
+  signal?: AbortSignal
+  now?: () => Date
+  /** In-run back-off wait; tests replace it. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  random?: () => number
+}
+
+const SEVERITY: Record<number, number> = {0: 0, 1: 1, 3: 2, 4: 3}
+
+/** The most severe of several exit codes: 4 > 3 > 1 > 0 (documented in the manual). */
+export function worstExitCode(codes: number[]): number {
+  return codes.reduce((worst, code) => ((SEVERITY[code] ?? 0) > (SEVERITY[worst] ?? 0) ? code : worst), 0)
+}
+
+/** The configured sources per family, parsed; the built-in list when none are configured. */
+export function ipSources(ddns: Context['config']['ddns']): Record<Family, IpSource[]> {
+  const v4 = ddns.ipSources.v4.length > 0 ? ddns.ipSources.v4 : DEFAULT_SOURCES[4]
+  const v6 = ddns.ipSources.v6.length > 0 ? ddns.ipSources.v6 : DEFAULT_SOURCES[6]
+  return {
+    4: v4.map((s, i) => parseSource(s, 4, `ddns.ipSources.v4[${i}] (DDNS_IP_SOURCES_V4)`)),
+    6: v6.map((s, i) => parseSource(s, 6, `ddns.ipSources.v6[${i}] (DDNS_IP_SOURCES_V6)`)),
+  }
+}
+
+/** Checks the ddns configuration as a whole (records and sources) without any I/O. */
+export function checkDdnsConfig(ddns: Context['config']['ddns']): {
+  records: DdnsRecord[]
+  sources: Record<Family, IpSource[]>
+} {
+  return {records: effectiveRecords(ddns), sources: ipSources(ddns)}
+}
+
+interface Work {
+  record: DdnsRecord
+  family: Family
+  previousIp: string | null
+  report: RecordReport
+}
+
+/**
+ * One pass over every record (`ddns update`, and each tick of `ddns serve`):
+ * honour blocks and persisted back-off, detect the public addresses the
+ * remaining records need, send only what changed, retry transient failures
+ * with exponential back-off and jitter, and persist the outcome.
+ */
+export async function runPass(context: Context, options: PassOptions = {}): Promise<DdnsRunReport> {
+  const started = performance.now()
+  const now = options.now ?? (() => new Date())
+  const signal = options.signal ?? context.signal
+  const ddns = context.config.ddns
+  const logger = context.logger
+  const {records: all, sources} = checkDdnsConfig(ddns)
+  const records = selectRecords(all, options.records)
+  const store = new DdnsStore(await context.state())
+  const startedAt = now().toISOString()
+  const work: Work[] = []
+
+  for (const record of records) {
+    if (!options.dryRun && isCleartextRemote(record.server)) {
+      logger.warn('ddns credentials go over plain http to a remote host', {record: record.name})
+    }
+    let block = store.block(record.name)
+    if (block && block.fingerprint !== record.fingerprint && !options.dryRun) {
+      logger.info('ddns record configuration changed: clearing its block', {record: record.name, reason: block.reason})
+      store.clearBlock(record.name)
+      block = undefined
+    } else if (block && options.force && !options.dryRun) {
+      logger.info('ddns --force: clearing the block', {record: record.name, reason: block.reason})
+      store.clearBlock(record.name)
+      block = undefined
+    }
+    for (const family of record.families) {
+      const state = store.state(record.name, family)
+      const sameTarget = state?.target === record.target
+      const previousIp = sameTarget ? (state?.lastIp ?? null) : null
+      const report: RecordReport = {
+        record: record.name,
+        hostname: record.hostname,
+        provider: record.provider,
+        family: family === 4 ? 'ipv4' : 'ipv6',
+        detectedIp: null,
+        previousIp,
+        action: 'skipped',
+        result: 'pending',
+        answer: null,
+        message: '',
+        tries: 0,
+        notBefore: null,
+        exitCode: 0,
+      }
+      if (block && !(block.fingerprint !== record.fingerprint || options.force)) {
+        const hint = fatalHint(block.reason)
+        Object.assign(report, {
+          action: 'blocked',
+          result: block.reason,
+          answer: block.message,
+          exitCode: ExitCode.fatalRemote,
+          message: `blocked since ${block.blockedAt}: ${block.reason}${hint ? ` (${hint})` : ''}; nothing sent until its configuration changes or \`homeops ddns update --force\``,
+        })
+      } else if (sameTarget && state?.notBefore && Date.parse(state.notBefore) > now().getTime() && !options.force) {
+        Object.assign(report, {
+          action: 'deferred',
+          result: state.lastResult ?? 'deferred',
+          answer: state.lastMessage,
+          notBefore: state.notBefore,
+          exitCode: ExitCode.temporary,
+          message: `deferred until ${state.notBefore} after ${state.lastResult ?? 'a failure'} (${state.failures} failure${state.failures === 1 ? '' : 's'} in a row); \`--force\` sends now`,
+        })
+      }
+      work.push({record, family, previousIp, report})
+    }
+  }
+
+  // Detect only the families some record still needs: a fully blocked or deferred setup asks nobody.
+  const needed = new Set(work.filter((w) => w.report.result === 'pending').map((w) => w.family))
+  const http = new DdnsHttpClient({
+    userAgent: `homeops/${context.version}`,
+    timeoutMs: ddns.requestTimeout * 1000,
+    signal,
+  })
+  const detections = new Map<Family, Detection>()
+  try {
+    const families = ([4, 6] as const).filter((f) => needed.has(f))
+    const results = await Promise.all(
+      families.map((family) =>
+        detectAddress(family, sources[family], {
+          http,
+          timeoutMs: ddns.requestTimeout * 1000,
+          requireAgreement: ddns.requireAgreement,
+          signal,
+        }),
+      ),
+    )
+    for (const detection of results) {
+      detections.set(detection.family, detection)
+      logDetection(context, detection)
+    }
+
+    const providers = new Map<string, DdnsProvider>()
+    const blockedNow = new Set<string>()
+    for (const item of work) {
+      const {record, family, report} = item
+      if (report.result !== 'pending') continue
+      if (signal.aborted) {
+        Object.assign(report, {result: 'stopped', message: 'stopped before sending', exitCode: ExitCode.temporary})
+        continue
+      }
+      if (blockedNow.has(record.name)) {
+        const block = store.block(record.name)
+        Object.assign(report, {
+          action: 'blocked',
+          result: block?.reason ?? 'blocked',
+          answer: block?.message ?? null,
+          exitCode: ExitCode.fatalRemote,
+          message: `not sent: the ${family === 4 ? 'IPv6' : 'IPv4'} update of this record was just refused`,
+        })
+        continue
+      }
+      const detection = detections.get(family)!
+      if (!detection.ip) {
+        Object.assign(report, {
+          result: 'detection-failed',
+          exitCode: ExitCode.temporary,
+          message: `${familyLabel(family)} detection failed (${detection.error}); nothing sent, the record keeps its address`,
+        })
+        continue
+      }
+      report.detectedIp = detection.ip
+      if (detection.ip === item.previousIp && !options.force) {
+        Object.assign(report, {result: 'unchanged', message: `unchanged: the provider already has ${detection.ip}`})
+        if (!options.dryRun) store.checked({record: record.name, family}, detection.ip, now().toISOString())
+        continue
+      }
+      if (options.dryRun) {
+        Object.assign(report, {
+          action: 'dry-run',
+          result: 'would-send',
+          message: `would send ${detection.ip}${item.previousIp ? ` (provider has ${item.previousIp})` : ' (first update)'}`,
+        })
+        continue
+      }
+      let provider = providers.get(record.name)
+      if (!provider) {
+        const {createProvider} = await import('./providers/factory.js')
+        provider = await createProvider({record, http})
+        providers.set(record.name, provider)
+      }
+      const detected: Partial<Record<Family, string>> = {}
+      for (const [f, d] of detections) if (d.ip) detected[f] = d.ip
+      const outcome = await send(context, provider, item, detection.ip, detected, options, signal)
+      persist(context, store, item, detection.ip, outcome, now, options.random ?? Math.random)
+      if (outcome.answer.kind === 'fatal') blockedNow.add(record.name)
+    }
+  } finally {
+    await http.close()
+  }
+
+  const report: DdnsRunReport = {
+    exitCode: worstExitCode(work.map((w) => w.report.exitCode)),
+    dryRun: options.dryRun ?? false,
+    forced: options.force ?? false,
+    startedAt,
+    durationMs: Math.round(performance.now() - started),
+    detection: [...detections.values()].map((d) => ({
+      family: d.family === 4 ? 'ipv4' : 'ipv6',
+      ip: d.ip ?? null,
+      sources: d.sources,
+      attempts: d.attempts,
+      error: d.error ?? null,
+    })),
+    records: work.map((w) => w.report),
+  }
+  for (const w of work) logRecord(context, w.report)
+  return report
+}
+
+function selectRecords(all: DdnsRecord[], names: string[] | undefined): DdnsRecord[] {
+  if (all.length === 0) {
+    throw new UserError('no ddns records are configured', {
+      hint: 'set INFOMANIAK_DDNS_HOSTNAME/USERNAME/PASSWORD, or add ddns.records to the config file',
+    })
+  }
+  if (!names || names.length === 0) return all
+  const unknown = names.filter((n) => !all.some((r) => r.name.toLowerCase() === n.toLowerCase()))
+  if (unknown.length > 0) {
+    throw new UserError(`no ddns record named ${unknown.map((n) => `"${n}"`).join(', ')}`, {
+      hint: `configured records: ${all.map((r) => r.name).join(', ')}`,
+    })
+  }
+  return all.filter((r) => names.some((n) => n.toLowerCase() === r.name.toLowerCase()))
+}
+
+interface SendOutcome {
+  answer: ProviderAnswer
+  tries: number
+  durationMs: number
+}
+
+async function send(
+  context: Context,
+  provider: DdnsProvider,
+  item: Work,
+  ip: string,
+  detected: Partial<Record<Family, string>>,
+  options: PassOptions,
+  signal: AbortSignal,
+): Promise<SendOutcome> {
+  const {maxRetries, retryBackoff} = context.config.ddns
+  const sleep = options.sleep ?? abortableSleep
+  const random = options.random ?? Math.random
+  const started = performance.now()
+  let answer: ProviderAnswer = {kind: 'transient', code: 'stopped', text: 'stopped'}
+  let tries = 0
+  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    tries++
+    try {
+      answer = await provider.update({family: item.family, ip, detected})
+    } catch (error) {
+      if (error instanceof HttpFailure && error.kind === 'aborted') {
+        answer = {kind: 'transient', code: 'stopped', text: 'stopped while sending'}
+        break
+      }
+      answer =
+        error instanceof HttpFailure
+          ? {kind: 'transient', code: error.kind, text: error.message}
+          : {kind: 'error', code: 'error', text: errorMessage(error)}
+    }
+    if (answer.kind !== 'transient' || attempt === maxRetries || signal.aborted) break
+    // Exponential back-off with jitter (×0.5–1.5), honouring a longer Retry-After, capped by what a run should wait.
+    const base = retryBackoff * 1000 * 2 ** attempt * (0.5 + random())
+    const wait = Math.min(Math.max(base, (answer.retryAfterSeconds ?? 0) * 1000), 5 * 60_000)
+    context.logger.warn('ddns update failed, retrying', {
+      record: item.record.name,
+      family: familyLabel(item.family),
+      result: answer.code,
+      retryInSeconds: Math.round(wait / 100) / 10,
+      attempt: attempt + 1,
+      of: maxRetries + 1,
+    })
+    await sleep(wait, signal)
+  }
+  if ((answer.kind === 'good' || answer.kind === 'nochg') && answer.echoedIp && answer.echoedIp !== ip) {
+    answer = {
+      ...answer,
+      kind: 'error',
+      code: 'mismatch',
+      text: `${answer.text} (the provider reports ${answer.echoedIp}, but ${ip} was sent)`,
+    }
+  }
+  return {answer, tries, durationMs: Math.round(performance.now() - started)}
+}
+
+function persist(
+  context: Context,
+  store: DdnsStore,
+  item: Work,
+  ip: string,
+  outcome: SendOutcome,
+  now: () => Date,
+  random: () => number,
+): void {
+  const {record, family, report} = item
+  const {answer} = outcome
+  const at = now().toISOString()
+  const attempt: AttemptInput = {
+    at,
+    record: record.name,
+    family,
+    hostname: record.hostname,
+    provider: record.provider,
+    target: record.target,
+    ip,
+    previousIp: item.previousIp,
+    result: answer.code,
+    answer: answer.text,
+    httpStatus: answer.httpStatus,
+    tries: outcome.tries,
+    durationMs: outcome.durationMs,
+  }
+  Object.assign(report, {action: 'sent', result: answer.code, answer: answer.text, tries: outcome.tries})
+  switch (answer.kind) {
+    case 'good':
+    case 'nochg':
+      store.succeeded(attempt)
+      report.exitCode = ExitCode.ok
+      report.message =
+        answer.kind === 'good'
+          ? `updated to ${ip}${item.previousIp ? ` (was ${item.previousIp})` : ''}`
+          : `the provider already had ${ip}`
+      return
+    case 'fatal': {
+      store.blocked(attempt, record.fingerprint)
+      const hint = fatalHint(answer.code)
+      report.exitCode = ExitCode.fatalRemote
+      report.message = `refused: ${answer.code}${hint ? ` (${hint})` : ''}; the record is blocked until its configuration changes or \`homeops ddns update --force\``
+      return
+    }
+    default: {
+      if (answer.code === 'stopped') {
+        report.exitCode = ExitCode.temporary
+        report.message = 'stopped while sending; nothing recorded'
+        return
+      }
+      const failures = store.failures({record: record.name, family, target: record.target}) + 1
+      const delay = deferDelay(answer, failures, random)
+      const notBefore = new Date(now().getTime() + delay).toISOString()
+      store.failed(attempt, notBefore)
+      report.notBefore = notBefore
+      report.exitCode = answer.kind === 'transient' ? ExitCode.temporary : ExitCode.failure
+      report.message = `${answer.kind === 'transient' ? 'provider unavailable' : 'failed'}: ${answer.text} after ${outcome.tries} tr${outcome.tries === 1 ? 'y' : 'ies'}; next attempt not before ${notBefore}`
+      context.logger.debug('ddns back-off persisted', {record: record.name, failures, notBefore})
+    }
+  }
+}
+
+/**
+ * The persisted back-off after a run gave up: dyndns2 asks clients to wait at
+ * least 30 minutes after 911/dnserr; other failures start at 5 minutes. Doubles
+ * per consecutive failure (capped at 4 h / 1 h), ±20 % jitter, never shorter
+ * than the provider's Retry-After.
+ */
+export function deferDelay(answer: ProviderAnswer, failures: number, random: () => number = Math.random): number {
+  const serverSide = answer.code === '911' || answer.code === 'dnserr'
+  const base = serverSide ? 30 * 60_000 : 5 * 60_000
+  const cap = serverSide ? 4 * 3600_000 : 3600_000
+  const delay = Math.min(base * 2 ** Math.max(0, failures - 1), cap) * (0.8 + 0.4 * random())
+  return Math.max(Math.round(delay), (answer.retryAfterSeconds ?? 0) * 1000)
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, {once: true})
+  })
+}
+
+function logDetection(context: Context, detection: Detection): void {
+  const family = familyLabel(detection.family)
+  for (const attempt of detection.attempts) {
+    if (attempt.error)
+      context.logger.warn('ddns ip source failed', {family, source: attempt.source, error: attempt.error})
+  }
+  if (detection.ip)
+    context.logger.debug('ddns public address', {family, ip: detection.ip, source: detection.sources.join(',')})
+  else context.logger.error('ddns address detection failed', {family, error: detection.error})
+}
+
+function logRecord(context: Context, report: RecordReport): void {
+  const fields = {
+    record: report.record,
+    family: report.family,
+    action: report.action,
+    result: report.result,
+    ip: report.detectedIp ?? undefined,
+    previous: report.previousIp ?? undefined,
+    answer: report.answer ?? undefined,
+  }
+  if (report.exitCode === ExitCode.fatalRemote) context.logger.error(`ddns ${report.message}`, fields)
+  else if (report.exitCode !== ExitCode.ok) context.logger.warn(`ddns ${report.message}`, fields)
+  else if (report.action === 'sent') context.logger.info(`ddns ${report.message}`, fields)
+  else context.logger.debug(`ddns ${report.message}`, fields)
+}
