@@ -1,7 +1,7 @@
 import {access} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {type HomeopsConfig, MODES, type Mode} from '../config/root-schema.js'
+import {type HomeopsConfig, type Mode} from '../config/root-schema.js'
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
 import {type AccessPolicy, enforceAccess, parseAllowList} from '../http/access.js'
@@ -92,7 +92,12 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   const root = options.webRoot ?? webRoot()
   const router = new Router()
 
-  const wanted = (cfg: HomeopsConfig): Mode[] => options.modes ?? MODES.filter((m) => cfg[m].enabled)
+  // The order of the page: containers, images, ddns, swarm, dns.
+  const order = Object.keys(MODE_TABLE) as Mode[]
+  const wanted = (cfg: HomeopsConfig): Mode[] =>
+    order.filter((m) => (options.modes ? options.modes.includes(m) : cfg[m].enabled))
+  const ordered = () =>
+    supervisor.status().sort((a, b) => order.indexOf(a.name as Mode) - order.indexOf(b.name as Mode))
 
   async function addMode(name: Mode, cfg: HomeopsConfig): Promise<void> {
     let mode: ServiceMode
@@ -176,7 +181,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
 
   function health(): HealthReport {
     const modes: HealthReport['modes'] = {}
-    for (const {name, ...rest} of supervisor.status()) modes[name] = rest
+    for (const {name, ...rest} of ordered()) modes[name] = rest
     return {
       status: supervisor.allUp() ? 'ok' : 'degraded',
       version: context.version,
@@ -187,7 +192,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
 
   async function modesReport() {
     const modes = await Promise.all(
-      supervisor.status().map(async (s) => ({
+      ordered().map(async (s) => ({
         ...s,
         title: MODE_TABLE[s.name as Mode]?.title ?? s.name,
         section: await exists(join(root, s.name, 'section.js')),

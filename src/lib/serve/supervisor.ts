@@ -286,7 +286,7 @@ export class ModeSupervisor {
         Promise.resolve().then(() => mode.start(runtime)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`did not start within ${Math.round(this.startTimeoutMs / 1000)} s`)),
+            () => reject(new Error(`did not start within ${this.startTimeoutMs / 1000} s`)),
             this.startTimeoutMs,
           )
         }),
