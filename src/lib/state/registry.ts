@@ -1,8 +1,9 @@
 import {coreMigrations, type Migration} from './migrations.js'
+import {swarmMigrations} from '../swarm/migrations.js'
 import {ddnsMigrations} from '../ddns/migrations.js'
 
 /**
  * Every area's migrations. Areas register theirs here with one import line;
  * the lists are plain data, cheap to load.
  */
-export const allMigrations: readonly Migration[] = [...coreMigrations, ...ddnsMigrations]
+export const allMigrations: readonly Migration[] = [...coreMigrations, ...swarmMigrations, ...ddnsMigrations]

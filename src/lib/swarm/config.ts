@@ -1,9 +1,27 @@
-import {bool, num, obj, oneOf, str} from '../config/schema.js'
+import {array, bool, list, num, obj, oneOf, str} from '../config/schema.js'
+
+/** A per-repository setting: the token sent to that repository's host only. */
+export const swarmRepositorySchema = obj({
+  url: str({nonEmpty: true, description: 'the repository URL exactly as given to `swarm watch`'}),
+  username: str({description: 'user name sent with the token (default x-access-token, what GitHub expects)'}),
+  token: str({secret: true, description: 'token or password for this repository only'}),
+})
 
 export const swarmSchema = obj({
   enabled: bool({default: false, description: 'reconcile on an interval in `homeops serve`'}),
   pullPolicy: oneOf(['always', 'ifnotpresent'], {default: 'ifnotpresent', env: ['DOCKEROPS_IMAGE_PULL_POLICY']}),
   githubToken: str({secret: true, env: ['GITHUB_TOKEN']}),
+  githubTokenHosts: list(str({nonEmpty: true}), {
+    default: ['github.com'],
+    description: 'hosts (host or host:port) that receive githubToken; no other host ever does',
+  }),
+  repositories: array(swarmRepositorySchema, {description: 'per-repository tokens'}),
   reconcileIntervalSeconds: num({default: 300, min: 30}),
+  convergeTimeoutSeconds: num({
+    default: 300,
+    min: 5,
+    description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
+  }),
   cacheDir: str({description: 'where repository clones are cached; defaults beside the state database'}),
+  dockerCli: str({default: 'docker', description: 'the docker CLI used for `stack deploy` / `stack rm`'}),
 })

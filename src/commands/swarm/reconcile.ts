@@ -1,0 +1,43 @@
+import {Flags} from '@oclif/core'
+
+import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
+import type {ReconcileReport} from '../../lib/swarm/reconcile.js'
+
+export default class SwarmReconcile extends HomeopsCommand<ReconcileReport> {
+  static override summary = 'Fetch every watched repository and deploy the stacks whose hash changed'
+  static override description = `Safe to run from cron: one cached clone per repository (git fetch, never a fresh clone), a stack is deployed only when its hash (rendered compose, bindings, volumes.yaml/nfs.yaml, secret values) changed, and the hash is recorded only once the services converged. Stacks removed from stacks.yaml are removed from the Swarm; images homeops pulled that nothing references any more are removed.
+
+Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others were still applied), 2 bad flags or config, 3 a remote was unreachable (what is deployed stays), 5 another run holds the lock.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --dry-run',
+    '<%= config.bin %> <%= command.id %> --force --repo https://github.com/me/homelab.git',
+  ]
+  static override flags = {
+    force: Flags.boolean({description: 'deploy every stack, changed or not', env: 'HOMEOPS_SWARM_FORCE'}),
+    'dry-run': Flags.boolean({
+      description: 'print the plan (create / update / unchanged / remove, and why) and change nothing',
+      env: 'HOMEOPS_SWARM_DRY_RUN',
+    }),
+    repo: Flags.string({description: 'only this watched repository (URL or name)', env: 'HOMEOPS_SWARM_REPO'}),
+    'docker-host': dockerHostFlag,
+  }
+
+  async run(): Promise<ReconcileReport> {
+    const {flags} = await this.parse(SwarmReconcile)
+    const context = await this.context({dockerHost: flags['docker-host']})
+    await context.lock('swarm')
+    const [{openSwarm, reconcile}, {formatReconcile}] = await Promise.all([
+      import('../../lib/swarm/reconcile.js'),
+      import('../../lib/swarm/report.js'),
+    ])
+    const report = await reconcile(await openSwarm(context), {
+      force: flags.force,
+      dryRun: flags['dry-run'],
+      repo: flags.repo,
+    })
+    this.print(formatReconcile(this.terminal, report))
+    process.exitCode = report.exitCode
+    return report
+  }
+}

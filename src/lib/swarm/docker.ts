@@ -1,0 +1,308 @@
+import type Dockerode from 'dockerode'
+
+import {OperationError, errorMessage} from '../errors.js'
+import {redact} from '../log/redact.js'
+
+/**
+ * Swarm access for GitOps: reads through the Engine API (services, tasks,
+ * containers, images), writes through the docker CLI (`stack deploy`,
+ * `stack rm`, `pull`) because the API has no stack concept. The CLI child
+ * gets `DOCKER_HOST` (the same daemon homeops talks to) and the stack's
+ * secrets in its environment, never in argv.
+ */
+export const STACK_LABEL = 'com.docker.stack.namespace'
+
+export interface CliOptions {
+  /** docker CLI binary. */
+  cli: string
+  /** DOCKER_HOST for the child. */
+  address: string
+  signal?: AbortSignal
+}
+
+interface CliResult {
+  stdout: string
+  stderr: string
+  exitCode: number | undefined
+  timedOut: boolean
+}
+
+function childEnv(options: CliOptions, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, DOCKER_HOST: options.address, ...extra}
+  // DOCKER_HOST decides; a context would otherwise win over it in some CLI versions.
+  delete env.DOCKER_CONTEXT
+  return env
+}
+
+async function runCli(
+  options: CliOptions,
+  args: string[],
+  extra: {env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number} = {},
+): Promise<CliResult> {
+  const {execa} = await import('execa')
+  try {
+    const result = await execa(options.cli, args, {
+      env: childEnv(options, extra.env),
+      extendEnv: false,
+      input: extra.input,
+      cwd: extra.cwd,
+      reject: false,
+      timeout: extra.timeoutMs,
+      cancelSignal: options.signal,
+      stripFinalNewline: true,
+      all: false,
+    })
+    return {
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+      exitCode: result.exitCode,
+      timedOut: Boolean(result.timedOut),
+    }
+  } catch (error) {
+    throw new OperationError(`cannot run ${options.cli}: ${errorMessage(error)}`, {
+      hint: 'install the docker CLI (docker.io / docker-ce-cli) or set swarm.dockerCli',
+    })
+  }
+}
+
+const detachSupport = new Map<string, boolean>()
+
+/** Whether this docker CLI knows `stack deploy --detach` (20.10 does not; 26+ does). Asked once per process. */
+export async function supportsDetach(options: CliOptions): Promise<boolean> {
+  const known = detachSupport.get(options.cli)
+  if (known !== undefined) return known
+  const help = await runCli(options, ['stack', 'deploy', '--help'])
+  const supported = /--detach\b/.test(help.stdout + help.stderr)
+  detachSupport.set(options.cli, supported)
+  return supported
+}
+
+/** The last meaningful lines of a CLI error, secrets redacted. */
+function cliError(result: CliResult): string {
+  const lines = redact(`${result.stderr}\n${result.stdout}`)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Creating|Updating|Waiting|overall progress|verify:)/i.test(l) && !/\[[=> ]+\]/.test(l))
+  return lines.slice(-4).join(' ') || `exit code ${result.exitCode}`
+}
+
+export interface DeployOptions extends CliOptions {
+  stack: string
+  compose: string
+  /** Folder relative paths of the compose file are resolved from. */
+  cwd: string
+  secrets: Record<string, string>
+  timeoutMs: number
+  useDetach: boolean
+}
+
+/** `docker stack deploy --prune --with-registry-auth -c - NAME` with the rendered compose on stdin. */
+export async function stackDeploy(options: DeployOptions): Promise<void> {
+  const args = ['stack', 'deploy']
+  if (options.useDetach) args.push('--detach=false')
+  args.push('--prune', '--with-registry-auth', '--compose-file', '-', options.stack)
+  const result = await runCli(options, args, {
+    env: options.secrets,
+    input: options.compose,
+    cwd: options.cwd,
+    timeoutMs: options.timeoutMs,
+  })
+  if (result.timedOut) {
+    throw new OperationError(
+      `stack ${options.stack} did not converge within ${Math.round(options.timeoutMs / 1000)} s (docker stack deploy still waiting)`,
+    )
+  }
+  if (result.exitCode !== 0) {
+    throw new OperationError(`docker stack deploy rejected stack ${options.stack}: ${cliError(result)}`)
+  }
+}
+
+export async function stackRemove(options: CliOptions & {stack: string}): Promise<void> {
+  const result = await runCli(options, ['stack', 'rm', options.stack])
+  if (result.exitCode !== 0 && !/Nothing found in stack/i.test(result.stderr + result.stdout)) {
+    throw new OperationError(`docker stack rm ${options.stack} failed: ${cliError(result)}`)
+  }
+}
+
+export async function pullImage(options: CliOptions & {reference: string}): Promise<void> {
+  const result = await runCli(options, ['pull', '--quiet', options.reference])
+  if (result.exitCode !== 0) throw new OperationError(`cannot pull ${options.reference}: ${cliError(result)}`)
+}
+
+// ---- reads through the API ------------------------------------------------
+
+interface ServiceInfo {
+  ID: string
+  Spec?: {
+    Name?: string
+    Labels?: Record<string, string>
+    Mode?: {Replicated?: {Replicas?: number}; Global?: object}
+    TaskTemplate?: {ContainerSpec?: {Image?: string}; ForceUpdate?: number}
+  }
+  UpdateStatus?: {State?: string; Message?: string}
+}
+
+interface TaskInfo {
+  ServiceID?: string
+  NodeID?: string
+  DesiredState?: string
+  Status?: {State?: string; Err?: string; Message?: string; Timestamp?: string}
+  Spec?: {ContainerSpec?: {Image?: string}; ForceUpdate?: number}
+}
+
+export interface ServiceState {
+  name: string
+  running: number
+  desired: number
+  /** Up to date: UpdateStatus settled and running tasks on the current spec. */
+  converged: boolean
+  /** Why not converged / why it failed, e.g. the last task error. */
+  detail?: string
+  /** The update was rolled back or paused: it will not converge by waiting. */
+  stuck?: boolean
+}
+
+export async function stackServices(docker: Dockerode, stack?: string): Promise<ServiceInfo[]> {
+  const filters = {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}
+  return (await docker.listServices({filters: JSON.stringify(filters)} as never)) as unknown as ServiceInfo[]
+}
+
+/** Running/desired per service of a stack (or of every stack), from services and tasks. */
+export async function serviceStates(docker: Dockerode, stack?: string): Promise<Map<string, ServiceState[]>> {
+  const services = await stackServices(docker, stack)
+  const byStack = new Map<string, ServiceState[]>()
+  if (services.length === 0) return byStack
+  const tasks = (await docker.listTasks({
+    filters: JSON.stringify({'desired-state': ['running', 'shutdown', 'accepted']}),
+  } as never)) as unknown as TaskInfo[]
+  const tasksOf = new Map<string, TaskInfo[]>()
+  for (const task of tasks) {
+    if (!task.ServiceID) continue
+    const list = tasksOf.get(task.ServiceID) ?? []
+    list.push(task)
+    tasksOf.set(task.ServiceID, list)
+  }
+  for (const service of services) {
+    const name = service.Spec?.Labels?.[STACK_LABEL] ?? ''
+    const list = byStack.get(name) ?? []
+    list.push(serviceState(service, tasksOf.get(service.ID) ?? []))
+    byStack.set(name, list)
+  }
+  return byStack
+}
+
+function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
+  const name = service.Spec?.Name ?? service.ID
+  const image = service.Spec?.TaskTemplate?.ContainerSpec?.Image
+  const force = service.Spec?.TaskTemplate?.ForceUpdate ?? 0
+  const wanted = tasks.filter((t) => t.DesiredState === 'running')
+  const current = (t: TaskInfo) => t.Spec?.ContainerSpec?.Image === image && (t.Spec?.ForceUpdate ?? 0) === force
+  const running = wanted.filter((t) => t.Status?.State === 'running')
+  const desired = service.Spec?.Mode?.Replicated
+    ? (service.Spec.Mode.Replicated.Replicas ?? 1)
+    : new Set(wanted.map((t) => t.NodeID)).size
+  const state = service.UpdateStatus?.State
+  const failedTask = tasks
+    .filter((t) => ['failed', 'rejected'].includes(t.Status?.State ?? '') && current(t))
+    .sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''))[0]
+  const lastError = failedTask
+    ? `task ${failedTask.Status?.State}: ${failedTask.Status?.Err ?? failedTask.Status?.Message}`
+    : undefined
+  if (state === 'rollback_completed' || state === 'paused' || state === 'rollback_paused') {
+    return {
+      name,
+      running: running.length,
+      desired,
+      converged: false,
+      stuck: true,
+      detail: `update ${state.replace('_', ' ')}: ${service.UpdateStatus?.Message ?? lastError ?? ''}`.trim(),
+    }
+  }
+  const onSpec = running.filter(current).length
+  const updating = state === 'updating' || state === 'rollback_started'
+  const converged = !updating && onSpec >= desired && running.length === onSpec
+  return {
+    name,
+    running: running.length,
+    desired,
+    converged,
+    detail: converged
+      ? undefined
+      : (lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
+  }
+}
+
+/** Waits until every service of the stack runs its desired tasks on the current spec. */
+export async function waitConverged(
+  docker: Dockerode,
+  stack: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+    const states = (await serviceStates(docker, stack)).get(stack) ?? []
+    const stuck = states.find((s) => s.stuck)
+    if (stuck) throw new OperationError(`stack ${stack}: service ${stuck.name}: ${stuck.detail}`)
+    const pending = states.filter((s) => !s.converged)
+    if (states.length > 0 && pending.length === 0) return
+    last = pending.map((s) => `${s.name}: ${s.detail}`).join('; ') || 'no services yet'
+    if (Date.now() + delay > deadline) {
+      throw new OperationError(
+        `stack ${stack} did not converge within ${Math.round(timeoutMs / 1000)} s (${redact(last)})`,
+      )
+    }
+    if (signal?.aborted) throw new OperationError(`stopped while waiting for stack ${stack} to converge`)
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}
+
+/** After `stack rm`: waits (bounded) for the stack's services and containers to be gone. */
+export async function waitRemoved(docker: Dockerode, stack: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+    const services = await stackServices(docker, stack)
+    const containers = (await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({label: [`${STACK_LABEL}=${stack}`]}),
+    } as never)) as unknown as unknown[]
+    if (services.length === 0 && containers.length === 0) return true
+    if (Date.now() + delay > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}
+
+export async function imageExists(docker: Dockerode, reference: string): Promise<boolean> {
+  try {
+    await docker.getImage(reference).inspect()
+    return true
+  } catch (error) {
+    if ((error as {statusCode?: number}).statusCode === 404) return false
+    throw error
+  }
+}
+
+export type ImageRemoval = 'removed' | 'absent' | 'in-use'
+
+/** Removes an image tag unless a container (any state) still uses it; never forces. */
+export async function removeImage(docker: Dockerode, reference: string): Promise<ImageRemoval> {
+  let id: string
+  try {
+    id = ((await docker.getImage(reference).inspect()) as {Id: string}).Id
+  } catch (error) {
+    if ((error as {statusCode?: number}).statusCode === 404) return 'absent'
+    throw error
+  }
+  const containers = (await docker.listContainers({all: true})) as {ImageID?: string}[]
+  if (containers.some((c) => c.ImageID === id)) return 'in-use'
+  try {
+    await docker.getImage(reference).remove({force: false, noprune: false})
+    return 'removed'
+  } catch (error) {
+    const status = (error as {statusCode?: number}).statusCode
+    if (status === 404) return 'absent'
+    if (status === 409) return 'in-use'
+    throw error
+  }
+}

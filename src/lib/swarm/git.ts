@@ -1,0 +1,210 @@
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
+import {basename, dirname} from 'node:path'
+
+import {TransientError, UserError, errorMessage} from '../errors.js'
+import {redact, registerSecret} from '../log/redact.js'
+
+/**
+ * One cached clone per repository, brought up to date with `git fetch` and a
+ * hard reset to the remote branch (never a fresh clone per run). A token is
+ * sent only to the repository's own host: it goes to git through
+ * `GIT_CONFIG_*` environment variables as `http.<scheme>://<host>/.extraHeader`,
+ * so it is never in argv (the process list), the remote URL, `.git/config`,
+ * the state database or a log line.
+ */
+export interface GitAuth {
+  username: string
+  token: string
+}
+
+export interface RepositoryTokens {
+  githubToken?: string
+  githubTokenHosts: string[]
+  repositories: {url?: string; username?: string; token?: string}[]
+}
+
+export interface FetchResult {
+  commit: string
+  branch: string
+  /** True when the clone was (re)created on this run. */
+  cloned: boolean
+  /** The commit before the fetch (undefined on a fresh clone). */
+  previous?: string
+}
+
+/** Refuses URLs that carry credentials: they would end up in the database and in `git remote -v`. */
+export function checkRepositoryUrl(url: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new UserError(`"${url}" is not a valid repository URL`)
+    }
+    if (parsed.username || parsed.password) {
+      const clean = `${parsed.protocol}//${parsed.host}${parsed.pathname}`
+      throw new UserError(`the repository URL carries credentials; watch ${clean} instead`, {
+        hint: 'put the token in swarm.repositories[].token (or GITHUB_TOKEN for GitHub): it is sent only to that host and never stored',
+      })
+    }
+    if (!['http:', 'https:', 'file:', 'ssh:', 'git:'].includes(parsed.protocol)) {
+      throw new UserError(`unsupported repository URL scheme ${parsed.protocol} in ${url}`)
+    }
+  }
+}
+
+/** `https://host:port` of an http(s) URL, else undefined (file paths, ssh). */
+export function httpOrigin(url: string): {origin: string; host: string} | undefined {
+  if (!/^https?:\/\//i.test(url)) return undefined
+  const parsed = new URL(url)
+  return {origin: `${parsed.protocol}//${parsed.host}`, host: parsed.host.toLowerCase()}
+}
+
+export function authFor(url: string, tokens: RepositoryTokens): GitAuth | undefined {
+  const origin = httpOrigin(url)
+  if (!origin) return undefined
+  const own = tokens.repositories.find((r) => r.url && sameUrl(r.url, url) && r.token)
+  if (own) return {username: own.username || 'x-access-token', token: own.token!}
+  if (tokens.githubToken && tokens.githubTokenHosts.some((h) => h.toLowerCase() === origin.host)) {
+    return {username: 'x-access-token', token: tokens.githubToken}
+  }
+  return undefined
+}
+
+function sameUrl(a: string, b: string): boolean {
+  const strip = (u: string) => u.replace(/\/+$/, '').replace(/\.git$/, '')
+  return strip(a) === strip(b)
+}
+
+/** Environment for one git command: no prompts, and the token only for this URL's origin. */
+export function gitEnv(url: string, auth: GitAuth | undefined): Record<string, string> {
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: '0',
+    GCM_INTERACTIVE: 'never',
+  }
+  const origin = httpOrigin(url)
+  if (auth && origin) {
+    registerSecret(auth.token)
+    const basic = Buffer.from(`${auth.username}:${auth.token}`).toString('base64')
+    registerSecret(basic)
+    env.GIT_CONFIG_COUNT = '1'
+    env.GIT_CONFIG_KEY_0 = `http.${origin.origin}/.extraHeader`
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`
+  }
+  return env
+}
+
+/** A name for the clone folder and `status`: the last path segment without `.git`. */
+export function repositoryName(url: string): string {
+  const last = basename(url.replace(/[/\\]+$/, '').replace(/\.git$/, '')) || 'repository'
+  return last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'repository'
+}
+
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    // Never let an inherited GIT_CONFIG_* list collide with ours; nobody answers a prompt under cron.
+    if (v !== undefined && !k.startsWith('GIT_CONFIG_') && k !== 'GIT_ASKPASS' && k !== 'SSH_ASKPASS') env[k] = v
+  }
+  return {...env, ...extra}
+}
+
+function unreachable(url: string, error: unknown): TransientError {
+  const text = redact(errorMessage(error)).trim().split('\n').filter(Boolean)
+  const detail = text.filter((l) => /fatal|error|denied|not found|could not|unable/i.test(l)).join('; ') || text.at(-1)
+  return new TransientError(`cannot fetch ${url}: ${detail ?? 'git failed'}`, {
+    hint: 'what is deployed stays as it is; the next run retries',
+  })
+}
+
+/** Brings the cached clone at `dir` to the tip of `branch` (the remote's default branch when null). */
+export async function syncClone(options: {
+  url: string
+  dir: string
+  branch: string | null
+  auth?: GitAuth
+  signal?: AbortSignal
+}): Promise<FetchResult> {
+  const {simpleGit} = await import('simple-git')
+  const env = baseEnv(gitEnv(options.url, options.auth))
+  // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
+  const unsafe = {allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND)}
+  const inRepo = () => simpleGit({baseDir: options.dir, abort: options.signal, unsafe}).env(env)
+
+  let cloned = false
+  let previous: string | undefined
+  const usable = existsSync(options.dir) && (await isCloneOf(options.dir, options.url, env, unsafe))
+  if (!usable) {
+    rmSync(options.dir, {recursive: true, force: true})
+    mkdirSync(dirname(options.dir), {recursive: true, mode: 0o700})
+    const args = ['--no-tags', '--single-branch']
+    if (options.branch) args.push('--branch', options.branch)
+    try {
+      await simpleGit({abort: options.signal, unsafe}).env(env).clone(options.url, options.dir, args)
+    } catch (error) {
+      rmSync(options.dir, {recursive: true, force: true})
+      throw cloneError(options.url, options.branch, error)
+    }
+    cloned = true
+  } else {
+    previous = (
+      await inRepo()
+        .revparse(['HEAD'])
+        .catch(() => undefined)
+    )?.trim()
+  }
+
+  const git = inRepo()
+  let branch = options.branch
+  if (!branch) {
+    // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD) or asked for.
+    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
+    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
+  }
+  if (!cloned) {
+    try {
+      await git.raw(['fetch', '--prune', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`])
+    } catch (error) {
+      if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
+        throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+      }
+      throw unreachable(options.url, error)
+    }
+  }
+  await git.raw(['checkout', '--quiet', '--force', '-B', branch, `refs/remotes/origin/${branch}`])
+  await git.raw(['reset', '--quiet', '--hard', `refs/remotes/origin/${branch}`])
+  await git.raw(['clean', '-ffdxq'])
+  const commit = (await git.revparse(['HEAD'])).trim()
+  return {commit, branch, cloned, previous}
+}
+
+function cloneError(url: string, branch: string | null, error: unknown): Error {
+  const text = errorMessage(error)
+  if (branch && /Remote branch .* not found/i.test(text)) {
+    return new UserError(`branch "${branch}" does not exist in ${url}`)
+  }
+  if (/Authentication failed|could not read Username|403|401/i.test(text)) {
+    return new TransientError(`cannot fetch ${url}: authentication failed`, {
+      hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',
+    })
+  }
+  return unreachable(url, error)
+}
+
+async function isCloneOf(
+  dir: string,
+  url: string,
+  env: Record<string, string>,
+  unsafe: Record<string, boolean>,
+): Promise<boolean> {
+  const {simpleGit} = await import('simple-git')
+  try {
+    const git = simpleGit({baseDir: dir, unsafe}).env(env)
+    const top = (await git.revparse(['--show-toplevel'])).trim()
+    if (top !== (await import('node:fs')).realpathSync(dir)) return false
+    const remote = (await git.raw(['config', '--get', 'remote.origin.url'])).trim()
+    return remote === url
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,761 @@
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {isAbsolute, join, resolve} from 'node:path'
+
+import type {Context} from '../context.js'
+import type {DockerConnection} from '../docker/client.js'
+import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
+import {redact, registerSecret} from '../log/redact.js'
+import {stateDir} from '../paths.js'
+import {runTasks, type Task} from '../ui/terminal.js'
+import {digestBinding, readBinding, syncBinding} from './bindings.js'
+import {
+  type CliOptions,
+  imageExists,
+  pullImage,
+  removeImage,
+  serviceStates,
+  stackDeploy,
+  stackRemove,
+  supportsDetach,
+  waitConverged,
+  waitRemoved,
+} from './docker.js'
+import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
+import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
+import {type RenderedStack, nfsPath, renderStack} from './render.js'
+import {type HashParts, changedParts, stackHash} from './stack-hash.js'
+import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
+
+/**
+ * One reconcile (DESIGN.md §5.6): fetch every watched repository into its
+ * cached clone, compute each stack's hash, deploy only what changed, remove
+ * stacks dropped from `stacks.yaml`, then release images nothing references.
+ * A failing stack never stops the others; a repository whose layout is broken
+ * or whose remote is unreachable keeps everything it has deployed.
+ */
+export type PlanAction = 'create' | 'update' | 'unchanged' | 'remove' | 'skip' | 'fail'
+
+export interface StackResult {
+  stack: string
+  repository: string
+  action: PlanAction
+  reason: string
+  /** What happened: `planned` under --dry-run. */
+  outcome: 'deployed' | 'unchanged' | 'removed' | 'skipped' | 'failed' | 'planned'
+  hash?: string
+  error?: string
+  durationMs?: number
+}
+
+export interface RepositoryResult {
+  url: string
+  name: string
+  branch: string | null
+  commit: string | null
+  previousCommit: string | null
+  result: 'ok' | 'failed' | 'unreachable'
+  error?: string
+}
+
+export interface ImageCleanup {
+  removed: string[]
+  kept: {reference: string; reason: string}[]
+}
+
+export interface ReconcileReport {
+  dryRun: boolean
+  repositories: RepositoryResult[]
+  stacks: StackResult[]
+  images: ImageCleanup
+  exitCode: ExitCodeValue
+  durationMs: number
+}
+
+export interface ReconcileOptions {
+  force?: boolean
+  dryRun?: boolean
+  /** Only this repository (URL as watched, or its name). */
+  repo?: string
+}
+
+interface Prepared {
+  layout: StackLayout
+  rendered: RenderedStack
+  hash: string
+  parts: HashParts
+  secrets: Record<string, string>
+  bindings: {volumeId: string; target: string; content: ReturnType<typeof readBinding>}[]
+}
+
+interface RepoWork {
+  row: RepositoryRow
+  result: RepositoryResult
+  fetch?: FetchResult
+  layout?: RepositoryLayout
+  plans: {result: StackResult; prepared?: Prepared; record?: boolean}[]
+}
+
+export interface SwarmEnv {
+  context: Context
+  store: SwarmStore
+  docker: DockerConnection
+  cli: CliOptions
+}
+
+export async function openSwarm(context: Context): Promise<SwarmEnv> {
+  const [db, docker] = await Promise.all([context.state(), context.docker()])
+  return {
+    context,
+    store: new SwarmStore(db),
+    docker,
+    cli: {cli: context.config.swarm.dockerCli, address: docker.address, signal: context.signal},
+  }
+}
+
+export function cacheDir(context: Context): string {
+  return context.config.swarm.cacheDir ?? join(stateDir(context.statePath), 'swarm', 'repos')
+}
+
+/** A local path given to `watch` is stored absolute, so cron runs from any directory find it. */
+export function normaliseUrl(url: string): string {
+  const trimmed = url.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) || /^[^/]+@[^/]+:/.test(trimmed)) return trimmed.replace(/\/+$/, '')
+  return isAbsolute(trimmed) ? trimmed.replace(/\/+$/, '') : resolve(trimmed)
+}
+
+export function findRepository(store: SwarmStore, urlOrName: string): RepositoryRow | undefined {
+  return (
+    store.repositoryByUrl(urlOrName) ??
+    store.repositoryByUrl(normaliseUrl(urlOrName)) ??
+    store.repositoryByName(urlOrName)
+  )
+}
+
+function tokens(context: Context) {
+  const s = context.config.swarm
+  return {githubToken: s.githubToken, githubTokenHosts: s.githubTokenHosts, repositories: s.repositories}
+}
+
+export async function fetchRepository(
+  env: SwarmEnv,
+  row: Pick<RepositoryRow, 'url' | 'cloneDir' | 'branch'>,
+): Promise<FetchResult> {
+  return syncClone({
+    url: row.url,
+    dir: row.cloneDir,
+    branch: row.branch,
+    auth: authFor(row.url, tokens(env.context)),
+    signal: env.context.signal,
+  })
+}
+
+export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  const started = Date.now()
+  const {context, store} = env
+  const dryRun = options.dryRun ?? false
+  let rows = store.repositories()
+  if (options.repo !== undefined) {
+    const row = findRepository(store, options.repo)
+    if (!row) {
+      throw new UserError(`${options.repo} is not watched`, {
+        hint: 'see `homeops swarm status` for watched repositories',
+      })
+    }
+    rows = [row]
+  }
+  const hmacKey = store.hashKey(!dryRun)
+  const work: RepoWork[] = rows.map((row) => ({
+    row,
+    plans: [],
+    result: {
+      url: row.url,
+      name: row.name,
+      branch: row.branch,
+      commit: row.lastCommit,
+      previousCommit: row.lastCommit,
+      result: 'ok',
+    },
+  }))
+  const term = context.terminal
+  const log = context.logger
+
+  // 1. fetch
+  await runTasks(
+    term,
+    log,
+    work.map<Task<null>>((w) => ({
+      title: `fetch ${w.row.name}`,
+      run: async (_ctx, setTitle) => {
+        try {
+          const fetched = await fetchRepository(env, w.row)
+          w.fetch = fetched
+          w.result.commit = fetched.commit
+          w.result.branch = fetched.branch
+          if (!dryRun) store.recordFetch(w.row.id, fetched.commit, fetched.branch)
+          const moved =
+            fetched.previous && fetched.previous !== fetched.commit ? ` (was ${fetched.previous.slice(0, 7)})` : ''
+          setTitle(
+            `fetch ${w.row.name}: ${fetched.branch} at ${fetched.commit.slice(0, 7)}${fetched.cloned ? ' (cloned)' : moved}`,
+          )
+        } catch (error) {
+          w.result.result = error instanceof TransientError ? 'unreachable' : 'failed'
+          w.result.error = redact(errorMessage(error))
+          setTitle(`fetch ${w.row.name}: failed, keeping what is deployed: ${w.result.error}`)
+          if (!term.interactive) log.error(`fetch ${w.row.name} failed`, {error: w.result.error})
+        }
+      },
+    })),
+    null,
+  )
+
+  // 2. plan
+  const swarmStacks = await serviceStates(env.docker.docker)
+  const claimed = new Map<string, string>()
+  for (const w of work) {
+    if (!w.fetch) continue
+    try {
+      w.layout = readLayout(w.row.cloneDir)
+    } catch (error) {
+      w.result.result = 'failed'
+      w.result.error = `${w.row.name}: ${redact(errorMessage(error))}`
+      continue
+    }
+    for (const stack of w.layout.stacks) {
+      const owner = claimed.get(stack.name)
+      const plan = owner
+        ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
+        : planStack(env, w, stack, hmacKey, options.force ?? false, swarmStacks.has(stack.name))
+      claimed.set(stack.name, w.row.name)
+      w.plans.push(plan)
+    }
+    const listed = new Set(w.layout.stacks.map((s) => s.name))
+    for (const row of store.stacksOf(w.row.id)) {
+      if (listed.has(row.name) || row.status === 'removed') continue
+      w.plans.push({
+        result: {
+          stack: row.name,
+          repository: w.row.name,
+          action: 'remove',
+          reason: row.status === 'stopped' ? 'no longer in stacks.yaml (already stopped)' : 'no longer in stacks.yaml',
+          outcome: 'planned',
+        },
+      })
+    }
+  }
+  await runTasks(
+    term,
+    log,
+    work
+      .filter((w) => w.fetch)
+      .map<Task<null>>((w) => ({
+        title: `plan ${w.row.name}`,
+        run: async (_ctx, setTitle) => {
+          if (!w.layout) {
+            setTitle(`plan ${w.row.name}: invalid repository, nothing changed: ${w.result.error}`)
+            if (!term.interactive) log.error(`plan ${w.row.name} failed`, {error: w.result.error})
+            return
+          }
+          const counts = new Map<string, number>()
+          for (const p of w.plans) counts.set(p.result.action, (counts.get(p.result.action) ?? 0) + 1)
+          const summary = [...counts].map(([a, n]) => `${n} ${a}`).join(', ') || 'no stacks'
+          setTitle(`plan ${w.row.name}: ${summary}`)
+          if (!term.interactive) {
+            for (const p of w.plans) log.info(`plan ${p.result.stack}: ${p.result.action}`, {reason: p.result.reason})
+          }
+        },
+      })),
+    null,
+  )
+
+  const results = work.flatMap((w) => w.plans.map((p) => p.result))
+  if (dryRun) {
+    for (const r of results) if (r.action !== 'fail') r.outcome = 'planned'
+    for (const r of results) if (r.action === 'fail') r.outcome = 'failed'
+    return finish(started, true, work, results, {removed: [], kept: []})
+  }
+
+  // 3. deploy
+  const useDetach = work.some((w) => w.plans.some((p) => p.prepared && ['create', 'update'].includes(p.result.action)))
+    ? await supportsDetach(env.cli)
+    : false
+  const deployTasks: Task<null>[] = []
+  for (const w of work) {
+    for (const plan of w.plans) {
+      const r = plan.result
+      if (r.action === 'unchanged' || r.action === 'skip') {
+        r.outcome = r.action === 'skip' ? 'skipped' : 'unchanged'
+        continue
+      }
+      if (r.action === 'fail') {
+        r.outcome = 'failed'
+        if (plan.record !== false) store.recordFailed(w.row.id, r.stack, r.error ?? r.reason)
+        if (!term.interactive) log.error(`stack ${r.stack} failed`, {repository: w.row.name, error: r.error})
+        continue
+      }
+      if (r.action !== 'create' && r.action !== 'update') continue
+      deployTasks.push({
+        title: `deploy ${r.stack}`,
+        run: async (_ctx, setTitle) => {
+          const t0 = Date.now()
+          try {
+            await deployStack(env, w, plan.prepared!, useDetach)
+            r.outcome = 'deployed'
+            setTitle(
+              `deploy ${r.stack}: ${r.action === 'create' ? 'created' : 'updated'} (${r.reason}) in ${seconds(Date.now() - t0)}`,
+            )
+          } catch (error) {
+            r.outcome = 'failed'
+            r.error = redact(errorMessage(error))
+            store.recordFailed(w.row.id, r.stack, r.error, plan.prepared!.rendered.images)
+            setTitle(`deploy ${r.stack}: failed: ${r.error}`)
+            if (!term.interactive) log.error(`stack ${r.stack} failed`, {repository: w.row.name, error: r.error})
+          } finally {
+            r.durationMs = Date.now() - t0
+          }
+        },
+      })
+    }
+  }
+  if (deployTasks.length > 0) await runTasks(term, log, deployTasks, null)
+
+  // 4. prune
+  const removals = results.filter((r) => r.action === 'remove')
+  if (removals.length > 0) {
+    await runTasks(
+      term,
+      log,
+      removals.map<Task<null>>((r) => ({
+        title: `remove ${r.stack}`,
+        run: async (_ctx, setTitle) => {
+          const t0 = Date.now()
+          try {
+            const row = store.stack(r.stack)
+            if (row?.status !== 'stopped') await removeStack(env, r.stack)
+            store.recordRemoved(r.stack, 'removed')
+            r.outcome = 'removed'
+            setTitle(`remove ${r.stack}: removed from the Swarm (${r.reason})`)
+          } catch (error) {
+            r.outcome = 'failed'
+            r.error = redact(errorMessage(error))
+            store.recordRemoveFailed(r.stack, r.error)
+            setTitle(`remove ${r.stack}: failed: ${r.error}`)
+            if (!term.interactive) log.error(`removing stack ${r.stack} failed`, {error: r.error})
+          } finally {
+            r.durationMs = Date.now() - t0
+          }
+        },
+      })),
+      null,
+    )
+  }
+
+  for (const w of work) {
+    const failed = w.result.result !== 'ok' || w.plans.some((p) => p.result.outcome === 'failed')
+    if (w.result.result === 'ok' && failed) w.result.result = 'failed'
+    store.recordRun(w.row.id, w.result.result, w.result.error ?? null)
+  }
+
+  // 5. images
+  const images = await cleanImages(env)
+  return finish(started, false, work, results, images)
+}
+
+function finish(
+  started: number,
+  dryRun: boolean,
+  work: RepoWork[],
+  stacks: StackResult[],
+  images: ImageCleanup,
+): ReconcileReport {
+  const anyFailed = stacks.some((s) => s.outcome === 'failed') || work.some((w) => w.result.result === 'failed')
+  const anyUnreachable = work.some((w) => w.result.result === 'unreachable')
+  return {
+    dryRun,
+    repositories: work.map((w) => w.result),
+    stacks,
+    images,
+    exitCode: anyFailed ? ExitCode.failure : anyUnreachable ? ExitCode.temporary : ExitCode.ok,
+    durationMs: Date.now() - started,
+  }
+}
+
+/** `record: false` for stacks homeops does not own (another repository's, or not deployed by homeops). */
+function failPlan(
+  stack: string,
+  repository: string,
+  error: string,
+  record = true,
+): {result: StackResult; record: boolean} {
+  return {result: {stack, repository, action: 'fail', reason: error, outcome: 'failed', error}, record}
+}
+
+function planStack(
+  env: SwarmEnv,
+  w: RepoWork,
+  stack: StackLayout,
+  hmacKey: string,
+  force: boolean,
+  inSwarm: boolean,
+): {result: StackResult; prepared?: Prepared; record?: boolean} {
+  const row = env.store.stack(stack.name)
+  if (row && row.repositoryId !== w.row.id && row.repositoryId !== null && row.status !== 'removed') {
+    const owner = env.store.repositories().find((r) => r.id === row.repositoryId)?.name ?? 'another repository'
+    return failPlan(stack.name, w.row.name, `stack "${stack.name}" is already managed by repository ${owner}`, false)
+  }
+  if (inSwarm && (!row || row.status === 'removed' || row.status === 'stopped')) {
+    return failPlan(
+      stack.name,
+      w.row.name,
+      `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops; refusing to take it over`,
+      false,
+    )
+  }
+  let prepared: Prepared
+  try {
+    prepared = prepareStack(w.layout!, stack, hmacKey)
+  } catch (error) {
+    return failPlan(stack.name, w.row.name, redact(errorMessage(error)))
+  }
+  const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
+  const decide = (): {action: PlanAction; reason: string} => {
+    if (!row || row.status === 'removed') return {action: 'create', reason: 'new stack'}
+    if (row.status === 'stopped') {
+      return force
+        ? {action: 'update', reason: 'stopped by `swarm stop`, restarted by --force'}
+        : {action: 'skip', reason: 'stopped by `swarm stop` (run `swarm watch` again or reconcile --force to start it)'}
+    }
+    if (row.status === 'deploying') return {action: 'update', reason: 'the previous run was interrupted mid-deploy'}
+    if (row.status === 'failed') return {action: 'update', reason: 'retrying the failed deploy'}
+    if (row.hash !== prepared.hash) {
+      const changed = changedParts(parseParts(row), prepared.parts)
+      return {action: 'update', reason: changed.length > 0 ? `changed: ${changed.join(', ')}` : 'hash changed'}
+    }
+    if (!inSwarm) return {action: 'update', reason: 'missing from the Swarm'}
+    if (force) return {action: 'update', reason: '--force'}
+    return {action: 'unchanged', reason: 'hash unchanged'}
+  }
+  return {result: {...base, ...decide()}, prepared}
+}
+
+function parseParts(row: StackRow): HashParts | undefined {
+  if (!row.hashParts) return undefined
+  try {
+    return JSON.parse(row.hashParts) as HashParts
+  } catch {
+    return undefined
+  }
+}
+
+/** Everything a stack's hash covers, read from the clone and the NFS root; no side effects. */
+export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacKey: string): Prepared {
+  if (stack.error) throw new LayoutError(stack.error)
+  const rendered = renderStack(layout, stack)
+  const bindings: Prepared['bindings'] = []
+  const digests: {id: string; path: string; digest: string}[] = []
+  for (const volume of rendered.volumes) {
+    if (volume.type !== 'binding') continue
+    const content = readBinding(layout.root, volume.path!, `volumes.yaml entry "${volume.id}"`)
+    digests.push({id: volume.id, path: volume.path!, digest: digestBinding(content)})
+    bindings.push({volumeId: volume.id, target: nfsPath(layout, volume), content})
+  }
+  const secrets: Record<string, string> = {}
+  for (const secret of stack.secrets) {
+    const file = resolveInside(
+      layout.nfs!.path,
+      join('secret', secret.id),
+      `${stack.name}/secrets.yaml entry "${secret.id}"`,
+    )
+    let value: string
+    try {
+      value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    } catch {
+      throw new LayoutError(
+        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} is missing or unreadable`,
+        {hint: 'write the value to that file (mode 0600) on the NFS share'},
+      )
+    }
+    registerSecret(value)
+    secrets[secret.env] = value
+  }
+  const {hash, parts} = stackHash(
+    {
+      name: stack.name,
+      compose: rendered.compose,
+      bindings: digests,
+      volumesText: layout.volumesText,
+      nfsText: layout.nfsText,
+      secrets,
+    },
+    hmacKey,
+  )
+  return {layout: stack, rendered, hash, parts, secrets, bindings}
+}
+
+async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDetach: boolean): Promise<void> {
+  const {store, context} = env
+  const name = prepared.layout.name
+  store.markDeploying(w.row.id, name)
+  // Bindings and volume folders on NFS first, so the new tasks find their files.
+  for (const binding of prepared.bindings) {
+    syncBinding(binding.content, w.layout!.nfs!.path, binding.target, `binding "${binding.volumeId}"`)
+  }
+  for (const volume of prepared.rendered.volumes) {
+    if (volume.type === 'volume' && volume.path) mkdirSync(nfsPath(w.layout!, volume), {recursive: true, mode: 0o755})
+  }
+  await pullImages(env, prepared.rendered.images)
+  const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
+  await stackDeploy({
+    ...env.cli,
+    stack: name,
+    compose: prepared.rendered.compose,
+    cwd: prepared.layout.dir,
+    secrets: prepared.secrets,
+    timeoutMs,
+    useDetach,
+  })
+  await waitConverged(env.docker.docker, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  store.recordDeployed(name, prepared.hash, JSON.stringify(prepared.parts), w.result.commit, prepared.rendered.images)
+}
+
+/** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
+async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
+  const always = env.context.config.swarm.pullPolicy === 'always'
+  for (const reference of images) {
+    const present = await imageExists(env.docker.docker, reference)
+    if (present && !always) continue
+    try {
+      await pullImage({...env.cli, reference})
+    } catch (error) {
+      if (!present) throw error
+      env.context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
+      continue
+    }
+    if (!present) env.store.notePulled(reference)
+  }
+}
+
+export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
+  await stackRemove({...env.cli, stack: name})
+  const gone = await waitRemoved(env.docker.docker, name, 120_000)
+  if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
+}
+
+/** Removes images homeops pulled that no stack of any repository references and no container uses. */
+export async function cleanImages(env: SwarmEnv): Promise<ImageCleanup> {
+  const out: ImageCleanup = {removed: [], kept: []}
+  for (const image of env.store.images()) {
+    if (image.references > 0) continue
+    if (!image.pulledByHomeops) {
+      env.store.forgetImage(image.reference)
+      continue
+    }
+    try {
+      const result = await removeImage(env.docker.docker, image.reference)
+      if (result === 'in-use') {
+        out.kept.push({reference: image.reference, reason: 'a container still uses it'})
+        continue
+      }
+      env.store.forgetImage(image.reference)
+      if (result === 'removed') out.removed.push(image.reference)
+    } catch (error) {
+      out.kept.push({reference: image.reference, reason: redact(errorMessage(error))})
+    }
+  }
+  if (out.removed.length > 0 || out.kept.length > 0) {
+    await runTasks(
+      env.context.terminal,
+      env.context.logger,
+      [
+        {
+          title: `images: removed ${out.removed.length}${out.removed.length > 0 ? ` (${out.removed.join(', ')})` : ''}, kept ${out.kept.length}`,
+          run: async () => {},
+        },
+      ],
+      null,
+    )
+  }
+  return out
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`
+}
+
+// ---- watch / unwatch / stop -----------------------------------------------
+
+export interface WatchOptions {
+  url: string
+  branch?: string
+  name?: string
+}
+
+export interface WatchReport {
+  repository: {url: string; name: string; branch: string | null}
+  alreadyWatched: boolean
+  reconcile: ReconcileReport
+}
+
+export async function watch(env: SwarmEnv, options: WatchOptions): Promise<WatchReport> {
+  checkRepositoryUrl(options.url)
+  const url = normaliseUrl(options.url)
+  const {store, context} = env
+  const existing = store.repositoryByUrl(url)
+  if (existing) {
+    context.logger.info(`${url} is already watched as ${existing.name}: reconciling it`)
+    if (options.branch && options.branch !== existing.branch) store.setBranch(existing.id, options.branch)
+    // Watching again re-arms stacks stopped by `swarm stop`.
+    for (const stack of store.stacksOf(existing.id))
+      if (stack.status === 'stopped') store.recordRemoved(stack.name, 'removed')
+    const report = await reconcile(env, {repo: url})
+    return {
+      repository: {url, name: existing.name, branch: options.branch ?? existing.branch},
+      alreadyWatched: true,
+      reconcile: report,
+    }
+  }
+  const name = options.name ?? repositoryName(url)
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw new UserError(`repository name "${name}" may only hold letters, digits, . _ and -`)
+  }
+  const taken = store.repositoryByName(name)
+  if (taken) {
+    throw new UserError(`the name "${name}" is already used by ${taken.url}`, {hint: 'choose another with --name'})
+  }
+  const cloneDir = join(cacheDir(context), name)
+  if (existsSync(cloneDir)) rmSync(cloneDir, {recursive: true, force: true})
+  // Clone before registering: a URL that cannot be fetched is not watched.
+  await runTasks(
+    context.terminal,
+    context.logger,
+    [
+      {
+        title: `clone ${url}`,
+        run: async (_ctx, setTitle) => {
+          const fetched = await fetchRepository(env, {url, cloneDir, branch: options.branch ?? null})
+          setTitle(`clone ${url}: ${fetched.branch} at ${fetched.commit.slice(0, 7)}`)
+        },
+      },
+    ],
+    null,
+  )
+  store.addRepository({url, name, branch: options.branch ?? null, cloneDir})
+  const report = await reconcile(env, {repo: url})
+  return {
+    repository: {url, name, branch: report.repositories[0]?.branch ?? null},
+    alreadyWatched: false,
+    reconcile: report,
+  }
+}
+
+export interface UnwatchReport {
+  repository: {url: string; name: string}
+  removedStacks: string[]
+  forgottenStacks: string[]
+  failedStacks: {stack: string; error: string}[]
+  images: ImageCleanup
+  exitCode: ExitCodeValue
+}
+
+export async function unwatch(env: SwarmEnv, options: {url: string; removeStacks?: boolean}): Promise<UnwatchReport> {
+  const {store, context} = env
+  const row = findRepository(store, options.url)
+  if (!row)
+    throw new UserError(`${options.url} is not watched`, {hint: 'see `homeops swarm status` for watched repositories'})
+  const report: UnwatchReport = {
+    repository: {url: row.url, name: row.name},
+    removedStacks: [],
+    forgottenStacks: [],
+    failedStacks: [],
+    images: {removed: [], kept: []},
+    exitCode: ExitCode.ok,
+  }
+  if (options.removeStacks) {
+    const active = store.stacksOf(row.id).filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+    const results = await removeMany(
+      env,
+      active.map((s) => s.name),
+      'removed',
+    )
+    report.removedStacks = results.removed
+    report.failedStacks = results.failed
+    if (results.failed.length > 0) {
+      report.exitCode = ExitCode.failure
+      return report
+    }
+    store.deleteStacksOf(row.id)
+    report.images = await cleanImages(env)
+  } else {
+    report.forgottenStacks = store
+      .stacksOf(row.id)
+      .filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+      .map((s) => s.name)
+    store.forgetStacksOf(row.id)
+  }
+  store.removeRepository(row.id)
+  rmSync(row.cloneDir, {recursive: true, force: true})
+  context.logger.info(`unwatched ${row.url}`, {
+    removed: report.removedStacks.join(',') || undefined,
+    leftRunning: report.forgottenStacks.join(',') || undefined,
+  })
+  return report
+}
+
+async function removeMany(
+  env: SwarmEnv,
+  names: string[],
+  status: 'removed' | 'stopped',
+): Promise<{removed: string[]; failed: {stack: string; error: string}[]}> {
+  const removed: string[] = []
+  const failed: {stack: string; error: string}[] = []
+  if (names.length === 0) return {removed, failed}
+  await runTasks(
+    env.context.terminal,
+    env.context.logger,
+    names.map<Task<null>>((name) => ({
+      title: `remove ${name}`,
+      run: async (_ctx, setTitle) => {
+        try {
+          await removeStack(env, name)
+          env.store.recordRemoved(name, status)
+          removed.push(name)
+          setTitle(`remove ${name}: removed from the Swarm`)
+        } catch (error) {
+          const message = redact(errorMessage(error))
+          env.store.recordRemoveFailed(name, message)
+          failed.push({stack: name, error: message})
+          setTitle(`remove ${name}: failed: ${message}`)
+        }
+      },
+    })),
+    null,
+  )
+  return {removed, failed}
+}
+
+export interface StopReport {
+  stopped: string[]
+  failed: {stack: string; error: string}[]
+  images: ImageCleanup
+  exitCode: ExitCodeValue
+}
+
+/** The stacks `stop` would act on: the named ones (each must be homeops-managed), or all managed ones. */
+export function stopTargets(store: SwarmStore, names: string[]): string[] {
+  const managed = store.stacks().filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+  if (names.length === 0) return managed.map((s) => s.name)
+  const known = new Set(managed.map((s) => s.name))
+  const unknown = names.filter((n) => !known.has(n))
+  if (unknown.length > 0) {
+    throw new UserError(`not a running stack deployed by homeops: ${unknown.join(', ')}; nothing was stopped`, {
+      hint: 'homeops never touches stacks it did not deploy; see `homeops swarm status`',
+    })
+  }
+  return [...new Set(names)]
+}
+
+export async function stop(env: SwarmEnv, names: string[]): Promise<StopReport> {
+  const targets = stopTargets(env.store, names)
+  const {removed, failed} = await removeMany(env, targets, 'stopped')
+  const images = await cleanImages(env)
+  return {stopped: removed, failed, images, exitCode: failed.length > 0 ? ExitCode.failure : ExitCode.ok}
+}

@@ -1,0 +1,148 @@
+import {readFileSync} from 'node:fs'
+import {dirname, isAbsolute, join, relative} from 'node:path'
+import {stringify} from 'yaml'
+
+import {errorMessage} from '../errors.js'
+import {
+  LayoutError,
+  parseYamlText,
+  resolveInside,
+  type RepositoryLayout,
+  type StackLayout,
+  type VolumeEntry,
+} from './layout.js'
+
+/**
+ * Turns a stack's compose file into what is deployed: binding ids in service
+ * volumes become `{nfs.path}/{path}` bind mounts, `volume` ids keep their
+ * Docker volume name (declared with `name:` so the stack prefix is not added,
+ * backed by `{nfs.path}/{path}` when the entry has a path), relative host paths
+ * are checked to stay inside the repository. Secret values are not in the
+ * text: `docker stack deploy` interpolates `${VAR}` from its environment.
+ */
+export interface RenderedStack {
+  /** The compose text handed to `docker stack deploy`. */
+  compose: string
+  /** Image references of its services, normalised (`:latest` added when no tag). */
+  images: string[]
+  /** Entries of volumes.yaml the stack uses. */
+  volumes: VolumeEntry[]
+}
+
+const SERVICE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?$/
+
+export function renderStack(layout: RepositoryLayout, stack: StackLayout): RenderedStack {
+  const composeFile = stack.composeFile!
+  const display = relative(layout.root, composeFile)
+  let text: string
+  try {
+    text = readFileSync(composeFile, 'utf8')
+  } catch (error) {
+    throw new LayoutError(`${display}: cannot read: ${errorMessage(error)}`)
+  }
+  const doc = parseYamlText(text, display).value
+  if (!isRecord(doc) || !isRecord(doc.services) || Object.keys(doc.services).length === 0) {
+    throw new LayoutError(`${display}: expected a \`services:\` mapping with at least one service`)
+  }
+  const byId = new Map(layout.volumes.map((v) => [v.id, v]))
+  const used = new Map<string, VolumeEntry>()
+  const images = new Set<string>()
+  const composeDir = dirname(composeFile)
+  const checkHostPath = (source: string, where: string) => {
+    if (isAbsolute(source) || source.startsWith('~')) return
+    const rel = relative(layout.root, join(composeDir, source))
+    resolveInside(layout.root, rel === '' ? '.' : rel, `${display}: ${where}`)
+  }
+
+  for (const [serviceName, service] of Object.entries(doc.services)) {
+    if (!SERVICE_NAME.test(serviceName) || `${stack.name}_${serviceName}`.length > 63) {
+      throw new LayoutError(
+        `${display}: service "${serviceName}": Docker would reject the name ${stack.name}_${serviceName} (letters, digits, - and _, at most 63 characters with the stack name)`,
+      )
+    }
+    if (!isRecord(service)) throw new LayoutError(`${display}: service "${serviceName}" must be a mapping`)
+    if (typeof service.image === 'string' && !service.image.includes('$')) images.add(normaliseImage(service.image))
+    for (const envFile of asList(service.env_file)) {
+      if (typeof envFile === 'string') checkHostPath(envFile, `service "${serviceName}" env_file`)
+    }
+    if (!Array.isArray(service.volumes)) continue
+    service.volumes = service.volumes.map((entry: unknown) => {
+      const where = `service "${serviceName}" volume ${JSON.stringify(entry)}`
+      if (typeof entry === 'string') {
+        const [source, ...rest] = entry.split(':')
+        if (rest.length === 0 || !source) return entry
+        const volume = byId.get(source)
+        if (volume) {
+          used.set(volume.id, volume)
+          if (volume.type === 'binding') return [nfsPath(layout, volume), ...rest].join(':')
+          return entry
+        }
+        if (/^[./~]/.test(source)) checkHostPath(source, where)
+        return entry
+      }
+      if (isRecord(entry) && typeof entry.source === 'string') {
+        const volume = byId.get(entry.source)
+        if (volume && (entry.type === undefined || entry.type === 'volume')) {
+          used.set(volume.id, volume)
+          if (volume.type === 'binding') {
+            const {volume: _volumeOptions, ...rest} = entry
+            return {...rest, type: 'bind', source: nfsPath(layout, volume)}
+          }
+          return entry
+        }
+        if (entry.type === 'bind') checkHostPath(entry.source, where)
+      }
+      return entry
+    })
+  }
+  for (const key of ['configs', 'secrets'] as const) {
+    const section = doc[key]
+    if (!isRecord(section)) continue
+    for (const [name, spec] of Object.entries(section)) {
+      if (isRecord(spec) && typeof spec.file === 'string') checkHostPath(spec.file, `${key}.${name}.file`)
+    }
+  }
+
+  const bindingIds = new Set([...used.values()].filter((v) => v.type === 'binding').map((v) => v.id))
+  const declared: Record<string, unknown> = Object.fromEntries(
+    Object.entries(isRecord(doc.volumes) ? doc.volumes : {}).filter(([id]) => !bindingIds.has(id)),
+  )
+  for (const volume of used.values()) {
+    if (volume.type === 'binding') continue
+    const existing = isRecord(declared[volume.id]) ? (declared[volume.id] as Record<string, unknown>) : {}
+    if (existing.external) continue
+    const backing = volume.path
+      ? {driver: 'local', driver_opts: {type: 'none', o: 'bind', device: nfsPath(layout, volume)}}
+      : {}
+    declared[volume.id] = {...backing, ...existing, name: existing.name ?? volume.id}
+  }
+  if (Object.keys(declared).length > 0) doc.volumes = declared
+  else delete doc.volumes
+
+  return {
+    compose: stringify(doc, {lineWidth: 0}),
+    images: [...images].sort(),
+    volumes: [...used.values()].sort((a, b) => a.id.localeCompare(b.id)),
+  }
+}
+
+export function nfsPath(layout: RepositoryLayout, volume: VolumeEntry): string {
+  return join(layout.nfs!.path, volume.path!)
+}
+
+/** `nginx` → `nginx:latest`; references with a tag or digest are kept as written. */
+export function normaliseImage(reference: string): string {
+  const trimmed = reference.trim()
+  if (trimmed.includes('@')) return trimmed
+  const lastSegment = trimmed.slice(trimmed.lastIndexOf('/') + 1)
+  return lastSegment.includes(':') ? trimmed : `${trimmed}:latest`
+}
+
+function asList(value: unknown): unknown[] {
+  if (value === undefined || value === null) return []
+  return Array.isArray(value) ? value : [value]
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

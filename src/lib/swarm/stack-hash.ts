@@ -1,0 +1,71 @@
+import {createHash, createHmac} from 'node:crypto'
+
+/**
+ * A stack's hash (DESIGN.md §5.6): the rendered compose, the content digest
+ * of every binding it uses, volumes.yaml and nfs.yaml, and an HMAC of its
+ * secret values under a key kept in the state database. The secret values
+ * themselves are never stored; the HMAC tells only that they changed.
+ */
+export interface StackHashInput {
+  name: string
+  compose: string
+  bindings: {id: string; path: string; digest: string}[]
+  volumesText: string
+  nfsText: string
+  /** env name → value */
+  secrets: Record<string, string>
+}
+
+export function secretsHmac(key: string, secrets: Record<string, string>): string {
+  const hmac = createHmac('sha256', key)
+  for (const name of Object.keys(secrets).sort())
+    hmac.update(`${name}\0${secrets[name]!.length}\0`).update(secrets[name]!)
+  return hmac.digest('hex')
+}
+
+/** Digests of each part of the hash: stored with it so a later run can say what changed. */
+export interface HashParts {
+  compose: string
+  bindings: Record<string, string>
+  volumes: string
+  nfs: string
+  secrets: string
+}
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+export function stackHash(input: StackHashInput, hmacKey: string): {hash: string; parts: HashParts} {
+  const bindings: Record<string, string> = {}
+  for (const b of [...input.bindings].sort((x, y) => x.id.localeCompare(y.id)))
+    bindings[b.id] = sha(`${b.path}\0${b.digest}`)
+  const parts: HashParts = {
+    compose: sha(input.compose),
+    bindings,
+    volumes: sha(input.volumesText),
+    nfs: sha(input.nfsText),
+    secrets: secretsHmac(hmacKey, input.secrets),
+  }
+  const hash = 'sha256:' + sha(JSON.stringify({v: 1, name: input.name, ...parts}))
+  return {hash, parts}
+}
+
+/** What differs between two sets of parts, in words: `compose`, `binding config`, `secrets`. */
+export function changedParts(before: HashParts | undefined, after: HashParts): string[] {
+  if (!before) return []
+  const out: string[] = []
+  if (before.compose !== after.compose) out.push('compose')
+  const ids = new Set([...Object.keys(before.bindings ?? {}), ...Object.keys(after.bindings)])
+  for (const id of [...ids].sort()) if (before.bindings?.[id] !== after.bindings[id]) out.push(`binding ${id}`)
+  if (before.volumes !== after.volumes) out.push('volumes.yaml')
+  if (before.nfs !== after.nfs) out.push('nfs.yaml')
+  if (before.secrets !== after.secrets) out.push('secrets')
+  return out
+}
+
+/** The first 12 hex digits, for tables. */
+export function shortHash(hash: string | null | undefined): string {
+  if (!hash) return '-'
+  return hash.replace(/^sha256:/, '').slice(0, 12)
+}
