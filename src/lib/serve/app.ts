@@ -161,9 +161,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     '/api/modes/:mode/snapshot',
     async (request) => {
       const name = request.params.mode as Mode
-      const mode = supervisor.has(name) ? supervisor.mode(name) : undefined
-      if (!mode) throw new HttpError(404, {error: 'not_found', reason: `mode ${request.params.mode} is not running`})
-      if (!supervisor.routable(name)) {
+      if (!supervisor.has(name)) {
+        throw new HttpError(404, {error: 'not_found', reason: `mode ${request.params.mode} is not enabled`})
+      }
+      const mode = supervisor.mode(name)
+      if (!mode || !supervisor.routable(name)) {
         const s = supervisor.get(name)!
         throw new HttpError(503, {error: 'mode_unavailable', mode: name, state: s.state, detail: s.detail})
       }
