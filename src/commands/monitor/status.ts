@@ -1,0 +1,74 @@
+import {Args, Flags} from '@oclif/core'
+
+import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
+import type {ContainerRow} from '../../lib/monitor/service.js'
+
+export interface MonitorStatusReport {
+  containers: ContainerRow[]
+}
+
+export default class MonitorStatus extends HomeopsCommand<MonitorStatusReport> {
+  static override summary = 'List containers with state, image, update status and CPU, memory, network and block I/O'
+  static override description = `Update status is one of up_to_date, update_available, unknown_image (the container runs an image ID or an unparsable name), unknown_local_digest (the image was built or loaded locally, so there is no registry digest to compare) and registry_error (the registry could not be asked; the reason is in --json).
+
+CPU is in percent of one CPU (200% = two CPUs busy), memory excludes the page cache, network and block I/O are cumulative since the container started, as in docker stats.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> nextcloud --json',
+    '<%= config.bin %> <%= command.id %> --watch --interval 2',
+    '<%= config.bin %> <%= command.id %> --no-check',
+  ]
+  static override args = {name: Args.string({description: 'only this container (name or id)'})}
+  static override flags = {
+    watch: Flags.boolean({description: 'refresh in place until Ctrl-C, like top'}),
+    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 2, min: 1}),
+    check: Flags.boolean({
+      description: 'ask the registries for update status (--no-check: metrics only, no network)',
+      default: true,
+      allowNo: true,
+    }),
+    'docker-host': dockerHostFlag,
+  }
+
+  async run(): Promise<MonitorStatusReport> {
+    const {args, flags} = await this.parse(MonitorStatus)
+    if (flags.watch && this.jsonEnabled()) {
+      const {UserError} = await import('../../lib/errors.js')
+      throw new UserError('--watch and --json cannot be combined', {hint: 'poll `monitor status --json` instead'})
+    }
+    if (flags.watch) this.handleSignals()
+    const context = await this.context({dockerHost: flags['docker-host']})
+    const [{openMonitorService}, {statusColumns}, {renderTable, withSpinner}, {ContainerNotFoundError}] =
+      await Promise.all([
+        import('../../lib/monitor/service.js'),
+        import('../../lib/monitor/format.js'),
+        import('../../lib/ui/terminal.js'),
+        import('../../lib/docker/recreate.js'),
+      ])
+    const service = await openMonitorService(context)
+    const collect = async () => {
+      await service.waitForMetrics(3000)
+      return service.rows({name: args.name, checkUpdates: flags.check})
+    }
+    let rows = await withSpinner(this.terminal, 'Reading containers and registries', collect)
+    if (args.name !== undefined && rows.length === 0) throw new ContainerNotFoundError(args.name)
+    const render = (list: ContainerRow[]) =>
+      list.length === 0 ? 'no containers' : renderTable(this.terminal, statusColumns, list)
+    if (!flags.watch) {
+      this.print(render(rows))
+      return {containers: rows}
+    }
+    const tty = Boolean(process.stdout.isTTY)
+    while (!context.signal.aborted) {
+      const stamp = this.paint('muted', `${new Date().toLocaleTimeString()}  every ${flags.interval}s  Ctrl-C to stop`)
+      if (tty) process.stdout.write('\u001B[H\u001B[2J' + render(rows) + '\n\n' + stamp + '\n')
+      else this.print(render(rows) + '\n')
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, flags.interval * 1000)
+        context.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), {once: true})
+      })
+      rows = await service.rows({name: args.name, checkUpdates: flags.check})
+    }
+    return {containers: rows}
+  }
+}

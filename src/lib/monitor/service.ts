@@ -1,0 +1,422 @@
+import type {HomeopsConfig} from '../config/root-schema.js'
+import type {Docker} from '../docker/client.js'
+import {
+  type UnusedImage,
+  type ImageFilter,
+  type PruneResult,
+  listUnusedImages,
+  pruneUnusedImages,
+} from '../docker/images.js'
+import {pullImage, withDefaultTag} from '../docker/pull.js'
+import {
+  ContainerNotFoundError,
+  SelfUpdateError,
+  dockerMessage,
+  recreateContainer,
+  type RecreateResult,
+} from '../docker/recreate.js'
+import {type SelfIdentity, isSelfContainer, selfIdentity} from '../docker/self.js'
+import {type ContainerMetrics, ContainerWatcher, EMPTY_METRICS, type WatchedContainer} from '../docker/stats.js'
+import {HomeopsError, OperationError, errorMessage} from '../errors.js'
+import type {Logger} from '../log/logger.js'
+import type {UpdateStatus} from '../registry/update-status.js'
+import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
+
+/** One container as `monitor status --json` and the web page see it. */
+export interface ContainerRow {
+  name: string
+  id: string
+  state: string
+  /** Docker's human status, `Up 5 minutes (healthy)`. */
+  status: string
+  image: string
+  update: UpdateStatus | null
+  update_error?: string
+  remote_digest?: string
+  update_checked_at?: string
+  cpu: number | null
+  mem_usage: number | null
+  mem_limit: number | null
+  mem_perc: number | null
+  net_rx: number | null
+  net_tx: number | null
+  blk_read: number | null
+  blk_write: number | null
+}
+
+/** `meta` of one container in `GET /status` (the Home Assistant integration reads these). */
+export interface StatusMeta {
+  state?: string
+  image?: string
+  cpu?: number | null
+  mem_usage?: number | null
+  mem_limit?: number | null
+  mem_perc?: number | null
+  net_rx?: number | null
+  net_tx?: number | null
+  blk_read?: number | null
+  blk_write?: number | null
+}
+
+export interface StatusResponse {
+  status: 'ok'
+  updates: Record<string, UpdateStatus | 'not_found'>
+  meta: Record<string, StatusMeta>
+}
+
+export interface UpdateOutcome {
+  message: string
+  updated: boolean
+  name: string
+  image: string
+  previous_image_id?: string
+  image_id?: string
+  container_id?: string
+}
+
+export interface RegistryAccess {
+  check: CheckFn
+  credentialsFor(image: string): Promise<{username: string; password: string; serveraddress: string} | undefined>
+  close(): Promise<void>
+}
+
+export interface MonitorServiceOptions {
+  docker: Docker
+  dockerAddress: string
+  logger: Logger
+  registry: RegistryAccess
+  /** monitor.registryCacheMinutes in ms. */
+  cacheTtlMs: number
+  forceIntervalMs?: number
+  healthTimeoutMs?: number
+  /** Longest a status request waits for the registry before answering `registry_error` (default 10 s). */
+  registryWaitMs?: number
+  self?: SelfIdentity
+  version?: string
+}
+
+/**
+ * The monitor's state and actions, shared by the CLI commands and the HTTP
+ * mode: containers and live metrics from a `ContainerWatcher`, update status
+ * from the registry through an `UpdateCache`, updates through
+ * `recreateContainer`.
+ */
+export class MonitorService {
+  readonly watcher: ContainerWatcher
+  readonly updates: UpdateCache
+  private readonly repoDigests = new Map<string, Promise<string[]>>()
+  private readonly updating = new Set<string>()
+  private readonly startedAt = Date.now()
+
+  constructor(readonly options: MonitorServiceOptions) {
+    this.watcher = new ContainerWatcher(options.docker, {logger: options.logger})
+    this.updates = new UpdateCache({
+      check: options.registry.check,
+      ttlMs: options.cacheTtlMs,
+      forceIntervalMs: options.forceIntervalMs,
+    })
+  }
+
+  start(): Promise<void> {
+    return this.watcher.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher.stop()
+    await this.options.registry.close().catch(() => {})
+  }
+
+  /** Waits until every running container has a CPU figure (two samples), up to `timeoutMs`. */
+  async waitForMetrics(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const running = this.watcher.containers().filter((c) => c.state === 'running')
+      if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+
+  /** Update status of one container (cached; `force` refreshes at most once a minute per image). */
+  async updateStatus(container: WatchedContainer, force = false): Promise<UpdateEntry> {
+    const work = this.updates.get(container.image, container.imageId, () => this.digestsOf(container.imageId), {force})
+    const wait = this.options.registryWaitMs ?? 10_000
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<UpdateEntry>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            status: 'registry_error',
+            error: `the registry did not answer within ${Math.round(wait / 1000)} s`,
+            checkedAt: Date.now(),
+          }),
+        wait,
+      )
+    })
+    try {
+      return await Promise.race([
+        work.catch((error: unknown): UpdateEntry => ({
+          status: 'registry_error',
+          error: errorMessage(error),
+          checkedAt: Date.now(),
+        })),
+        timeout,
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Every container (or the one named), with metrics and, when `checkUpdates`, update status. */
+  async rows(options: {name?: string; force?: boolean; checkUpdates?: boolean} = {}): Promise<ContainerRow[]> {
+    let containers = this.watcher.containers()
+    if (options.name !== undefined) {
+      const found = this.watcher.find(options.name)
+      containers = found ? [found] : []
+    }
+    return Promise.all(
+      containers.map(async (c) => {
+        const entry = options.checkUpdates === false ? undefined : await this.updateStatus(c, options.force)
+        return toRow(c, this.watcher.metrics(c.id), entry)
+      }),
+    )
+  }
+
+  /** `GET /status` (all) or `GET /status/NAME` (one; unknown → `not_found` and `{}`). */
+  async status(options: {name?: string; force?: boolean; light?: boolean} = {}): Promise<StatusResponse> {
+    const response: StatusResponse = {status: 'ok', updates: {}, meta: {}}
+    const rows = await this.rows({name: options.name, force: options.force})
+    if (options.name !== undefined && rows.length === 0) {
+      response.updates[options.name] = 'not_found'
+      response.meta[options.name] = {}
+      return response
+    }
+    for (const row of rows) {
+      response.updates[row.name] = row.update ?? 'registry_error'
+      response.meta[row.name] = options.light ? {state: row.state, image: row.image} : metaOf(row)
+    }
+    return response
+  }
+
+  /**
+   * Pulls and, when the image changed (or `force`), recreates the container.
+   * Throws `ContainerNotFoundError`, `SelfUpdateError`, `UpdateInProgressError`
+   * or `OperationError` (with the rollback explained).
+   */
+  async update(
+    nameOrId: string,
+    options: {image?: string; force?: boolean; signal?: AbortSignal} = {},
+  ): Promise<UpdateOutcome> {
+    const {docker, logger} = this.options
+    let info
+    try {
+      info = await docker.getContainer(nameOrId).inspect()
+    } catch (error) {
+      if ((error as {statusCode?: number}).statusCode === 404) throw new ContainerNotFoundError(nameOrId)
+      throw new OperationError(`docker api error: ${dockerMessage(error)}`, {cause: error})
+    }
+    const name = info.Name.replace(/^\//, '')
+    if (isSelfContainer(info.Id, this.options.self ?? selfIdentity())) throw new SelfUpdateError(name)
+    if (this.updating.has(info.Id)) throw new UpdateInProgressError(name)
+    this.updating.add(info.Id)
+    try {
+      const image = options.image ?? info.Config.Image
+      if (/^(sha256:)?[0-9a-f]{64}$/.test(image)) {
+        throw new OperationError(`cannot update "${name}": it runs an image ID (${image.slice(0, 19)}…), not a name`)
+      }
+      const auth = await this.options.registry.credentialsFor(image).catch(() => undefined)
+      await pullImage(docker, image, {auth, logger: logger.child({container: name}), signal: options.signal})
+      const pulled = await docker.getImage(withDefaultTag(image)).inspect()
+      if (pulled.Id === info.Image && !options.force) {
+        this.updates.invalidate(info.Config.Image)
+        return {
+          message: `${name} is already up to date (${image})`,
+          updated: false,
+          name,
+          image,
+          image_id: pulled.Id,
+          container_id: info.Id,
+        }
+      }
+      const result: RecreateResult = await recreateContainer(docker, info.Id, {
+        image,
+        pull: false,
+        logger,
+        signal: options.signal,
+        healthTimeoutMs: this.options.healthTimeoutMs,
+        self: this.options.self,
+      })
+      this.updates.invalidate(info.Config.Image)
+      this.updates.invalidate(image)
+      await this.watcher.refresh().catch(() => {})
+      return {
+        message: `${name} updated to ${image} (${pulled.Id.slice(7, 19)})`,
+        updated: true,
+        name,
+        image,
+        previous_image_id: info.Image,
+        image_id: pulled.Id,
+        container_id: result.newId,
+      }
+    } finally {
+      this.updating.delete(info.Id)
+    }
+  }
+
+  unusedImages(filter?: ImageFilter): Promise<UnusedImage[]> {
+    return listUnusedImages(this.options.docker, filter)
+  }
+
+  prune(filter?: ImageFilter): Promise<PruneResult> {
+    return pruneUnusedImages(this.options.docker, filter)
+  }
+
+  async diag(): Promise<Record<string, unknown>> {
+    const {docker} = this.options
+    let ping = false
+    let version: {Version?: string; ApiVersion?: string} = {}
+    let error: string | undefined
+    try {
+      await docker.ping()
+      ping = true
+      version = await docker.version()
+    } catch (e) {
+      error = dockerMessage(e)
+    }
+    const watcher = this.watcher.info
+    return {
+      ok: ping && watcher.connected,
+      ping,
+      containers: this.watcher.containers().map((c) => c.name),
+      running: this.watcher.containers().filter((c) => c.state === 'running').length,
+      docker_host: this.options.dockerAddress,
+      docker_version: version.Version ?? null,
+      docker_api_version: version.ApiVersion ?? null,
+      stats_streams: watcher.streams,
+      events_connected: watcher.connected,
+      reconnects: watcher.reconnects,
+      registry_cache_entries: this.updates.size,
+      registry_checks: this.updates.checks,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      ...(this.options.version ? {version: this.options.version} : {}),
+      ...(error || watcher.lastError ? {error: error ?? watcher.lastError} : {}),
+    }
+  }
+
+  private digestsOf(imageId: string): Promise<string[]> {
+    let found = this.repoDigests.get(imageId)
+    if (!found) {
+      found = this.options.docker
+        .getImage(imageId)
+        .inspect()
+        .then((i) => i.RepoDigests ?? [])
+      found.catch(() => this.repoDigests.delete(imageId))
+      this.repoDigests.set(imageId, found)
+    }
+    return found
+  }
+}
+
+export class UpdateInProgressError extends HomeopsError {
+  readonly code = 'update_in_progress'
+  constructor(readonly container: string) {
+    super(`an update of "${container}" is already running`, 1)
+  }
+}
+
+function toRow(
+  c: WatchedContainer,
+  metrics: ContainerMetrics | undefined,
+  entry: UpdateEntry | undefined,
+): ContainerRow {
+  const m = c.state === 'running' && metrics ? metrics : {...EMPTY_METRICS}
+  return {
+    name: c.name,
+    id: c.id,
+    state: c.state,
+    status: c.status,
+    image: c.image,
+    update: entry?.status ?? null,
+    ...(entry?.error ? {update_error: entry.error} : {}),
+    ...(entry?.remoteDigest ? {remote_digest: entry.remoteDigest} : {}),
+    ...(entry ? {update_checked_at: new Date(entry.checkedAt).toISOString()} : {}),
+    cpu: m.cpu,
+    mem_usage: m.memUsage,
+    mem_limit: m.memLimit,
+    mem_perc: m.memPerc,
+    net_rx: m.netRx,
+    net_tx: m.netTx,
+    blk_read: m.blkRead,
+    blk_write: m.blkWrite,
+  }
+}
+
+function metaOf(row: ContainerRow): StatusMeta {
+  return {
+    state: row.state,
+    image: row.image,
+    cpu: row.cpu,
+    mem_usage: row.mem_usage,
+    mem_limit: row.mem_limit,
+    mem_perc: row.mem_perc,
+    net_rx: row.net_rx,
+    net_tx: row.net_tx,
+    blk_read: row.blk_read,
+    blk_write: row.blk_write,
+  }
+}
+
+/** The shared registry client, wrapped for the monitor (digest checks, pull credentials). */
+export async function registryAccess(config: HomeopsConfig, logger: Logger): Promise<RegistryAccess> {
+  const [{RegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
+    import('../registry/client.js'),
+    import('../registry/update-status.js'),
+    import('../registry/reference.js'),
+  ])
+  const client = new RegistryClient({
+    credentials: config.registries.flatMap((r) =>
+      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
+    ),
+    logger,
+    // The monitor keeps its own cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
+    cacheTtlMs: 5_000,
+  })
+  return {
+    check: (image, repoDigests) => checkImageStatus(client, image, repoDigests),
+    async credentialsFor(image) {
+      const registry = parseImageReference(image).registry
+      const cred = await client.credentialsFor(registry)
+      return cred ? {...cred, serveraddress: registry} : undefined
+    },
+    close: () => client.close(),
+  }
+}
+
+/** A started `MonitorService` for a command or a mode, stopped when the context closes. */
+export async function openMonitorService(
+  context: import('../context.js').Context,
+  options: {registryWaitMs?: number; watch?: boolean} = {},
+): Promise<MonitorService> {
+  const {docker, address} = await context.docker()
+  const config = context.config
+  const registry = await registryAccess(config, context.logger)
+  const service = new MonitorService({
+    docker,
+    dockerAddress: address,
+    logger: context.logger,
+    registry,
+    cacheTtlMs: config.monitor.registryCacheMinutes * 60_000,
+    healthTimeoutMs: config.monitor.healthTimeoutSeconds * 1000,
+    registryWaitMs: options.registryWaitMs,
+    version: context.version,
+  })
+  context.onClose(() => service.stop())
+  if (options.watch === false) return service
+  try {
+    await service.start()
+  } catch (error) {
+    await service.stop().catch(() => {})
+    const {dockerUnreachable} = await import('../docker/client.js')
+    throw dockerUnreachable(address, error)
+  }
+  return service
+}
