@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
@@ -22,7 +23,7 @@ import {
 } from './docker.js'
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
-import {type RenderedStack, nfsPath, renderStack} from './render.js'
+import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
 import {type HashParts, changedParts, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
@@ -504,10 +505,17 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   }
   await pullImages(env, prepared.rendered.images)
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
+  const contentDigest = createHash('sha256')
+    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
+    .digest('hex')
+    .slice(0, 16)
   await stackDeploy({
     ...env.cli,
     stack: name,
-    compose: prepared.rendered.compose,
+    compose:
+      prepared.bindings.length > 0
+        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
+        : prepared.rendered.compose,
     cwd: prepared.layout.dir,
     secrets: prepared.secrets,
     timeoutMs,

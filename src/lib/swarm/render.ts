@@ -1,6 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {dirname, isAbsolute, join, relative} from 'node:path'
-import {stringify} from 'yaml'
+import {parse, stringify} from 'yaml'
 
 import {errorMessage} from '../errors.js'
 import {
@@ -125,6 +125,30 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     volumes: [...used.values()].sort((a, b) => a.id.localeCompare(b.id)),
   }
 }
+
+/**
+ * Adds container labels to every service. Used for the digest of the binding
+ * contents: a changed file on NFS does not change the service spec, so without
+ * it `docker stack deploy` would leave the old tasks running on stale files.
+ */
+export function withServiceLabels(compose: string, labels: Record<string, string>): string {
+  const doc = parse(compose) as Record<string, unknown>
+  const services = doc.services as Record<string, Record<string, unknown>>
+  for (const service of Object.values(services)) {
+    const existing = service.labels
+    if (Array.isArray(existing)) {
+      service.labels = [
+        ...existing.filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
+        ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+      ]
+    } else {
+      service.labels = {...(isRecord(existing) ? existing : {}), ...labels}
+    }
+  }
+  return stringify(doc, {lineWidth: 0})
+}
+
+export const CONTENT_LABEL = 'homeops.swarm.content'
 
 export function nfsPath(layout: RepositoryLayout, volume: VolumeEntry): string {
   return join(layout.nfs!.path, volume.path!)

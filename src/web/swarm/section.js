@@ -1,0 +1,161 @@
+// Swarm stacks section of the homeops web UI: watched repositories, managed stacks
+// (status, services running/desired, last error), images, and a "Reconcile now" button.
+// Plain DOM; `api` is the mode's client (`/swarm/...`), `context` the page's helpers.
+import {badge, el, poll, replace, table, timeAgo, toast, confirmDialog} from '/web/shared/ui.js'
+
+const STATUS_KIND = {deployed: 'ok', failed: 'bad', deploying: 'warn', removed: 'info', stopped: 'info'}
+
+function short(text, n = 7) {
+  return text
+    ? String(text)
+        .replace(/^sha256:/, '')
+        .slice(0, n)
+    : '–'
+}
+
+function services(stack) {
+  if (!stack.services) return el('span', {class: 'muted', title: 'the Swarm did not answer'}, '?')
+  const {running, desired} = stack.services
+  const kind = desired === 0 ? 'info' : running >= desired ? 'ok' : running === 0 ? 'bad' : 'warn'
+  return badge(`${running}/${desired}`, kind)
+}
+
+export function mount(element, api, context = {}) {
+  const confirm = context.confirm ?? confirmDialog
+  const notify = context.toast ?? toast
+  const summary = el('p', {class: 'muted small', 'data-testid': 'swarm-summary'}, 'Loading…')
+  const button = el('button', {type: 'button', class: 'primary', 'data-testid': 'swarm-reconcile'}, 'Reconcile now')
+  const error = el('p', {class: 'notice error', hidden: true, 'data-testid': 'swarm-error'})
+  const repos = el('div', {'data-testid': 'swarm-repositories'})
+  const stacks = el('div', {'data-testid': 'swarm-stacks'})
+  const images = el('div', {'data-testid': 'swarm-images'})
+  replace(
+    element,
+    el('div', {class: 'row', style: {justifyContent: 'space-between', alignItems: 'center'}}, summary, button),
+    error,
+    el('h3', null, 'Repositories'),
+    repos,
+    el('h3', null, 'Stacks'),
+    stacks,
+    el('h3', null, 'Images'),
+    images,
+  )
+
+  function render(status) {
+    const r = status.reconcile || {}
+    const parts = []
+    if (r.running) parts.push('reconciling now…')
+    else if (r.lastFinishedAt)
+      parts.push(
+        `last reconcile ${new Date(r.lastFinishedAt).toLocaleString()}${r.lastExitCode ? ` (exit ${r.lastExitCode})` : ''}`,
+      )
+    if (r.nextAt) parts.push(`next at ${new Date(r.nextAt).toLocaleTimeString()}`)
+    if (r.intervalSeconds) parts.push(`every ${r.intervalSeconds} s`)
+    replace(summary, parts.join(' · ') || 'no reconcile yet')
+    button.disabled = Boolean(r.running)
+    const problems = [r.lastError, status.swarmError && `live service counts unavailable: ${status.swarmError}`].filter(
+      Boolean,
+    )
+    error.hidden = problems.length === 0
+    replace(error, problems.join(' — '))
+
+    replace(
+      repos,
+      table(
+        [
+          {key: 'name', label: 'Name'},
+          {key: 'url', label: 'URL'},
+          {key: 'branch', label: 'Branch', render: (x) => x.branch ?? '–'},
+          {key: 'lastCommit', label: 'Commit', render: (x) => el('code', null, short(x.lastCommit))},
+          {key: 'lastRunAt', label: 'Last run', render: (x) => timeAgo(x.lastRunAt)},
+          {
+            key: 'lastResult',
+            label: 'Result',
+            render: (x) =>
+              x.lastResult
+                ? el(
+                    'span',
+                    null,
+                    badge(x.lastResult, x.lastResult === 'ok' ? 'ok' : 'bad'),
+                    x.lastError ? el('div', {class: 'small muted'}, x.lastError) : null,
+                  )
+                : el('span', {class: 'muted'}, '–'),
+          },
+        ],
+        status.repositories,
+        {empty: 'No repository is watched (homeops swarm watch URL).'},
+      ),
+    )
+    replace(
+      stacks,
+      table(
+        [
+          {key: 'name', label: 'Stack'},
+          {key: 'repository', label: 'Repository', render: (x) => x.repository ?? '–'},
+          {key: 'status', label: 'Status', render: (x) => badge(x.status, STATUS_KIND[x.status] ?? 'info')},
+          {key: 'services', label: 'Services', align: 'num', render: services},
+          {key: 'hash', label: 'Hash', render: (x) => el('code', {title: x.hash ?? ''}, short(x.hash, 12))},
+          {key: 'deployedCommit', label: 'Commit', render: (x) => el('code', null, short(x.deployedCommit))},
+          {key: 'deployedAt', label: 'Deployed', render: (x) => timeAgo(x.deployedAt)},
+          {
+            key: 'lastError',
+            label: 'Last error',
+            render: (x) =>
+              x.lastError ? el('span', {class: 'small', style: {color: 'var(--bad, #c0392b)'}}, x.lastError) : '',
+          },
+        ],
+        status.stacks,
+        {empty: 'No stack deployed yet.', rowClass: (x) => (x.status === 'failed' ? 'bad' : undefined)},
+      ),
+    )
+    replace(
+      images,
+      table(
+        [
+          {key: 'reference', label: 'Image', render: (x) => el('code', null, x.reference)},
+          {key: 'references', label: 'References', align: 'num'},
+          {key: 'pulledByHomeops', label: 'Pulled by homeops', render: (x) => (x.pulledByHomeops ? 'yes' : 'no')},
+          {key: 'stacks', label: 'Stacks', render: (x) => (x.stacks.length ? x.stacks.join(', ') : '–')},
+        ],
+        status.images,
+        {empty: 'No image tracked.'},
+      ),
+    )
+  }
+
+  const refresh = async () => render(await api.get('/status'))
+  const stop = poll(refresh, 10_000, (e) => {
+    error.hidden = false
+    replace(error, e.message)
+  })
+
+  button.addEventListener('click', async () => {
+    const ok = await confirm(
+      'Reconcile every watched repository now? Changed stacks are deployed, removed ones are removed.',
+      {
+        confirmLabel: 'Reconcile',
+      },
+    )
+    if (!ok) return
+    button.disabled = true
+    replace(summary, 'reconciling now…')
+    try {
+      const result = await api.post('/reconcile')
+      if (result && result.running) notify('Reconcile started; it is still running.', 'info')
+      else {
+        const failed = (result?.stacks ?? []).filter((s) => s.outcome === 'failed').length
+        const deployed = (result?.stacks ?? []).filter((s) => s.outcome === 'deployed').length
+        notify(
+          failed ? `Reconcile finished: ${failed} stack(s) failed` : `Reconcile finished: ${deployed} deployed`,
+          failed ? 'error' : 'ok',
+        )
+      }
+    } catch (e) {
+      notify(e.message, 'error', 9000)
+    } finally {
+      await refresh().catch(() => {})
+    }
+  })
+
+  return stop
+}
