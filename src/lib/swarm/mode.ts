@@ -140,7 +140,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
         const run = trigger('requested over HTTP')
         const outcome = await Promise.race([
           run.then((report) => ({report})),
-          new Promise<undefined>((resolve) => setTimeout(resolve, WAIT_FOR_RUN_MS).unref()),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), WAIT_FOR_RUN_MS).unref()),
         ])
         if (!outcome) return json({running: true, message: 'still running; see GET /status'}, 202)
         if (!outcome.report) {
