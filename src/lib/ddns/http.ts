@@ -1,4 +1,4 @@
-import type {Agent, Dispatcher} from 'undici'
+import type {Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage} from 'node:http'
 
 import {errnoCode, errorMessage} from '../errors.js'
 import type {Family} from './address.js'
@@ -24,7 +24,7 @@ export interface HttpRequestOptions {
 
 export interface HttpAnswer {
   status: number
-  headers: Record<string, string | string[] | undefined>
+  headers: IncomingHttpHeaders
   body: string
 }
 
@@ -39,82 +39,97 @@ export class HttpFailure extends Error {
   }
 }
 
+type Transport = Pick<typeof import('node:http'), 'request' | 'Agent'>
+
 /**
- * The HTTP side of ddns: undici (loaded on first use), one connection pool per
- * address family, a hard per-request timeout, a body size cap and our
- * User-Agent. It never follows redirects and never logs URLs (DuckDNS puts
+ * The HTTP side of ddns: a keep-alive pool per scheme and address family, a
+ * hard per-request timeout (connect to last body byte), a body size cap and
+ * our User-Agent. Never follows redirects and never logs URLs (DuckDNS puts
  * the token in the query string).
+ *
+ * Built on node:http/https rather than undici: a ddns run makes one or two
+ * small requests, and undici's module graph plus its llhttp WebAssembly cost
+ * ~250 ms of start-up on a timer that runs every few minutes (scripts/bench/ddns.mjs).
  */
 export class DdnsHttpClient {
-  private readonly agents = new Map<Family | 0, Agent>()
-  private undici?: Promise<typeof import('undici')>
+  private readonly agents = new Map<string, HttpAgent>()
 
   constructor(private readonly options: HttpClientOptions) {}
 
   async request(url: string, request: HttpRequestOptions = {}): Promise<HttpAnswer> {
-    const undici = await (this.undici ??= import('undici'))
-    const dispatcher = this.agent(undici, request.family ?? 0)
+    const target = new URL(url)
+    const secure = target.protocol === 'https:'
+    const transport = (secure ? await import('node:https') : await import('node:http')) as Transport
+    const agent = this.agent(transport, secure, request.family)
     const timeout = AbortSignal.timeout(this.options.timeoutMs)
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout
     const seconds = this.options.timeoutMs / 1000
+    const maxBytes = request.maxBytes ?? 256 * 1024
+    const body = request.body === undefined ? undefined : Buffer.from(request.body)
     try {
-      const response = await undici.request(url, {
-        method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: {'user-agent': this.options.userAgent, ...request.headers},
-        body: request.body,
-        dispatcher,
-        signal,
+      return await new Promise<HttpAnswer>((resolve, reject) => {
+        const req = transport.request(
+          target,
+          {
+            method: request.method ?? 'GET',
+            agent,
+            signal,
+            headers: {
+              'user-agent': this.options.userAgent,
+              ...(body ? {'content-length': String(body.length)} : {}),
+              ...request.headers,
+            },
+          },
+          (res: IncomingMessage) => {
+            const chunks: Buffer[] = []
+            let size = 0
+            res.on('data', (chunk: Buffer) => {
+              if (size >= maxBytes) return
+              chunks.push(chunk.subarray(0, maxBytes - size))
+              size += chunk.length
+              if (size >= maxBytes) res.destroy()
+            })
+            const done = () =>
+              resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8')})
+            res.on('end', done)
+            res.on('close', () => (size >= maxBytes ? done() : undefined))
+            res.on('error', reject)
+          },
+        )
+        req.on('error', reject)
+        req.end(body)
       })
-      const body = await readLimited(response.body, request.maxBytes ?? 256 * 1024)
-      return {status: response.statusCode, headers: response.headers, body}
     } catch (error) {
       if (this.options.signal?.aborted) throw new HttpFailure('aborted', 'stopped')
-      if (timeout.aborted || /TIMEOUT/.test(errnoCode(error) ?? ''))
-        throw new HttpFailure('timeout', `no answer within ${seconds}s`)
+      if (timeout.aborted) throw new HttpFailure('timeout', `no answer within ${seconds}s`)
       throw new HttpFailure('network', describeNetworkError(error))
     }
   }
 
   async close(): Promise<void> {
-    const agents = [...this.agents.values()]
+    for (const agent of this.agents.values()) agent.destroy()
     this.agents.clear()
-    await Promise.all(agents.map((agent) => agent.destroy().catch(() => undefined)))
   }
 
-  private agent(undici: typeof import('undici'), family: Family | 0): Agent {
-    let agent = this.agents.get(family)
+  private agent(transport: Transport, secure: boolean, family: Family | undefined): HttpAgent {
+    const key = `${secure ? 's' : ''}${family ?? 0}`
+    let agent = this.agents.get(key)
     if (!agent) {
-      agent = new undici.Agent({
-        connect: {timeout: this.options.timeoutMs, ...(family ? {family} : {})},
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        keepAliveTimeout: 4000,
+      // `family` pins the connection to IPv4 or IPv6: each family is detected over its own family.
+      agent = new transport.Agent({
+        keepAlive: true,
+        maxSockets: 4,
+        timeout: this.options.timeoutMs,
+        ...(family ? {family} : {}),
       })
-      this.agents.set(family, agent)
+      this.agents.set(key, agent)
     }
     return agent
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & {destroy(): unknown}, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const room = maxBytes - size
-    if (chunk.length >= room) {
-      chunks.push(chunk.subarray(0, room))
-      body.destroy()
-      break
-    }
-    chunks.push(chunk)
-    size += chunk.length
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 function describeNetworkError(error: unknown): string {
-  const cause = (error as {cause?: unknown}).cause
-  const code = errnoCode(cause) ?? errnoCode(error)
+  const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
   switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused'
@@ -122,13 +137,17 @@ function describeNetworkError(error: unknown): string {
     case 'EAI_AGAIN':
       return 'name not resolved'
     case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
       return 'connection reset'
     case 'ENETUNREACH':
     case 'EHOSTUNREACH':
     case 'EADDRNOTAVAIL':
       return 'network unreachable over this address family'
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'CERT_HAS_EXPIRED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `TLS certificate rejected (${code})`
     default:
-      return errorMessage(cause ?? error)
+      return errorMessage(error)
   }
 }
