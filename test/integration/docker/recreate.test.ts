@@ -1,8 +1,7 @@
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type Dockerode from 'dockerode'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {ContainerNotFoundError, SelfUpdateError, recreateContainer} from '../../../src/lib/docker/recreate.js'
 import {OperationError} from '../../../src/lib/errors.js'
@@ -302,4 +301,3 @@ describe('recreateContainer', () => {
   })
 })
 
-export type {Dockerode}
