@@ -1,0 +1,63 @@
+import {describe, expect, it} from 'vitest'
+
+import {UserError} from '../../../src/lib/errors.js'
+import {authFor, checkRepositoryUrl, gitEnv, repositoryName} from '../../../src/lib/swarm/git.js'
+import {normaliseUrl} from '../../../src/lib/swarm/reconcile.js'
+
+const tokens = {
+  githubToken: 'ghp_globaltoken123',
+  githubTokenHosts: ['github.com'],
+  repositories: [{url: 'https://git.example.org/ops/stacks.git', token: 'own-token-456', username: 'deploy'}],
+}
+
+describe('repository auth', () => {
+  it('sends the per-repository token to that repository only', () => {
+    expect(authFor('https://git.example.org/ops/stacks.git', tokens)).toEqual({
+      username: 'deploy',
+      token: 'own-token-456',
+    })
+    expect(authFor('https://git.example.org/ops/other.git', tokens)).toBeUndefined()
+  })
+
+  it('sends GITHUB_TOKEN only to the GitHub hosts', () => {
+    expect(authFor('https://github.com/me/homelab.git', tokens)).toEqual({
+      username: 'x-access-token',
+      token: 'ghp_globaltoken123',
+    })
+    expect(authFor('https://gitlab.com/me/homelab.git', tokens)).toBeUndefined()
+    expect(authFor('https://github.com.evil.example/me/x.git', tokens)).toBeUndefined()
+    expect(authFor('/srv/git/homelab', tokens)).toBeUndefined()
+  })
+
+  it('scopes the header to the origin and keeps the token out of argv and the URL', () => {
+    const env = gitEnv('https://git.example.org/ops/stacks.git', {username: 'deploy', token: 'own-token-456'})
+    expect(env.GIT_CONFIG_KEY_0).toBe('http.https://git.example.org/.extraHeader')
+    expect(env.GIT_CONFIG_VALUE_0).toBe(
+      `Authorization: Basic ${Buffer.from('deploy:own-token-456').toString('base64')}`,
+    )
+    expect(env.GIT_TERMINAL_PROMPT).toBe('0')
+    expect(gitEnv('https://git.example.org/x', undefined).GIT_CONFIG_COUNT).toBeUndefined()
+  })
+
+  it('refuses URLs with credentials, without echoing them', () => {
+    try {
+      checkRepositoryUrl('https://me:sekret-token@github.com/me/homelab.git')
+      throw new Error('accepted')
+    } catch (error) {
+      expect(error).toBeInstanceOf(UserError)
+      expect((error as Error).message).toBe(
+        'the repository URL carries credentials; watch https://github.com/me/homelab.git instead',
+      )
+    }
+    expect(() => checkRepositoryUrl('https://github.com/me/homelab.git')).not.toThrow()
+    expect(() => checkRepositoryUrl('/srv/git/homelab')).not.toThrow()
+  })
+
+  it('derives names and absolute local paths', () => {
+    expect(repositoryName('https://github.com/me/homelab.git')).toBe('homelab')
+    expect(repositoryName('/srv/git/my stacks/')).toBe('my-stacks')
+    expect(normaliseUrl('https://github.com/me/homelab.git/')).toBe('https://github.com/me/homelab.git')
+    expect(normaliseUrl('/srv/git/homelab/')).toBe('/srv/git/homelab')
+    expect(normaliseUrl('relative/repo')).toBe(`${process.cwd()}/relative/repo`)
+  })
+})

@@ -1,0 +1,185 @@
+import {symlinkSync} from 'node:fs'
+import {join} from 'node:path'
+import {parse} from 'yaml'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {readLayout} from '../../../src/lib/swarm/layout.js'
+import {prepareStack} from '../../../src/lib/swarm/reconcile.js'
+import {CONTENT_LABEL, normaliseImage, renderStack, withServiceLabels} from '../../../src/lib/swarm/render.js'
+import {changedParts, secretsHmac, stackHash} from '../../../src/lib/swarm/stack-hash.js'
+import {Fixture} from './fixtures.js'
+
+let fx: Fixture
+afterEach(() => fx?.cleanup())
+
+const KEY = 'k'.repeat(64)
+
+function webFixture(compose: string): Fixture {
+  return new Fixture()
+    .nfsYaml()
+    .write('stacks.yaml', '- name: web\n- name: api\n')
+    .write(
+      'volumes.yaml',
+      '- id: conf\n  type: binding\n  path: config/web\n- id: data\n  type: volume\n  path: data/web\n- id: cache\n  type: volume\n',
+    )
+    .write('config/web/index.html', 'hello\n')
+    .stack('web', compose)
+    .stack('api')
+}
+
+const WEB = `services:
+  app:
+    image: registry.test/app
+    command: ["sleep", "3600"]
+    environment:
+      PASSWORD: \${DB_PASSWORD}
+    volumes:
+      - conf:/etc/web:ro
+      - data:/data
+      - type: volume
+        source: cache
+        target: /cache
+volumes:
+  conf: {}
+  data: {}
+`
+
+describe('renderStack', () => {
+  it('rewrites binding ids to the NFS path and keeps volume names', () => {
+    fx = webFixture(WEB)
+    const layout = readLayout(fx.repo)
+    const rendered = renderStack(layout, layout.stacks[0]!)
+    const doc = parse(rendered.compose) as {services: {app: {volumes: unknown[]}}; volumes: Record<string, unknown>}
+    expect(doc.services.app.volumes[0]).toBe(`${join(fx.nfs, 'config/web')}:/etc/web:ro`)
+    expect(doc.services.app.volumes[1]).toBe('data:/data')
+    expect(doc.volumes.conf).toBeUndefined()
+    expect(doc.volumes.data).toEqual({
+      driver: 'local',
+      driver_opts: {type: 'none', o: 'bind', device: join(fx.nfs, 'data/web')},
+      name: 'data',
+    })
+    expect(doc.volumes.cache).toEqual({name: 'cache'})
+    expect(rendered.images).toEqual(['registry.test/app:latest'])
+    // The secret is interpolated by docker stack deploy, never written into the compose.
+    expect(rendered.compose).toContain('${DB_PASSWORD}')
+  })
+
+  it('refuses a relative host path that leaves the repository', () => {
+    fx = webFixture(`services:\n  app:\n    image: x:1\n    volumes:\n      - ../../../etc:/host-etc\n`)
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/web\/compose\.yaml: service "app" volume .* escapes/)
+  })
+
+  it('refuses a relative bind mount through a symlink out of the repository', () => {
+    fx = webFixture(`services:\n  app:\n    image: x:1\n    volumes:\n      - ./link:/x\n`)
+    symlinkSync('/etc', join(fx.repo, 'web', 'link'))
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/escapes .*resolves to \/etc/)
+  })
+
+  it('allows absolute host paths such as the Docker socket', () => {
+    fx = webFixture(
+      `services:\n  app:\n    image: x:1\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n`,
+    )
+    const layout = readLayout(fx.repo)
+    expect(renderStack(layout, layout.stacks[0]!).compose).toContain('/var/run/docker.sock:/var/run/docker.sock')
+  })
+
+  it('refuses a service name Docker would reject', () => {
+    fx = webFixture(`services:\n  "bad name":\n    image: x:1\n`)
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/service "bad name": Docker would reject/)
+  })
+
+  it('reports malformed compose YAML with its position', () => {
+    fx = webFixture(`services:\n  app:\n    image: [x\n`)
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/^web\/compose\.yaml:\d+:\d+: malformed YAML/)
+  })
+
+  it('normalises image references', () => {
+    expect(normaliseImage('nginx')).toBe('nginx:latest')
+    expect(normaliseImage('127.0.0.1:5000/a/b')).toBe('127.0.0.1:5000/a/b:latest')
+    expect(normaliseImage('127.0.0.1:5000/a/b:1.2')).toBe('127.0.0.1:5000/a/b:1.2')
+    expect(normaliseImage('a@sha256:abc')).toBe('a@sha256:abc')
+  })
+
+  it('adds container labels in both label forms', () => {
+    const out = parse(
+      withServiceLabels(
+        'services:\n  a:\n    image: x\n    labels: ["k=v"]\n  b:\n    image: y\n    labels: {k: v}\n',
+        {
+          [CONTENT_LABEL]: 'abc',
+        },
+      ),
+    ) as {services: Record<string, {labels: unknown}>}
+    expect(out.services.a!.labels).toEqual(['k=v', `${CONTENT_LABEL}=abc`])
+    expect(out.services.b!.labels).toEqual({k: 'v', [CONTENT_LABEL]: 'abc'})
+  })
+})
+
+describe('stack hash', () => {
+  function prepared(f: Fixture, key = KEY) {
+    const layout = readLayout(f.repo)
+    return {web: prepareStack(layout, layout.stacks[0]!, key), api: prepareStack(layout, layout.stacks[1]!, key)}
+  }
+
+  it('is stable for the same inputs', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'pw-1\n')
+    expect(prepared(fx).web.hash).toBe(prepared(fx).web.hash)
+    expect(prepared(fx).web.secrets).toEqual({DB_PASSWORD: 'pw-1'})
+  })
+
+  it('changes only for the stack whose binding content changed', () => {
+    fx = webFixture(WEB)
+    const before = prepared(fx)
+    fx.write('config/web/index.html', 'changed\n')
+    const after = prepared(fx)
+    expect(after.web.hash).not.toBe(before.web.hash)
+    expect(after.api.hash).toBe(before.api.hash)
+    expect(changedParts(before.web.parts, after.web.parts)).toEqual(['binding conf'])
+  })
+
+  it('changes when a secret value changes, without containing it', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'first-secret')
+    const before = prepared(fx)
+    fx.secret('db', 'second-secret')
+    const after = prepared(fx)
+    expect(after.web.hash).not.toBe(before.web.hash)
+    expect(after.api.hash).toBe(before.api.hash)
+    expect(changedParts(before.web.parts, after.web.parts)).toEqual(['secrets'])
+    expect(JSON.stringify(after.web.parts)).not.toContain('second-secret')
+    expect(after.web.hash).not.toContain('second-secret')
+  })
+
+  it('depends on the HMAC key, so the stored hash reveals nothing about the values', () => {
+    expect(secretsHmac('a', {X: 'v'})).not.toBe(secretsHmac('b', {X: 'v'}))
+    expect(secretsHmac('a', {X: 'v'})).toBe(secretsHmac('a', {X: 'v'}))
+  })
+
+  it('changes with volumes.yaml and nfs.yaml', () => {
+    const input = {name: 's', compose: 'c', bindings: [], volumesText: 'v', nfsText: 'n', secrets: {}}
+    const base = stackHash(input, KEY).hash
+    expect(stackHash({...input, volumesText: 'v2'}, KEY).hash).not.toBe(base)
+    expect(stackHash({...input, nfsText: 'n2'}, KEY).hash).not.toBe(base)
+    expect(stackHash({...input, compose: 'c2'}, KEY).hash).not.toBe(base)
+  })
+
+  it('fails a stack whose secret file is missing, naming the entry and the file', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n')
+    const layout = readLayout(fx.repo)
+    expect(() => prepareStack(layout, layout.stacks[0]!, KEY)).toThrow(
+      new RegExp(
+        `web/secrets.yaml entry "db" \\(env DB_PASSWORD\\): secret file ${join(fx.nfs, 'secret', 'db')} is missing`,
+      ),
+    )
+    expect(() => prepareStack(layout, layout.stacks[1]!, KEY)).not.toThrow()
+  })
+
+  it('refuses a secret file that is a symlink out of the NFS root', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n')
+    symlinkSync('/etc/hostname', join(fx.nfs, 'secret', 'db'))
+    const layout = readLayout(fx.repo)
+    expect(() => prepareStack(layout, layout.stacks[0]!, KEY)).toThrow(/escapes/)
+  })
+})
