@@ -7,9 +7,12 @@ export const NOTIFIER_TYPES = ['webhook', 'ntfy', 'gotify', 'discord', 'slack'] 
 
 export const notifierSchema = obj({
   type: oneOf(NOTIFIER_TYPES, {default: 'webhook'}),
-  url: str({nonEmpty: true}),
-  token: str({secret: true}),
-  topic: str(),
+  /** Discord/Slack webhook URLs carry their secret in the path: masked and redacted like a password. */
+  url: str({nonEmpty: true, secret: true, description: 'webhook URL, ntfy/Gotify server URL'}),
+  token: str({secret: true, description: 'bearer token (webhook, ntfy) or Gotify application token'}),
+  topic: str({description: 'ntfy topic'}),
+  name: str({description: 'shown in logs instead of the type'}),
+  priority: num({min: 1, max: 10, integer: true, description: 'ntfy 1-5, Gotify 0-10'}),
 })
 
 export const imagesSchema = obj({
@@ -32,4 +35,12 @@ export const imagesSchema = obj({
   }),
   logLevel: oneOf(LOG_LEVELS, {env: ['LOG_LEVEL']}),
   notifiers: array(notifierSchema),
+  listen: str({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
+  githubApiUrl: str({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
+  maxTags: num({default: 20000, min: 100, integer: true, description: 'tags read per repository at most'}),
+  tagListTimeoutSeconds: num({default: 60, min: 5, description: 'time limit for reading one tag list'}),
+  requestTimeoutSeconds: num({default: 15, min: 1, description: 'per registry request'}),
+  concurrencyPerRegistry: num({default: 4, min: 1, max: 32, integer: true}),
+  healthTimeoutSeconds: num({default: 120, min: 5, description: 'how long an update may take to converge'}),
+  historyDays: num({default: 90, min: 1, description: 'check results older than this are pruned'}),
 })

@@ -1,4 +1,4 @@
-import {HomeopsError, errorMessage} from '../errors.js'
+import {HomeopsError, TransientError, errorMessage} from '../errors.js'
 import type {RegistryClient} from './client.js'
 import {type ImageReference, isImageId, parseImageReference, sameRepository} from './reference.js'
 
@@ -9,6 +9,8 @@ export interface ImageStatus {
   status: UpdateStatus
   remoteDigest?: string
   error?: string
+  /** A `registry_error` worth retrying later (unreachable, timeout, 429, 5xx). */
+  transient?: boolean
 }
 
 /**
@@ -39,7 +41,7 @@ export async function checkImageStatus(
   client: RegistryClient,
   image: string,
   repoDigests: string[],
-): Promise<{status: UpdateStatus; remoteDigest?: string; error?: string}> {
+): Promise<ImageStatus> {
   if (!image || isImageId(image)) return {status: 'unknown_image', error: 'the workload runs an image ID, not a name'}
   let ref: ImageReference
   try {
@@ -56,7 +58,8 @@ export async function checkImageStatus(
   try {
     remoteDigest = await client.manifestDigest({registry: ref.registry, repository: ref.repository, tag: ref.tag})
   } catch (error) {
-    if (error instanceof HomeopsError) return {status: 'registry_error', error: error.message}
+    if (error instanceof HomeopsError)
+      return {status: 'registry_error', error: error.message, transient: error instanceof TransientError}
     return {status: 'registry_error', error: errorMessage(error)}
   }
   return {status: local.includes(remoteDigest) ? 'up_to_date' : 'update_available', remoteDigest}

@@ -1,0 +1,231 @@
+import {OperationError, UserError, errorMessage} from '../errors.js'
+import type {Docker} from '../docker/client.js'
+import type {Logger} from '../log/logger.js'
+import type {RegistryClient} from '../registry/client.js'
+import {parseImageReference} from '../registry/reference.js'
+import {localDigestsFor} from '../registry/update-status.js'
+import type {UpdateBy, UpdateResultKind} from './history.js'
+import type {ServiceInfo} from './workloads.js'
+
+/** Service labels homeops keeps on Swarm services it updates (DESIGN.md §5.4). */
+export const SERVICE_LABELS = {
+  previous: 'homeops.images.previous-version',
+  current: 'homeops.images.current-version',
+  updated: 'homeops.images.last-updated',
+  notified: 'homeops.images.last-notified-version',
+} as const
+
+export interface ApplyTarget {
+  /** Tag to move to (the same tag for a digest update). */
+  tag: string
+  /** Pin to this digest (default: the tag's digest in the registry now). */
+  digest?: string
+}
+
+export interface ApplyDeps {
+  docker: Docker
+  client: RegistryClient
+  logger: Logger
+  signal?: AbortSignal
+  /** How long the update may take to converge / the new container to start. */
+  timeoutMs?: number
+}
+
+export interface ApplyOutcome {
+  workload: string
+  kind: 'service' | 'container'
+  image: string
+  previousVersion: string | null
+  newVersion: string
+  previousDigest: string | null
+  newDigest: string | null
+  result: UpdateResultKind
+  error: string | null
+  by: UpdateBy
+}
+
+/** `repo:tag@digest` → `repo` (keeps the name exactly as written). */
+export function imageName(image: string): string {
+  const noDigest = image.replace(/@[^@]+$/, '')
+  const slash = noDigest.lastIndexOf('/')
+  const colon = noDigest.lastIndexOf(':')
+  return colon > slash ? noDigest.slice(0, colon) : noDigest
+}
+
+async function registryAuthFor(client: RegistryClient, image: string) {
+  const ref = parseImageReference(image)
+  const cred = await client.credentialsFor(ref.registry)
+  return cred ? {username: cred.username, password: cred.password, serveraddress: ref.registry} : undefined
+}
+
+/**
+ * Moves a Swarm service to `target`: one service update pinned to the tag's
+ * digest (as `docker service update --image` does), with
+ * `UpdateConfig.FailureAction=rollback` and the homeops labels, then waits for
+ * the update to converge. A rollback is reported as a failure.
+ */
+export async function updateService(
+  deps: ApplyDeps,
+  nameOrId: string,
+  target: ApplyTarget,
+  by: UpdateBy,
+): Promise<ApplyOutcome> {
+  const service = deps.docker.getService(nameOrId)
+  let info: ServiceInfo
+  try {
+    info = (await service.inspect()) as ServiceInfo
+  } catch (error) {
+    if ((error as {statusCode?: number}).statusCode === 404) throw new UserError(`no Swarm service named "${nameOrId}"`)
+    throw new OperationError(`cannot inspect the service ${nameOrId}: ${errorMessage(error)}`)
+  }
+  const spec = structuredClone(info.Spec!)
+  const name = spec.Name ?? nameOrId
+  const current = spec.TaskTemplate!.ContainerSpec!.Image!
+  const ref = parseImageReference(current)
+  const base = imageName(current)
+  const digest =
+    target.digest ??
+    (await deps.client.manifestDigest({registry: ref.registry, repository: ref.repository, tag: target.tag}))
+  const image = `${base}:${target.tag}@${digest}`
+  const outcome: ApplyOutcome = {
+    workload: name,
+    kind: 'service',
+    image: base,
+    previousVersion: ref.tag ?? null,
+    newVersion: target.tag,
+    previousDigest: ref.digest ?? null,
+    newDigest: digest,
+    result: 'applied',
+    error: null,
+    by,
+  }
+  if (current === image) throw new UserError(`service ${name} already runs ${image}`)
+  const log = deps.logger.child({service: name})
+  spec.TaskTemplate!.ContainerSpec!.Image = image
+  spec.UpdateConfig = {
+    Parallelism: 1,
+    Delay: 0,
+    Monitor: 5_000_000_000,
+    Order: 'stop-first',
+    ...spec.UpdateConfig,
+    FailureAction: 'rollback',
+  }
+  spec.Labels = {
+    ...spec.Labels,
+    [SERVICE_LABELS.previous]: ref.tag ?? current,
+    [SERVICE_LABELS.current]: target.tag,
+    [SERVICE_LABELS.updated]: new Date().toISOString(),
+  }
+  const auth = await registryAuthFor(deps.client, current)
+  const started = Date.now()
+  log.info('updating service', {from: ref.tag, to: target.tag, digest})
+  try {
+    const options = {...spec, version: info.Version!.Index}
+    // dockerode takes the registry auth (sent as X-Registry-Auth) as a first argument; its types omit that form.
+    const update = service.update.bind(service) as unknown as (...args: unknown[]) => Promise<unknown>
+    await (auth ? update(auth, options) : update(options))
+  } catch (error) {
+    throw new OperationError(`the update of service ${name} was refused: ${errorMessage(error)}`)
+  }
+  const state = await waitForConvergence(deps, service, started)
+  if (state.ok) {
+    log.info('service updated', {to: target.tag})
+    return outcome
+  }
+  log.warn('service update failed', {state: state.state, message: state.message})
+  return {
+    ...outcome,
+    result: state.state.startsWith('rollback') ? 'rolled_back' : 'failed',
+    error: state.state.startsWith('rollback')
+      ? `the update failed and Swarm rolled back to ${ref.tag ?? current}${state.message ? `: ${state.message}` : ''}`
+      : `the update did not converge (${state.state}${state.message ? `: ${state.message}` : ''})`,
+  }
+}
+
+async function waitForConvergence(
+  deps: ApplyDeps,
+  service: ReturnType<Docker['getService']>,
+  started: number,
+): Promise<{ok: boolean; state: string; message?: string}> {
+  const deadline = Date.now() + (deps.timeoutMs ?? 120_000)
+  while (Date.now() < deadline) {
+    if (deps.signal?.aborted)
+      return {ok: false, state: 'aborted', message: 'homeops is stopping; the update continues in Swarm'}
+    await new Promise((r) => setTimeout(r, 500))
+    const info = (await service.inspect()) as ServiceInfo
+    const status = info.UpdateStatus
+    if (!status?.State) continue
+    // Ignore the status of an earlier update.
+    if (status.StartedAt && Date.parse(status.StartedAt) < started - 2000) continue
+    if (status.State === 'completed') return {ok: true, state: status.State}
+    if (['rollback_completed', 'rollback_paused', 'paused'].includes(status.State))
+      return {ok: false, state: status.State, message: status.Message}
+  }
+  return {
+    ok: false,
+    state: 'timeout',
+    message: `not converged within ${Math.round((deps.timeoutMs ?? 120_000) / 1000)} s`,
+  }
+}
+
+/**
+ * Pulls `target` and recreates the container with the same configuration
+ * through the shared `recreateContainer` (monitor's code): the old container
+ * comes back if the new one does not start.
+ */
+export async function updateContainer(
+  deps: ApplyDeps,
+  nameOrId: string,
+  target: ApplyTarget,
+  by: UpdateBy,
+): Promise<ApplyOutcome> {
+  const {recreateContainer} = await import('../docker/recreate.js')
+  let info
+  try {
+    info = await deps.docker.getContainer(nameOrId).inspect()
+  } catch (error) {
+    if ((error as {statusCode?: number}).statusCode === 404) throw new UserError(`no container named "${nameOrId}"`)
+    throw new OperationError(`cannot inspect the container ${nameOrId}: ${errorMessage(error)}`)
+  }
+  const name = info.Name.replace(/^\//, '')
+  const current = info.Config.Image
+  const ref = parseImageReference(current)
+  const base = imageName(current)
+  const image = `${base}:${target.tag}`
+  const previousImage = await deps.docker
+    .getImage(info.Image)
+    .inspect()
+    .catch(() => undefined)
+  const outcome: ApplyOutcome = {
+    workload: name,
+    kind: 'container',
+    image: base,
+    previousVersion: ref.tag ?? 'latest',
+    newVersion: target.tag,
+    previousDigest: localDigestsFor(ref, previousImage?.RepoDigests ?? [])[0] ?? null,
+    newDigest: null,
+    result: 'applied',
+    error: null,
+    by,
+  }
+  try {
+    const result = await recreateContainer(deps.docker, info.Id, {
+      image,
+      pull: true,
+      healthTimeoutMs: deps.timeoutMs ?? 120_000,
+      logger: deps.logger,
+      signal: deps.signal,
+      registryAuth: await registryAuthFor(deps.client, image),
+    })
+    const created = await deps.docker.getContainer(result.newId).inspect()
+    const newImage = await deps.docker
+      .getImage(created.Image)
+      .inspect()
+      .catch(() => undefined)
+    outcome.newDigest = localDigestsFor(parseImageReference(image), newImage?.RepoDigests ?? [])[0] ?? null
+    return outcome
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    return {...outcome, result: 'rolled_back', error: errorMessage(error)}
+  }
+}

@@ -1,0 +1,181 @@
+import {randomUUID} from 'node:crypto'
+
+import {TransientError, errorMessage} from '../errors.js'
+import type {Logger} from '../log/logger.js'
+import type {RegistryClient} from '../registry/client.js'
+import {familiarName, isImageId, parseImageReference} from '../registry/reference.js'
+import {type UpdateStatus, checkImageStatus, localDigestsFor} from '../registry/update-status.js'
+import {findCandidates, parseVersionTag, type Strategy} from './versions.js'
+import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} from './workloads.js'
+
+export type CheckStatus = 'up_to_date' | 'update_available' | 'disabled' | 'unknown' | 'error'
+
+export interface CheckResult {
+  workload: string
+  kind: 'service' | 'container'
+  id: string
+  /** Image without tag (`ghcr.io/org/app`). */
+  image: string
+  /** As the workload gives it. */
+  reference: string
+  currentTag: string | null
+  currentDigest: string | null
+  remoteDigest: string | null
+  /** Newest version the strategy allows, when newer than the current tag. */
+  newestAllowed: string | null
+  /** Newest version of the same format regardless of the strategy. */
+  newestOverall: string | null
+  mode: ImageMode | null
+  strategy: Strategy | null
+  status: CheckStatus
+  /** What an update would move to: a newer tag, or the same tag's new digest. */
+  update: {type: 'version'; tag: string} | {type: 'digest'; tag: string; digest: string} | null
+  /** The tag's digest comparison (DESIGN.md §5.2 statuses). */
+  digestStatus: UpdateStatus | null
+  error: string | null
+  /** The error is worth retrying later (registry unreachable, rate limited). */
+  transient: boolean
+  /** Settings carried along for notifications. */
+  source: string | null
+  releaseUrl: string | null
+}
+
+export interface CheckReport {
+  runId: string
+  checkedAt: string
+  durationMs: number
+  results: CheckResult[]
+  summary: {workloads: number; updates: number; errors: number; disabled: number}
+  registryRequests: {requests: number; byKind: Record<string, number>}
+}
+
+export interface CheckOptions {
+  client: RegistryClient
+  overrides?: SettingsOverrides
+  logger: Logger
+  maxTags?: number
+  /** Workloads checked at the same time (the client limits per registry too). */
+  concurrency?: number
+  signal?: AbortSignal
+}
+
+/** Checks each workload against its registry; one failing workload never stops the others. */
+export async function checkWorkloads(workloads: readonly Workload[], options: CheckOptions): Promise<CheckReport> {
+  const started = Date.now()
+  const results: CheckResult[] = new Array(workloads.length)
+  let next = 0
+  const worker = async () => {
+    while (next < workloads.length) {
+      if (options.signal?.aborted) return
+      const index = next++
+      results[index] = await checkOne(workloads[index]!, options)
+    }
+  }
+  await Promise.all(Array.from({length: Math.max(1, Math.min(options.concurrency ?? 8, workloads.length))}, worker))
+  const done = results.filter(Boolean)
+  return {
+    runId: randomUUID(),
+    checkedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    results: done,
+    summary: {
+      workloads: done.length,
+      updates: done.filter((r) => r.status === 'update_available').length,
+      errors: done.filter((r) => r.status === 'error').length,
+      disabled: done.filter((r) => r.status === 'disabled').length,
+    },
+    registryRequests: {requests: options.client.stats.requests, byKind: {...options.client.stats.byKind}},
+  }
+}
+
+export async function checkOne(workload: Workload, options: CheckOptions): Promise<CheckResult> {
+  const result: CheckResult = {
+    workload: workload.name,
+    kind: workload.kind,
+    id: workload.id,
+    image: workload.image,
+    reference: workload.image,
+    currentTag: null,
+    currentDigest: null,
+    remoteDigest: null,
+    newestAllowed: null,
+    newestOverall: null,
+    mode: null,
+    strategy: null,
+    status: 'unknown',
+    update: null,
+    digestStatus: null,
+    error: null,
+    transient: false,
+    source: workload.source ?? null,
+    releaseUrl: null,
+  }
+  const log = options.logger.child({workload: workload.name})
+  let settings
+  try {
+    settings = resolveSettings(workload.labels, options.overrides)
+  } catch (error) {
+    return {...result, status: 'error', error: errorMessage(error)}
+  }
+  result.mode = settings.mode
+  result.strategy = settings.strategy
+  result.releaseUrl = settings.releaseUrl ?? null
+  if (isImageId(workload.image)) return {...result, error: 'runs an image ID, not a name: nothing to compare'}
+  let ref
+  try {
+    ref = parseImageReference(workload.image)
+  } catch (error) {
+    return {...result, status: 'error', error: errorMessage(error)}
+  }
+  result.image = familiarName(ref)
+  result.currentTag = ref.tag ?? (ref.digest ? null : 'latest')
+  const local = ref.digest ? [ref.digest] : localDigestsFor(ref, workload.repoDigests)
+  result.currentDigest = local[0] ?? null
+  if (settings.mode === 'DISABLED') return {...result, status: 'disabled'}
+  if (!result.currentTag) return {...result, error: 'pinned by digest without a tag: nothing to follow'}
+
+  const errors: string[] = []
+  const version = parseVersionTag(result.currentTag)
+  const [tagsOutcome, digestOutcome] = await Promise.all([
+    version
+      ? options.client
+          .listTags({registry: ref.registry, repository: ref.repository}, {maxTags: options.maxTags})
+          .then((tags) => ({tags}))
+          .catch((error: unknown) => ({error: errorMessage(error), transient: error instanceof TransientError}))
+      : Promise.resolve(undefined),
+    checkImageStatus(options.client, workload.image, workload.repoDigests),
+  ])
+  if (tagsOutcome && 'error' in tagsOutcome) {
+    errors.push(tagsOutcome.error)
+    if (tagsOutcome.transient) result.transient = true
+  }
+  if (tagsOutcome && 'tags' in tagsOutcome) {
+    const found = findCandidates(result.currentTag, tagsOutcome.tags, settings.strategy, {
+      include: settings.include,
+      exclude: settings.exclude,
+    })
+    result.newestAllowed = found.newestAllowed ?? null
+    result.newestOverall = found.newestOverall ?? null
+  }
+  result.digestStatus = digestOutcome.status
+  result.remoteDigest = digestOutcome.remoteDigest ?? null
+  if (digestOutcome.status === 'registry_error') {
+    errors.push(digestOutcome.error ?? 'registry error')
+    if (digestOutcome.transient) result.transient = true
+  }
+
+  if (result.newestAllowed) {
+    result.update = {type: 'version', tag: result.newestAllowed}
+  } else if (digestOutcome.status === 'update_available' && digestOutcome.remoteDigest) {
+    result.update = {type: 'digest', tag: result.currentTag, digest: digestOutcome.remoteDigest}
+  }
+  if (result.update) result.status = 'update_available'
+  else if (errors.length > 0) result.status = 'error'
+  else if (digestOutcome.status === 'up_to_date' || (version && tagsOutcome)) result.status = 'up_to_date'
+  else result.status = 'unknown'
+  if (errors.length > 0) result.error = [...new Set(errors)].join('; ')
+  if (digestOutcome.status === 'unknown_local_digest' && !result.error)
+    result.error = version ? null : 'the local image has no registry digest (built locally?)'
+  log.debug('checked', {status: result.status, current: result.currentTag, allowed: result.newestAllowed})
+  return result
+}

@@ -1,0 +1,353 @@
+import {hostname} from 'node:os'
+
+import {LockedError, OperationError, UserError, errorMessage} from '../errors.js'
+import type {Context} from '../context.js'
+import type {Notifier} from '../notify/notifiers.js'
+import type {UpdateNotice} from '../notify/message.js'
+import {RegistryClient} from '../registry/client.js'
+import {parseImageReference} from '../registry/reference.js'
+import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
+import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
+import {type UpdateBy, markNotified, notificationKey, recordCheck, recordUpdate, wasNotified} from './history.js'
+import {createApplyToken, linkKey} from './links.js'
+import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
+import {type Workload, discoverWorkloads} from './workloads.js'
+import type {ServiceInfo} from './workloads.js'
+
+/** The registry client configured from `registries:` and `images.*`. */
+export function createRegistryClient(context: Context): RegistryClient {
+  const images = context.config.images
+  return new RegistryClient({
+    credentials: context.config.registries.flatMap((r) =>
+      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
+    ),
+    timeoutMs: images.requestTimeoutSeconds * 1000,
+    concurrencyPerRegistry: images.concurrencyPerRegistry,
+    maxTags: images.maxTags,
+    tagListTimeoutMs: images.tagListTimeoutSeconds * 1000,
+    logger: context.logger.child({component: 'registry'}),
+    userAgent: `homeops/${context.version}`,
+  })
+}
+
+export async function createNotifiers(context: Context): Promise<Notifier[]> {
+  const {createNotifier} = await import('../notify/notifiers.js')
+  return context.config.images.notifiers.map((n) =>
+    createNotifier({type: n.type, url: n.url!, token: n.token, topic: n.topic, name: n.name, priority: n.priority}),
+  )
+}
+
+export interface CheckRunOptions {
+  /** Only this workload (container or service name). */
+  workload?: string
+  client?: RegistryClient
+  /** Store results in the state database (default true). */
+  record?: boolean
+}
+
+/** Discovers workloads, checks them, stores the results. */
+export async function runCheck(context: Context, options: CheckRunOptions = {}): Promise<CheckReport> {
+  const {docker} = await context.docker()
+  let workloads = await discoverWorkloads(docker, context.logger)
+  if (options.workload) {
+    workloads = workloads.filter((w) => w.name === options.workload || w.id.startsWith(options.workload!))
+    if (workloads.length === 0)
+      throw new UserError(`no running container or Swarm service named "${options.workload}"`, {
+        hint: 'run `homeops images check` to list the workloads',
+      })
+  }
+  const client = options.client ?? createRegistryClient(context)
+  try {
+    const report = await checkWorkloads(workloads, {
+      client,
+      overrides: {mode: context.config.images.mode, strategy: context.config.images.strategy},
+      logger: context.logger,
+      maxTags: context.config.images.maxTags,
+      signal: context.signal,
+    })
+    if (options.record !== false) recordCheck(await context.state(), report, context.config.images.historyDays)
+    for (const r of report.results) {
+      if (r.status === 'error') context.logger.warn('image check failed', {workload: r.workload, error: r.error})
+    }
+    return report
+  } finally {
+    if (!options.client) await client.close()
+  }
+}
+
+export interface WatchReport {
+  check: CheckReport
+  notified: {workload: string; version: string; delivered: number; failed: number}[]
+  updates: ApplyOutcome[]
+}
+
+export interface WatchOptions {
+  client?: RegistryClient
+  notifiers?: Notifier[]
+  /** Base URL of `images serve` for apply links (default `images.publicUrl`). */
+  publicUrl?: string
+}
+
+/**
+ * One scheduled pass: check everything, then per workload with an update:
+ * NOTIFICATION → notify once per new version; AUTO_UPDATE → apply (under the
+ * `images` lock) and notify the outcome. DISABLED workloads are never touched.
+ */
+export async function runWatch(context: Context, options: WatchOptions = {}): Promise<WatchReport> {
+  const client = options.client ?? createRegistryClient(context)
+  try {
+    const check = await runCheck(context, {client})
+    const db = await context.state()
+    const notifiers = options.notifiers ?? (await createNotifiers(context))
+    const report: WatchReport = {check, notified: [], updates: []}
+    const publicUrl = options.publicUrl ?? context.config.images.publicUrl
+    for (const result of check.results) {
+      if (context.signal.aborted) break
+      if (result.status !== 'update_available' || !result.update) continue
+      if (result.mode === 'AUTO_UPDATE') {
+        let outcome: ApplyOutcome
+        try {
+          outcome = await applyResult(context, client, result, 'auto')
+        } catch (error) {
+          context.logger.error('auto-update failed', {workload: result.workload, error: errorMessage(error)})
+          if (error instanceof LockedError) continue
+          outcome = failedOutcome(result, 'auto', errorMessage(error))
+          recordUpdate(db, {...outcome, at: new Date().toISOString()})
+        }
+        report.updates.push(outcome)
+        await notify(context, notifiers, result, outcome.result === 'applied' ? 'update_applied' : 'update_failed', {
+          error: outcome.error ?? undefined,
+        })
+        continue
+      }
+      if (result.mode !== 'NOTIFICATION') continue
+      const key = notificationKey(result)!
+      if (wasNotified(db, result.workload, key)) continue
+      if (notifiers.length === 0) {
+        context.logger.info('update available (no notifier configured)', {workload: result.workload, version: key})
+        markNotified(db, result.workload, key)
+        continue
+      }
+      let applyUrl: string | undefined
+      let applyExpiresAt: string | undefined
+      if (publicUrl) {
+        const ttl = context.config.images.linkTtlHours * 3_600_000
+        const target =
+          result.update.type === 'version' ? result.update.tag : `${result.update.tag}@${result.update.digest}`
+        const link = createApplyToken(linkKey(db), result.workload, target, ttl)
+        applyUrl = `${publicUrl.replace(/\/+$/, '')}/images/apply?token=${link.token}`
+        applyExpiresAt = link.expiresAt.toISOString()
+      }
+      const deliveries = await notify(context, notifiers, result, 'update_available', {applyUrl, applyExpiresAt})
+      const delivered = deliveries.filter((d) => d.ok).length
+      report.notified.push({workload: result.workload, version: key, delivered, failed: deliveries.length - delivered})
+      // Remembered once any notifier got it: a broken notifier must not cause repeats on the others.
+      if (delivered > 0) {
+        markNotified(db, result.workload, key)
+        if (result.kind === 'service') await labelNotified(context, result.workload, key)
+      }
+    }
+    return report
+  } finally {
+    if (!options.client) await client.close()
+  }
+}
+
+function failedOutcome(result: CheckResult, by: UpdateBy, error: string): ApplyOutcome {
+  return {
+    workload: result.workload,
+    kind: result.kind,
+    image: result.image,
+    previousVersion: result.currentTag,
+    newVersion: result.update?.tag ?? result.currentTag ?? '',
+    previousDigest: result.currentDigest,
+    newDigest: result.update?.type === 'digest' ? result.update.digest : null,
+    result: 'failed',
+    error,
+    by,
+  }
+}
+
+async function notify(
+  context: Context,
+  notifiers: Notifier[],
+  result: CheckResult,
+  event: UpdateNotice['event'],
+  extra: Partial<UpdateNotice>,
+) {
+  if (notifiers.length === 0) return []
+  const {notifyAll} = await import('../notify/notifiers.js')
+  const images = context.config.images
+  const update = result.update!
+  const newVersion = update.type === 'version' ? update.tag : `${update.tag} (${update.digest.slice(7, 19)})`
+  const notes = await findReleaseNotes(update.tag, {
+    template: result.releaseUrl ?? undefined,
+    source: result.source ?? undefined,
+    githubApiUrl: images.githubApiUrl,
+    githubToken: images.githubToken,
+    logger: context.logger,
+  })
+  const summary =
+    event === 'update_available' && notes.body
+      ? await summarizeReleaseNotes(
+          notes.body,
+          {image: result.image, from: result.currentTag ?? '', to: update.tag},
+          {
+            url: images.openai.url,
+            key: images.openai.key,
+            model: images.openai.model,
+            logger: context.logger,
+          },
+        )
+      : undefined
+  const notice: UpdateNotice = {
+    event,
+    workload: result.workload,
+    kind: result.kind,
+    image: result.image,
+    currentVersion: result.currentTag ?? '?',
+    newVersion,
+    releaseNotesUrl: notes.url,
+    summary,
+    host: hostname(),
+    ...extra,
+  }
+  return notifyAll(notifiers, notice, context.logger)
+}
+
+async function labelNotified(context: Context, service: string, version: string): Promise<void> {
+  try {
+    const {docker} = await context.docker()
+    const handle = docker.getService(service)
+    const info = (await handle.inspect()) as ServiceInfo
+    const spec = {...info.Spec!, Labels: {...info.Spec!.Labels, [SERVICE_LABELS.notified]: version}}
+    // Service-level labels only: no task is restarted.
+    await handle.update({...spec, version: info.Version!.Index})
+  } catch (error) {
+    context.logger.warn('cannot label the service with the notified version', {service, error: errorMessage(error)})
+  }
+}
+
+/** Applies the update a check found, under the `images` lock, and records it. */
+async function applyResult(
+  context: Context,
+  client: RegistryClient,
+  result: CheckResult,
+  by: UpdateBy,
+): Promise<ApplyOutcome> {
+  const update = result.update!
+  return applyTarget(
+    context,
+    client,
+    result,
+    {tag: update.tag, digest: update.type === 'digest' ? update.digest : undefined},
+    by,
+  )
+}
+
+async function applyTarget(
+  context: Context,
+  client: RegistryClient,
+  workload: Pick<CheckResult, 'workload' | 'kind' | 'id' | 'mode'>,
+  target: {tag: string; digest?: string},
+  by: UpdateBy,
+): Promise<ApplyOutcome> {
+  if (workload.mode === 'DISABLED')
+    throw new UserError(`${workload.workload} has homeops.images.mode=DISABLED: not updating it`, {
+      hint: 'change the label to NOTIFICATION or AUTO_UPDATE to allow updates',
+    })
+  const lock = await context.lock('images')
+  try {
+    const {docker} = await context.docker()
+    const deps = {
+      docker,
+      client,
+      logger: context.logger,
+      signal: context.signal,
+      timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
+    }
+    const outcome =
+      workload.kind === 'service'
+        ? await updateService(deps, workload.id, target, by)
+        : await updateContainer(deps, workload.id, target, by)
+    recordUpdate(await context.state(), {...outcome, at: new Date().toISOString()})
+    return outcome
+  } finally {
+    lock.release()
+  }
+}
+
+export interface ApplyRequest {
+  workload: string
+  /** Target tag; default: what the check finds under the workload's strategy. */
+  to?: string
+  by: UpdateBy
+  client?: RegistryClient
+}
+
+export interface ApplyReport {
+  workload: string
+  kind: 'service' | 'container'
+  action: 'updated' | 'up_to_date' | 'failed' | 'rolled_back'
+  outcome: ApplyOutcome | null
+  check: CheckResult
+}
+
+/** `images update WORKLOAD [--to TAG]` and the apply links. */
+export async function applyWorkloadUpdate(context: Context, request: ApplyRequest): Promise<ApplyReport> {
+  const client = request.client ?? createRegistryClient(context)
+  try {
+    const {docker} = await context.docker()
+    const workloads = await discoverWorkloads(docker, context.logger)
+    const workload = findWorkload(workloads, request.workload)
+    const check = await checkOne(workload, {
+      client,
+      overrides: {mode: context.config.images.mode, strategy: context.config.images.strategy},
+      logger: context.logger,
+      maxTags: context.config.images.maxTags,
+    })
+    if (check.mode === null) throw new UserError(`${workload.name}: ${check.error}`)
+    let target: {tag: string; digest?: string}
+    if (request.to) {
+      const [tag, digest] = request.to.split('@') as [string, string | undefined]
+      const ref = parseImageReference(workload.image)
+      // Refuses a tag the registry does not have before anything changes.
+      const remote = await client.manifestDigest({registry: ref.registry, repository: ref.repository, tag})
+      if (digest && digest !== remote)
+        throw new UserError(
+          `${imageName(workload.image)}:${tag} now points at ${remote.slice(0, 19)}…, not ${digest.slice(0, 19)}…`,
+          {
+            hint: 'the tag moved since the link was sent; run `homeops images check` and apply again',
+          },
+        )
+      target = {tag, digest: remote}
+      if (check.currentTag === tag && check.currentDigest === remote)
+        return {workload: workload.name, kind: workload.kind, action: 'up_to_date', outcome: null, check}
+    } else {
+      if (check.status === 'error') throw new OperationError(`cannot check ${workload.name}: ${check.error}`)
+      if (!check.update)
+        return {workload: workload.name, kind: workload.kind, action: 'up_to_date', outcome: null, check}
+      target = {tag: check.update.tag, digest: check.update.type === 'digest' ? check.update.digest : undefined}
+    }
+    const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by)
+    const action =
+      outcome.result === 'applied' ? 'updated' : outcome.result === 'rolled_back' ? 'rolled_back' : 'failed'
+    return {workload: workload.name, kind: workload.kind, action, outcome, check}
+  } finally {
+    if (!request.client) await client.close()
+  }
+}
+
+function findWorkload(workloads: Workload[], name: string): Workload {
+  const exact = workloads.filter((w) => w.name === name)
+  if (exact.length === 1) return exact[0]!
+  if (exact.length > 1)
+    throw new UserError(`"${name}" is both a container and a Swarm service`, {
+      hint: 'use the container or service ID instead',
+    })
+  const byId = workloads.filter((w) => w.id.startsWith(name) && name.length >= 6)
+  if (byId.length === 1) return byId[0]!
+  throw new UserError(`no running container or Swarm service named "${name}"`, {
+    hint: 'run `homeops images check` to list the workloads',
+  })
+}
