@@ -54,7 +54,7 @@ function updateKeyButton() {
   const button = document.getElementById('key-button')
   if (!button) return
   button.hidden = !authInfo.writes && !apiKey
-  button.textContent = apiKey ? '🔑 Key set' : '🔑 Set key'
+  button.textContent = apiKey ? 'Key set' : 'Set key'
   button.classList.toggle('primary', Boolean(authInfo.writes && !apiKey))
 }
 
