@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
