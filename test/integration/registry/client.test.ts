@@ -12,9 +12,9 @@ import {OperationError, TransientError} from '../../../src/lib/errors.js'
 import {RegistryClient} from '../../../src/lib/registry/client.js'
 import {parseImageReference} from '../../../src/lib/registry/reference.js'
 import {checkImageStatus} from '../../../src/lib/registry/update-status.js'
-import {registryTestEnv} from './env.js'
+import {testEnv} from '../../support/testenv.js'
 
-const env = registryTestEnv()
+const env = testEnv()
 const dockerConfigPath = join(env.dockerConfigDir, 'config.json')
 const ref = (text: string) => parseImageReference(text)
 
