@@ -58,7 +58,12 @@ export function effectiveRecords(ddns: DdnsConfig): DdnsRecord[] {
       {provider: 'infomaniak', hostname: ddns.hostname.trim(), username: ddns.username, password: ddns.password},
       legacyOrigin,
       problems,
-      {username: 'INFOMANIAK_DDNS_USERNAME', password: 'INFOMANIAK_DDNS_PASSWORD'},
+      {
+        hostname: 'INFOMANIAK_DDNS_HOSTNAME',
+        username: 'INFOMANIAK_DDNS_USERNAME',
+        password: 'INFOMANIAK_DDNS_PASSWORD',
+        server: 'DDNS_SERVER',
+      },
     )
     if (record) out.push(record)
   } else if (ddns.username !== undefined || ddns.password !== undefined) {
@@ -104,12 +109,12 @@ function build(
   raw: RawRecord,
   origin: string,
   problems: string[],
-  names: {username?: string; password?: string} = {},
+  names: Record<string, string> = {},
 ): DdnsRecord | undefined {
   const before = problems.length
   const hostname = raw.hostname?.trim() ?? ''
   const at = (key: string) =>
-    origin.startsWith('ddns.records') ? `${origin}.${key}` : (names[key as 'username'] ?? `ddns.${key}`)
+    origin.startsWith('ddns.records') ? `${origin}.${key}` : `ddns.${key}${names[key] ? ` (${names[key]})` : ''}`
   if (!FQDN.test(hostname)) {
     problems.push(`${at('hostname')}: "${hostname}" is not a fully qualified domain name (e.g. home.example.org)`)
   }

@@ -87,7 +87,7 @@ describe('effective ddns records', () => {
     ).toThrow(/the name "HOME.example.org" is already used by ddns.hostname/)
     expect(() => effectiveRecords(ddns({username: 'u', password: 'p'}))).toThrow(/INFOMANIAK_DDNS_HOSTNAME\) is not/)
     expect(() => effectiveRecords(ddns({hostname: 'home.example.org', username: 'u'}))).toThrow(
-      /INFOMANIAK_DDNS_PASSWORD: required for provider infomaniak/,
+      /ddns.password \(INFOMANIAK_DDNS_PASSWORD\): required for provider infomaniak/,
     )
   })
 
