@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {ContainerNotFoundError, SelfUpdateError} from '../docker/recreate.js'
+import type {SelfIdentity} from '../docker/self.js'
 import {HomeopsError, UserError, errorMessage} from '../errors.js'
 import type {AccessPolicy} from '../http/access.js'
 import {type Handler, type HttpRequest, HttpError, type Router, json} from '../http/router.js'
@@ -34,7 +35,12 @@ const PAGE_CSP =
  * - `GET/POST /settings`: allow-list, and the key when auth is on.
  * - `GET /health`: open. `GET /` and `/assets/…`: the page (allow-list, GUI toggle).
  */
-export function createMonitorMode(): MonitorMode {
+export interface MonitorModeOptions {
+  /** Who "self" is, for the self-update guard (default: detected); for tests. */
+  self?: SelfIdentity
+}
+
+export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode {
   let service: MonitorService | undefined
   let settings: SettingsStore | undefined
   let refreshTimer: NodeJS.Timeout | undefined
@@ -188,7 +194,7 @@ export function createMonitorMode(): MonitorMode {
         logger: context.logger,
       })
       try {
-        service = await openMonitorService(context)
+        service = await openMonitorService(context, {self: options.self})
       } catch (error) {
         startError = errorMessage(error)
         throw error

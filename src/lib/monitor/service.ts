@@ -394,7 +394,7 @@ export async function registryAccess(config: HomeopsConfig, logger: Logger): Pro
 /** A started `MonitorService` for a command or a mode, stopped when the context closes. */
 export async function openMonitorService(
   context: import('../context.js').Context,
-  options: {registryWaitMs?: number; watch?: boolean} = {},
+  options: {registryWaitMs?: number; watch?: boolean; self?: SelfIdentity} = {},
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
@@ -408,6 +408,7 @@ export async function openMonitorService(
     healthTimeoutMs: config.monitor.healthTimeoutSeconds * 1000,
     registryWaitMs: options.registryWaitMs,
     version: context.version,
+    self: options.self,
   })
   context.onClose(() => service.stop())
   if (options.watch === false) return service
