@@ -101,9 +101,14 @@ export async function stackDeploy(options: DeployOptions): Promise<void> {
   const args = ['stack', 'deploy']
   if (options.useDetach) args.push('--detach=false')
   args.push('--prune', '--with-registry-auth', '--compose-file', '-', options.stack)
+  // Before 23.0 the CLI refuses a compose file without `version:` (the Compose spec dropped it).
+  const compose =
+    !options.useDetach && !/^version\s*:/m.test(options.compose)
+      ? `version: "3.8"\n${options.compose}`
+      : options.compose
   const result = await runCli(options, args, {
     env: options.secrets,
-    input: options.compose,
+    input: compose,
     cwd: options.cwd,
     timeoutMs: options.timeoutMs,
   })

@@ -100,11 +100,36 @@ export function repositoryName(url: string): string {
   return last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'repository'
 }
 
+/**
+ * Variables that make git run other programs (editors, pagers, askpass) or read
+ * other config: not wanted under cron, and simple-git refuses to run with them.
+ * GIT_SSH/GIT_SSH_COMMAND stay: they are how ssh repositories are set up.
+ */
+const DROPPED_ENV = new Set([
+  'editor',
+  'pager',
+  'prefix',
+  'git_askpass',
+  'ssh_askpass',
+  'git_editor',
+  'git_sequence_editor',
+  'git_pager',
+  'git_external_diff',
+  'git_proxy_command',
+  'git_template_dir',
+  'git_exec_path',
+  'git_config',
+  'git_config_global',
+  'git_config_system',
+])
+
 function baseEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) {
-    // Never let an inherited GIT_CONFIG_* list collide with ours; nobody answers a prompt under cron.
-    if (v !== undefined && !k.startsWith('GIT_CONFIG_') && k !== 'GIT_ASKPASS' && k !== 'SSH_ASKPASS') env[k] = v
+    const key = k.toLowerCase()
+    // Never let an inherited GIT_CONFIG_* list collide with ours.
+    if (v === undefined || DROPPED_ENV.has(key) || key.startsWith('git_config_')) continue
+    env[k] = v
   }
   return {...env, ...extra}
 }
@@ -128,7 +153,10 @@ export async function syncClone(options: {
   const {simpleGit} = await import('simple-git')
   const env = baseEnv(gitEnv(options.url, options.auth))
   // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
-  const unsafe = {allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND)}
+  const unsafe = {
+    allowUnsafeConfigEnvCount: true,
+    allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
+  }
   const inRepo = () => simpleGit({baseDir: options.dir, abort: options.signal, unsafe}).env(env)
 
   let cloned = false
