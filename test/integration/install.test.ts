@@ -1,0 +1,172 @@
+import {spawn} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+const installSh = join(repoRoot, 'install.sh')
+const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {version: string}).version
+
+interface Result {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 540_000,
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({code, stdout, stderr})
+    })
+  })
+}
+
+const root = mkdtempSync(join(tmpdir(), 'homeops-install-'))
+const dirs = {
+  prefix: join(root, 'prefix'),
+  systemd: join(root, 'systemd'),
+  cron: join(root, 'cron.d'),
+  config: join(root, 'etc-homeops'),
+  state: join(root, 'var-lib-homeops'),
+}
+const dirFlags = [
+  '--prefix',
+  dirs.prefix,
+  '--systemd-dir',
+  dirs.systemd,
+  '--cron-dir',
+  dirs.cron,
+  `--config-dir=${dirs.config}`,
+]
+const bin = join(dirs.prefix, 'bin', 'homeops')
+const userConfig = 'log:\n  level: debug\n'
+
+afterAll(() => rmSync(root, {recursive: true, force: true}))
+
+// npm installs the package and its production dependencies twice here: allow minutes, not the default.
+describe('install.sh', () => {
+  beforeAll(() => {
+    // install.sh would build a missing dist/ with `npm ci`, which must not happen to the checkout under test.
+    if (!existsSync(join(repoRoot, 'dist')) || !existsSync(join(repoRoot, 'oclif.manifest.json'))) {
+      throw new Error('dist/ or oclif.manifest.json is missing: run `npm run build` before the integration tests')
+    }
+  })
+
+  it('installs into a prefix with systemd units, a cron entry and an example config', async () => {
+    const result = await run('bash', [installSh, '--with-systemd', '--with-cron', ...dirFlags])
+    expect(result.stderr + result.stdout).not.toMatch(/error:/)
+    expect(result.code, result.stderr).toBe(0)
+
+    const versionRun = await run(bin, ['--version'])
+    expect(versionRun.code).toBe(0)
+    expect(versionRun.stdout).toContain(`homeops/${version}`)
+
+    const ddns = readFileSync(join(dirs.systemd, 'homeops-ddns.service'), 'utf8')
+    expect(ddns).toContain(`ExecStart=${bin} ddns update\n`)
+    expect(ddns).toContain('Type=oneshot')
+    for (const line of [
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'StateDirectory=homeops',
+      'ReadWritePaths=/var/lib/homeops',
+    ]) {
+      expect(ddns).toContain(`\n${line}\n`)
+    }
+    expect(ddns).toContain('# LoadCredential=INFOMANIAK_DDNS_PASSWORD:')
+    expect(ddns).toContain(`Environment=HOMEOPS_CONFIG=${dirs.config}/config.yaml`)
+
+    const timer = readFileSync(join(dirs.systemd, 'homeops-ddns.timer'), 'utf8')
+    expect(timer).toMatch(/^OnCalendar=\*:0\/5$/m)
+    expect(timer).toMatch(/^Persistent=true$/m)
+    expect(timer).toMatch(/^RandomizedDelaySec=/m)
+
+    const serve = readFileSync(join(dirs.systemd, 'homeops.service'), 'utf8')
+    expect(serve).toContain(`ExecStart=${bin} serve\n`)
+    expect(serve).toMatch(/^Type=notify$/m)
+    expect(serve).toMatch(/^Restart=on-failure$/m)
+    expect(serve).toMatch(/^ProtectSystem=strict$/m)
+    expect(serve).toMatch(/SupplementaryGroups=docker/)
+
+    const cron = readFileSync(join(dirs.cron, 'homeops'), 'utf8')
+    expect(cron).toContain(`*/5 * * * * root HOMEOPS_CONFIG=${dirs.config}/config.yaml ${bin} swarm reconcile`)
+    expect(cron).toContain('logger -t homeops')
+
+    expect(existsSync(join(dirs.config, 'config.yaml'))).toBe(true)
+  }, 600_000)
+
+  it('writes an example config that the installed homeops accepts', async () => {
+    const result = await run(bin, ['config', 'validate', '--config', join(dirs.config, 'config.yaml')], {
+      ...process.env,
+      HOMEOPS_DB_PATH: join(root, 'validate', 'homeops.db'),
+    })
+    expect(result.code, result.stdout + result.stderr).toBe(0)
+  })
+
+  it('runs again without touching an existing config', async () => {
+    writeFileSync(join(dirs.config, 'config.yaml'), userConfig)
+    const result = await run('bash', [installSh, 'install', '--with-systemd', '--with-cron', ...dirFlags])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`kept the existing configuration in ${dirs.config}`)
+    expect(result.stdout).toContain(`unchanged ${join(dirs.systemd, 'homeops-ddns.service')}`)
+    expect(readFileSync(join(dirs.config, 'config.yaml'), 'utf8')).toBe(userConfig)
+    expect((await run(bin, ['--version'])).code).toBe(0)
+  }, 600_000)
+
+  it('uninstalls the package, the link, the units and the cron entry, and keeps the config', async () => {
+    const result = await run('bash', [installSh, 'uninstall', ...dirFlags])
+    expect(result.code, result.stderr).toBe(0)
+    expect(existsSync(bin)).toBe(false)
+    expect(existsSync(join(dirs.prefix, 'lib', 'node_modules', 'homeops'))).toBe(false)
+    for (const unit of ['homeops-ddns.service', 'homeops-ddns.timer', 'homeops.service']) {
+      expect(existsSync(join(dirs.systemd, unit)), unit).toBe(false)
+    }
+    expect(existsSync(join(dirs.cron, 'homeops'))).toBe(false)
+    expect(readFileSync(join(dirs.config, 'config.yaml'), 'utf8')).toBe(userConfig)
+
+    const again = await run('bash', [installSh, 'uninstall', ...dirFlags])
+    expect(again.code, again.stderr).toBe(0)
+  })
+
+  it('removes the config and state directories with uninstall --purge', async () => {
+    mkdirSync(dirs.state, {recursive: true})
+    writeFileSync(join(dirs.state, 'homeops.db'), '')
+    const result = await run('bash', [installSh, 'uninstall', '--purge', '--state-dir', dirs.state, ...dirFlags])
+    expect(result.code, result.stderr).toBe(0)
+    expect(existsSync(dirs.config)).toBe(false)
+    expect(existsSync(dirs.state)).toBe(false)
+  })
+
+  it('refuses a Node.js older than 20, saying so', async () => {
+    const fakeBin = join(root, 'old-node')
+    mkdirSync(fakeBin, {recursive: true})
+    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho 18.19.0\n')
+    chmodSync(join(fakeBin, 'node'), 0o755)
+    const result = await run('bash', [installSh, ...dirFlags], {...process.env, PATH: `${fakeBin}:${process.env.PATH}`})
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('Node.js 20 or newer is required, found 18.19.0')
+    expect(existsSync(bin)).toBe(false)
+  })
+
+  it('rejects an unknown option with a usage hint', async () => {
+    const result = await run('bash', [installSh, '--with-sytemd'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain("unknown option '--with-sytemd'")
+  })
+})
