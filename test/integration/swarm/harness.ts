@@ -171,7 +171,7 @@ export async function serviceVersions(stack: string): Promise<Record<string, num
     filters: JSON.stringify({label: [`com.docker.stack.namespace=${stack}`]}),
   } as never)
   const out: Record<string, number> = {}
-  for (const s of services as {Spec?: {Name?: string}; Version?: {Index?: number}}[])
+  for (const s of services as unknown as {Spec?: {Name?: string}; Version?: {Index?: number}}[])
     out[s.Spec!.Name!] = s.Version!.Index!
   return out
 }
@@ -179,7 +179,7 @@ export async function serviceVersions(stack: string): Promise<Record<string, num
 export async function runningTasks(stack: string): Promise<number> {
   const tasks = (await docker().listTasks({
     filters: JSON.stringify({label: [`com.docker.stack.namespace=${stack}`], 'desired-state': ['running']}),
-  } as never)) as {Status?: {State?: string}}[]
+  } as never)) as unknown as {Status?: {State?: string}}[]
   return tasks.filter((t) => t.Status?.State === 'running').length
 }
 
