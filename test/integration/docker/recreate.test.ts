@@ -300,4 +300,3 @@ describe('recreateContainer', () => {
     expect(after.Config.Image).toBe(appImage('1.0.1'))
   })
 })
-
