@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -110,7 +110,7 @@ describe('homeops ddns (built CLI)', () => {
     const holder = spawn('sleep', ['30'])
     try {
       const stateDir = join(dir, `s${n}`)
-      await runCli(['ddns', 'status'], {env: e}) // creates the state directory
+      mkdirSync(stateDir, {recursive: true})
       writeFileSync(join(stateDir, 'ddns.lock'), `${holder.pid}\n`)
       const result = await runCli(['ddns', 'update'], {env: e})
       expect(result.code).toBe(5)
