@@ -15,6 +15,16 @@ interface Family {
   series: Map<string, {labels: Labels; value: number; counts?: number[]; sum?: number}>
   /** Gauges computed at scrape time. */
   collect?: () => {labels?: Labels; value: number}[]
+  /** Histograms whose counts are kept elsewhere and read at scrape time. */
+  collectHistogram?: () => CollectedHistogram[]
+}
+
+/** Cumulative counts per bucket (same order as the family's buckets), sum and count. */
+export interface CollectedHistogram {
+  labels?: Labels
+  counts: ArrayLike<number>
+  sum: number
+  count: number
 }
 
 export interface Counter {
@@ -47,6 +57,18 @@ export class MetricsRegistry {
     this.family(name, help, 'gauge').collect = collect
   }
 
+  /** A counter whose values are read when scraped (hot paths that count in plain arrays). */
+  collectedCounter(name: string, help: string, collect: () => {labels?: Labels; value: number}[]): void {
+    this.family(name, help, 'counter').collect = collect
+  }
+
+  /** A histogram whose bucket counts are kept by the caller (sorted `buckets`, cumulative counts). */
+  collectedHistogram(name: string, help: string, buckets: number[], collect: () => CollectedHistogram[]): void {
+    const family = this.family(name, help, 'histogram')
+    family.buckets = [...buckets]
+    family.collectHistogram = collect
+  }
+
   histogram(name: string, help: string, buckets: number[]): Histogram {
     const family = this.family(name, help, 'histogram')
     family.buckets = [...buckets].sort((a, b) => a - b)
@@ -71,6 +93,18 @@ export class MetricsRegistry {
       if (family.collect) {
         for (const {labels = {}, value} of family.collect())
           lines.push(`${family.name}${formatLabels(labels)} ${formatNumber(value)}`)
+        continue
+      }
+      if (family.collectHistogram) {
+        for (const h of family.collectHistogram()) {
+          const labels = h.labels ?? {}
+          family.buckets!.forEach((bound, i) => {
+            lines.push(`${family.name}_bucket${formatLabels({...labels, le: formatNumber(bound)})} ${h.counts[i] ?? 0}`)
+          })
+          lines.push(`${family.name}_bucket${formatLabels({...labels, le: '+Inf'})} ${h.count}`)
+          lines.push(`${family.name}_sum${formatLabels(labels)} ${formatNumber(h.sum)}`)
+          lines.push(`${family.name}_count${formatLabels(labels)} ${h.count}`)
+        }
         continue
       }
       for (const s of family.series.values()) {

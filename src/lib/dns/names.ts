@@ -1,0 +1,120 @@
+import {isIPv4, isIPv6} from 'node:net'
+
+/**
+ * Domain names as the store keeps them: lower case, no trailing dot, labels of
+ * letters, digits, `-` and `_`, at most 63 octets each and 253 in all; `*` is
+ * allowed as the first label only (wildcard).
+ */
+const LABEL = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/
+
+export function normalizeName(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, '')
+}
+
+/** Why `name` cannot be served, or undefined when it is fine. */
+export function nameProblem(name: string): string | undefined {
+  if (name === '') return 'empty name'
+  if (name.length > 253) return 'longer than 253 characters'
+  const labels = name.split('.')
+  for (const [i, label] of labels.entries()) {
+    if (label === '*' && i === 0 && labels.length > 1) continue
+    if (label === '') return 'empty label'
+    if (label.length > 63) return `label "${label.slice(0, 20)}…" longer than 63 characters`
+    if (!LABEL.test(label)) return `label "${label}" has characters other than a-z 0-9 - _`
+  }
+  return undefined
+}
+
+export function isWildcard(name: string): boolean {
+  return name.startsWith('*.')
+}
+
+/** `app.home.lan` → `home.lan`; a single label has no parent. */
+export function parentName(name: string): string | undefined {
+  const dot = name.indexOf('.')
+  return dot < 0 ? undefined : name.slice(dot + 1)
+}
+
+/** True when `name` is `zone` or below it. */
+export function inZone(name: string, zone: string): boolean {
+  if (zone === '') return true
+  return name === zone || name.endsWith('.' + zone)
+}
+
+export function addressFamily(value: string): 4 | 6 | undefined {
+  if (isIPv4(value)) return 4
+  if (isIPv6(value)) return 6
+  return undefined
+}
+
+/** The PTR owner name of an address: `10.0.0.5` → `5.0.0.10.in-addr.arpa`. */
+export function reverseName(address: string): string {
+  if (isIPv4(address)) return address.split('.').reverse().join('.') + '.in-addr.arpa'
+  const bytes = ipv6Bytes(address)
+  const nibbles: string[] = []
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    nibbles.push((bytes[i]! & 0xf).toString(16), (bytes[i]! >> 4).toString(16))
+  }
+  return nibbles.join('.') + '.ip6.arpa'
+}
+
+/** The 16 bytes of an IPv6 address (including `::ffff:1.2.3.4` forms). */
+export function ipv6Bytes(address: string): number[] {
+  let text = address
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (v4) {
+    const parts = v4[1]!.split('.').map(Number)
+    text =
+      text.slice(0, -v4[1]!.length) +
+      `${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
+  const h = head ? head.split(':') : []
+  const t = tail ? tail.split(':') : []
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  const out: number[] = []
+  for (const g of groups) {
+    const n = Number.parseInt(g || '0', 16)
+    out.push(n >> 8, n & 0xff)
+  }
+  return out
+}
+
+/** Canonical (RFC 5952) text of an IPv6 address, so equal addresses compare equal. */
+export function canonicalAddress(address: string): string {
+  if (!isIPv6(address)) return address
+  const bytes = ipv6Bytes(address)
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
+  let bestStart = -1
+  let bestLen = 0
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (bestStart < 0) return hex.join(':')
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`
+}
+
+/** Wire format of a (lower-case) name: length-prefixed labels and the root byte. */
+export function encodeWireName(name: string): Buffer {
+  const parts = name === '' ? [] : name.split('.')
+  const out = Buffer.alloc(parts.reduce((n, p) => n + p.length + 1, 1))
+  let offset = 0
+  for (const part of parts) {
+    out[offset++] = part.length
+    offset += out.write(part, offset, 'latin1')
+  }
+  out[offset] = 0
+  return out
+}

@@ -1,0 +1,619 @@
+import dgram from 'node:dgram'
+import net from 'node:net'
+import {performance} from 'node:perf_hooks'
+
+import {Packet} from 'dns2'
+
+import {UserError, errnoCode, errorMessage} from '../errors.js'
+import type {Logger} from '../log/logger.js'
+import {type EncodedAnswer, authoritative, encodeAnswer, withOpt} from './answer.js'
+import type {Forwarder} from './forwarder.js'
+import {encodeWireName} from './names.js'
+import type {RateLimiter} from './rate-limit.js'
+import type {ZoneData} from './store.js'
+import {CLASS_IN, HEADER, type Query, RCODE, TYPE, errorResponse, scanQuery} from './wire.js'
+
+/** Query types counted separately in metrics; everything else is `other`. */
+export const METRIC_TYPES = ['A', 'AAAA', 'PTR', 'CNAME', 'SOA', 'ANY', 'MX', 'TXT', 'SRV', 'NS', 'HTTPS', 'other']
+const TYPE_INDEX = new Map<number, number>([
+  [1, 0],
+  [28, 1],
+  [12, 2],
+  [5, 3],
+  [6, 4],
+  [255, 5],
+  [15, 6],
+  [16, 7],
+  [33, 8],
+  [2, 9],
+  [65, 10],
+])
+export const METRIC_RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other']
+export const ANSWER_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+]
+
+function metricIndex(type: number, rcode: number): number {
+  const t = TYPE_INDEX.get(type) ?? 11
+  const r = rcode <= 5 ? rcode : rcode === RCODE.BADVERS ? 6 : 7
+  return t * METRIC_RCODES.length + r
+}
+
+/** Counters kept in plain arrays on the hot path; the metrics registry reads them when scraped. */
+export class DnsStats {
+  readonly queries = new Float64Array(METRIC_TYPES.length * METRIC_RCODES.length)
+  readonly buckets = new Float64Array(ANSWER_BUCKETS.length)
+  answerSum = 0
+  answerCount = 0
+  dropped = {malformed: 0, rateLimited: 0, tcpRejected: 0}
+  sendErrors = 0
+
+  observe(seconds: number): void {
+    this.answerSum += seconds
+    this.answerCount++
+    for (let i = 0; i < ANSWER_BUCKETS.length; i++) if (seconds <= ANSWER_BUCKETS[i]!) this.buckets[i]!++
+  }
+
+  total(): number {
+    let n = 0
+    for (const v of this.queries) n += v
+    return n
+  }
+}
+
+export interface DnsServerOptions {
+  bind: string
+  port: number
+  ipv6: boolean
+  tcp: boolean
+  maxUdpSize: number
+  forwarder?: Forwarder
+  limiter?: RateLimiter
+  logger: Logger
+  /** Pre-encoded answers kept beyond the store's own names (wildcards, NXDOMAIN, …). */
+  dynamicEntries?: number
+  /** Open TCP connections at most. */
+  maxTcpConnections?: number
+  tcpIdleMs?: number
+}
+
+interface Entry extends EncodedAnswer {
+  metric: number
+}
+
+interface UdpEndpoint {
+  socket: dgram.Socket
+  address: string
+  port: number
+  family: 4 | 6
+  fast: boolean
+}
+
+interface RawHandle {
+  send(req: object, list: Buffer[], count: number, port: number, address: string, hasCallback: boolean): number
+  onmessage: (nread: number, handle: unknown, buf: Buffer, rinfo: {address: string; port: number}) => void
+}
+
+/**
+ * The DNS server: UDP and TCP sockets, IPv4 and IPv6.
+ *
+ * Hot path (UDP): the question is read straight from the buffer, looked up
+ * in a table of answers pre-encoded by dns2 when the store changed, copied
+ * with the query's ID, flags and name bytes patched in, and sent. Anything
+ * else (forwarding, errors, truncation, TCP) goes through `answer()`, which
+ * validates the whole message first and parses it with dns2.
+ */
+export class DnsServer {
+  readonly stats = new DnsStats()
+  private data: ZoneData | undefined
+  private table = new Map<string, Entry>()
+  private dynamic = new Map<string, Entry>()
+  private readonly udp: UdpEndpoint[] = []
+  private readonly tcpServers: net.Server[] = []
+  private readonly tcpSockets = new Set<net.Socket>()
+  private fillTimer: NodeJS.Immediate | undefined
+  private readonly ra: boolean
+  private readonly maxUdp: number
+
+  constructor(private readonly options: DnsServerOptions) {
+    this.ra = Boolean(options.forwarder)
+    this.maxUdp = options.maxUdpSize
+  }
+
+  /** Addresses actually listening (`127.0.0.1:5353/udp`, …). */
+  get addresses(): string[] {
+    const out: string[] = []
+    for (const e of this.udp) out.push(`${e.family === 6 ? `[${e.address}]` : e.address}:${e.port}/udp`)
+    for (const s of this.tcpServers) {
+      const a = s.address() as net.AddressInfo | null
+      if (a) out.push(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/tcp`)
+    }
+    return out
+  }
+
+  get port(): number {
+    return this.udp[0]?.port ?? this.options.port
+  }
+
+  /** True when UDP answers use the direct handle path (diagnostics). */
+  get fastPath(): boolean {
+    return this.udp.length > 0 && this.udp.every((e) => e.fast)
+  }
+
+  /** New records: drop every pre-encoded answer, then re-encode the store's names in the background. */
+  setData(data: ZoneData): void {
+    this.data = data
+    this.table = new Map()
+    this.dynamic = new Map()
+    if (this.fillTimer) clearImmediate(this.fillTimer)
+    const work: [string, number][] = []
+    for (const name of data.names.keys()) {
+      if (name.startsWith('*.')) continue
+      work.push([name, TYPE.A], [name, TYPE.AAAA])
+    }
+    for (const name of data.ptr.keys()) work.push([name, TYPE.PTR])
+    let i = 0
+    const step = () => {
+      this.fillTimer = undefined
+      if (this.data !== data) return
+      const end = Math.min(work.length, i + 256)
+      for (; i < end; i++) {
+        const [name, type] = work[i]!
+        const key = tableKey(name, type, CLASS_IN)
+        if (this.table.has(key)) continue
+        const entry = this.encode(data, name, type, CLASS_IN)
+        if (entry) this.table.set(key, entry)
+      }
+      if (i < work.length) this.fillTimer = setImmediate(step)
+    }
+    step()
+  }
+
+  async start(): Promise<void> {
+    const hosts = listenHosts(this.options.bind, this.options.ipv6)
+    let port = this.options.port
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const [i, host] of hosts.entries()) {
+          const endpoint = await this.bindUdp(host.address, host.family, port, i > 0 && host.optional)
+          if (endpoint && port === 0) port = endpoint.port
+        }
+        if (this.options.tcp) {
+          for (const [i, host] of hosts.entries()) await this.bindTcp(host.address, port, i > 0 && host.optional)
+        }
+        break
+      } catch (error) {
+        await this.stop()
+        // Port 0: the UDP port we were given may be taken for TCP; try another.
+        if (this.options.port === 0 && errnoCode(error) === 'EADDRINUSE' && attempt < 5) {
+          port = 0
+          continue
+        }
+        throw listenError(error, hosts.map((h) => h.address).join(', '), port)
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.fillTimer) clearImmediate(this.fillTimer)
+    this.fillTimer = undefined
+    for (const e of this.udp.splice(0)) {
+      try {
+        e.socket.close()
+      } catch {
+        // already closed
+      }
+    }
+    for (const socket of this.tcpSockets) socket.destroy()
+    this.tcpSockets.clear()
+    await Promise.all(this.tcpServers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+  }
+
+  private bindUdp(address: string, family: 4 | 6, port: number, optional: boolean): Promise<UdpEndpoint | undefined> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({
+        type: family === 6 ? 'udp6' : 'udp4',
+        reuseAddr: false,
+        ipv6Only: family === 6,
+      })
+      const onError = (error: Error) => {
+        socket.close()
+        if (optional && ['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes(errnoCode(error) ?? '')) {
+          this.options.logger.warn('IPv6 is not available; answering on IPv4 only', {
+            address,
+            error: errorMessage(error),
+          })
+          resolve(undefined)
+        } else reject(error)
+      }
+      socket.once('error', onError)
+      socket.bind(port, address, () => {
+        socket.off('error', onError)
+        socket.on('error', (error) => this.options.logger.warn('dns udp socket error', {error: errorMessage(error)}))
+        for (const size of [16 << 20, 4 << 20, 1 << 20]) {
+          try {
+            socket.setRecvBufferSize(size)
+            socket.setSendBufferSize(size)
+            break
+          } catch {
+            // the kernel caps it (net.core.rmem_max); try smaller
+          }
+        }
+        const info = socket.address()
+        const endpoint: UdpEndpoint = {socket, address: info.address, port: info.port, family, fast: false}
+        endpoint.fast = this.installFastPath(endpoint)
+        this.udp.push(endpoint)
+        resolve(endpoint)
+      })
+    })
+  }
+
+  private bindTcp(address: string, port: number, optional: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({noDelay: true}, (socket) => this.onTcp(socket))
+      server.maxConnections = this.options.maxTcpConnections ?? 256
+      const onError = (error: Error) => {
+        server.close()
+        if (optional && ['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes(errnoCode(error) ?? '')) resolve()
+        else reject(error)
+      }
+      server.once('error', onError)
+      server.listen({host: address, port, ipv6Only: address.includes(':'), exclusive: true}, () => {
+        server.off('error', onError)
+        server.on('error', (error) => this.options.logger.warn('dns tcp server error', {error: errorMessage(error)}))
+        server.on('drop', () => this.stats.dropped.tcpRejected++)
+        this.tcpServers.push(server)
+        resolve()
+      })
+    })
+  }
+
+  /**
+   * Takes over the socket's receive callback and sends through the handle
+   * directly (no per-packet event emitter, DNS lookup of the peer address or
+   * callback allocation). Falls back to the public API when Node's internals
+   * are not what we expect.
+   */
+  private installFastPath(endpoint: UdpEndpoint): boolean {
+    const {socket} = endpoint
+    let handle: RawHandle | undefined
+    let SendWrap: (new () => object) | undefined
+    try {
+      const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')
+      const state = symbol ? ((socket as unknown as Record<symbol, {handle?: unknown}>)[symbol] ?? {}) : {}
+      const candidate = state.handle as Partial<RawHandle> | undefined
+      const binding = (process as unknown as {binding(name: string): {SendWrap?: new () => object}}).binding('udp_wrap')
+      if (candidate && typeof candidate.send === 'function' && 'onmessage' in candidate && binding.SendWrap) {
+        handle = candidate as RawHandle
+        SendWrap = binding.SendWrap
+      }
+    } catch {
+      handle = undefined
+    }
+    if (!handle || !SendWrap) {
+      socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
+      return false
+    }
+    const Wrap = SendWrap
+    let req = new Wrap()
+    const list: Buffer[] = [Buffer.alloc(0)]
+    const raw = handle
+    const send = (out: Buffer, port: number, address: string): boolean => {
+      list[0] = out
+      const result = raw.send(req, list, 1, port, address, false)
+      if (result === 0) {
+        // Queued: the handle now holds `out` until sent; keep it alive and never patch it again.
+        ;(req as {list?: Buffer[]}).list = [out]
+        req = new Wrap()
+        return false
+      }
+      if (result < 0) this.stats.sendErrors++
+      return true
+    }
+    raw.onmessage = (nread, _handle, msg, rinfo) => {
+      if (nread < 0 || !msg) return
+      try {
+        this.onUdp(msg, rinfo.address, rinfo.port, endpoint, send)
+      } catch (error) {
+        this.stats.dropped.malformed++
+        this.options.logger.debug('dns packet failed', {error: errorMessage(error)})
+      }
+    }
+    return true
+  }
+
+  /** One UDP datagram. `send` is the direct path; it returns false when it kept the buffer. */
+  private onUdp(
+    msg: Buffer,
+    address: string,
+    port: number,
+    endpoint: UdpEndpoint,
+    send: ((out: Buffer, port: number, address: string) => boolean) | undefined,
+  ): void {
+    const started = performance.now()
+    const limiter = this.options.limiter
+    if (limiter && !limiter.allow(address)) {
+      this.stats.dropped.rateLimited++
+      return
+    }
+    const len = msg.length
+    // ---- hot path: one question, no records but an optional OPT, our name ----
+    fast: if (len >= 17 && len <= 512 && (msg[2]! & 0xfe) === 0 && (msg[3]! & 0x0f) === 0) {
+      if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0) break fast
+      if (msg[10] !== 0 || msg[11]! > 1) break fast
+      let p = HEADER
+      let upper = false
+      for (;;) {
+        const l = msg[p]!
+        if (l === 0) break
+        if (l > 63) break fast
+        const e = p + l
+        if (e >= len) break fast
+        for (let i = p + 1; i <= e; i++) {
+          const c = msg[i]!
+          if (c >= 0x41 && c <= 0x5a) upper = true
+        }
+        p = e + 1
+      }
+      const qend = p + 5
+      if (qend > len) break fast
+      let edns = false
+      let limit = 512
+      if (msg[11] === 1) {
+        // The OPT record must follow the question and end the message.
+        if (qend + 11 > len || msg[qend] !== 0 || msg[qend + 1] !== 0 || msg[qend + 2] !== TYPE.OPT) break fast
+        if (msg[qend + 5] !== 0 || msg[qend + 6] !== 0) break fast // extended rcode / version 0 only
+        const rdlen = (msg[qend + 9]! << 8) | msg[qend + 10]!
+        if (qend + 11 + rdlen !== len) break fast
+        for (let o = qend + 11; o < len;) {
+          if (o + 4 > len) break fast
+          o += 4 + ((msg[o + 2]! << 8) | msg[o + 3]!)
+          if (o > len) break fast
+        }
+        edns = true
+        const size = (msg[qend + 3]! << 8) | msg[qend + 4]!
+        limit = size < 512 ? 512 : size > this.maxUdp ? this.maxUdp : size
+      } else if (qend !== len) break fast
+      const key = upper ? lowerKey(msg, qend) : msg.toString('latin1', HEADER, qend)
+      const entry = this.table.get(key) ?? this.dynamic.get(key)
+      if (entry === undefined) break fast
+      const out = edns ? entry.edns : entry.plain
+      if (out.length > limit || entry.questionLength !== qend - HEADER) break fast
+      if (send) {
+        patch(out, msg, qend, edns)
+        if (!send(out, port, address)) {
+          // The queued buffer belongs to the socket now; later queries get a fresh copy.
+          if (edns) entry.edns = Buffer.from(out)
+          else entry.plain = Buffer.from(out)
+        }
+      } else {
+        const copy = Buffer.from(out)
+        patch(copy, msg, qend, edns)
+        this.sendPublic(endpoint, copy, port, address)
+      }
+      this.stats.queries[entry.metric]!++
+      this.stats.observe((performance.now() - started) / 1000)
+      return
+    }
+    // ---- everything else ----
+    void this.answer(msg, 'udp').then(
+      (out) => {
+        if (out) this.sendPublic(endpoint, out, port, address)
+        this.stats.observe((performance.now() - started) / 1000)
+      },
+      (error: unknown) => {
+        this.stats.dropped.malformed++
+        this.options.logger.debug('dns query failed', {error: errorMessage(error)})
+      },
+    )
+  }
+
+  private sendPublic(endpoint: UdpEndpoint, out: Buffer, port: number, address: string): void {
+    try {
+      endpoint.socket.send(out, port, address, (error) => {
+        if (error) this.stats.sendErrors++
+      })
+    } catch {
+      this.stats.sendErrors++
+    }
+  }
+
+  /**
+   * The full path: validates the message, parses it with dns2, answers from
+   * our records, forwards, or refuses. Undefined: drop silently.
+   */
+  async answer(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+    const scan = scanQuery(msg)
+    if (scan.kind === 'drop') {
+      this.stats.dropped.malformed++
+      return undefined
+    }
+    if (scan.kind === 'error') {
+      this.stats.queries[metricIndex(0, scan.rcode)]!++
+      return errorResponse(scan.id, scan.flags, scan.rcode, scan.question, this.ra)
+    }
+    const query = scan.query
+    const question = Buffer.from(msg.subarray(HEADER, query.questionEnd))
+    if (query.badOpt) return this.error(query, RCODE.FORMERR, question)
+    if (query.opt && query.opt.version > 0) {
+      this.stats.queries[metricIndex(query.type, RCODE.BADVERS)]!++
+      const out = withOpt(errorResponse(query.id, query.flags, 0, question, this.ra), this.maxUdp, RCODE.BADVERS >> 4)
+      return out
+    }
+    // dns2 parses what passed the structural checks.
+    const request = Packet.parse(msg)
+    const parsed = request.questions[0]
+    if (!parsed) return this.error(query, RCODE.FORMERR, question)
+    const name = parsed.name.toLowerCase().replace(/\.$/, '')
+    const type = parsed.type
+    const klass = parsed.class
+    const limit =
+      transport === 'tcp' ? 65535 : query.opt ? Math.min(Math.max(query.opt.udpSize, 512), this.maxUdp) : 512
+
+    const data = this.data
+    if (data && (klass === CLASS_IN || klass === 255)) {
+      const key = tableKey(name, type, klass)
+      let entry = this.table.get(key) ?? this.dynamic.get(key)
+      if (!entry) {
+        entry = this.encode(data, name, type, klass)
+        if (entry) {
+          if (this.dynamic.size >= (this.options.dynamicEntries ?? 20_000)) this.dynamic.clear()
+          this.dynamic.set(key, entry)
+        }
+      }
+      if (entry) {
+        this.stats.queries[entry.metric]!++
+        const full = Buffer.from(query.opt ? entry.edns : entry.plain)
+        if (entry.questionLength === query.questionEnd - HEADER) patch(full, msg, query.questionEnd, Boolean(query.opt))
+        else patchHeader(full, msg, Boolean(query.opt))
+        return full.length > limit ? truncated(full, Boolean(query.opt), this.maxUdp) : full
+      }
+    }
+    if (klass !== CLASS_IN) return this.error(query, RCODE.REFUSED, question)
+    const forwarder = this.options.forwarder
+    if (!forwarder) return this.error(query, RCODE.REFUSED, question)
+    const answer = await forwarder.resolve(query, msg)
+    if (!answer) return this.error(query, RCODE.SERVFAIL, question)
+    this.stats.queries[metricIndex(type, answer[3]! & 0x0f)]!++
+    if (answer.length > limit) return truncated(answer, Boolean(query.opt), this.maxUdp)
+    return answer
+  }
+
+  private error(query: Query, rcode: number, question: Buffer): Buffer {
+    this.stats.queries[metricIndex(query.type, rcode)]!++
+    const out = errorResponse(query.id, query.flags, rcode, question, this.ra)
+    return query.opt ? withOpt(out, this.maxUdp) : out
+  }
+
+  private encode(data: ZoneData, name: string, type: number, klass: number): Entry | undefined {
+    const answer = authoritative(data, name, type)
+    if (!answer) return undefined
+    try {
+      const encoded = encodeAnswer({name, type, klass}, answer, {ra: this.ra, maxUdpSize: this.maxUdp})
+      return {...encoded, metric: metricIndex(type, encoded.rcode)}
+    } catch (error) {
+      this.options.logger.warn('cannot encode dns answer', {name, type, error: errorMessage(error)})
+      return undefined
+    }
+  }
+
+  private onTcp(socket: net.Socket): void {
+    this.tcpSockets.add(socket)
+    socket.setTimeout(this.options.tcpIdleMs ?? 10_000, () => socket.destroy())
+    socket.on('error', () => socket.destroy())
+    socket.on('close', () => this.tcpSockets.delete(socket))
+    let buffered: Buffer = Buffer.alloc(0)
+    let chain = Promise.resolve()
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      while (buffered.length >= 2) {
+        const length = buffered.readUInt16BE(0)
+        if (buffered.length < length + 2) break
+        const message = Buffer.from(buffered.subarray(2, 2 + length))
+        buffered = buffered.subarray(2 + length)
+        // Answers go back in order, one query at a time per connection.
+        chain = chain.then(async () => {
+          const started = performance.now()
+          let out: Buffer | undefined
+          try {
+            out = await this.answer(message, 'tcp')
+          } catch (error) {
+            this.stats.dropped.malformed++
+            this.options.logger.debug('dns tcp query failed', {error: errorMessage(error)})
+          }
+          this.stats.observe((performance.now() - started) / 1000)
+          if (!out || socket.destroyed) return
+          const framed = Buffer.alloc(out.length + 2)
+          framed.writeUInt16BE(out.length, 0)
+          out.copy(framed, 2)
+          socket.write(framed)
+        })
+      }
+      if (buffered.length > 65537 * 4) socket.destroy() // a client that never lets us answer
+    })
+  }
+}
+
+/** The table key: the wire-format name, type and class, as a latin1 string. */
+export function tableKey(name: string, type: number, klass: number): string {
+  const wire = encodeWireName(name)
+  return wire.toString('latin1') + String.fromCharCode(type >> 8, type & 0xff, klass >> 8, klass & 0xff)
+}
+
+function lowerKey(msg: Buffer, qend: number): string {
+  const copy = Buffer.from(msg.subarray(HEADER, qend))
+  const nameEnd = copy.length - 4
+  for (let i = 0; i < nameEnd; i++) {
+    const c = copy[i]!
+    if (c >= 0x41 && c <= 0x5a) copy[i] = c | 0x20
+  }
+  return copy.toString('latin1')
+}
+
+/** ID, RD and CD from the query; its name bytes (so 0x20 case randomisation survives); its DO bit. */
+function patch(out: Buffer, msg: Buffer, qend: number, edns: boolean): void {
+  patchHeader(out, msg, edns)
+  msg.copy(out, HEADER, HEADER, qend - 4)
+  if (edns) out[out.length - 4] = msg[qend + 7]! & 0x80
+}
+
+function patchHeader(out: Buffer, msg: Buffer, edns: boolean): void {
+  out[0] = msg[0]!
+  out[1] = msg[1]!
+  out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01)
+  out[3] = (out[3]! & 0xef) | (msg[3]! & 0x10)
+  void edns
+}
+
+/** The header and question only, TC set (and our OPT when the client sent one): "ask again over TCP". */
+function truncated(full: Buffer, edns: boolean, udpSize: number): Buffer {
+  let p = HEADER
+  while (p < full.length && full[p] !== 0) {
+    if ((full[p]! & 0xc0) === 0xc0) {
+      p += 1
+      break
+    }
+    p += full[p]! + 1
+  }
+  const qend = p + 5
+  const out = Buffer.alloc(qend)
+  full.copy(out, 0, 0, qend)
+  out[2] = out[2]! | 0x02
+  out.writeUInt16BE(1, 4)
+  out.writeUInt16BE(0, 6)
+  out.writeUInt16BE(0, 8)
+  out.writeUInt16BE(0, 10)
+  return edns ? withOpt(out, udpSize) : out
+}
+
+interface ListenHost {
+  address: string
+  family: 4 | 6
+  /** IPv6 next to IPv4: a host without IPv6 only gets a warning. */
+  optional: boolean
+}
+
+function listenHosts(bind: string, ipv6: boolean): ListenHost[] {
+  const family = net.isIP(bind)
+  if (family === 6) return [{address: bind, family: 6, optional: false}]
+  if (family !== 4) throw new UserError(`dns.bind "${bind}" is not an IP address`, {hint: 'e.g. 0.0.0.0 or 127.0.0.1'})
+  const hosts: ListenHost[] = [{address: bind, family: 4, optional: false}]
+  if (ipv6 && bind === '0.0.0.0') hosts.push({address: '::', family: 6, optional: true})
+  if (ipv6 && bind === '127.0.0.1') hosts.push({address: '::1', family: 6, optional: true})
+  return hosts
+}
+
+function listenError(error: unknown, where: string, port: number): Error {
+  const code = errnoCode(error)
+  if (code === 'EADDRINUSE')
+    return new UserError(`cannot listen for DNS on ${where} port ${port}: the port is in use`, {
+      hint: 'stop the other DNS server (systemd-resolved, dnsmasq) or set DNS_PORT',
+      cause: error,
+    })
+  if (code === 'EACCES')
+    return new UserError(`cannot listen for DNS on ${where} port ${port}: permission denied`, {
+      hint: 'port 53 needs root or CAP_NET_BIND_SERVICE; or set DNS_PORT=5353',
+      cause: error,
+    })
+  return new UserError(`cannot listen for DNS on ${where} port ${port}: ${errorMessage(error)}`, {cause: error})
+}

@@ -1,0 +1,195 @@
+import type {HomeopsConfig} from '../config/root-schema.js'
+import type {Context} from '../context.js'
+import type {DockerConnection} from '../docker/client.js'
+import {errorMessage} from '../errors.js'
+import type {Logger} from '../log/logger.js'
+import {effectiveDnsPort} from './config.js'
+import {DockerSource, type DockerSourceStatus} from './docker-source.js'
+import {Forwarder, parseUpstream} from './forwarder.js'
+import {type HostIp, detectHostIp} from './host-ip.js'
+import {HostsDirectory} from './hosts-file.js'
+import {RateLimiter} from './rate-limit.js'
+import {DnsServer} from './server.js'
+import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+
+export type DnsConfig = HomeopsConfig['dns']
+
+export interface DnsServiceOptions {
+  config: DnsConfig
+  logger: Logger
+  /** Docker for labels; undefined: no Docker source. */
+  connectDocker?: () => Promise<DockerConnection>
+  /** Store debounce (tests). */
+  debounceMs?: number
+}
+
+/**
+ * Everything behind `dns serve`: the record store and its sources (static
+ * config, hosts directory, Docker labels), and, when serving, the DNS server,
+ * forwarder and rate limiter.
+ */
+export class DnsService {
+  readonly store: RecordStore
+  hostIp: HostIp = {addresses: [], origin: 'not detected yet'}
+  hosts: HostsDirectory | undefined
+  docker: DockerSource | undefined
+  server: DnsServer | undefined
+  forwarder: Forwarder | undefined
+  limiter: RateLimiter | undefined
+  startedAt: Date | undefined
+  private unsubscribe: (() => void) | undefined
+
+  constructor(private readonly options: DnsServiceOptions) {
+    const config = options.config
+    this.store = new RecordStore({
+      ttl: config.ttl,
+      zones: config.zones,
+      logger: options.logger,
+      debounceMs: options.debounceMs,
+    })
+  }
+
+  get config(): DnsConfig {
+    return this.options.config
+  }
+
+  /** Loads every source; `watch` keeps them current (hosts watcher, Docker events). */
+  async load(watch: boolean): Promise<void> {
+    const {config, logger} = this.options
+    this.hostIp = await detectHostIp(config.hostIp)
+    const statics = new Map<string, SourceRecord[]>()
+    const records: SourceRecord[] = []
+    for (const [name, value] of Object.entries(config.records)) records.push(...recordsFromValue(name, String(value)))
+    statics.set('config', records)
+    this.store.replaceKind('static', statics)
+    if (config.hostsDirectory) {
+      this.hosts = new HostsDirectory(config.hostsDirectory, this.store, logger)
+      if (watch) await this.hosts.start()
+      else await this.hosts.load()
+    }
+    if (this.options.connectDocker && config.docker) {
+      this.docker = new DockerSource({
+        connect: this.options.connectDocker,
+        store: this.store,
+        hostIps: this.hostIp.addresses,
+        logger,
+      })
+      if (watch) await this.docker.start()
+      else {
+        try {
+          await this.docker.once()
+        } catch (error) {
+          this.docker.status.lastError = errorMessage(error)
+        }
+      }
+    }
+    this.store.flush()
+  }
+
+  /** Binds the DNS sockets and answers from the store from now on. */
+  async serve(): Promise<void> {
+    const {config, logger} = this.options
+    const upstreams = config.upstreams.map(parseUpstream)
+    this.forwarder =
+      upstreams.length > 0
+        ? new Forwarder({
+            upstreams,
+            timeoutMs: config.upstreamTimeoutMs,
+            cacheSize: config.cacheSize,
+            udpSize: config.maxUdpSize,
+          })
+        : undefined
+    this.limiter = new RateLimiter({perSource: config.rateLimit})
+    const server = new DnsServer({
+      bind: config.bind,
+      port: effectiveDnsPort(config.port),
+      ipv6: config.ipv6,
+      tcp: config.tcp,
+      maxUdpSize: config.maxUdpSize,
+      forwarder: this.forwarder,
+      limiter: this.limiter,
+      logger,
+    })
+    server.setData(this.store.data)
+    this.unsubscribe = this.store.onChange((data) => {
+      server.setData(data)
+      logger.info('dns records changed', {names: data.names.size, version: data.version})
+    })
+    await server.start()
+    this.limiter.start()
+    this.server = server
+    this.startedAt = new Date()
+    const data = this.store.data
+    logger.info('dns server listening', {
+      addresses: server.addresses.join(' '),
+      names: data.names.size,
+      zones: data.zones.join(',') || '(none)',
+      hostIp: `${this.hostIp.addresses.join(',')} (${this.hostIp.origin})`,
+      upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
+      fastPath: server.fastPath,
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.()
+    this.limiter?.stop()
+    this.hosts?.stop()
+    await this.docker?.stop()
+    await this.server?.stop()
+    this.forwarder?.close()
+    this.store.close()
+  }
+
+  report(): RecordsReport {
+    const data = this.store.data
+    return {
+      zones: [...data.zones],
+      hostIp: this.hostIp,
+      records: data.rows(),
+      conflicts: [...data.conflicts],
+      docker: this.docker ? {...this.docker.status} : null,
+      hostsDirectory: this.config.hostsDirectory ?? null,
+    }
+  }
+}
+
+export interface RecordsReport {
+  zones: string[]
+  hostIp: HostIp
+  records: RecordRow[]
+  conflicts: Conflict[]
+  docker: DockerSourceStatus | null
+  hostsDirectory: string | null
+}
+
+/** `dns records`: what the server would answer now, with sources. */
+export async function collectRecords(
+  context: Context,
+  options: {dockerHost?: string; docker?: boolean} = {},
+): Promise<RecordsReport> {
+  const config = {...context.config.dns, docker: options.docker ?? context.config.dns.docker}
+  const service = new DnsService({
+    config,
+    logger: context.logger,
+    connectDocker: config.docker ? dockerConnector(context, options.dockerHost) : undefined,
+  })
+  try {
+    await service.load(false)
+    return service.report()
+  } finally {
+    await service.stop()
+  }
+}
+
+/** Connects through the context first; after a failure, with a fresh client each time. */
+export function dockerConnector(context: Context, dockerHost?: string): () => Promise<DockerConnection> {
+  let first = true
+  return async () => {
+    if (first) {
+      first = false
+      if (!dockerHost) return context.docker()
+    }
+    const {connectDocker} = await import('../docker/client.js')
+    return connectDocker(dockerHost ?? context.config.docker.host)
+  }
+}

@@ -1,0 +1,126 @@
+// DNS section: the records the server answers, with their source; listening addresses, zones, counters.
+// Used by `homeops serve` (mounted under /dns) and by the page of `homeops dns serve`.
+import {badge, el, poll, replace, table, timeAgo} from '../shared/ui.js'
+
+const KIND_BADGE = {static: 'info', hosts: 'ok', swarm: 'warn', docker: 'ok'}
+
+function sourceCell(source) {
+  return el(
+    'span',
+    {class: 'dns-sources'},
+    String(source)
+      .split(',')
+      .map((s) => {
+        const kind = s.split(':')[0]
+        return el('span', {class: 'dns-source'}, badge(kind, KIND_BADGE[kind] ?? 'info'), ' ', s.slice(kind.length + 1))
+      }),
+  )
+}
+
+function summary(snapshot) {
+  const items = [
+    ['Listening', (snapshot.listening || []).join('  ') || '—'],
+    ['Zones', (snapshot.zones || []).join(', ') || '(none)'],
+    ['Host IP', `${(snapshot.hostIp?.addresses || []).join(', ')} (${snapshot.hostIp?.origin ?? '?'})`],
+    ['Upstreams', (snapshot.upstreams || []).join(', ') || 'none: other names are refused'],
+    ['Queries', String(snapshot.queries?.total ?? 0)],
+    [
+      'Answers',
+      Object.entries(snapshot.queries?.byRcode || {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' · ') || '—',
+    ],
+    ['Docker', dockerText(snapshot.docker)],
+    ['Up since', snapshot.startedAt ? timeAgo(snapshot.startedAt) : '—'],
+  ]
+  return el(
+    'dl',
+    {class: 'dns-summary'},
+    items.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]),
+  )
+}
+
+function dockerText(docker) {
+  if (!docker) return 'not used'
+  if (!docker.connected) return badge(`not connected${docker.lastError ? ': ' + docker.lastError : ''}`, 'bad')
+  return `${docker.containers} containers, ${docker.services} services (${docker.swarm})`
+}
+
+export async function mount(element, api) {
+  const state = {filter: ''}
+  const head = el('div', {class: 'dns-head'})
+  const search = el('input', {
+    type: 'search',
+    placeholder: 'Filter names, addresses, sources',
+    'aria-label': 'Filter records',
+    oninput: (event) => {
+      state.filter = event.target.value.trim().toLowerCase()
+      render()
+    },
+  })
+  const conflicts = el('div', {class: 'dns-conflicts'})
+  const records = el('div', {class: 'dns-records'})
+  const error = el('p', {class: 'dns-error', role: 'alert', hidden: true})
+  replace(element, error, head, conflicts, el('div', {class: 'dns-toolbar'}, search), records)
+  let last
+
+  function render() {
+    if (!last) return
+    replace(head, summary(last))
+    replace(
+      conflicts,
+      (last.conflicts || []).length === 0
+        ? null
+        : el(
+            'details',
+            null,
+            el(
+              'summary',
+              null,
+              badge(`${last.conflicts.length} conflicts`, 'warn'),
+              ' names defined by several sources',
+            ),
+            el(
+              'ul',
+              null,
+              last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
+            ),
+          ),
+    )
+    const rows = (last.records || []).filter(
+      (r) => !state.filter || `${r.name} ${r.type} ${r.value} ${r.source}`.toLowerCase().includes(state.filter),
+    )
+    replace(
+      records,
+      table(
+        [
+          {key: 'name', label: 'Name', className: 'mono'},
+          {key: 'type', label: 'Type'},
+          {key: 'value', label: 'Answer', className: 'mono'},
+          {key: 'ttl', label: 'TTL', align: 'num'},
+          {key: 'source', label: 'Source', render: (r) => sourceCell(r.source)},
+        ],
+        rows,
+        {
+          empty: state.filter
+            ? 'No record matches the filter'
+            : 'No records yet: label a container with homeops.dns.name',
+        },
+      ),
+    )
+  }
+
+  const stop = poll(
+    async () => {
+      last = await api.get('/snapshot')
+      error.hidden = true
+      render()
+    },
+    5000,
+    (e) => {
+      error.hidden = false
+      error.textContent = e.message
+    },
+  )
+  return stop
+}
