@@ -35,6 +35,10 @@ export const imagesSchema = obj({
   }),
   logLevel: oneOf(LOG_LEVELS, {env: ['LOG_LEVEL']}),
   notifiers: array(notifierSchema),
+  watchByDefault: bool({
+    default: true,
+    description: 'watch every container and service; false: only those with a homeops.images.mode label',
+  }),
   listen: str({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
   githubApiUrl: str({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
   maxTags: num({default: 20000, min: 100, integer: true, description: 'tags read per repository at most'}),

@@ -11,7 +11,7 @@ import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './ch
 import {type UpdateBy, markNotified, notificationKey, recordCheck, recordUpdate, wasNotified} from './history.js'
 import {createApplyToken, linkKey} from './links.js'
 import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
-import {type Workload, discoverWorkloads} from './workloads.js'
+import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
 import type {ServiceInfo} from './workloads.js'
 
 /** The registry client configured from `registries:` and `images.*`. */
@@ -49,6 +49,7 @@ export interface CheckRunOptions {
 export async function runCheck(context: Context, options: CheckRunOptions = {}): Promise<CheckReport> {
   const {docker} = await context.docker()
   let workloads = await discoverWorkloads(docker, context.logger)
+  if (!context.config.images.watchByDefault) workloads = workloads.filter((w) => imageLabel(w.labels, 'mode'))
   if (options.workload) {
     workloads = workloads.filter((w) => w.name === options.workload || w.id.startsWith(options.workload!))
     if (workloads.length === 0)
@@ -307,6 +308,10 @@ export async function applyWorkloadUpdate(context: Context, request: ApplyReques
       maxTags: context.config.images.maxTags,
     })
     if (check.mode === null) throw new UserError(`${workload.name}: ${check.error}`)
+    if (check.mode === 'DISABLED')
+      throw new UserError(`${workload.name} has homeops.images.mode=DISABLED: not updating it`, {
+        hint: 'change the label to NOTIFICATION or AUTO_UPDATE to allow updates',
+      })
     let target: {tag: string; digest?: string}
     if (request.to) {
       const [tag, digest] = request.to.split('@') as [string, string | undefined]
