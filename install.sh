@@ -226,6 +226,9 @@ RestrictRealtime=yes
 RestrictNamespaces=yes
 LockPersonality=yes
 SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
+ProtectProc=invisible
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 StateDirectory=homeops
 StateDirectoryMode=0750
@@ -260,6 +263,8 @@ $(config_env_line)
 TimeoutStartSec=5min
 $(hardening)
 CapabilityBoundingSet=
+ProcSubset=pid
+PrivateIPC=yes
 EOF
 
   write_file "$SYSTEMD_DIR/homeops-ddns.timer" 0644 <<EOF
