@@ -2,7 +2,13 @@ import {bool, list, map, num, obj, str} from '../config/schema.js'
 
 export const dnsSchema = obj({
   enabled: bool({default: false, description: 'run the DNS server in `homeops serve`'}),
-  port: num({min: 1, max: 65535, integer: true, env: ['DNS_PORT'], description: 'default 53 as root, 5353 otherwise'}),
+  port: num({
+    min: 0,
+    max: 65535,
+    integer: true,
+    env: ['DNS_PORT'],
+    description: 'default 53 as root, 5353 otherwise; 0: any free port',
+  }),
   bind: str({default: '0.0.0.0', env: ['DNS_BIND_ADDRESS']}),
   ipv6: bool({
     default: true,
