@@ -1,0 +1,99 @@
+import {chromium} from 'playwright-core'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
+import {ddnsContext} from '../integration/ddns/harness.js'
+import type {Harness} from '../integration/ddns/harness.js'
+import {createDdnsMode} from '../../src/lib/ddns/mode.js'
+import {Router} from '../../src/lib/http/router.js'
+import {type RunningHttpServer, startHttpServer} from '../../src/lib/http/server.js'
+import {staticFiles, webRoot} from '../../src/lib/http/static-files.js'
+import {silentLogger} from '../../src/lib/log/logger.js'
+import {MetricsRegistry} from '../../src/lib/metrics/registry.js'
+
+// The ddns section alone, mounted by a minimal page the way the shell mounts it: `mount(element, api)`.
+const PAGE = `<!doctype html><meta charset="utf-8"><title>ddns</title><link rel="icon" href="data:,"><div id="s"></div>
+<script type="module">
+  import {createApi} from '/web/shared/ui.js'
+  import {mount} from '/web/ddns/section.js'
+  mount(document.getElementById('s'), createApi('/ddns'))
+</script>`
+
+let provider: Dyndns2Fake
+let source: EchoFake
+let harness: Harness
+let server: RunningHttpServer
+const mode = createDdnsMode({intervalMs: 60_000})
+
+beforeAll(async () => {
+  provider = await startDyndns2()
+  source = await startEcho('84.16.66.10')
+  const yaml = `ddns:
+  server: ${provider.url}
+  ipSources: {v4: ['${source.url}']}
+  retryBackoff: 0
+  records:
+    - {name: home, provider: dyndns2, hostname: home.example.org, username: user, password: pass-word-1}
+    - {name: typo, provider: dyndns2, hostname: nas.example.org, username: user, password: pass-word-1}
+`
+  harness = await ddnsContext({yaml})
+  const router = new Router()
+  const ddns = new Router()
+  mode.routes!(ddns)
+  router.mount(ddns, '/ddns')
+  router.get('/web/*', staticFiles(webRoot()))
+  router.get('/', () => ({status: 200, headers: {'content-type': 'text/html; charset=utf-8'}, body: PAGE}))
+  server = await startHttpServer({listen: {host: '127.0.0.1', port: 0}, router, logger: silentLogger})
+  const first = mode.passed()
+  await mode.start({
+    context: harness.context,
+    metrics: new MetricsRegistry(),
+    signal: new AbortController().signal,
+    crashed: () => {},
+  })
+  await first
+})
+
+afterAll(async () => {
+  await mode.stop()
+  await server?.close(100)
+  await harness?.context.close()
+  await provider?.close()
+  await source?.close()
+})
+
+describe('ddns web section', () => {
+  it('shows records, current IPs, the blocked record and the history timeline', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    })
+    try {
+      const page = await browser.newPage()
+      const problems: string[] = []
+      page.on('pageerror', (error) => problems.push(error.message))
+      page.on('console', (message) => (message.type() === 'error' ? problems.push(message.text()) : undefined))
+      page.on('response', (response) =>
+        response.status() >= 400 ? problems.push(`${response.status()} ${response.url()}`) : undefined,
+      )
+      await page.goto(server.url + '/', {waitUntil: 'load'})
+      await page.waitForSelector('[data-testid="ddns-records"] tbody tr:nth-child(2)', {timeout: 20_000})
+      const rows = await page.$$eval('[data-testid="ddns-records"] tbody tr', (trs) =>
+        trs.map((tr) => (tr as HTMLElement).innerText.replace(/\s+/g, ' ').trim()),
+      )
+      expect(rows[0]).toMatch(/home dyndns2 IPv4 84\.16\.66\.10 good .* ok/)
+      expect(rows[1]).toMatch(
+        /typo dyndns2 IPv4 – nohost .* blocked nohost \(the hostname does not exist in this account\)/,
+      )
+      expect(await page.textContent('[data-testid="ddns-summary"]')).toContain('IPv4 84.16.66.10')
+      const history = await page.$$eval('[data-testid="ddns-history"] li', (lis) =>
+        lis.map((li) => li.getAttribute('data-result')),
+      )
+      expect(history).toEqual(['nohost', 'good'])
+      expect(await page.textContent('[data-testid="ddns-history"]')).toContain('(none) → 84.16.66.10')
+      expect(problems).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  })
+})
