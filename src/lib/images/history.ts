@@ -115,3 +115,14 @@ export function markNotified(db: Database, workload: string, version: string, at
     at.toISOString(),
   )
 }
+
+/** An automatic update to this version failed before: it is not retried automatically (`images update` still can). */
+export function autoUpdateFailedBefore(db: Database, workload: string, version: string): boolean {
+  return (
+    db
+      .prepare(
+        "SELECT 1 FROM images_updates WHERE workload = ? AND new_version = ? AND by = 'auto' AND result != 'applied' LIMIT 1",
+      )
+      .get(workload, version) !== undefined
+  )
+}

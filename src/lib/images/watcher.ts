@@ -8,7 +8,15 @@ import {RegistryClient} from '../registry/client.js'
 import {parseImageReference} from '../registry/reference.js'
 import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
 import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
-import {type UpdateBy, markNotified, notificationKey, recordCheck, recordUpdate, wasNotified} from './history.js'
+import {
+  type UpdateBy,
+  autoUpdateFailedBefore,
+  markNotified,
+  notificationKey,
+  recordCheck,
+  recordUpdate,
+  wasNotified,
+} from './history.js'
 import {createApplyToken, linkKey} from './links.js'
 import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
 import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
@@ -106,6 +114,14 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
       if (context.signal.aborted) break
       if (result.status !== 'update_available' || !result.update) continue
       if (result.mode === 'AUTO_UPDATE') {
+        if (autoUpdateFailedBefore(db, result.workload, result.update.tag)) {
+          context.logger.info('not retrying an automatic update that failed before', {
+            workload: result.workload,
+            version: result.update.tag,
+            hint: 'run homeops images update to try again',
+          })
+          continue
+        }
         let outcome: ApplyOutcome
         try {
           outcome = await applyResult(context, client, result, 'auto')
