@@ -102,7 +102,7 @@ describe('homeops images (built CLI)', () => {
         `^${name}\\s+container\\s+${env.registry.host}/hotest/app\\s+1\\.0\\.0\\s+1\\.1\\.0\\s+2\\.0\\.0\\s+NOTIFICATION/MINOR\\s+update available$`,
       ),
     )
-    expect(result.stdout).not.toMatch(/\u001B\[/)
+    expect(result.stdout).not.toContain('\u001B[')
     const missing = await runCli(['images', 'check', '--workload', 'hotest-images-none'], {env: cliEnv()})
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('no running container or Swarm service named "hotest-images-none"')
