@@ -168,6 +168,16 @@ describe('homeops ddns (built CLI)', () => {
     }
   })
 
+  it('honours DDNS_LOG_LEVEL of the original tool, unless --log-level is given', async () => {
+    const quiet = await runCli(['ddns', 'update', '--force'], {env: env({DDNS_LOG_LEVEL: 'error'})})
+    expect(quiet.code).toBe(0)
+    expect(quiet.stderr).not.toContain('info ddns')
+    const loud = await runCli(['ddns', 'update', '--force', '--log-level', 'info'], {
+      env: env({DDNS_LOG_LEVEL: 'error'}),
+    })
+    expect(loud.stderr).toContain('info ddns the provider already had 84.16.66.10')
+  })
+
   it('documents itself: summary, examples with long flags, exit codes', async () => {
     const help = await runCli(['ddns', 'update', '--help'])
     expect(help.code).toBe(0)

@@ -28,7 +28,10 @@ export default class DdnsServe extends HomeopsCommand<DdnsServeReport> {
       import('../../lib/ddns/mode.js'),
       import('../../lib/metrics/registry.js'),
     ])
-    const mode = createDdnsMode()
+    const explicitLogLevel = Boolean(
+      this.globalFlags['log-level'] || this.globalFlags.debug || process.env.HOMEOPS_LOG_LEVEL,
+    )
+    const mode = createDdnsMode({explicitLogLevel})
     const metrics = new MetricsRegistry()
     let crash: unknown
     let started!: Promise<void>

@@ -29,13 +29,17 @@ Exit codes: 0 ok or nothing to do, 2 configuration error, 3 temporary failure (d
 
   async run(): Promise<DdnsRunReport> {
     const {flags} = await this.parse(DdnsUpdate)
-    const context = await this.context()
-    const {runPass} = await import('../../lib/ddns/updater.js')
+    const {runPass, withDdnsLogLevel} = await import('../../lib/ddns/updater.js')
+    const context = withDdnsLogLevel(await this.context(), this.explicitLogLevel())
     if (!flags['dry-run']) await context.lock('ddns')
     const report = await runPass(context, {force: flags.force, dryRun: flags['dry-run'], records: flags.record})
     this.render(report)
     process.exitCode = report.exitCode
     return report
+  }
+
+  private explicitLogLevel(): boolean {
+    return Boolean(this.globalFlags['log-level'] || this.globalFlags.debug || process.env.HOMEOPS_LOG_LEVEL)
   }
 
   private render(report: DdnsRunReport): void {

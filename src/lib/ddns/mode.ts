@@ -25,6 +25,8 @@ export interface DdnsModeOptions {
   /** Metrics line every this many checks (DESIGN.md §5.3: 10). */
   metricsEvery?: number
   pass?: Omit<PassOptions, 'signal'>
+  /** A `--log-level`/`--debug` flag was given: do not apply `ddns.logLevel`. */
+  explicitLogLevel?: boolean
 }
 
 /**
@@ -183,8 +185,9 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
       })
     },
 
-    async start(rt: ModeRuntime) {
-      const {checkDdnsConfig} = await import('./updater.js')
+    async start(given: ModeRuntime) {
+      const {checkDdnsConfig, withDdnsLogLevel} = await import('./updater.js')
+      const rt = {...given, context: withDdnsLogLevel(given.context, options.explicitLogLevel ?? false)}
       const {records} = checkDdnsConfig(rt.context.config.ddns)
       if (records.length === 0) {
         const {UserError} = await import('../errors.js')

@@ -95,6 +95,16 @@ export function checkDdnsConfig(ddns: Context['config']['ddns']): {
   return {records: effectiveRecords(ddns), sources: ipSources(ddns)}
 }
 
+/**
+ * The context with the ddns area's own log level (`ddns.logLevel`, DDNS_LOG_LEVEL of the original tool),
+ * unless the user asked for a level on the command line (`--log-level`, `--debug`), which wins.
+ */
+export function withDdnsLogLevel(context: Context, explicitLevel: boolean): Context {
+  const level = context.config.ddns.logLevel
+  if (!level || explicitLevel) return context
+  return {...context, logger: context.logger.child({}, level)}
+}
+
 interface Work {
   record: DdnsRecord
   family: Family

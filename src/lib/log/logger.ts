@@ -46,9 +46,10 @@ export class Logger {
     this.paint = options.paint ?? ((_level, text) => text)
   }
 
-  child(fields: LogFields): Logger {
+  /** A logger with extra fields; `level` overrides the minimum level (an area's own level, e.g. DDNS_LOG_LEVEL). */
+  child(fields: LogFields, level?: LogLevel): Logger {
     return new Logger({
-      level: this.level,
+      level: level ?? this.level,
       format: this.format,
       sink: this.sink,
       fields: {...this.fields, ...fields},
