@@ -25,8 +25,9 @@ export const loadMode: ModeLoader = async (name) => {
     module = (await import(entry.module)) as Record<string, unknown>
   } catch (error) {
     const file = entry.module.replace('../', 'lib/')
-    const missing =
-      (error as {code?: string}).code === 'ERR_MODULE_NOT_FOUND' && errorMessage(error).includes(file.slice(4))
+    // "Cannot find module '/…/lib/monitor/mode.js' imported from …": the mode itself, not one of its imports
+    const missingPath = /Cannot find module '([^']+)'/.exec(errorMessage(error))?.[1] ?? ''
+    const missing = (error as {code?: string}).code === 'ERR_MODULE_NOT_FOUND' && missingPath.endsWith(file.slice(3))
     throw new Error(
       missing ? `${file} is not part of this build` : `cannot load ${file}: ${errorMessage(error).split('\n')[0]}`,
     )
