@@ -15,9 +15,9 @@ try {
   const down = Object.entries(body.modes || {})
     .filter(([, m]) => !m.up)
     .map(([name, m]) => `${name}: ${m.detail || m.state}`)
-  console.error(`unhealthy (${response.status}): ${down.join('; ') || 'see ' + url}`)
+  process.stderr.write(`unhealthy (${response.status}): ${down.join('; ') || 'see ' + url}\n`)
   process.exit(1)
 } catch (error) {
-  console.error(`${url}: ${error instanceof Error ? error.message : String(error)}`)
+  process.stderr.write(`${url}: ${error instanceof Error ? error.message : String(error)}\n`)
   process.exit(1)
 }
