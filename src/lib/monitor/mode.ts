@@ -33,7 +33,7 @@ const PAGE_CSP =
  * - The same actions for the web page under `/ui/…`, governed by the GUI
  *   toggle instead of the API toggle (so the page works with the API off).
  * - `GET/POST /settings`: allow-list, and the key when auth is on.
- * - `GET /health`: open. `GET /` and `/assets/…`: the page (allow-list, GUI toggle).
+ * - `GET /health`: open. `GET /` and `/web/monitor|shared/…`: the page (allow-list, GUI toggle).
  */
 export interface MonitorModeOptions {
   /** Who "self" is, for the self-update guard (default: detected); for tests. */
@@ -123,11 +123,10 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       throw error
     }
   }
-  const page: Handler = async (request) => {
+  const page: Handler = async () => {
     const html = await readFile(join(webRoot(), 'monitor', 'index.html'), 'utf8')
-    const base = request.path.endsWith('/') ? request.path : request.path + '/'
     return {
-      body: html.replace('<head>', `<head>\n    <base href="${escapeAttr(base)}" />`),
+      body: html,
       headers: {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-cache',
@@ -138,7 +137,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
   const files = staticFiles(webRoot())
   const assets: Handler = (request) => {
     const path = request.params['*'] ?? ''
-    if (!/^(monitor|shared)\/[\w.-]+\.(js|css|svg)$/.test(path)) throw new HttpError(404, {error: 'not_found'})
+    if (!/^(monitor|shared)\/[\w.-]+\.(js|css|svg|ico)$/.test(path)) throw new HttpError(404, {error: 'not_found'})
     return files(request)
   }
 
@@ -170,7 +169,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       router.get('/ui/images/unused', unused, {access: guiPolicy})
       router.post('/ui/images/prune', prune, {access: guiPolicy, bodyLimit: UPDATE_BODY_LIMIT})
       router.get('/', page, {access: pagePolicy})
-      router.get('/assets/*', assets, {access: pagePolicy})
+      router.get('/web/*', assets, {access: pagePolicy})
     },
 
     async start(runtime: ModeRuntime) {
@@ -278,8 +277,4 @@ function updateError(error: unknown): HttpError {
     updated: false,
     rolled_back: /rolled back to the previous container/.test(message),
   })
-}
-
-function escapeAttr(text: string): string {
-  return text.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
