@@ -46,6 +46,12 @@ export interface RouteOptions {
   access?: AccessPolicy
   /** Body size limit in bytes for this route (default: the server's). */
   bodyLimit?: number
+  /**
+   * The handler authenticates each request itself with a signed one-time token (images apply
+   * links, opened from a notification on a phone): `homeops serve` applies only its network
+   * allow-list to this route, not the API key.
+   */
+  tokenAuth?: boolean
 }
 
 interface Route {

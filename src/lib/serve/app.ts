@@ -107,7 +107,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       supervisor.add(name, {loadError: errorMessage(error)}, cfg)
       return
     }
-    const modeRouter = new GuardedRouter((handler, method) => guard(name, method, handler))
+    const modeRouter = new GuardedRouter((handler, method, options) => guard(name, method, handler, options))
     try {
       mode.routes?.(modeRouter)
     } catch (error) {
@@ -118,13 +118,13 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     supervisor.add(name, mode, cfg)
   }
 
-  function guard(name: Mode, method: string, handler: Handler): Handler {
+  function guard(name: Mode, method: string, handler: Handler, options?: RouteOptions): Handler {
     const write = method !== 'GET' && method !== 'HEAD'
     return async (request) => {
       const started = performance.now()
       let status = 500
       try {
-        enforceAccess(write ? policy.write : policy.read, request)
+        enforceAccess(options?.tokenAuth ? policy.static : write ? policy.write : policy.read, request)
         if (!supervisor.has(name)) throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
         if (!supervisor.routable(name)) {
           const s = supervisor.get(name)!
@@ -361,12 +361,12 @@ function accessPolicies(current: () => HomeopsConfig): Policies {
  * routes get serve's access policy, a 503 while the mode is down, and metrics.
  */
 class GuardedRouter extends Router {
-  constructor(private readonly wrap: (handler: Handler, method: string) => Handler) {
+  constructor(private readonly wrap: (handler: Handler, method: string, options?: RouteOptions) => Handler) {
     super()
   }
 
   override add(method: string, pattern: string, handler: Handler, options?: RouteOptions): this {
-    return super.add(method, pattern, this.wrap(handler, method.toUpperCase()), options)
+    return super.add(method, pattern, this.wrap(handler, method.toUpperCase(), options), options)
   }
 }
 
