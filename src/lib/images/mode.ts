@@ -134,8 +134,9 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
           updates: updateHistory(await context!.state(), {workload, limit: Number.isFinite(limit) ? limit : 100}),
         })
       })
-      router.get('/apply', (request) => confirmPage(request))
-      router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024})
+      // The signed one-time token is the authentication (see RouteOptions.tokenAuth).
+      router.get('/apply', (request) => confirmPage(request), {tokenAuth: true})
+      router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024, tokenAuth: true})
     },
 
     async start(rt: ModeRuntime) {
