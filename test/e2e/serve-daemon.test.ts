@@ -283,6 +283,24 @@ describe('homeops serve (the built CLI)', () => {
         {timeout: 30_000},
       )
       expect(await page.textContent('#overall')).toBe('all up')
+      // every enabled mode has its section, mounted (its own view or the snapshot view), none showing a load error
+      const listed = ((await (await fetch(`${url}/api/modes`)).json()) as {modes: {name: string}[]}).modes.map(
+        (m) => m.name,
+      )
+      expect(listed.length).toBeGreaterThanOrEqual(2)
+      for (const name of listed) {
+        await page.waitForFunction(
+          (mode) => {
+            const body = document.querySelector(`section[data-mode="${mode}"] .section-body`)
+            return Boolean(body && body.textContent && body.textContent.trim().length > 20)
+          },
+          name,
+          {timeout: 30_000},
+        )
+        const text = await page.textContent(`section[data-mode="${name}"]`)
+        expect(text, name).not.toContain('could not be loaded')
+        expect(text, name).not.toContain('Shown when the mode is up')
+      }
       await page.screenshot({path: join(artifacts, 'serve-ui.png'), fullPage: true})
 
       // the theme toggle switches and is remembered
