@@ -64,18 +64,7 @@ export class HostsDirectory {
   }
 
   async start(): Promise<void> {
-    try {
-      const info = await stat(this.directory)
-      if (!info.isDirectory()) throw new UserError(`HOSTS_DIRECTORY ${this.directory} is not a directory`)
-    } catch (error) {
-      if (error instanceof UserError) throw error
-      throw new UserError(
-        `cannot read HOSTS_DIRECTORY ${this.directory}: ${errnoCode(error) === 'ENOENT' ? 'it does not exist' : errorMessage(error)}`,
-        {
-          hint: 'create it, or unset HOSTS_DIRECTORY / dns.hostsDirectory',
-        },
-      )
-    }
+    await this.check()
     await this.load()
     try {
       this.watcher = watch(this.directory, {persistent: false}, (_event, file) => {
@@ -91,6 +80,22 @@ export class HostsDirectory {
     this.interval = setInterval(() => this.schedule(), this.options.rescanMs ?? 30_000)
     this.interval.unref()
     this.running = true
+  }
+
+  /** The directory must exist (a typo in HOSTS_DIRECTORY is an error, not an empty zone). */
+  async check(): Promise<void> {
+    try {
+      const info = await stat(this.directory)
+      if (!info.isDirectory()) throw new UserError(`HOSTS_DIRECTORY ${this.directory} is not a directory`)
+    } catch (error) {
+      if (error instanceof UserError) throw error
+      throw new UserError(
+        `cannot read HOSTS_DIRECTORY ${this.directory}: ${errnoCode(error) === 'ENOENT' ? 'it does not exist' : errorMessage(error)}`,
+        {
+          hint: 'create it, or unset HOSTS_DIRECTORY / dns.hostsDirectory',
+        },
+      )
+    }
   }
 
   stop(): void {

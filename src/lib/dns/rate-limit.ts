@@ -8,6 +8,10 @@ export interface RateLimiterOptions {
   /** Event-loop utilisation above which the server counts as saturated. */
   saturation?: number
   windowMs?: number
+  /** Calm windows before limits are lifted. */
+  calmWindows?: number
+  /** Smallest per-window allowance of a throttled source. */
+  minShare?: number
 }
 
 interface Bucket {
@@ -23,10 +27,11 @@ const OVERFLOW = '\0overflow'
  * - With `perSource` set: a token bucket per source address (burst: one
  *   second's worth), always on.
  * - Always: when the event loop is saturated over a window and more than one
- *   source is sending, every source gets at most a fair share (the window's
- *   total divided by the number of sources) in the next window; the rest is
- *   dropped, which is far cheaper than answering. Nothing is counted per
- *   source while the server keeps up.
+ *   source is sending, a source that sent more than a fair share of what the
+ *   server answered (answered ÷ sources) is held to that share per window
+ *   until the server has been calm for a while; the rest is dropped, which is
+ *   far cheaper than answering. Nothing is counted per source while the
+ *   server keeps up.
  *
  * Memory is bounded by `maxSources` in both cases.
  */
@@ -39,6 +44,10 @@ export class RateLimiter {
   private counting = false
   private counts = new Map<string, number>()
   private budgets = new Map<string, number>()
+  /** Per-window allowance of each throttled source; `budgets` is refilled from it every window. */
+  private limits = new Map<string, number>()
+  private allowedInWindow = 0
+  private calm = 0
   private timer: NodeJS.Timeout | undefined
   private elu = performance.eventLoopUtilization()
 
@@ -71,6 +80,7 @@ export class RateLimiter {
           this.budgets.set(key, budget - 1)
         }
       }
+      this.allowedInWindow++
     }
     if (this.options.perSource > 0 && !this.take(source)) {
       this.dropped++
@@ -117,21 +127,34 @@ export class RateLimiter {
     this.elu = next
     const saturated = used >= (this.options.saturation ?? 0.9)
     if (!this.counting) {
-      if (saturated) this.counting = true
+      if (saturated) {
+        this.counting = true
+        this.calm = 0
+      }
       return
     }
     const counts = this.counts
+    const allowed = this.allowedInWindow
     this.counts = new Map()
-    this.budgets = new Map()
-    if (!saturated) {
+    this.allowedInWindow = 0
+    this.calm = saturated ? 0 : this.calm + 1
+    // Keep the limits for a few calm windows: lifting them at once lets the flood fill the queue again.
+    if (this.calm >= (this.options.calmWindows ?? 8)) {
       this.counting = false
+      this.limits = new Map()
+      this.budgets = new Map()
       return
     }
-    if (counts.size < 2) return
-    let total = 0
-    for (const n of counts.values()) total += n
-    const share = Math.ceil(total / counts.size)
-    for (const [source, n] of counts) if (n > share) this.budgets.set(source, share)
-    if (this.budgets.size > 0) this.throttledWindows++
+    if (saturated && counts.size >= 2) {
+      // A fair share of what the server managed to answer, not of what was thrown at it.
+      const share = Math.max(this.options.minShare ?? 25, Math.ceil(allowed / counts.size))
+      const limits = new Map<string, number>()
+      for (const [source, n] of counts) if (n > share) limits.set(source, share)
+      if (limits.size > 0) {
+        this.limits = limits
+        this.throttledWindows++
+      }
+    }
+    this.budgets = new Map(this.limits)
   }
 }

@@ -65,7 +65,10 @@ export class DnsService {
     if (config.hostsDirectory) {
       this.hosts = new HostsDirectory(config.hostsDirectory, this.store, logger)
       if (watch) await this.hosts.start()
-      else await this.hosts.load()
+      else {
+        await this.hosts.check()
+        await this.hosts.load()
+      }
     }
     if (this.options.connectDocker && config.docker) {
       this.docker = new DockerSource({

@@ -114,9 +114,15 @@ describe('rate limiter', () => {
     expect(quiet).toBe(10)
     expect(flood).toBe(505)
     expect(limiter.dropped).toBe(495)
+    // Limits stay for a few calm windows (no refilling the queue at once), then go.
     limiter.tick(0.1)
-    limiter.tick(0.1)
-    expect(limiter.allow('10.0.0.66')).toBe(true)
+    let during = 0
+    for (let i = 0; i < 1000; i++) if (limiter.allow('10.0.0.66')) during++
+    expect(during).toBe(505)
+    for (let i = 0; i < 8; i++) limiter.tick(0.1)
+    let after = 0
+    for (let i = 0; i < 1000; i++) if (limiter.allow('10.0.0.66')) after++
+    expect(after).toBe(1000)
   })
 
   it('enforces a fixed per-source rate with a bounded table', () => {
