@@ -120,6 +120,15 @@ function keyDialog() {
   })
 }
 
+// One key dialog at a time, opened when an action answers 401.
+let keyPrompt
+function askForKey() {
+  keyPrompt ??= keyDialog().finally(() => {
+    keyPrompt = undefined
+  })
+  return keyPrompt
+}
+
 // ---------- sections ----------
 
 const shellApi = createApi('', getKey)
@@ -159,8 +168,8 @@ function updateSection(entry, mode) {
 
 async function mountSection(entry, mode) {
   entry.mounted = true
-  const api = createApi(`/${mode.name}`, getKey)
-  const context = {mode: mode.name, confirm: confirmDialog, toast, shellApi, requireKey: () => keyDialog()}
+  const api = createApi(`/${mode.name}`, getKey, {onUnauthorized: askForKey})
+  const context = {mode: mode.name, confirm: confirmDialog, toast, shellApi, requireKey: askForKey}
   if (mode.section) {
     try {
       const module = await import(`/web/${mode.name}/section.js`)
@@ -319,7 +328,7 @@ function start() {
   updateKeyButton()
   poll(refresh, POLL_MS, (error) => console.warn(error))
   // Mode views ask for the key when an action answers 401.
-  window.addEventListener('homeops:key-required', () => void keyDialog())
+  window.addEventListener('homeops:key-required', () => void askForKey())
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start)

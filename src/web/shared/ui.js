@@ -32,15 +32,16 @@ const REASONS = {
  * An API client for one mode: `createApi('/monitor', () => key)`.
  * Sends the key as `X-API-Key` when `getKey()` returns one; throws an `ApiError`
  * with a readable message ("POST /monitor/update: the API key is missing or wrong (401)").
+ * `options.onUnauthorized(error)` is called on a 401 (the page shell opens its key dialog).
  */
-export function createApi(base, getKey = () => undefined) {
+export function createApi(base, getKey = () => undefined, options = {}) {
   const prefix = String(base || '').replace(/\/+$/, '')
-  async function request(method, path, body, options = {}) {
+  async function request(method, path, body, init0 = {}) {
     const url = prefix + (path.startsWith('/') ? path : '/' + path)
     const headers = {accept: 'application/json'}
     const key = getKey && getKey()
     if (key) headers['x-api-key'] = key
-    const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: options.signal}
+    const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: init0.signal}
     if (body !== undefined) {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(body)
@@ -63,7 +64,9 @@ export function createApi(base, getKey = () => undefined) {
     }
     if (!response.ok) {
       const reason = describeError(data) || REASONS[response.status] || response.statusText || 'request failed'
-      throw new ApiError(`${method} ${url}: ${reason} (${response.status})`, response.status, data)
+      const error = new ApiError(`${method} ${url}: ${reason} (${response.status})`, response.status, data)
+      if (response.status === 401 && typeof options.onUnauthorized === 'function') options.onUnauthorized(error)
+      throw error
     }
     return data
   }
