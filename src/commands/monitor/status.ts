@@ -47,7 +47,7 @@ CPU is in percent of one CPU (200% = two CPUs busy), memory excludes the page ca
       ])
     const service = await openMonitorService(context)
     const collect = async () => {
-      await service.waitForMetrics(3000)
+      await service.waitForMetrics(3000, args.name)
       return service.rows({name: args.name, checkUpdates: flags.check})
     }
     let rows = await withSpinner(this.terminal, 'Reading containers and registries', collect)

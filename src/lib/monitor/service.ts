@@ -126,11 +126,13 @@ export class MonitorService {
     await this.options.registry.close().catch(() => {})
   }
 
-  /** Waits until every running container has a CPU figure (two samples), up to `timeoutMs`. */
-  async waitForMetrics(timeoutMs = 3000): Promise<void> {
+  /** Waits until every running container (or the one named) has a CPU figure (two samples), up to `timeoutMs`. */
+  async waitForMetrics(timeoutMs = 3000, name?: string): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
-      const running = this.watcher.containers().filter((c) => c.state === 'running')
+      const chosen =
+        name === undefined ? this.watcher.containers() : [this.watcher.find(name)].filter((c) => c !== undefined)
+      const running = chosen.filter((c) => c.state === 'running')
       if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
