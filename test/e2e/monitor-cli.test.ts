@@ -65,7 +65,7 @@ describe('homeops monitor (built CLI)', () => {
     expect(lines).toHaveLength(2)
     expect(lines[1]).toContain(names.current)
     expect(lines[1]).toContain('not checked')
-    expect(r.stdout).not.toMatch(/\u001B\[/) // no colour off a terminal
+    expect(r.stdout).not.toContain(String.fromCharCode(27)) // no colour off a terminal
     const missing = await runCli(['monitor', 'status', 'hotest-monitor-none'], {env})
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('container "hotest-monitor-none" not found')
