@@ -1,5 +1,6 @@
 import {LockedError, UserError, errorMessage} from '../errors.js'
 import type {Context} from '../context.js'
+import {type AllowList, parseAllowList} from '../http/access.js'
 import {type HttpRequest, type HttpResponse, HttpError, type Router, json} from '../http/router.js'
 import type {Counter, Gauge} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
@@ -134,6 +135,23 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
           updates: updateHistory(await context!.state(), {workload, limit: Number.isFinite(limit) ? limit : 100}),
         })
       })
+      // Web UI actions: need serve.apiKey (standalone too: without a key nobody may change anything).
+      const writes = {
+        access: {
+          apiKey: () => context?.config.serve.apiKey ?? '\u0000no-key-configured',
+          allowList: () => allowList(),
+        },
+        bodyLimit: 4 * 1024,
+      }
+      router.post('/update', (request) => updateFromUi(request), writes)
+      router.post(
+        '/check',
+        async () => {
+          const report = await pass()
+          return json({ok: report !== undefined, lastError: lastError ?? null, summary: report?.check.summary ?? null})
+        },
+        writes,
+      )
       // The signed one-time token is the authentication (see RouteOptions.tokenAuth).
       router.get('/apply', (request) => confirmPage(request), {tokenAuth: true})
       router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024, tokenAuth: true})
@@ -263,6 +281,37 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
         error: errorMessage(error),
       })
     }
+  }
+
+  async function updateFromUi(request: HttpRequest): Promise<HttpResponse> {
+    const body = (await request.json()) as {workload?: unknown; to?: unknown}
+    if (typeof body.workload !== 'string' || body.workload === '')
+      throw new HttpError(400, {error: 'bad_request', message: 'workload is required'})
+    if (body.to !== undefined && (typeof body.to !== 'string' || !/^[\w][\w.-]{0,127}$/.test(body.to)))
+      throw new HttpError(400, {error: 'bad_request', message: 'to must be a tag'})
+    const {applyWorkloadUpdate} = await import('./watcher.js')
+    try {
+      const report = await applyWorkloadUpdate(context!, {
+        workload: body.workload,
+        to: body.to as string | undefined,
+        by: 'manual',
+      })
+      metrics?.applied.inc({result: report.outcome?.result ?? 'up_to_date'})
+      const ok = report.action === 'updated' || report.action === 'up_to_date'
+      return json({action: report.action, outcome: report.outcome}, ok ? 200 : 502)
+    } catch (error) {
+      if (error instanceof LockedError) throw new HttpError(409, {error: 'locked', message: errorMessage(error)})
+      throw error
+    }
+  }
+
+  let allowCache: {key: string; list: AllowList | undefined} | undefined
+  function allowList(): AllowList | undefined {
+    const entries = context?.config.serve.allowedIps ?? []
+    const key = entries.join(',')
+    if (allowCache?.key !== key)
+      allowCache = {key, list: entries.length > 0 ? parseAllowList(entries, 'serve.allowedIps') : undefined}
+    return allowCache.list
   }
 
   async function verify(token: string) {
