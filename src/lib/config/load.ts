@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
-import {LineCounter, isMap, isSeq, isScalar, parseDocument, type Document, type Node as YamlNode} from 'yaml'
+import {createRequire} from 'node:module'
+import type {Document, LineCounter, Node as YamlNode} from 'yaml'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 import {registerSecret} from '../log/redact.js'
@@ -63,8 +64,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env
   const {path, explicit} = resolveConfigPath(options)
   const text = readConfigText(path, explicit)
-  const lineCounter = new LineCounter()
-  const doc = text === undefined ? undefined : parseDocument(text, {lineCounter, uniqueKeys: true})
+  // yaml costs ~70-200 ms to load: only when there is a file (an env-only setup, e.g. a systemd unit, skips it).
+  const yaml = text === undefined ? undefined : loadYaml()
+  const lineCounter = yaml ? new yaml.LineCounter() : undefined
+  const doc = yaml && text !== undefined ? yaml.parseDocument(text, {lineCounter, uniqueKeys: true}) : undefined
 
   if (doc && doc.errors.length > 0) {
     throw new ConfigError(
@@ -125,11 +128,15 @@ function readConfigText(path: string, explicit: boolean): string | undefined {
   }
 }
 
+function loadYaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml')
+}
+
 function whereIs(
   issue: Issue,
   file: string,
   doc: Document | undefined,
-  lineCounter: LineCounter,
+  lineCounter: LineCounter | undefined,
   sources: Map<string, ValueSource>,
 ): string {
   if (issue.where) return issue.where
@@ -138,13 +145,14 @@ function whereIs(
     if (source) return `environment variable ${source.name}`
   }
   const offset = doc ? locate(doc, issue.path, issue.atKey ?? false) : undefined
-  if (offset === undefined) return file
+  if (offset === undefined || !lineCounter) return file
   const {line, col} = lineCounter.linePos(offset)
   return `${file}:${line}:${col}`
 }
 
 /** Start offset of the deepest YAML node along `path` (the key itself when `atKey`). */
 function locate(doc: Document, path: Path, atKey: boolean): number | undefined {
+  const {isMap, isSeq, isScalar} = loadYaml()
   let node: unknown = doc.contents
   let offset = rangeStart(node)
   for (const [i, segment] of path.entries()) {
