@@ -3,7 +3,7 @@
 // and by dnsmasq (Debian, --addn-hosts), both on loopback, measured by dnsperf in the same run with the
 // same query file, duration and concurrency, alternating rounds. Reports queries per second, lost
 // queries and average latency for both, and the ratio homeops/dnsmasq (target ≥ 1.0, no lost queries).
-// Usage: node scripts/bench/dns.mjs [--seconds 10] [--rounds 2] [--clients 4] [--outstanding 64]
+// Usage: node scripts/bench/dns.mjs [--seconds 10] [--rounds 3] [--clients 4] [--outstanding 64]
 //        (needs `npm run build`, dnsperf and /usr/sbin/dnsmasq)
 import {execFileSync, spawn} from 'node:child_process'
 import {chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -17,7 +17,7 @@ const arg = (name, fallback) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback
 }
 const SECONDS = arg('seconds', 10)
-const ROUNDS = arg('rounds', 2)
+const ROUNDS = arg('rounds', 3)
 const CLIENTS = arg('clients', 4)
 const OUTSTANDING = arg('outstanding', 64)
 const NAMES = 1000

@@ -209,7 +209,7 @@ function registerMetrics(metrics: MetricsRegistry, current: () => DnsService | u
     ANSWER_BUCKETS,
     () => {
       const stats = current()?.server?.stats
-      return stats ? [{counts: stats.buckets, sum: stats.answerSum, count: stats.answerCount}] : []
+      return stats ? [{counts: stats.cumulative(), sum: stats.answerSum, count: stats.answerCount}] : []
     },
   )
   metrics.collectedCounter('homeops_dns_dropped_total', 'DNS packets dropped without an answer, by reason', () => {

@@ -42,16 +42,28 @@ function metricIndex(type: number, rcode: number): number {
 /** Counters kept in plain arrays on the hot path; the metrics registry reads them when scraped. */
 export class DnsStats {
   readonly queries = new Float64Array(METRIC_TYPES.length * METRIC_RCODES.length)
-  readonly buckets = new Float64Array(ANSWER_BUCKETS.length)
   answerSum = 0
   answerCount = 0
   dropped = {malformed: 0, rateLimited: 0, tcpRejected: 0}
   sendErrors = 0
 
+  /** Per-bucket (not cumulative) counts: one increment per answer on the hot path. */
+  private readonly perBucket = new Float64Array(ANSWER_BUCKETS.length)
+
   observe(seconds: number): void {
     this.answerSum += seconds
     this.answerCount++
-    for (let i = 0; i < ANSWER_BUCKETS.length; i++) if (seconds <= ANSWER_BUCKETS[i]!) this.buckets[i]!++
+    let i = 0
+    while (i < ANSWER_BUCKETS.length && seconds > ANSWER_BUCKETS[i]!) i++
+    if (i < ANSWER_BUCKETS.length) this.perBucket[i]!++
+  }
+
+  /** Cumulative bucket counts, as Prometheus wants them. */
+  cumulative(): number[] {
+    const out: number[] = []
+    let sum = 0
+    for (const n of this.perBucket) out.push((sum += n))
+    return out
   }
 
   total(): number {
@@ -374,7 +386,7 @@ export class DnsServer {
         const size = (msg[qend + 3]! << 8) | msg[qend + 4]!
         limit = size < 512 ? 512 : size > this.maxUdp ? this.maxUdp : size
       } else if (qend !== len) break fast
-      const key = upper ? lowerKey(msg, qend) : msg.toString('latin1', HEADER, qend)
+      const key = upper ? lowerKey(msg, qend) : (msg as unknown as Latin1).latin1Slice(HEADER, qend)
       const entry = this.table.get(key) ?? this.dynamic.get(key)
       if (entry === undefined) break fast
       const out = edns ? entry.edns : entry.plain
@@ -550,10 +562,16 @@ function lowerKey(msg: Buffer, qend: number): string {
   return copy.toString('latin1')
 }
 
+/** `Buffer#latin1Slice`: what `toString('latin1', …)` calls, without its argument checks. */
+interface Latin1 {
+  latin1Slice(start: number, end: number): string
+}
+
 /** ID, RD and CD from the query; its name bytes (so 0x20 case randomisation survives); its DO bit. */
 function patch(out: Buffer, msg: Buffer, qend: number, edns: boolean): void {
   patchHeader(out, msg, edns)
-  msg.copy(out, HEADER, HEADER, qend - 4)
+  const nameEnd = qend - 4
+  for (let i = HEADER; i < nameEnd; i++) out[i] = msg[i]!
   if (edns) out[out.length - 4] = msg[qend + 7]! & 0x80
 }
 
