@@ -188,7 +188,7 @@ lock() {
   if [[ -w "$DIR/.lock" ]] || [[ ! -e "$DIR/.lock" && -w "$DIR" ]]; then
     exec 9>>"$DIR/.lock"
   else
-    exec 9<"$DIR/.lock" # someone else's environment: a shared lock is enough to look at it
+    exec 9<"$DIR/.lock" # another user's environment: flock works on a read-only descriptor too
   fi
   flock -w 180 9 || die "another testenv.sh holds $DIR/.lock for over 180s"
 }
