@@ -328,6 +328,75 @@ describe('homeops serve (the built CLI)', () => {
     }
   })
 
+  it('asks before an action, explains a refused key, and checks and keeps the key the user enters', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+    })
+    try {
+      const page = await browser.newPage()
+      await page.goto(url + '/', {waitUntil: 'load'})
+      await page.waitForSelector('#key-button:not([hidden])')
+      expect(await page.textContent('#key-button')).toBe('Set key')
+
+      // page.evaluate with source text: the test runner must not rewrite the browser's import()
+      const inPage = <T>(body: string) =>
+        page.evaluate(`(async () => { const ui = await import('/web/shared/ui.js'); ${body} })()`) as Promise<T>
+
+      // confirmDialog: Cancel → false, Confirm → true
+      const answers = inPage<boolean[]>(`
+        const a = await ui.confirmDialog('Prune unused images?')
+        const b = await ui.confirmDialog('Update web to 1.1.0?')
+        return [a, b]`)
+      await page.click('dialog.confirm button:has-text("Cancel")')
+      await page.click('dialog.confirm button:has-text("Confirm")')
+      expect(await answers).toEqual([false, true])
+
+      // an action without the key: a readable error, and the shell's key dialog opens
+      const refused = await inPage<string>(`
+        let asked = false
+        const api = ui.createApi('/swarm', () => undefined, {onUnauthorized: () => (asked = true)})
+        try {
+          await api.post('/reconcile', {})
+          return 'accepted'
+        } catch (error) {
+          return error.message + ' asked=' + asked
+        }`)
+      expect(refused).toBe('POST /swarm/reconcile: the API key is missing or wrong (401) asked=true')
+
+      // a wrong key is refused in the dialog; the right one is checked by the server and kept for the session
+      await page.click('#key-button')
+      await page.fill('dialog input[name="api-key"]', 'not-the-key')
+      await page.click('dialog button:has-text("Save")')
+      await page.waitForSelector('dialog .notice.error')
+      expect(await page.textContent('dialog .notice.error')).toBe('This key is not accepted.')
+      await page.fill('dialog input[name="api-key"]', apiKey)
+      await page.click('dialog button:has-text("Save")')
+      await page.waitForFunction(() => document.querySelector('#key-button')?.textContent === 'Key set')
+      expect(await page.evaluate(() => sessionStorage.getItem('homeops-api-key'))).toBe(apiKey)
+      expect(await page.evaluate(() => localStorage.getItem('homeops-api-key'))).toBeNull()
+
+      // the helpers sections build on
+      const helpers = await inPage<Record<string, unknown>>(`
+        const svg = ui.sparkline([1, 5, 3, 8], {width: 80, height: 20})
+        const t = ui.table([{key: 'name', label: 'Name'}], [{name: 'web'}])
+        return {
+          svg: svg.tagName + ' ' + svg.getAttribute('width') + 'x' + svg.getAttribute('height') + ' ' + svg.querySelectorAll('path').length,
+          td: t.querySelector('td').getAttribute('data-label'),
+          bytes: [ui.formatBytes(1536), ui.formatBytes(0), ui.formatBytes(undefined)],
+          ago: [ui.formatAgo(Date.now() - 5 * 60000), ui.formatAgo(undefined)],
+        }`)
+      expect(helpers).toEqual({
+        svg: 'svg 80x20 2',
+        td: 'Name',
+        bytes: ['1.5 KiB', '0 B', '–'],
+        ago: ['5 min ago', 'never'],
+      })
+    } finally {
+      await browser.close()
+    }
+  })
+
   it('needs the API key for an action: refused without it, and the page shows the key button', async () => {
     const refused = await fetch(`${url}/api/auth`, {method: 'POST'})
     expect(refused.status).toBe(401)

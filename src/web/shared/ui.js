@@ -36,12 +36,12 @@ const REASONS = {
  */
 export function createApi(base, getKey = () => undefined, options = {}) {
   const prefix = String(base || '').replace(/\/+$/, '')
-  async function request(method, path, body, init0 = {}) {
+  async function request(method, path, body, requestOptions = {}) {
     const url = prefix + (path.startsWith('/') ? path : '/' + path)
     const headers = {accept: 'application/json'}
     const key = getKey && getKey()
     if (key) headers['x-api-key'] = key
-    const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: init0.signal}
+    const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: requestOptions.signal}
     if (body !== undefined) {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(body)
