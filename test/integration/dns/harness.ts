@@ -26,8 +26,8 @@ export interface DigResult {
 }
 
 /** Runs the real `dig` against 127.0.0.1:port and parses its sections. */
-export async function dig(port: number, args: string[]): Promise<DigResult> {
-  const {stdout} = await run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', ...args], {
+export async function dig(port: number, args: string[], server = '127.0.0.1'): Promise<DigResult> {
+  const {stdout} = await run('dig', [`@${server}`, '-p', String(port), '+tries=1', '+time=2', ...args], {
     timeout: 15_000,
   })
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? 'NONE'

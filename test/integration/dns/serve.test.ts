@@ -92,6 +92,15 @@ describe.each(['+notcp', '+tcp'])('dig %s', (transport) => {
   })
 })
 
+describe('IPv6', () => {
+  it('answers on ::1 next to 127.0.0.1, over UDP and TCP', async () => {
+    for (const transport of ['+notcp', '+tcp']) {
+      const result = await dig(dns.port, [transport, 'nas.home.lan', 'AAAA'], '::1')
+      expect(result.answers.map((r) => r[4])).toEqual(['fd00::5'])
+    }
+  })
+})
+
 describe('EDNS0 and truncation', () => {
   it('echoes OPT with our UDP size (1232) and answers without OPT when the query has none', async () => {
     const withEdns = await dig(dns.port, ['+bufsize=4096', 'nas.home.lan'])
