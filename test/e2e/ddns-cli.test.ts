@@ -178,6 +178,14 @@ describe('homeops ddns (built CLI)', () => {
     expect(loud.stderr).toContain('info ddns the provider already had 84.16.66.10')
   })
 
+  it('config validate checks the ddns records too (exit 2, every problem named)', async () => {
+    const result = await runCli(['config', 'validate'], {
+      env: env({INFOMANIAK_DDNS_PASSWORD: '', DDNS_IP_SOURCES_V4: 'dns://resolver.example/x'}),
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('ddns.password (INFOMANIAK_DDNS_PASSWORD): required for provider infomaniak')
+  })
+
   it('documents itself: summary, examples with long flags, exit codes', async () => {
     const help = await runCli(['ddns', 'update', '--help'])
     expect(help.code).toBe(0)

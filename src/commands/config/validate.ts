@@ -10,7 +10,12 @@ export default class ConfigValidate extends HomeopsCommand<ValidateReport> {
   static override examples = ['<%= config.bin %> <%= command.id %> --config /etc/homeops/config.yaml']
 
   async run(): Promise<ValidateReport> {
-    const {configFile} = await this.context()
+    const {config, configFile} = await this.context()
+    // Cross-field rules the schema cannot express (provider credentials, IP source URLs), per configured area.
+    if (config.ddns.hostname || config.ddns.records.length > 0) {
+      const {checkDdnsConfig} = await import('../../lib/ddns/updater.js')
+      checkDdnsConfig(config.ddns)
+    }
     this.print(
       `${this.paint('ok', '✔')} ${configFile ? `${configFile} is valid` : 'no config file; defaults and environment are valid'}`,
     )

@@ -60,6 +60,9 @@ export interface AttemptInput {
   durationMs: number
 }
 
+/** Attempts kept in `ddns_attempts` (all records together). */
+export const HISTORY_KEEP = 5000
+
 const STATE_COLUMNS = `record, family, hostname, provider, target, last_ip AS lastIp, last_ip_at AS lastIpAt,
   last_detected_ip AS lastDetectedIp, last_result AS lastResult, last_message AS lastMessage,
   last_result_at AS lastResultAt, last_success_at AS lastSuccessAt, last_checked_at AS lastCheckedAt,
@@ -160,6 +163,12 @@ export class DdnsStore {
   }
 
   private insertAttempt(attempt: AttemptInput, action: string): void {
+    // History is for people: keep the newest entries, never let a flapping record grow the database without bound.
+    this.db
+      .prepare(
+        `DELETE FROM ddns_attempts WHERE id <= (SELECT id FROM ddns_attempts ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP - 1})`,
+      )
+      .run()
     this.db
       .prepare(
         `INSERT INTO ddns_attempts (at, record, family, hostname, provider, ip, previous_ip, action, result, answer,

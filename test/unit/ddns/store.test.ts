@@ -1,0 +1,54 @@
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {DdnsStore, HISTORY_KEEP} from '../../../src/lib/ddns/store.js'
+import {openState} from '../../../src/lib/state/database.js'
+import {allMigrations} from '../../../src/lib/state/registry.js'
+
+const attempt = (i: number, target = 't1') => ({
+  at: new Date(1_700_000_000_000 + i * 1000).toISOString(),
+  record: 'home',
+  family: 4 as const,
+  hostname: 'home.example.org',
+  provider: 'dyndns2',
+  target,
+  ip: `84.16.66.${i % 250}`,
+  previousIp: null,
+  result: 'good',
+  answer: 'good',
+  tries: 1,
+  durationMs: 3,
+})
+
+describe('ddns store', () => {
+  it('keeps the newest attempts only', async () => {
+    const db = await openState({
+      path: join(mkdtempSync(join(tmpdir(), 'ddns-store-')), 'h.db'),
+      migrations: allMigrations,
+    })
+    const store = new DdnsStore(db)
+    db.transaction(() => {
+      for (let i = 0; i < HISTORY_KEEP + 3; i++) store.succeeded(attempt(i))
+    })()
+    const count = db.prepare<[], {n: number}>('SELECT COUNT(*) AS n FROM ddns_attempts').get()!.n
+    expect(count).toBe(HISTORY_KEEP)
+    expect(store.history({limit: 1})[0]!.at).toBe(attempt(HISTORY_KEEP + 2).at)
+    db.close()
+  })
+
+  it('forgets the accepted address when the record now points at another target', async () => {
+    const db = await openState({
+      path: join(mkdtempSync(join(tmpdir(), 'ddns-store-')), 'h.db'),
+      migrations: allMigrations,
+    })
+    const store = new DdnsStore(db)
+    store.succeeded(attempt(1))
+    expect(store.state('home', 4)).toMatchObject({lastIp: '84.16.66.1', target: 't1', failures: 0})
+    store.failed({...attempt(2, 't2'), result: '911'}, new Date().toISOString())
+    expect(store.state('home', 4)).toMatchObject({lastIp: null, target: 't2', failures: 1})
+    expect(store.failures({record: 'home', family: 4, target: 't1'})).toBe(0)
+    db.close()
+  })
+})
