@@ -6,7 +6,7 @@ import {ExitCode} from '../../lib/errors.js'
 
 export default class ImagesCheck extends HomeopsCommand<CheckReport> {
   static override summary = 'Check the images of running containers and Swarm services for newer versions'
-  static override description = `One row per workload: image, current tag, the newest version its strategy allows, the newest overall, mode and status. Semver tags are compared by version (same format, prefix and variant); other tags (latest) by digest. Results are stored for \`images history\` and the web UI. Nothing is changed. Exit 0 even when updates are available; 3 when a registry could not be reached for some workload.`
+  static override description = `One row per workload: image, current tag, the newest version its strategy allows, the newest overall, mode and status. Semver tags are compared by version (same format, prefix and variant); other tags (latest) by digest. Results are stored for \`images history\` and the web UI. Nothing is changed. Exit 0 when every workload was checked (updates available or not); 1 when some could not be (bad label, registry refused), 3 when the only failures are temporary (registry unreachable, rate limited).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --workload web --json',
@@ -27,7 +27,8 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
       runCheck(context, {workload: flags.workload}),
     )
     if (!this.jsonEnabled()) await this.render(report)
-    if (report.results.some((r) => r.status === 'error' && r.transient)) process.exitCode = ExitCode.temporary
+    const errors = report.results.filter((r) => r.status === 'error')
+    if (errors.length > 0) process.exitCode = errors.every((r) => r.transient) ? ExitCode.temporary : ExitCode.failure
     return report
   }
 

@@ -111,6 +111,17 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
     releaseUrl: null,
   }
   const log = options.logger.child({workload: workload.name})
+  let ref
+  if (!isImageId(workload.image)) {
+    try {
+      ref = parseImageReference(workload.image)
+      result.image = familiarName(ref)
+      result.currentTag = ref.tag ?? (ref.digest ? null : 'latest')
+      result.currentDigest = (ref.digest ? [ref.digest] : localDigestsFor(ref, workload.repoDigests))[0] ?? null
+    } catch (error) {
+      return {...result, status: 'error', error: errorMessage(error)}
+    }
+  }
   let settings
   try {
     settings = resolveSettings(workload.labels, options.overrides)
@@ -120,17 +131,7 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
   result.mode = settings.mode
   result.strategy = settings.strategy
   result.releaseUrl = settings.releaseUrl ?? null
-  if (isImageId(workload.image)) return {...result, error: 'runs an image ID, not a name: nothing to compare'}
-  let ref
-  try {
-    ref = parseImageReference(workload.image)
-  } catch (error) {
-    return {...result, status: 'error', error: errorMessage(error)}
-  }
-  result.image = familiarName(ref)
-  result.currentTag = ref.tag ?? (ref.digest ? null : 'latest')
-  const local = ref.digest ? [ref.digest] : localDigestsFor(ref, workload.repoDigests)
-  result.currentDigest = local[0] ?? null
+  if (!ref) return {...result, error: 'runs an image ID, not a name: nothing to compare'}
   if (settings.mode === 'DISABLED') return {...result, status: 'disabled'}
   if (!result.currentTag) return {...result, error: 'pinned by digest without a tag: nothing to follow'}
 
