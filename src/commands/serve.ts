@@ -48,6 +48,20 @@ SIGTERM/SIGINT stop it cleanly within 5 s (exit 0); SIGHUP reloads the config fi
       import('../lib/systemd/notify.js'),
       import('../lib/config/load.js'),
     ])
+    // One mode's forgotten promise must not take the others down (Node's default is to exit).
+    const onUnhandled = (reason: unknown) =>
+      context.logger.error('unhandled promise rejection (a bug; serve keeps running)', {
+        error: reason instanceof Error ? reason.message : String(reason),
+      })
+    process.on('unhandledRejection', onUnhandled)
+    // Registered before start-up: SIGHUP's default action would end the process.
+    const running: {server?: Awaited<ReturnType<typeof startServe>>} = {}
+    const onHangup = () => {
+      if (!running.server) return context.logger.warn('SIGHUP received while starting: ignored')
+      context.logger.info('SIGHUP received, reloading the configuration')
+      void running.server.reload()
+    }
+    process.on('SIGHUP', onHangup)
     const notifier = createNotifier({logger: context.logger})
     const server = await startServe(context, {
       listen: flags.listen,
@@ -55,17 +69,14 @@ SIGTERM/SIGINT stop it cleanly within 5 s (exit 0); SIGHUP reloads the config fi
       notifier,
       reloadConfig: () => loadConfig({path: this.globalFlags.config}).config,
     })
-    const onHangup = () => {
-      context.logger.info('SIGHUP received, reloading the configuration')
-      void server.reload()
-    }
-    process.on('SIGHUP', onHangup)
+    running.server = server
     const modes = server.supervisor.names()
     if (!context.signal.aborted) {
       await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), {once: true}))
     }
     process.off('SIGHUP', onHangup)
     const stopped = await server.stop(STOP_BUDGET_MS)
+    process.off('unhandledRejection', onUnhandled)
     // Safety net: a handle a mode forgot to close must not keep a stopped server alive
     // (systemd would wait TimeoutStopSec, then SIGKILL). unref'd: it never delays a clean exit.
     setTimeout(() => process.exit(process.exitCode ?? 0), 400).unref()

@@ -177,7 +177,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   // Lets the UI check a key before it is used for an action.
   router.post('/api/auth', () => json({ok: true, required: Boolean(config.serve.apiKey)}), {access: policy.write})
   const files = staticFiles(root)
-  router.get('/', (request) => files({...request, params: {'*': 'index.html'}}))
+  router.get('/', (request) => files({...request, params: {'*': 'index.html'}}), {access: policy.static})
   router.get('/web/*', files, {access: policy.static})
   router.get('/favicon.ico', () => ({status: 204, body: ''}))
 
