@@ -5,6 +5,7 @@ import type {HomeopsConfig, Mode} from '../../../src/lib/config/root-schema.js'
 import {ConfigError} from '../../../src/lib/config/load.js'
 import {type ServeHandle, startServe, statusLine} from '../../../src/lib/serve/app.js'
 import type {ServiceMode} from '../../../src/lib/serve/mode.js'
+import type {Notifier} from '../../../src/lib/systemd/notify.js'
 import {FakeMode, captureLogs, configFrom, fakeContext, until} from './fakes.js'
 
 const handles: ServeHandle[] = []
@@ -15,7 +16,7 @@ afterEach(async () => {
 async function serve(
   yaml: string,
   modes: Partial<Record<Mode, ServiceMode | Error>>,
-  extra: {reloadConfig?: () => HomeopsConfig} = {},
+  extra: {reloadConfig?: () => HomeopsConfig; notifier?: Notifier} = {},
 ) {
   const {config} = configFrom(yaml)
   const logs = captureLogs()
@@ -272,6 +273,34 @@ describe('homeops serve (in process)', () => {
     expect(report.late).toEqual(['monitor'])
     expect(report.ms).toBeLessThan(1500)
     await expect(fetch(url + '/health')).rejects.toThrow()
+  })
+
+  it('tells systemd READY once every mode has had its first attempt, then STATUS changes, RELOADING and STOPPING', async () => {
+    const sent: string[] = []
+    const record = (what: string) => async () => void sent.push(what)
+    const notifier: Notifier = {
+      socket: '/run/fake.sock',
+      notify: async (a) => void sent.push(JSON.stringify(a)),
+      ready: async (status) => void sent.push(`READY ${status}`),
+      reloading: record('RELOADING'),
+      stopping: record('STOPPING'),
+      status: async (text) => void sent.push(`STATUS ${text}`),
+      startWatchdog: () => void sent.push('WATCHDOG'),
+      close: record('CLOSE'),
+    }
+    const flaky = new FakeMode('dns', {failStarts: 1})
+    const {handle} = await serve(
+      'monitor:\n  enabled: true\ndns:\n  enabled: true\n',
+      {monitor: new FakeMode('monitor'), dns: flaky},
+      {notifier, reloadConfig: () => configFrom('monitor:\n  enabled: true\ndns:\n  enabled: true\n').config},
+    )
+    expect(sent[0]).toBe('READY 1/2 modes up; down: dns (dns cannot start (attempt 1))')
+    expect(sent[1]).toBe('WATCHDOG')
+    await until(() => sent.includes('STATUS 2/2 modes up'), 3000, 'STATUS after recovery')
+    await handle.reload()
+    expect(sent.slice(-2)).toEqual(['RELOADING', 'READY 2/2 modes up'])
+    await handle.stop(500)
+    expect(sent.slice(-2)).toEqual(['STOPPING', 'CLOSE'])
   })
 
   it('summarises mode state in one line for systemd STATUS=', () => {
