@@ -70,7 +70,10 @@ const STATE_COLUMNS = `record, family, hostname, provider, target, last_ip AS la
 
 /** All SQL of the ddns area. Every change that touches several rows is one transaction. */
 export class DdnsStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly historyKeep = HISTORY_KEEP,
+  ) {}
 
   state(record: string, family: Family): RecordState | undefined {
     return this.db
@@ -163,13 +166,7 @@ export class DdnsStore {
   }
 
   private insertAttempt(attempt: AttemptInput, action: string): void {
-    // History is for people: keep the newest entries, never let a flapping record grow the database without bound.
-    this.db
-      .prepare(
-        `DELETE FROM ddns_attempts WHERE id <= (SELECT id FROM ddns_attempts ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_KEEP - 1})`,
-      )
-      .run()
-    this.db
+    const inserted = this.db
       .prepare(
         `INSERT INTO ddns_attempts (at, record, family, hostname, provider, ip, previous_ip, action, result, answer,
            http_status, tries, duration_ms)
@@ -190,6 +187,9 @@ export class DdnsStore {
         attempt.tries,
         attempt.durationMs,
       )
+    // History is for people: keep the newest entries, never let a flapping record grow the database without bound.
+    // Ids only grow (AUTOINCREMENT), so the newest N rows are those above `id - N`.
+    this.db.prepare('DELETE FROM ddns_attempts WHERE id <= ?').run(Number(inserted.lastInsertRowid) - this.historyKeep)
   }
 
   private upsert(attempt: AttemptInput, changes: Record<string, string | number | null>): void {

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {DdnsStore, HISTORY_KEEP} from '../../../src/lib/ddns/store.js'
+import {DdnsStore} from '../../../src/lib/ddns/store.js'
 import {openState} from '../../../src/lib/state/database.js'
 import {allMigrations} from '../../../src/lib/state/registry.js'
 
@@ -28,13 +28,11 @@ describe('ddns store', () => {
       path: join(mkdtempSync(join(tmpdir(), 'ddns-store-')), 'h.db'),
       migrations: allMigrations,
     })
-    const store = new DdnsStore(db)
-    db.transaction(() => {
-      for (let i = 0; i < HISTORY_KEEP + 3; i++) store.succeeded(attempt(i))
-    })()
+    const store = new DdnsStore(db, 50)
+    for (let i = 0; i < 53; i++) store.succeeded(attempt(i))
     const count = db.prepare<[], {n: number}>('SELECT COUNT(*) AS n FROM ddns_attempts').get()!.n
-    expect(count).toBe(HISTORY_KEEP)
-    expect(store.history({limit: 1})[0]!.at).toBe(attempt(HISTORY_KEEP + 2).at)
+    expect(count).toBe(50)
+    expect(store.history({limit: 100}).map((e) => e.at)).toEqual(Array.from({length: 50}, (_, i) => attempt(52 - i).at))
     db.close()
   })
 
