@@ -6,72 +6,25 @@ import {Packet} from 'dns2'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
-import {type EncodedAnswer, authoritative, encodeAnswer, withOpt} from './answer.js'
+import {authoritative, encodeAnswer, withOpt} from './answer.js'
 import type {Forwarder} from './forwarder.js'
+import {
+  DnsStats,
+  type HotEntry,
+  type SendFn,
+  answerFast,
+  attachRaw,
+  hit,
+  lookupFast,
+  metricIndex,
+  patch,
+} from './hot-path.js'
 import {encodeWireName} from './names.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {ZoneData} from './store.js'
 import {CLASS_IN, HEADER, type Query, RCODE, TYPE, errorResponse, scanQuery} from './wire.js'
 
-/** Query types counted separately in metrics; everything else is `other`. */
-export const METRIC_TYPES = ['A', 'AAAA', 'PTR', 'CNAME', 'SOA', 'ANY', 'MX', 'TXT', 'SRV', 'NS', 'HTTPS', 'other']
-const TYPE_INDEX = new Map<number, number>([
-  [1, 0],
-  [28, 1],
-  [12, 2],
-  [5, 3],
-  [6, 4],
-  [255, 5],
-  [15, 6],
-  [16, 7],
-  [33, 8],
-  [2, 9],
-  [65, 10],
-])
-export const METRIC_RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other']
-export const ANSWER_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-]
-
-function metricIndex(type: number, rcode: number): number {
-  const t = TYPE_INDEX.get(type) ?? 11
-  const r = rcode <= 5 ? rcode : rcode === RCODE.BADVERS ? 6 : 7
-  return t * METRIC_RCODES.length + r
-}
-
-/** Counters kept in plain arrays on the hot path; the metrics registry reads them when scraped. */
-export class DnsStats {
-  readonly queries = new Float64Array(METRIC_TYPES.length * METRIC_RCODES.length)
-  answerSum = 0
-  answerCount = 0
-  dropped = {malformed: 0, rateLimited: 0, tcpRejected: 0}
-  sendErrors = 0
-
-  /** Per-bucket (not cumulative) counts: one increment per answer on the hot path. */
-  private readonly perBucket = new Float64Array(ANSWER_BUCKETS.length)
-
-  observe(seconds: number): void {
-    this.answerSum += seconds
-    this.answerCount++
-    let i = 0
-    while (i < ANSWER_BUCKETS.length && seconds > ANSWER_BUCKETS[i]!) i++
-    if (i < ANSWER_BUCKETS.length) this.perBucket[i]!++
-  }
-
-  /** Cumulative bucket counts, as Prometheus wants them. */
-  cumulative(): number[] {
-    const out: number[] = []
-    let sum = 0
-    for (const n of this.perBucket) out.push((sum += n))
-    return out
-  }
-
-  total(): number {
-    let n = 0
-    for (const v of this.queries) n += v
-    return n
-  }
-}
+export {ANSWER_BUCKETS, DnsStats, METRIC_RCODES, METRIC_TYPES} from './hot-path.js'
 
 export interface DnsServerOptions {
   bind: string
@@ -89,9 +42,7 @@ export interface DnsServerOptions {
   tcpIdleMs?: number
 }
 
-interface Entry extends EncodedAnswer {
-  metric: number
-}
+type Entry = HotEntry
 
 interface UdpEndpoint {
   socket: dgram.Socket
@@ -99,11 +50,6 @@ interface UdpEndpoint {
   port: number
   family: 4 | 6
   fast: boolean
-}
-
-interface RawHandle {
-  send(req: object, list: Buffer[], count: number, port: number, address: string, hasCallback: boolean): number
-  onmessage: (nread: number, handle: unknown, buf: Buffer, rinfo: {address: string; port: number}) => void
 }
 
 /**
@@ -280,132 +226,43 @@ export class DnsServer {
     })
   }
 
-  /**
-   * Takes over the socket's receive callback and sends through the handle
-   * directly (no per-packet event emitter, DNS lookup of the peer address or
-   * callback allocation). Falls back to the public API when Node's internals
-   * are not what we expect.
-   */
+  /** The direct handle path when Node's internals allow it, else the public API. */
   private installFastPath(endpoint: UdpEndpoint): boolean {
-    const {socket} = endpoint
-    let handle: RawHandle | undefined
-    let SendWrap: (new () => object) | undefined
-    try {
-      const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')
-      const state = symbol ? ((socket as unknown as Record<symbol, {handle?: unknown}>)[symbol] ?? {}) : {}
-      const candidate = state.handle as Partial<RawHandle> | undefined
-      const binding = (process as unknown as {binding(name: string): {SendWrap?: new () => object}}).binding('udp_wrap')
-      if (candidate && typeof candidate.send === 'function' && 'onmessage' in candidate && binding.SendWrap) {
-        handle = candidate as RawHandle
-        SendWrap = binding.SendWrap
-      }
-    } catch {
-      handle = undefined
-    }
-    if (!handle || !SendWrap) {
-      socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
-      return false
-    }
-    const Wrap = SendWrap
-    let req = new Wrap()
-    const list: Buffer[] = [Buffer.alloc(0)]
-    const raw = handle
-    const send = (out: Buffer, port: number, address: string): boolean => {
-      list[0] = out
-      const result = raw.send(req, list, 1, port, address, false)
-      if (result === 0) {
-        // Queued: the handle now holds `out` until sent; keep it alive and never patch it again.
-        ;(req as {list?: Buffer[]}).list = [out]
-        req = new Wrap()
-        return false
-      }
-      if (result < 0) this.stats.sendErrors++
-      return true
-    }
-    raw.onmessage = (nread, _handle, msg, rinfo) => {
-      if (nread < 0 || !msg) return
-      try {
-        this.onUdp(msg, rinfo.address, rinfo.port, endpoint, send)
-      } catch (error) {
+    const raw = attachRaw(
+      endpoint.socket,
+      (msg, address, port, send) => this.onUdp(msg, address, port, endpoint, send),
+      () => this.stats.sendErrors++,
+      (error) => {
         this.stats.dropped.malformed++
         this.options.logger.debug('dns packet failed', {error: errorMessage(error)})
-      }
+      },
+    )
+    if (!raw) {
+      endpoint.socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
     }
-    return true
+    return raw
   }
 
   /** One UDP datagram. `send` is the direct path; it returns false when it kept the buffer. */
-  private onUdp(
-    msg: Buffer,
-    address: string,
-    port: number,
-    endpoint: UdpEndpoint,
-    send: ((out: Buffer, port: number, address: string) => boolean) | undefined,
-  ): void {
+  private onUdp(msg: Buffer, address: string, port: number, endpoint: UdpEndpoint, send: SendFn | undefined): void {
     const started = performance.now()
     const limiter = this.options.limiter
     if (limiter && !limiter.allow(address)) {
       this.stats.dropped.rateLimited++
       return
     }
-    const len = msg.length
-    // ---- hot path: one question, no records but an optional OPT, our name ----
-    fast: if (len >= 17 && len <= 512 && (msg[2]! & 0xfe) === 0 && (msg[3]! & 0x0f) === 0) {
-      if (msg[4] !== 0 || msg[5] !== 1 || msg[6] !== 0 || msg[7] !== 0 || msg[8] !== 0 || msg[9] !== 0) break fast
-      if (msg[10] !== 0 || msg[11]! > 1) break fast
-      let p = HEADER
-      let upper = false
-      for (;;) {
-        const l = msg[p]!
-        if (l === 0) break
-        if (l > 63) break fast
-        const e = p + l
-        if (e >= len) break fast
-        for (let i = p + 1; i <= e; i++) {
-          const c = msg[i]!
-          if (c >= 0x41 && c <= 0x5a) upper = true
-        }
-        p = e + 1
-      }
-      const qend = p + 5
-      if (qend > len) break fast
-      let edns = false
-      let limit = 512
-      if (msg[11] === 1) {
-        // The OPT record must follow the question and end the message.
-        if (qend + 11 > len || msg[qend] !== 0 || msg[qend + 1] !== 0 || msg[qend + 2] !== TYPE.OPT) break fast
-        if (msg[qend + 5] !== 0 || msg[qend + 6] !== 0) break fast // extended rcode / version 0 only
-        const rdlen = (msg[qend + 9]! << 8) | msg[qend + 10]!
-        if (qend + 11 + rdlen !== len) break fast
-        for (let o = qend + 11; o < len;) {
-          if (o + 4 > len) break fast
-          o += 4 + ((msg[o + 2]! << 8) | msg[o + 3]!)
-          if (o > len) break fast
-        }
-        edns = true
-        const size = (msg[qend + 3]! << 8) | msg[qend + 4]!
-        limit = size < 512 ? 512 : size > this.maxUdp ? this.maxUdp : size
-      } else if (qend !== len) break fast
-      const key = upper ? lowerKey(msg, qend) : (msg as unknown as Latin1).latin1Slice(HEADER, qend)
-      const entry = this.table.get(key) ?? this.dynamic.get(key)
-      if (entry === undefined) break fast
-      const out = edns ? entry.edns : entry.plain
-      if (out.length > limit || entry.questionLength !== qend - HEADER) break fast
-      if (send) {
-        patch(out, msg, qend, edns)
-        if (!send(out, port, address)) {
-          // The queued buffer belongs to the socket now; later queries get a fresh copy.
-          if (edns) entry.edns = Buffer.from(out)
-          else entry.plain = Buffer.from(out)
-        }
-      } else {
-        const copy = Buffer.from(out)
-        patch(copy, msg, qend, edns)
+    if (answerFast(msg, address, port, send, this.table, this.dynamic, this.maxUdp, this.stats, started)) return
+    if (!send) {
+      // Public API: the hot path only looked; answer from a copy.
+      const entry = lookupFast(msg, this.table, this.dynamic, this.maxUdp)
+      if (entry) {
+        const copy = Buffer.from(hit.edns ? entry.edns : entry.plain)
+        patch(copy, msg, hit.qend, hit.edns)
         this.sendPublic(endpoint, copy, port, address)
+        this.stats.queries[entry.metric]!++
+        this.stats.observe((performance.now() - started) / 1000)
+        return
       }
-      this.stats.queries[entry.metric]!++
-      this.stats.observe((performance.now() - started) / 1000)
-      return
     }
     // ---- everything else ----
     void this.answer(msg, 'udp').then(
@@ -550,29 +407,6 @@ export class DnsServer {
 export function tableKey(name: string, type: number, klass: number): string {
   const wire = encodeWireName(name)
   return wire.toString('latin1') + String.fromCharCode(type >> 8, type & 0xff, klass >> 8, klass & 0xff)
-}
-
-function lowerKey(msg: Buffer, qend: number): string {
-  const copy = Buffer.from(msg.subarray(HEADER, qend))
-  const nameEnd = copy.length - 4
-  for (let i = 0; i < nameEnd; i++) {
-    const c = copy[i]!
-    if (c >= 0x41 && c <= 0x5a) copy[i] = c | 0x20
-  }
-  return copy.toString('latin1')
-}
-
-/** `Buffer#latin1Slice`: what `toString('latin1', …)` calls, without its argument checks. */
-interface Latin1 {
-  latin1Slice(start: number, end: number): string
-}
-
-/** ID, RD and CD from the query; its name bytes (so 0x20 case randomisation survives); its DO bit. */
-function patch(out: Buffer, msg: Buffer, qend: number, edns: boolean): void {
-  patchHeader(out, msg, edns)
-  const nameEnd = qend - 4
-  for (let i = HEADER; i < nameEnd; i++) out[i] = msg[i]!
-  if (edns) out[out.length - 4] = msg[qend + 7]! & 0x80
 }
 
 function patchHeader(out: Buffer, msg: Buffer, edns: boolean): void {
