@@ -1,8 +1,11 @@
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
 import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {ddnsContext} from '../integration/ddns/harness.js'
+import {repoRoot} from '../support/cli.js'
 import type {Harness} from '../integration/ddns/harness.js'
 import {createDdnsMode} from '../../src/lib/ddns/mode.js'
 import {Router} from '../../src/lib/http/router.js'
@@ -12,7 +15,7 @@ import {silentLogger} from '../../src/lib/log/logger.js'
 import {MetricsRegistry} from '../../src/lib/metrics/registry.js'
 
 // The ddns section alone, mounted by a minimal page the way the shell mounts it: `mount(element, api)`.
-const PAGE = `<!doctype html><meta charset="utf-8"><title>ddns</title><link rel="icon" href="data:,"><div id="s"></div>
+const PAGE = `<!doctype html><meta charset="utf-8"><title>ddns</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/web/shared/base.css"><link rel="stylesheet" href="/web/shared/shell.css"><div id="s"></div>
 <script type="module">
   import {createApi} from '/web/shared/ui.js'
   import {mount} from '/web/ddns/section.js'
@@ -92,6 +95,8 @@ describe('ddns web section', () => {
       expect(history).toEqual(['nohost', 'good'])
       expect(await page.textContent('[data-testid="ddns-history"]')).toContain('(none) → 84.16.66.10')
       expect(problems).toEqual([])
+      mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
+      await page.screenshot({path: join(repoRoot, 'test-results', 'ddns-section.png'), fullPage: true})
     } finally {
       await browser.close()
     }

@@ -40,8 +40,11 @@ export function mount(element, api) {
 
   function renderStatus(status) {
     const ips = status.currentIps || {}
-    const parts = [`IPv4 ${ips.ipv4 ?? '–'}`, `IPv6 ${ips.ipv6 ?? '–'}`]
-    if (status.checks !== undefined) parts.push(`${status.checks} checks`)
+    const families = new Set((status.records || []).map((r) => r.family))
+    const parts = []
+    if (families.has('ipv4')) parts.push(`IPv4 ${ips.ipv4 ?? '–'}`)
+    if (families.has('ipv6')) parts.push(`IPv6 ${ips.ipv6 ?? '–'}`)
+    if (status.checks !== undefined) parts.push(`${status.checks} check${status.checks === 1 ? '' : 's'}`)
     if (status.updates) parts.push(`${status.updates.ok} updates ok, ${status.updates.failed} failed`)
     if (status.nextCheckAt) parts.push(`next check ${new Date(status.nextCheckAt).toLocaleTimeString()}`)
     replace(summary, parts.join(' · '))
