@@ -57,7 +57,9 @@ export interface CheckRunOptions {
 export async function runCheck(context: Context, options: CheckRunOptions = {}): Promise<CheckReport> {
   const {docker} = await context.docker()
   let workloads = await discoverWorkloads(docker, context.logger)
-  if (!context.config.images.watchByDefault) workloads = workloads.filter((w) => imageLabel(w.labels, 'mode'))
+  // A workload named explicitly is checked even when watchByDefault would leave it out.
+  if (!options.workload && !context.config.images.watchByDefault)
+    workloads = workloads.filter((w) => imageLabel(w.labels, 'mode'))
   if (options.workload) {
     workloads = workloads.filter((w) => w.name === options.workload || w.id.startsWith(options.workload!))
     if (workloads.length === 0)
