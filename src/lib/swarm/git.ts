@@ -1,5 +1,5 @@
-import {existsSync, mkdirSync, rmSync} from 'node:fs'
-import {basename, dirname} from 'node:path'
+import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
@@ -160,8 +160,7 @@ export async function syncClone(options: {
   const inRepo = () => simpleGit({baseDir: options.dir, abort: options.signal, unsafe}).env(env)
 
   let cloned = false
-  let previous: string | undefined
-  const usable = existsSync(options.dir) && (await isCloneOf(options.dir, options.url, env, unsafe))
+  const usable = await isCloneOf(options.dir, options.url, env, unsafe)
   if (!usable) {
     rmSync(options.dir, {recursive: true, force: true})
     mkdirSync(dirname(options.dir), {recursive: true, mode: 0o700})
@@ -174,24 +173,19 @@ export async function syncClone(options: {
       throw cloneError(options.url, options.branch, error)
     }
     cloned = true
-  } else {
-    previous = (
-      await inRepo()
-        .revparse(['HEAD'])
-        .catch(() => undefined)
-    )?.trim()
   }
 
   const git = inRepo()
   let branch = options.branch
   if (!branch) {
-    // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD) or asked for.
+    // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD), else the checked-out one.
     const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
     branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
   }
+  const remoteRef = `refs/remotes/origin/${branch}`
   if (!cloned) {
     try {
-      await git.raw(['fetch', '--prune', '--no-tags', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`])
+      await git.raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
         throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
@@ -199,11 +193,26 @@ export async function syncClone(options: {
       throw unreachable(options.url, error)
     }
   }
-  await git.raw(['checkout', '--quiet', '--force', '-B', branch, `refs/remotes/origin/${branch}`])
-  await git.raw(['reset', '--quiet', '--hard', `refs/remotes/origin/${branch}`])
-  await git.raw(['clean', '-ffdxq'])
-  const commit = (await git.revparse(['HEAD'])).trim()
-  return {commit, branch, cloned, previous}
+  // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
+  let {head: previous, tip: commit, current} = readRefs(options.dir, remoteRef)
+  if (!previous || !commit) {
+    ;[previous, commit, current] = (
+      await git.raw(['rev-parse', 'HEAD', remoteRef, '--symbolic-full-name', 'HEAD']).catch(() => '')
+    )
+      .trim()
+      .split('\n')
+  }
+  if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+  const pristine =
+    previous === commit &&
+    current === `refs/heads/${branch}` &&
+    (await git.raw(['status', '--porcelain', '--ignored', '--untracked-files=all'])).trim() === ''
+  if (!pristine) {
+    // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
+    await git.raw(['checkout', '--quiet', '--force', '-B', branch, remoteRef])
+    await git.raw(['clean', '-ffdxq'])
+  }
+  return {commit, branch, cloned, previous: cloned ? undefined : previous}
 }
 
 function cloneError(url: string, branch: string | null, error: unknown): Error {
@@ -219,20 +228,53 @@ function cloneError(url: string, branch: string | null, error: unknown): Error {
   return unreachable(url, error)
 }
 
+/** The folder is a clone whose origin is this URL (read from `.git/config`, no process). */
 async function isCloneOf(
   dir: string,
   url: string,
-  env: Record<string, string>,
-  unsafe: Record<string, boolean>,
+  _env: Record<string, string>,
+  _unsafe: Record<string, boolean>,
 ): Promise<boolean> {
-  const {simpleGit} = await import('simple-git')
+  let config: string
   try {
-    const git = simpleGit({baseDir: dir, unsafe}).env(env)
-    const top = (await git.revparse(['--show-toplevel'])).trim()
-    if (top !== (await import('node:fs')).realpathSync(dir)) return false
-    const remote = (await git.raw(['config', '--get', 'remote.origin.url'])).trim()
-    return remote === url
+    if (!existsSync(join(dir, '.git', 'HEAD'))) return false
+    config = readFileSync(join(dir, '.git', 'config'), 'utf8')
   } catch {
     return false
+  }
+  const section = /^\s*\[remote "origin"\]\s*$([\s\S]*?)(?=^\s*\[|(?![\s\S]))/m.exec(config)?.[1] ?? ''
+  const remote = /^\s*url\s*=\s*(.*?)\s*$/m.exec(section)?.[1]
+  return remote === url
+}
+
+/** HEAD's commit, the tip of `remoteRef` and HEAD's symbolic ref, from loose refs or packed-refs. */
+export function readRefs(dir: string, remoteRef: string): {head?: string; tip?: string; current?: string} {
+  const gitDir = join(dir, '.git')
+  let packed: string | undefined
+  const resolve = (ref: string, depth = 0): string | undefined => {
+    if (depth > 5) return undefined
+    let text: string | undefined
+    try {
+      text = readFileSync(join(gitDir, ref), 'utf8').trim()
+    } catch {
+      packed ??= existsSync(join(gitDir, 'packed-refs')) ? readFileSync(join(gitDir, 'packed-refs'), 'utf8') : ''
+      text = packed
+        .split('\n')
+        .find((line) => line.endsWith(` ${ref}`))
+        ?.split(' ')[0]
+    }
+    if (!text) return undefined
+    if (text.startsWith('ref: ')) return resolve(text.slice(5).trim(), depth + 1)
+    return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(text) ? text : undefined
+  }
+  try {
+    const headText = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim()
+    return {
+      head: resolve('HEAD'),
+      tip: resolve(remoteRef),
+      current: headText.startsWith('ref: ') ? headText.slice(5).trim() : 'HEAD',
+    }
+  } catch {
+    return {}
   }
 }

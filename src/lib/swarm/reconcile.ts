@@ -14,8 +14,9 @@ import {
   imageExists,
   pullImage,
   removeImage,
-  serviceStates,
+  STACK_LABEL,
   stackDeploy,
+  stackServices,
   stackRemove,
   supportsDetach,
   waitConverged,
@@ -180,7 +181,9 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   const term = context.terminal
   const log = context.logger
 
-  // 1. fetch
+  // 1. fetch: every repository at once (network-bound), reported one task each.
+  const fetches = new Map(work.map((w) => [w, fetchRepository(env, w.row)] as const))
+  for (const promise of fetches.values()) promise.catch(() => {})
   await runTasks(
     term,
     log,
@@ -188,7 +191,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       title: `fetch ${w.row.name}`,
       run: async (_ctx, setTitle) => {
         try {
-          const fetched = await fetchRepository(env, w.row)
+          const fetched = await fetches.get(w)!
           w.fetch = fetched
           w.result.commit = fetched.commit
           w.result.branch = fetched.branch
@@ -210,7 +213,12 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  const swarmStacks = await serviceStates(env.docker.docker)
+  // Which stacks exist in the Swarm: one service listing, no task listing (that is for status).
+  const swarmStacks = new Set(
+    (await stackServices(env.docker.docker))
+      .map((s) => s.Spec?.Labels?.[STACK_LABEL])
+      .filter((n): n is string => Boolean(n)),
+  )
   const claimed = new Map<string, string>()
   for (const w of work) {
     if (!w.fetch) continue

@@ -1,4 +1,4 @@
-import {existsSync, readFileSync, renameSync, statSync, symlinkSync} from 'node:fs'
+import {existsSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -104,6 +104,17 @@ describe('swarm reconcile on the real Swarm', () => {
     ])
     expect(await snapshot()).toEqual(before)
     expect(statSync(clone).ino).toBe(inode)
+  })
+
+  it('throws away anything written into the cached clone (the remote is the truth)', async () => {
+    const cached = join(ws.root, 'cache', 'homelab')
+    writeFileSync(join(cached, 'stray.txt'), 'x')
+    writeFileSync(join(cached, 'stacks.yaml'), 'tampered: [')
+    const report = await reconcileNow()
+    expect(report.exitCode).toBe(ExitCode.ok)
+    expect(report.stacks.map((s) => s.outcome)).toEqual(['unchanged', 'unchanged'])
+    expect(existsSync(join(cached, 'stray.txt'))).toBe(false)
+    expect(readFileSync(join(cached, 'stacks.yaml'), 'utf8')).toBe(readFileSync(join(repo.dir, 'stacks.yaml'), 'utf8'))
   })
 
   it('a changed binding file redeploys only its stack and restarts its task', async () => {

@@ -61,3 +61,40 @@ describe('repository auth', () => {
     expect(normaliseUrl('relative/repo')).toBe(`${process.cwd()}/relative/repo`)
   })
 })
+
+describe('readRefs', () => {
+  it('reads loose refs, packed refs and the symbolic HEAD like git does', async () => {
+    const {execFileSync} = await import('node:child_process')
+    const {mkdtempSync, rmSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {readRefs} = await import('../../../src/lib/swarm/git.js')
+    const dir = mkdtempSync(join(tmpdir(), 'hotest-swarm-refs-'))
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: dir,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@t',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@t',
+        },
+      }).trim()
+    try {
+      git('init', '-q', '-b', 'main')
+      writeFileSync(join(dir, 'a'), 'a')
+      git('add', 'a')
+      git('commit', '-q', '-m', 'a')
+      const sha = git('rev-parse', 'HEAD')
+      git('update-ref', 'refs/remotes/origin/main', sha)
+      expect(readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
+      git('pack-refs', '--all')
+      expect(readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
+      expect(readRefs(dir, 'refs/remotes/origin/other').tip).toBeUndefined()
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})

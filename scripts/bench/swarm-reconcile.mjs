@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// Benchmark of a no-op `homeops swarm reconcile` (issue 3): 20 stacks in 2 git repositories on the
+// Swarm of the test environment (scripts/testenv.sh; started with --reuse when not running).
+//
+// Measures, median of --rounds, in the same run:
+//   - homeops: `homeops swarm reconcile` (the built CLI as cron runs it) when nothing changed;
+//   - naive: the cron script homeops replaces: `git clone` of each repository into a fresh folder,
+//     then `docker stack deploy -c <compose> <stack>` of every stack.
+// Targets: homeops ≤ 0.1 × naive, and zero service updates (every service's version index is the
+// same before and after the homeops runs). Writes test-results/bench-swarm-reconcile.json; exits 1
+// when a target is missed. Stacks (hotest-swarm-bench-*) are removed at the end.
+//
+//   node scripts/bench/swarm-reconcile.mjs [--rounds N]   (needs `npm run build`; HOMEOPS_BENCH_CLI=path/to/run.js)
+import {execFileSync, spawnSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+const roundsFlag = process.argv.indexOf('--rounds')
+const ROUNDS = roundsFlag > 0 ? Math.max(1, Number(process.argv[roundsFlag + 1])) : 3
+const STACKS_PER_REPO = 10
+const cli = process.env.HOMEOPS_BENCH_CLI ?? join(repoRoot, 'bin', 'run.js')
+
+function fail(message) {
+  console.error(`bench swarm-reconcile: ${message}`)
+  process.exit(2)
+}
+if (!process.env.HOMEOPS_BENCH_CLI && !existsSync(join(repoRoot, 'dist', 'commands', 'swarm', 'reconcile.js')))
+  fail('dist/ is missing: run `npm run build` first')
+
+// ---- the test environment ----
+const envDir = process.env.HOMEOPS_TESTENV_DIR ?? '/tmp/homeops-testenv'
+if (!existsSync(join(envDir, 'env.json'))) {
+  const started = spawnSync('bash', [join(repoRoot, 'scripts/testenv.sh'), 'start', '--reuse'], {stdio: 'inherit'})
+  if (started.status !== 0) fail('the test environment could not start (scripts/testenv.sh start --reuse)')
+}
+const testEnv = JSON.parse(readFileSync(join(envDir, 'env.json'), 'utf8'))
+const dockerEnv = {...process.env, DOCKER_HOST: testEnv.dockerHost, DOCKER_CONFIG: testEnv.dockerConfigDir}
+const docker = (args, options = {}) => execFileSync('docker', args, {env: dockerEnv, encoding: 'utf8', ...options})
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.org',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.org',
+}
+const git = (cwd, ...args) => execFileSync('git', args, {cwd, env: gitEnv, encoding: 'utf8'})
+
+const run = randomBytes(3).toString('hex')
+const work = mkdtempSync(join(tmpdir(), 'hotest-swarm-bench-'))
+const stacks = []
+const repos = []
+for (const r of ['a', 'b']) {
+  const dir = join(work, 'repos', `bench-${r}`)
+  mkdirSync(dir, {recursive: true})
+  git(dir, 'init', '-q', '-b', 'main')
+  const names = []
+  for (let i = 0; i < STACKS_PER_REPO; i++) {
+    const name = `hotest-swarm-bench-${run}-${r}${i}`
+    names.push(name)
+    mkdirSync(join(dir, name))
+    writeFileSync(
+      join(dir, name, 'compose.yaml'),
+      `services:\n  app:\n    image: ${testEnv.registry.host}/hotest/app:1.0.0\n    command: ["sleep", "3600"]\n` +
+        `    stop_grace_period: 1s\n    deploy:\n      replicas: 1\n`,
+    )
+  }
+  writeFileSync(join(dir, 'stacks.yaml'), names.map((n) => `- name: ${n}\n`).join(''))
+  git(dir, 'add', '-A')
+  git(dir, 'commit', '-q', '-m', 'stacks')
+  stacks.push(...names)
+  repos.push({dir, names})
+}
+const config = join(work, 'config.yaml')
+writeFileSync(
+  config,
+  `state: {path: ${join(work, 'state', 'homeops.db')}}\ndocker: {host: "${testEnv.dockerHost}"}\n` +
+    `swarm: {convergeTimeoutSeconds: 300, cacheDir: ${join(work, 'cache')}}\n`,
+)
+const cliEnv = Object.fromEntries(
+  Object.entries(dockerEnv).filter(([k]) => !k.startsWith('HOMEOPS_') && k !== 'DOCKER_HOST' && k !== 'CI'),
+)
+function homeops(...args) {
+  const started = performance.now()
+  const result = spawnSync(process.execPath, [cli, ...args, '--config', config], {env: cliEnv, encoding: 'utf8'})
+  const ms = performance.now() - started
+  if (result.status !== 0) throw new Error(`homeops ${args.join(' ')} exited ${result.status}: ${result.stderr}`)
+  return {ms, stdout: result.stdout, stderr: result.stderr}
+}
+
+function versions() {
+  const out = docker(['service', 'ls', '--filter', `name=hotest-swarm-bench-${run}-`, '--format', '{{.ID}}'])
+  const ids = out.split('\n').filter(Boolean)
+  if (ids.length === 0) return {}
+  const inspect = JSON.parse(docker(['service', 'inspect', ...ids]))
+  return Object.fromEntries(inspect.map((s) => [s.Spec.Name, s.Version.Index]))
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+let exitCode = 0
+try {
+  console.log(`bench swarm-reconcile: deploying ${stacks.length} stacks in 2 repositories (setup, not timed)…`)
+  const setupStarted = performance.now()
+  for (const repo of repos) homeops('swarm', 'watch', repo.dir)
+  console.log(`  setup took ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`)
+
+  const before = versions()
+  if (Object.keys(before).length !== stacks.length)
+    throw new Error(`expected ${stacks.length} services, found ${Object.keys(before).length}`)
+  const homeopsTimes = []
+  for (let i = 0; i < ROUNDS; i++) {
+    const {ms, stdout} = homeops('swarm', 'reconcile', '--json')
+    const report = JSON.parse(stdout)
+    const changed = report.stacks.filter((s) => s.outcome !== 'unchanged')
+    if (changed.length > 0)
+      throw new Error(`a no-op reconcile changed stacks: ${changed.map((s) => s.stack).join(', ')}`)
+    homeopsTimes.push(ms)
+  }
+  const after = versions()
+  const updates = stacks.map((s) => `${s}_app`).filter((svc) => before[svc] !== after[svc]).length
+
+  const naiveTimes = []
+  let naiveUpdates = 0
+  for (let i = 0; i < ROUNDS; i++) {
+    const v0 = versions()
+    const started = performance.now()
+    for (const repo of repos) {
+      const clone = join(work, `naive-${i}-${repo.names[0]}`)
+      execFileSync('git', ['clone', '-q', repo.dir, clone], {env: gitEnv})
+      for (const name of repo.names) {
+        docker(['stack', 'deploy', '--with-registry-auth', '-c', join(clone, name, 'compose.yaml'), name], {
+          stdio: 'ignore',
+        })
+      }
+    }
+    naiveTimes.push(performance.now() - started)
+    const v1 = versions()
+    naiveUpdates = Object.keys(v1).filter((svc) => v0[svc] !== v1[svc]).length
+  }
+
+  const homeopsMs = median(homeopsTimes)
+  const naiveMs = median(naiveTimes)
+  const ratio = homeopsMs / naiveMs
+  const result = {
+    stacks: stacks.length,
+    repositories: repos.length,
+    rounds: ROUNDS,
+    homeopsNoopMs: Math.round(homeopsMs),
+    naiveMs: Math.round(naiveMs),
+    ratio: Number(ratio.toFixed(3)),
+    targetRatio: 0.1,
+    serviceUpdatesByHomeops: updates,
+    serviceUpdatesByNaive: naiveUpdates,
+    homeopsRunsMs: homeopsTimes.map(Math.round),
+    naiveRunsMs: naiveTimes.map(Math.round),
+  }
+  mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
+  writeFileSync(join(repoRoot, 'test-results', 'bench-swarm-reconcile.json'), JSON.stringify(result, null, 2) + '\n')
+  console.log(
+    `  homeops no-op reconcile: ${(homeopsMs / 1000).toFixed(2)} s (median of ${ROUNDS}), ${updates} service updates`,
+  )
+  console.log(
+    `  naive clone + deploy all: ${(naiveMs / 1000).toFixed(2)} s (median of ${ROUNDS}), ${naiveUpdates} service updates per run`,
+  )
+  console.log(`  ratio ${ratio.toFixed(3)} (target ≤ 0.1)`)
+  if (ratio > 0.1) {
+    console.log('  FAIL: the no-op reconcile is slower than 0.1 × the naive script')
+    exitCode = 1
+  }
+  if (updates !== 0) {
+    console.log('  FAIL: the no-op reconcile updated services')
+    exitCode = 1
+  }
+} catch (error) {
+  console.error(`bench swarm-reconcile: ${error.message}`)
+  exitCode = 1
+} finally {
+  spawnSync('docker', ['stack', 'rm', ...stacks], {env: dockerEnv, stdio: 'ignore'})
+  // Wait (bounded) for the containers to go before the next benchmark runs.
+  for (let i = 0; i < 90; i++) {
+    const left = spawnSync(
+      'docker',
+      ['ps', '-aq', '--filter', `label=com.docker.stack.namespace`, '--filter', `name=hotest-swarm-bench-${run}-`],
+      {
+        env: dockerEnv,
+        encoding: 'utf8',
+      },
+    ).stdout.trim()
+    if (!left) break
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  rmSync(work, {recursive: true, force: true})
+}
+process.exit(exitCode)
