@@ -45,8 +45,10 @@ CPU is in percent of one CPU (200% = two CPUs busy), memory excludes the page ca
         import('../../lib/ui/terminal.js'),
         import('../../lib/docker/recreate.js'),
       ])
-    const service = await openMonitorService(context)
+    // One-shot: one stats call per container, like `docker stats --no-stream`; --watch: streams.
+    const service = await openMonitorService(context, {streams: flags.watch})
     const collect = async () => {
+      if (!flags.watch) return service.rowsOnce({name: args.name, checkUpdates: flags.check})
       await service.waitForMetrics(3000, args.name)
       return service.rows({name: args.name, checkUpdates: flags.check})
     }

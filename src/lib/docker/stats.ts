@@ -89,14 +89,17 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f
 }
 
-/** One sample per container, in parallel (what `docker stats --no-stream` does): about one second. */
+/**
+ * One sample per container, in parallel, with the daemon's own previous
+ * sample as the CPU reference: what `docker stats --no-stream` does. Bounded
+ * by dockerd's 1 s sampling cycle (CPU needs two cycles), so about 1–2 s.
+ */
 export async function statsOnce(docker: Docker, ids: readonly string[]): Promise<Map<string, ContainerMetrics>> {
   const out = new Map<string, ContainerMetrics>()
   await Promise.all(
     ids.map(async (id) => {
       try {
-        const stats = await docker.getContainer(id).stats({stream: false})
-        out.set(id, computeMetrics(stats))
+        out.set(id, computeMetrics(await docker.getContainer(id).stats({stream: false})))
       } catch {
         // Stopped meanwhile: no metrics.
       }
@@ -127,6 +130,8 @@ export interface ContainerWatcherOptions {
   /** Reconnect backoff bounds after the daemon went away (default 500 ms … 30 s). */
   minBackoffMs?: number
   maxBackoffMs?: number
+  /** Keep a stats stream per running container (default true; false: the list only, for one-shot commands). */
+  streams?: boolean
 }
 
 interface StatsStream {
@@ -378,7 +383,7 @@ export class ContainerWatcher {
     for (const id of [...this.configImages.keys()]) if (!seen.has(id)) this.configImages.delete(id)
     for (const [id, c] of this.containersById) {
       if (c.state === 'running') {
-        if (!this.streams.has(id)) await this.attach(id)
+        if (!this.streams.has(id) && this.options.streams !== false) await this.attach(id)
       } else {
         this.detach(id)
         this.metricsById.delete(id)

@@ -16,7 +16,13 @@ import {
   type RecreateResult,
 } from '../docker/recreate.js'
 import {type SelfIdentity, isSelfContainer, selfIdentity} from '../docker/self.js'
-import {type ContainerMetrics, ContainerWatcher, EMPTY_METRICS, type WatchedContainer} from '../docker/stats.js'
+import {
+  type ContainerMetrics,
+  ContainerWatcher,
+  EMPTY_METRICS,
+  type WatchedContainer,
+  statsOnce,
+} from '../docker/stats.js'
 import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
@@ -91,6 +97,8 @@ export interface MonitorServiceOptions {
   healthTimeoutMs?: number
   /** Longest a status request waits for the registry before answering `registry_error` (default 10 s). */
   registryWaitMs?: number
+  /** Keep streaming stats (default true; false for one-shot commands). */
+  streams?: boolean
   self?: SelfIdentity
   version?: string
 }
@@ -109,7 +117,7 @@ export class MonitorService {
   private readonly startedAt = Date.now()
 
   constructor(readonly options: MonitorServiceOptions) {
-    this.watcher = new ContainerWatcher(options.docker, {logger: options.logger})
+    this.watcher = new ContainerWatcher(options.docker, {logger: options.logger, streams: options.streams})
     this.updates = new UpdateCache({
       check: options.registry.check,
       ttlMs: options.cacheTtlMs,
@@ -136,6 +144,34 @@ export class MonitorService {
       if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
+  }
+
+  /**
+   * For one-shot commands: metrics from one `stats` call per running container
+   * (what `docker stats --no-stream` does), in parallel with the registry checks.
+   */
+  async rowsOnce(options: {name?: string; checkUpdates?: boolean} = {}): Promise<ContainerRow[]> {
+    const selected =
+      options.name === undefined
+        ? this.watcher.containers()
+        : [this.watcher.find(options.name)].filter((c) => c !== undefined)
+    const ids = selected.filter((c) => c.state === 'running').map((c) => c.id)
+    const [metrics, rows] = await Promise.all([statsOnce(this.options.docker, ids), this.rows(options)])
+    return rows.map((row) => {
+      const m = metrics.get(row.id)
+      if (!m) return row
+      return {
+        ...row,
+        cpu: m.cpu,
+        mem_usage: m.memUsage,
+        mem_limit: m.memLimit,
+        mem_perc: m.memPerc,
+        net_rx: m.netRx,
+        net_tx: m.netTx,
+        blk_read: m.blkRead,
+        blk_write: m.blkWrite,
+      }
+    })
   }
 
   /** Update status of one container (cached; `force` refreshes at most once a minute per image). */
@@ -396,7 +432,7 @@ export async function registryAccess(config: HomeopsConfig, logger: Logger): Pro
 /** A started `MonitorService` for a command or a mode, stopped when the context closes. */
 export async function openMonitorService(
   context: import('../context.js').Context,
-  options: {registryWaitMs?: number; watch?: boolean; self?: SelfIdentity} = {},
+  options: {registryWaitMs?: number; watch?: boolean; streams?: boolean; self?: SelfIdentity} = {},
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
@@ -411,6 +447,7 @@ export async function openMonitorService(
     registryWaitMs: options.registryWaitMs,
     version: context.version,
     self: options.self,
+    streams: options.streams,
   })
   context.onClose(() => service.stop())
   if (options.watch === false) return service
