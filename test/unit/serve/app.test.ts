@@ -92,7 +92,8 @@ describe('homeops serve (in process)', () => {
   })
 
   it('keeps the other modes serving while one fails to start, answers 503 for the failed mode routes, and recovers it', async () => {
-    const flaky = new FakeMode('dns', {failStarts: 2})
+    let broken = true
+    const flaky = new FakeMode('dns', {failWhile: () => broken})
     const {get, handle} = await serve(ENABLED, {
       monitor: new FakeMode('monitor'),
       dns: flaky,
@@ -108,7 +109,9 @@ describe('homeops serve (in process)', () => {
     expect(routed.status).toBe(503)
     expect(routed.body).toMatchObject({error: 'mode_unavailable', mode: 'dns', state: 'backoff'})
     expect((await get('/monitor/status')).status).toBe(200)
+    broken = false
     await until(() => handle.supervisor.get('dns')!.up, 3000, 'dns up')
+    expect(flaky.starts).toBeGreaterThanOrEqual(2)
     expect((await get('/health')).status).toBe(200)
     expect((await get('/dns/status')).status).toBe(200)
   })

@@ -45,6 +45,8 @@ export async function fakeContext(config: HomeopsConfig, logger: Logger, signal?
 export interface FakeModeOptions {
   /** Throws from start() for the first N attempts. */
   failStarts?: number
+  /** Throws from start() while this returns true. */
+  failWhile?: () => boolean
   /** start() never settles. */
   hangStart?: boolean
   /** stop() never settles. */
