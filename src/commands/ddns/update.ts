@@ -29,8 +29,9 @@ Exit codes: 0 ok or nothing to do, 2 configuration error, 3 temporary failure (d
 
   async run(): Promise<DdnsRunReport> {
     const {flags} = await this.parse(DdnsUpdate)
-    const {runPass, withDdnsLogLevel} = await import('../../lib/ddns/updater.js')
+    const {checkDdnsConfig, runPass, withDdnsLogLevel} = await import('../../lib/ddns/updater.js')
     const context = withDdnsLogLevel(await this.context(), this.explicitLogLevel())
+    checkDdnsConfig(context.config.ddns) // a config error exits 2 before anything is locked or created
     if (!flags['dry-run']) await context.lock('ddns')
     const report = await runPass(context, {force: flags.force, dryRun: flags['dry-run'], records: flags.record})
     this.render(report)
