@@ -90,7 +90,7 @@ export class FakeMode implements ServiceMode {
     this.runtimes.push(runtime)
     this.configSeen.push(runtime.context.config)
     if (this.options.hangStart) return new Promise(() => {})
-    if (this.starts <= (this.options.failStarts ?? 0))
+    if (this.starts <= (this.options.failStarts ?? 0) || this.options.failWhile?.())
       throw new Error(`${this.name} cannot start (attempt ${this.starts})`)
     runtime.metrics.counter(`fake_${this.name}_starts_total`, 'starts of a fake mode').inc()
     this.running = true
