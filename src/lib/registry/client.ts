@@ -74,6 +74,8 @@ interface Response {
   status: number
   headers: Record<string, string | string[] | undefined>
   body: Buffer
+  /** After redirects (lscr.io sends `/v2/…` to ghcr.io). */
+  url: string
 }
 
 const DEFAULT_TIMEOUT = 15_000
@@ -213,14 +215,14 @@ export class RegistryClient {
         seen.add(tag)
         if (seen.size >= maxTags) break
       }
-      const next = nextLink(response.headers.link, url)
+      const next = nextLink(response.headers.link, response.url)
       if (seen.size >= maxTags) {
         truncated = next !== undefined || ((tags as unknown[] | null)?.length ?? 0) > seen.size
         if (truncated) this.logger.warn('tag list capped', {image: what, maxTags})
         break
       }
-      if (next === url) break
-      if (next && new URL(next).host !== new URL(url).host) {
+      if (next === response.url) break
+      if (next && new URL(next).host !== new URL(response.url).host) {
         this.logger.warn('not following a tag list page on another host', {image: what})
         break
       }
@@ -253,6 +255,8 @@ export class RegistryClient {
         retriedAuth = true
         const next = await this.answerChallenge(scope, host, response, authHeader !== undefined, what)
         authHeader = next
+        // Redirected to another registry that challenged us (lscr.io → ghcr.io): its token goes to it directly.
+        if (response.url !== url) url = response.url
         continue
       }
       this.count(kind)
@@ -467,7 +471,7 @@ export class RegistryClient {
         current = next.toString()
         continue
       }
-      return {status: res.statusCode, headers: res.headers as Response['headers'], body}
+      return {status: res.statusCode, headers: res.headers as Response['headers'], body, url: current}
     }
   }
 

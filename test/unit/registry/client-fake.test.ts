@@ -263,4 +263,31 @@ describe('bearer auth against a fake registry', () => {
     expect(auth.hits[0]!.headers.authorization).toBe(`Basic ${Buffer.from('u:p4ssw0rd').toString('base64')}`)
     expect(hits.map((h) => h.headers.authorization)).toEqual([undefined, 'Bearer tok-123456', 'Bearer tok-123456'])
   })
+
+  it('follows a redirect to another registry that challenges (lscr.io → ghcr.io)', async () => {
+    const auth = await fake((_req, res) =>
+      res
+        .writeHead(200, {'content-type': 'application/json'})
+        .end(JSON.stringify({token: 'ghcr-tok-1', expires_in: 300})),
+    )
+    const ghcr = await fake((req, res) => {
+      if (req.headers.authorization !== 'Bearer ghcr-tok-1') {
+        res
+          .writeHead(401, {
+            'www-authenticate': `Bearer realm="http://${auth.host}/token",service="ghcr.io",scope="repository:linuxserver/sonarr:pull"`,
+          })
+          .end()
+        return
+      }
+      res.writeHead(200, {'docker-content-digest': manifestDigest}).end()
+    })
+    const lscr = await fake((req, res) => res.writeHead(307, {location: `http://${ghcr.host}${req.url}`}).end())
+    const c = client()
+    expect(await c.manifestDigest(parseImageReference(`${lscr.host}/linuxserver/sonarr:4`))).toBe(manifestDigest)
+    expect(auth.hits).toHaveLength(1)
+    expect(auth.hits[0]!.path).toContain('scope=repository%3Alinuxserver%2Fsonarr%3Apull')
+    // The token went to ghcr only, never to the redirecting host.
+    expect(lscr.hits.every((h) => h.headers.authorization === undefined)).toBe(true)
+    expect(ghcr.hits.at(-1)!.headers.authorization).toBe('Bearer ghcr-tok-1')
+  })
 })
