@@ -348,8 +348,11 @@ export async function waitReady(container: Dockerode.Container, options: WaitOpt
       if (health.Status === 'healthy') return
       if (health.Status === 'unhealthy') {
         const last = health.Log?.at(-1)
-        const output = last ? `: exit ${last.ExitCode}, ${JSON.stringify(last.Output.trim().slice(0, 300))}` : ''
-        throw new NotReadyError(`the new container is unhealthy (healthcheck failed${output})`)
+        const test = describeTest(info.Config.Healthcheck?.Test)
+        const output = last?.Output?.trim() ? `: ${JSON.stringify(last.Output.trim().slice(0, 300))}` : ''
+        throw new NotReadyError(
+          `the new container is unhealthy: healthcheck${test ? ` "${test}"` : ''} ${last ? `exited ${last.ExitCode}` : 'failed'}${output}`,
+        )
       }
     } else if (state.Running) {
       const startedAt = Date.parse(state.StartedAt)
@@ -364,6 +367,13 @@ export async function waitReady(container: Dockerode.Container, options: WaitOpt
     }
     await sleep(POLL_MS, options.signal)
   }
+}
+
+function describeTest(test: string[] | undefined): string {
+  if (!test || test.length === 0) return ''
+  if (test[0] === 'CMD-SHELL') return test.slice(1).join(' ')
+  if (test[0] === 'CMD') return test.slice(1).join(' ')
+  return test.join(' ')
 }
 
 async function logTail(container: Dockerode.Container): Promise<string> {

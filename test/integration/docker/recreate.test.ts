@@ -230,7 +230,7 @@ describe('recreateContainer', () => {
       (e: unknown) => e,
     )
     expect(error).toBeInstanceOf(OperationError)
-    expect((error as Error).message).toMatch(/unhealthy/)
+    expect((error as Error).message).toMatch(/unhealthy: healthcheck "cat \/healthy" exited 1: ".*No such file/)
     expect((error as Error).message).toMatch(/rolled back to the previous container/)
     // The pull did happen: the tag now points at the new image.
     const pulled = await d.getImage(ref).inspect()

@@ -76,9 +76,10 @@ describe('ContainerWatcher', () => {
       const m = watcher.metrics(container.id)
       return m && m.cpu !== null && m.cpu > 5 ? m : undefined
     })
-    // Limited to half a CPU: around 50 %, whatever the host's CPU count.
-    expect(metrics.cpu).toBeGreaterThan(15)
-    expect(metrics.cpu).toBeLessThan(75)
+    // Limited to half a CPU: at most about 50 % whatever the host's CPU count (less on a busy host,
+    // never the 100 %+ an unscaled or per-CPU figure would give).
+    expect(metrics.cpu).toBeGreaterThan(5)
+    expect(metrics.cpu).toBeLessThan(70)
     expect(metrics.memUsage).toBeGreaterThan(0)
     expect(metrics.memLimit).toBe(128 * 1024 * 1024)
     expect(metrics.memPerc).toBeCloseTo((metrics.memUsage! / metrics.memLimit!) * 100, 1)
@@ -90,7 +91,8 @@ describe('ContainerWatcher', () => {
     expect(Math.abs(cliCpu - watcher.metrics(container.id)!.cpu!)).toBeLessThan(25)
     // The one-shot form for the CLI agrees too.
     const once = await statsOnce(d, [container.id])
-    expect(once.get(container.id)!.cpu).toBeGreaterThan(15)
+    expect(once.get(container.id)!.cpu).toBeGreaterThan(5)
+    expect(once.get(container.id)!.cpu).toBeLessThan(70)
   })
 
   it('follows stop and start events: detaches, then re-attaches a fresh stream', async () => {
