@@ -108,6 +108,25 @@ describe('homeops images (built CLI)', () => {
     expect(missing.stderr).toContain('no running container or Swarm service named "hotest-images-none"')
   })
 
+  it('check exits 3 when the only failure is an unreachable registry, and says which', async () => {
+    const offline = `${name}-offline`
+    const ref = `127.0.0.1:9/hotest/app:1.0.0`
+    docker('tag', image, ref)
+    try {
+      docker('run', '-d', '--name', offline, '--label', 'homeops.images.mode=NOTIFICATION', ref)
+      const result = await runCli(['images', 'check', '--workload', offline, '--json'], {
+        env: cliEnv({HOMEOPS_IMAGES_REQUEST_TIMEOUT_SECONDS: '3'}),
+      })
+      expect(result.code).toBe(3)
+      const row = (JSON.parse(result.stdout) as {results: Record<string, unknown>[]}).results[0]!
+      expect(row).toMatchObject({workload: offline, status: 'error', transient: true})
+      expect(row.error).toContain('cannot reach the registry 127.0.0.1:9')
+    } finally {
+      docker('rm', '-f', offline)
+      docker('rmi', ref)
+    }
+  })
+
   it('update refuses a missing tag (exit 1) and leaves the container alone', async () => {
     const id = docker('inspect', name, '--format', '{{.Id}}')
     const result = await runCli(['images', 'update', name, '--to', '9.9.9', '--yes'], {env: cliEnv()})
