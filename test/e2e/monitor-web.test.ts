@@ -161,4 +161,12 @@ describe('monitor web page', () => {
     }
     expect((await d.listImages()).length).toBe(imagesBefore)
   })
+
+  it('stops cleanly on SIGTERM: exit 0 within 5 s', async () => {
+    const started = Date.now()
+    server.kill('SIGTERM')
+    const code = await new Promise<number | null>((resolve) => server.once('exit', (c) => resolve(c)))
+    expect(code, log).toBe(0)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
 })

@@ -206,7 +206,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
           .map((c) => ({c, m: svc.watcher.metrics(c.id)}))
       runtime.metrics.collectedGauge(
         'homeops_container_cpu_percent',
-        'CPU use of a running container, percent of one CPU',
+        'CPU use of a running container in percent, as docker stats shows it (100 = one CPU busy)',
         () => rows().flatMap(({c, m}) => (m?.cpu == null ? [] : [{labels: {name: c.name}, value: m.cpu}])),
       )
       runtime.metrics.collectedGauge(
