@@ -35,6 +35,7 @@ export function createRegistryClient(context: Context): RegistryClient {
     tagListTimeoutMs: images.tagListTimeoutSeconds * 1000,
     logger: context.logger.child({component: 'registry'}),
     userAgent: `homeops/${context.version}`,
+    signal: context.signal,
   })
 }
 

@@ -38,6 +38,8 @@ export interface RegistryClientOptions {
   /** Defaults for `listTags`. */
   maxTags?: number
   tagListTimeoutMs?: number
+  /** Aborts every request in flight (a `serve` mode stopping). */
+  signal?: AbortSignal
   /** `n` asked per tag-list page (default 1000; registries may answer fewer and send `Link`). */
   tagPageSize?: number
 }
@@ -442,11 +444,15 @@ export class RegistryClient {
           method,
           headers: allHeaders,
           dispatcher,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: this.options.signal
+            ? AbortSignal.any([this.options.signal, AbortSignal.timeout(timeoutMs)])
+            : AbortSignal.timeout(timeoutMs),
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         })
       } catch (error) {
+        if (this.options.signal?.aborted)
+          throw new TransientError(`request to ${registry} for ${what} aborted: stopping`)
         throw unreachable(registry, what, error, timeoutMs)
       }
       let body: Buffer

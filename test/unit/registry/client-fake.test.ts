@@ -144,6 +144,20 @@ describe('manifest digests', () => {
     expect(error.message).toContain('no answer within 0.3 s')
   })
 
+  it('aborts requests in flight when its signal fires (a serve mode stopping)', async () => {
+    const {host} = await fake(() => {
+      /* never answers */
+    })
+    const controller = new AbortController()
+    const pending = client({signal: controller.signal, timeoutMs: 60_000})
+      .manifestDigest(parseImageReference(`${host}/a/b:1`))
+      .catch((e) => e)
+    setTimeout(() => controller.abort(), 100)
+    const error = await pending
+    expect(error).toBeInstanceOf(TransientError)
+    expect(error.message).toContain('aborted')
+  })
+
   it('keeps at most concurrencyPerRegistry requests in flight', async () => {
     let active = 0
     let peak = 0
