@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// DNS server throughput: the same 1 000 names served by `homeops dns serve` (built CLI, hosts directory)
-// and by dnsmasq (Debian, --addn-hosts), both on loopback, measured by dnsperf in the same run with the
-// same query file, duration and concurrency, alternating rounds. Reports queries per second, lost
-// queries and average latency for both, and the ratio homeops/dnsmasq (target ≥ 1.0, no lost queries).
-// Usage: node scripts/bench/dns.mjs [--seconds 10] [--rounds 3] [--clients 4] [--outstanding 64]
+// DNS server throughput: the same 1 000 names served by `homeops dns serve` (built CLI, hosts directory;
+// once as one process, once with --workers W extra processes sharing the UDP socket) and by dnsmasq
+// (Debian, --addn-hosts), all on loopback, measured by dnsperf in the same run with the same query file,
+// duration and concurrency, in alternating rounds. Reports queries per second, lost queries and average
+// latency for each, and the ratios to dnsmasq (target ≥ 1.0, no lost queries).
+// Usage: node scripts/bench/dns.mjs [--seconds 10] [--rounds 3] [--clients 4] [--outstanding 64] [--workers 2]
 //        (needs `npm run build`, dnsperf and /usr/sbin/dnsmasq)
 import {execFileSync, spawn} from 'node:child_process'
 import {chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
@@ -20,6 +21,7 @@ const SECONDS = arg('seconds', 10)
 const ROUNDS = arg('rounds', 3)
 const CLIENTS = arg('clients', 4)
 const OUTSTANDING = arg('outstanding', 64)
+const WORKERS = arg('workers', 2)
 const NAMES = 1000
 const cli = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const dnsmasqBin = '/usr/sbin/dnsmasq'
@@ -113,27 +115,35 @@ process.on('exit', () => {
 })
 
 const homeopsPort = await freePort()
+let workersPort = await freePort()
+while (workersPort === homeopsPort) workersPort = await freePort()
 let dnsmasqPort = await freePort()
-while (dnsmasqPort === homeopsPort) dnsmasqPort = await freePort()
+while (dnsmasqPort === homeopsPort || dnsmasqPort === workersPort) dnsmasqPort = await freePort()
 
-const homeops = spawn(
-  process.execPath,
-  [cli, 'dns', 'serve', '--port', String(homeopsPort), '--bind', '127.0.0.1', '--http-listen', 'off', '--no-docker'],
-  {
-    env: {
-      ...process.env,
-      HOMEOPS_CONFIG: join(dir, 'config.yaml'),
-      HOMEOPS_DB_PATH: join(dir, 'state.db'),
-      HOSTS_DIRECTORY: hostsDir,
-      HOSTIP: '10.0.0.1',
-      DNS_IPV6: 'false',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  },
-)
-children.push(homeops)
 let homeopsLog = ''
-homeops.stderr.on('data', (d) => (homeopsLog += d))
+function startHomeops(port, workers) {
+  const child = spawn(
+    process.execPath,
+    [cli, 'dns', 'serve', '--port', String(port), '--bind', '127.0.0.1', '--http-listen', 'off', '--no-docker'],
+    {
+      env: {
+        ...process.env,
+        HOMEOPS_CONFIG: join(dir, 'config.yaml'),
+        HOMEOPS_DB_PATH: join(dir, 'state.db'),
+        HOSTS_DIRECTORY: hostsDir,
+        HOSTIP: '10.0.0.1',
+        DNS_IPV6: 'false',
+        DNS_WORKERS: String(workers),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
+  children.push(child)
+  child.stderr.on('data', (d) => (homeopsLog += d))
+  return child
+}
+startHomeops(homeopsPort, 0)
+startHomeops(workersPort, WORKERS)
 const dnsmasq = spawn(
   dnsmasqBin,
   [
@@ -154,6 +164,7 @@ dnsmasq.stderr.on('data', (d) => (dnsmasqLog += d))
 
 try {
   await waitFor(homeopsPort, 'homeops dns serve')
+  await waitFor(workersPort, 'homeops dns serve --workers')
   await waitFor(dnsmasqPort, 'dnsmasq')
 } catch (error) {
   console.error(String(error.message), '\n', homeopsLog, dnsmasqLog)
@@ -183,12 +194,18 @@ const warm = (port) =>
     },
   )
 warm(homeopsPort)
+warm(workersPort)
 warm(dnsmasqPort)
 
-const results = {homeops: [], dnsmasq: []}
+const ports = {homeops: homeopsPort, workers: workersPort, dnsmasq: dnsmasqPort}
+const results = {homeops: [], workers: [], dnsmasq: []}
+const orders = [
+  ['homeops', 'workers', 'dnsmasq'],
+  ['dnsmasq', 'homeops', 'workers'],
+  ['workers', 'dnsmasq', 'homeops'],
+]
 for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? ['homeops', 'dnsmasq'] : ['dnsmasq', 'homeops']
-  for (const who of order) results[who].push(dnsperf(who === 'homeops' ? homeopsPort : dnsmasqPort))
+  for (const who of orders[round % orders.length]) results[who].push(dnsperf(ports[who]))
 }
 
 const summary = (runs) => {
@@ -203,17 +220,24 @@ const summary = (runs) => {
   }
 }
 const h = summary(results.homeops)
+const w = summary(results.workers)
 const d = summary(results.dnsmasq)
 const ratio = Number((h.qps / d.qps).toFixed(2))
-const pad = (s, n) => String(s).padEnd(n)
+const workersRatio = Number((w.qps / d.qps).toFixed(2))
+const pad = (text, n) => String(text).padEnd(n)
+const row = (name, r) =>
+  console.log(`${pad(name, 22)}${pad(r.qps, 10)}${pad(r.lost, 8)}${pad(r.latencyMs + ' ms', 14)}${r.runs.join(' ')}`)
 console.log(
   `dns: ${NAMES} names, dnsperf -l ${SECONDS} -c ${CLIENTS} -q ${OUTSTANDING}, ${ROUNDS} rounds (median), loopback`,
 )
-console.log(`${pad('server', 10)}${pad('qps', 10)}${pad('lost', 8)}${pad('avg latency', 14)}runs (qps)`)
-console.log(`${pad('homeops', 10)}${pad(h.qps, 10)}${pad(h.lost, 8)}${pad(h.latencyMs + ' ms', 14)}${h.runs.join(' ')}`)
-console.log(`${pad('dnsmasq', 10)}${pad(d.qps, 10)}${pad(d.lost, 8)}${pad(d.latencyMs + ' ms', 14)}${d.runs.join(' ')}`)
+console.log(`${pad('server', 22)}${pad('qps', 10)}${pad('lost', 8)}${pad('avg latency', 14)}runs (qps)`)
+row('homeops', h)
+row(`homeops --workers ${WORKERS}`, w)
+row('dnsmasq', d)
+const verdict = (r, x) => (x >= 1 && r.lost === 0 ? 'met' : 'NOT met')
+console.log(`ratio homeops/dnsmasq: ${ratio}× (target ≥ 1.0 with no lost queries: ${verdict(h, ratio)})`)
+console.log(`ratio homeops --workers ${WORKERS}/dnsmasq: ${workersRatio}× (${verdict(w, workersRatio)})`)
 console.log(
-  `ratio homeops/dnsmasq: ${ratio}× (target ≥ 1.0 with no lost queries: ${ratio >= 1 && h.lost === 0 ? 'met' : 'NOT met'})`,
+  JSON.stringify({bench: 'dns', homeops: h, homeopsWorkers: {workers: WORKERS, ...w}, dnsmasq: d, ratio, workersRatio}),
 )
-console.log(JSON.stringify({bench: 'dns', homeops: h, dnsmasq: d, ratio}))
 stopAll()

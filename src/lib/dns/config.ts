@@ -36,6 +36,14 @@ export const dnsSchema = obj({
     env: ['DNS_RATE_LIMIT'],
     description: 'queries per second per source address (0: only fair sharing when the server is saturated)',
   }),
+  workers: num({
+    default: 0,
+    min: 0,
+    max: 16,
+    integer: true,
+    env: ['DNS_WORKERS'],
+    description: 'extra processes answering UDP from the pre-encoded answers, for more than one core (0: none)',
+  }),
   httpListen: str({default: '127.0.0.1:8053', description: 'status page of `homeops dns serve`'}),
 })
 

@@ -54,6 +54,29 @@ export class DnsStats {
     if (i < ANSWER_BUCKETS.length) this.perBucket[i]!++
   }
 
+  toJSON(): DnsStatsJson {
+    return {
+      queries: [...this.queries],
+      perBucket: [...this.perBucket],
+      answerSum: this.answerSum,
+      answerCount: this.answerCount,
+      dropped: {...this.dropped},
+      sendErrors: this.sendErrors,
+    }
+  }
+
+  /** Adds a worker's counters. */
+  merge(other: DnsStatsJson): void {
+    other.queries.forEach((v, i) => (this.queries[i]! += v))
+    other.perBucket.forEach((v, i) => (this.perBucket[i]! += v))
+    this.answerSum += other.answerSum
+    this.answerCount += other.answerCount
+    this.dropped.malformed += other.dropped.malformed
+    this.dropped.rateLimited += other.dropped.rateLimited
+    this.dropped.tcpRejected += other.dropped.tcpRejected
+    this.sendErrors += other.sendErrors
+  }
+
   /** Cumulative bucket counts, as Prometheus wants them. */
   cumulative(): number[] {
     const out: number[] = []
@@ -67,6 +90,15 @@ export class DnsStats {
     for (const v of this.queries) n += v
     return n
   }
+}
+
+export interface DnsStatsJson {
+  queries: number[]
+  perBucket: number[]
+  answerSum: number
+  answerCount: number
+  dropped: {malformed: number; rateLimited: number; tcpRejected: number}
+  sendErrors: number
 }
 
 /** A pre-encoded answer. */

@@ -26,6 +26,7 @@ export interface DnsSnapshot extends RecordsReport {
   port: number
   upstreams: string[]
   fastPath: boolean
+  workers: {processes: number; answered: number}
   startedAt: string | null
   queries: {total: number; byRcode: Record<string, number>; byType: Record<string, number>}
   dropped: {malformed: number; rateLimited: number; tcpRejected: number}
@@ -67,6 +68,7 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       port: s.server?.port ?? effectiveDnsPort(s.config.port),
       upstreams: s.config.upstreams,
       fastPath: s.server?.fastPath ?? false,
+      workers: {processes: s.server?.workerCount ?? 0, answered: s.server?.workerAnswers ?? 0},
       startedAt: s.startedAt?.toISOString() ?? null,
       queries: {total, byRcode, byType},
       dropped: {...(stats?.dropped ?? {malformed: 0, rateLimited: 0, tcpRejected: 0})},

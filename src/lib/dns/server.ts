@@ -21,6 +21,7 @@ import {
 } from './hot-path.js'
 import {encodeWireName} from './names.js'
 import type {RateLimiter} from './rate-limit.js'
+import type {WorkerPool} from './workers.js'
 import type {ZoneData} from './store.js'
 import {CLASS_IN, HEADER, type Query, RCODE, TYPE, errorResponse, scanQuery} from './wire.js'
 
@@ -40,6 +41,10 @@ export interface DnsServerOptions {
   /** Open TCP connections at most. */
   maxTcpConnections?: number
   tcpIdleMs?: number
+  /** Extra processes answering UDP from the pre-encoded table (0: this process only). */
+  workers?: number
+  /** `dns.rateLimit`, for the workers' own limiters. */
+  rateLimit?: number
 }
 
 type Entry = HotEntry
@@ -70,6 +75,10 @@ export class DnsServer {
   private readonly tcpServers: net.Server[] = []
   private readonly tcpSockets = new Set<net.Socket>()
   private fillTimer: NodeJS.Immediate | undefined
+  private pool: WorkerPool | undefined
+  private filled = false
+  /** Answers sent by worker processes (they are in `stats` too). */
+  workerAnswers = 0
   private readonly ra: boolean
   private readonly maxUdp: number
 
@@ -103,6 +112,7 @@ export class DnsServer {
     this.data = data
     this.table = new Map()
     this.dynamic = new Map()
+    this.filled = false
     if (this.fillTimer) clearImmediate(this.fillTimer)
     const work: [string, number][] = []
     for (const name of data.names.keys()) {
@@ -123,6 +133,10 @@ export class DnsServer {
         if (entry) this.table.set(key, entry)
       }
       if (i < work.length) this.fillTimer = setImmediate(step)
+      else {
+        this.filled = true
+        this.pool?.setTable(this.table)
+      }
     }
     step()
   }
@@ -150,9 +164,37 @@ export class DnsServer {
         throw listenError(error, hosts.map((h) => h.address).join(', '), port)
       }
     }
+    const count = this.options.workers ?? 0
+    if (count > 0) {
+      const {WorkerPool} = await import('./workers.js')
+      this.pool = new WorkerPool({
+        count,
+        sockets: this.udp.map((e) => e.socket),
+        maxUdp: this.maxUdp,
+        rateLimit: this.options.rateLimit ?? 0,
+        logger: this.options.logger,
+        onMiss: (index, msg, address, port) => {
+          const endpoint = this.udp[index]
+          if (endpoint) this.onUdp(msg, address, port, endpoint, undefined)
+        },
+        onStats: (stats) => {
+          this.stats.merge(stats)
+          this.workerAnswers += stats.answerCount
+        },
+      })
+      this.pool.start()
+      if (this.filled) this.pool.setTable(this.table)
+    }
+  }
+
+  /** Worker processes running (dns.workers). */
+  get workerCount(): number {
+    return this.pool?.size ?? 0
   }
 
   async stop(): Promise<void> {
+    await this.pool?.stop()
+    this.pool = undefined
     if (this.fillTimer) clearImmediate(this.fillTimer)
     this.fillTimer = undefined
     for (const e of this.udp.splice(0)) {

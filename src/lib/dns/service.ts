@@ -112,6 +112,8 @@ export class DnsService {
       forwarder: this.forwarder,
       limiter: this.limiter,
       logger,
+      workers: config.workers,
+      rateLimit: config.rateLimit,
     })
     server.setData(this.store.data)
     this.unsubscribe = this.store.onChange((data) => {
@@ -130,6 +132,7 @@ export class DnsService {
       hostIp: `${this.hostIp.addresses.join(',')} (${this.hostIp.origin})`,
       upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
       fastPath: server.fastPath,
+      workers: config.workers,
     })
   }
 
