@@ -225,7 +225,8 @@ describe('homeops serve (the built CLI)', () => {
     expect(body.status).toBe('ok')
     expect(body.modes.monitor).toMatchObject({up: true, state: 'up'})
     expect(body.modes.ddns).toMatchObject({up: true, state: 'up'})
-    expect(dyndns.records.get('home.example.org/4')).toBe('84.16.66.10')
+    // the ddns loop's first pass reaches the provider (it may still be running when /health first says 200)
+    expect(await waitFor('the ddns update', async () => dyndns.records.get('home.example.org/4'))).toBe('84.16.66.10')
   })
 
   it('serves /metrics as valid Prometheus text with mode and area metrics', async () => {
@@ -269,6 +270,7 @@ describe('homeops serve (the built CLI)', () => {
         '--disable-sync',
       ],
     })
+    let failureShot: (() => Promise<string>) | undefined
     try {
       const page = await browser.newPage({viewport: {width: 1280, height: 900}})
       const problems: string[] = []
@@ -278,6 +280,10 @@ describe('homeops serve (the built CLI)', () => {
       })
       page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`))
       await page.goto(url + '/', {waitUntil: 'load'})
+      failureShot = async () => {
+        await page.screenshot({path: join(artifacts, 'serve-ui-failure.png'), fullPage: true}).catch(() => {})
+        return `page text:\n${await page.textContent('body').catch(() => '')}\nproblems: ${problems.join('; ')}`
+      }
       await page.waitForSelector('section[data-mode="monitor"]', {timeout: 20_000})
       const modes = await page.$$eval('section[data-mode]', (sections) =>
         sections.map((s) => (s as HTMLElement).dataset.mode),
@@ -294,7 +300,10 @@ describe('homeops serve (the built CLI)', () => {
         undefined,
         {timeout: 30_000},
       )
-      expect(await page.textContent('#overall')).toBe('all up')
+      // the status badge follows /api/modes (polled every 10 s)
+      await page.waitForFunction(() => document.querySelector('#overall')?.textContent === 'all up', undefined, {
+        timeout: 30_000,
+      })
       // every enabled mode has its section, mounted (its own view or the snapshot view), none showing a load error
       const listed = ((await (await fetch(`${url}/api/modes`)).json()) as {modes: {name: string}[]}).modes.map(
         (m) => m.name,
@@ -335,6 +344,9 @@ describe('homeops serve (the built CLI)', () => {
       expect(overflow).toBeLessThanOrEqual(1)
       await phone.screenshot({path: join(artifacts, 'serve-ui-phone.png'), fullPage: true})
       expect(problems.filter((p) => !p.includes('favicon'))).toEqual([])
+    } catch (error) {
+      const details = failureShot ? await failureShot() : ''
+      throw new Error(`${(error as Error).message}\n${details}\nhealth: ${JSON.stringify((await health()).body)}`)
     } finally {
       await browser.close()
     }
