@@ -31,7 +31,9 @@ npm run lint
 step "npm run typecheck"
 npm run typecheck
 
-if [[ "${HOMEOPS_TESTENV_REUSE:-}" == 1 ]]; then
+reuse=0
+if [[ "${HOMEOPS_TESTENV_REUSE:-}" == 1 ]]; then reuse=1; fi
+if ((reuse)); then
   # For a developer machine: use (or start) the running environment and leave it running.
   step "start or reuse the test environment (scripts/testenv.sh start --reuse)"
   bash scripts/testenv.sh start --reuse
@@ -43,15 +45,17 @@ fi
 
 step "vitest run (unit, integration, e2e)"
 rm -f test-results/vitest.json
-set +e
-npx vitest run
-vitest_rc=$?
-set -e
+vitest_rc=0
+npx vitest run || vitest_rc=$?
 
-step "summary ($((SECONDS - started))s)"
+if ((!reuse)); then
+  step "stop the test environment"
+  trap - EXIT
+  bash scripts/testenv.sh stop || printf 'test.sh: warning: scripts/testenv.sh stop failed\n' >&2
+fi
+
+# The last line of the output is the summary.
+step "summary ($((SECONDS - started))s, vitest exit $vitest_rc)"
 summary_rc=0
 node scripts/summarize-tests.mjs test-results/vitest.json || summary_rc=$?
-if ((vitest_rc != 0 || summary_rc != 0)); then
-  printf 'test.sh: tests failed (vitest exit %s)\n' "$vitest_rc" >&2
-  exit 1
-fi
+if ((vitest_rc != 0 || summary_rc != 0)); then exit 1; fi
