@@ -52,8 +52,10 @@ beforeAll(async () => {
     {env: {...base, ...env()}, stdio: ['ignore', 'pipe', 'pipe']},
   )
   server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  await within(15_000, `dns serve answering (stderr: ${stderr})`, async () =>
-    (await dig(port, ['+short', 'app.home.lan']).catch(() => ({text: ''}))).text.includes('10.0.0.7'),
+  await within(
+    30_000,
+    () => `dns serve answering (exit ${server?.exitCode}, stderr: ${stderr})`,
+    async () => (await dig(port, ['+short', 'app.home.lan']).catch(() => ({text: ''}))).text.includes('10.0.0.7'),
   )
 }, 60_000)
 
@@ -179,6 +181,25 @@ describe('homeops dns records', () => {
     expect(result.stderr).toContain(`cannot read HOSTS_DIRECTORY ${join(dir, 'nope')}: it does not exist`)
   })
 
+  it('fails with exit 2 naming the key for a bad static record, and serves nothing', async () => {
+    const bad = join(dir, 'bad.yaml')
+    writeFileSync(bad, 'dns:\n  docker: false\n  records:\n    good.home.lan: 10.0.0.1\n    bad.home.lan: 10.0.0.300\n')
+    const records = await runCli(['dns', 'records', '--no-docker'], {env: {...env(), HOMEOPS_CONFIG: bad}})
+    expect(records.code).toBe(2)
+    expect(records.stderr).toContain('dns.records."bad.home.lan": "10.0.0.300" is not a valid IP address')
+    expect(records.stdout).toBe('')
+    const badPort = await freePort()
+    const serve = await runCli(
+      ['dns', 'serve', '--port', String(badPort), '--bind', '127.0.0.1', '--http-listen', 'off'],
+      {
+        env: {...env(), HOMEOPS_CONFIG: bad},
+        timeoutMs: 20_000,
+      },
+    )
+    expect(serve.code).toBe(2)
+    expect((await dig(badPort, ['good.home.lan']).catch(() => undefined))?.status).toBeUndefined()
+  })
+
   it('dns serve fails with exit 2 when the port is taken', async () => {
     const blocker = dgram.createSocket('udp4')
     const taken = await new Promise<number>((resolve) =>
@@ -213,8 +234,10 @@ describe('homeops dns serve --workers (DNS_WORKERS)', () => {
     )
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     try {
-      await within(15_000, `dns serve with workers answering (log: ${log})`, async () =>
-        (await dig(wPort, ['+short', 'nas.home.lan']).catch(() => ({text: ''}))).text.includes('10.0.0.5'),
+      await within(
+        30_000,
+        () => `dns serve with workers answering (exit ${child.exitCode}, log: ${log})`,
+        async () => (await dig(wPort, ['+short', 'nas.home.lan']).catch(() => ({text: ''}))).text.includes('10.0.0.5'),
       )
       const workers = () =>
         new Promise<number[]>((resolve) => {
@@ -224,7 +247,11 @@ describe('homeops dns serve --workers (DNS_WORKERS)', () => {
           ps.on('close', () => resolve(out.split('\n').filter(Boolean).map(Number)))
         })
       let pids: number[] = []
-      await within(10_000, `two worker processes (log: ${log})`, async () => (pids = await workers()).length === 2)
+      await within(
+        10_000,
+        () => `two worker processes (log: ${log})`,
+        async () => (pids = await workers()).length === 2,
+      )
       // Many queries, spread by the kernel over the three processes; all answered, all counted.
       const n = 60
       for (let i = 0; i < n; i++) {

@@ -104,11 +104,15 @@ export async function startDns(context: Context, options: {dockerHost?: string} 
 }
 
 /** Polls `check` every 50 ms until it returns true or `ms` passes; returns the elapsed ms or throws. */
-export async function within(ms: number, what: string, check: () => Promise<boolean>): Promise<number> {
+export async function within(
+  ms: number,
+  what: string | (() => string),
+  check: () => Promise<boolean>,
+): Promise<number> {
   const started = Date.now()
   for (;;) {
     if (await check()) return Date.now() - started
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`)
+    if (Date.now() - started > ms) throw new Error(`${typeof what === 'function' ? what() : what}: not within ${ms} ms`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
