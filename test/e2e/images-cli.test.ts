@@ -29,12 +29,14 @@ const cliEnv = (extra: Record<string, string> = {}) => ({
 
 beforeAll(() => {
   // Only workloads with a mode label: the daemon is shared with other tests.
-  writeFileSync(configPath, 'images:\n  watchByDefault: false\n')
+  writeFileSync(configPath, `images:\n  watchByDefault: false\n  scope: ${name}\n`)
   docker(
     'run',
     '-d',
     '--name',
     name,
+    '--label',
+    `homeops.images.scope=${name}`,
     '--label',
     'homeops.images.mode=NOTIFICATION',
     '--label',
@@ -113,7 +115,17 @@ describe('homeops images (built CLI)', () => {
     const ref = `127.0.0.1:9/hotest/app:1.0.0`
     docker('tag', image, ref)
     try {
-      docker('run', '-d', '--name', offline, '--label', 'homeops.images.mode=NOTIFICATION', ref)
+      docker(
+        'run',
+        '-d',
+        '--name',
+        offline,
+        '--label',
+        `homeops.images.scope=${name}`,
+        '--label',
+        'homeops.images.mode=NOTIFICATION',
+        ref,
+      )
       const result = await runCli(['images', 'check', '--workload', offline, '--json'], {
         env: cliEnv({HOMEOPS_IMAGES_REQUEST_TIMEOUT_SECONDS: '3'}),
       })

@@ -45,6 +45,8 @@ beforeAll(async () => {
     '--name',
     name,
     '--label',
+    `homeops.images.scope=${name}`,
+    '--label',
     'homeops.images.mode=NOTIFICATION',
     '--label',
     'homeops.images.strategy=PATCH',
@@ -52,7 +54,7 @@ beforeAll(async () => {
   )
   writeFileSync(
     join(dir, 'config.yaml'),
-    `docker: {host: "${env.dockerHost}"}\nserve: {apiKey: ${KEY}}\nimages: {watchByDefault: false}\n`,
+    `docker: {host: "${env.dockerHost}"}\nserve: {apiKey: ${KEY}}\nimages: {watchByDefault: false, scope: ${name}}\n`,
   )
   const {config} = loadConfig({path: join(dir, 'config.yaml'), env: {HOMEOPS_DB_PATH: join(dir, 'state.db')}})
   context = await createContext({

@@ -25,11 +25,10 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
   async run(): Promise<ApplyReport> {
     const {args, flags} = await this.parse(ImagesUpdate)
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{applyWorkloadUpdate, createRegistryClient}, {checkOne}, {discoverWorkloads}, {withSpinner}] =
+    const [{applyWorkloadUpdate, createRegistryClient, visibleWorkloads}, {checkOne}, {withSpinner}] =
       await Promise.all([
         import('../../lib/images/watcher.js'),
         import('../../lib/images/checker.js'),
-        import('../../lib/images/workloads.js'),
         import('../../lib/ui/terminal.js'),
       ])
     const client = createRegistryClient(context)
@@ -37,8 +36,7 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
     if (!flags.yes) {
       if (!this.terminal.interactive || this.jsonEnabled())
         throw new UserError('refusing to update without --yes when not on a terminal', {hint: 'add --yes'})
-      const {docker} = await context.docker()
-      const workload = (await discoverWorkloads(docker, context.logger)).find((w) => w.name === args.workload)
+      const workload = (await visibleWorkloads(context)).find((w) => w.name === args.workload)
       if (workload) {
         const check = await checkOne(workload, {
           client,

@@ -39,6 +39,10 @@ export const imagesSchema = obj({
     default: true,
     description: 'watch every container and service; false: only those with a homeops.images.mode label',
   }),
+  scope: str({
+    description:
+      'only workloads labelled homeops.images.scope=<scope> (several homeops instances on one Docker or Swarm)',
+  }),
   listen: str({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
   githubApiUrl: str({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
   maxTags: num({default: 20000, min: 100, integer: true, description: 'tags read per repository at most'}),

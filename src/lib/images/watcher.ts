@@ -46,6 +46,14 @@ export async function createNotifiers(context: Context): Promise<Notifier[]> {
   )
 }
 
+/** Running containers and services, limited to `images.scope` when set. */
+export async function visibleWorkloads(context: Context): Promise<Workload[]> {
+  const {docker} = await context.docker()
+  const workloads = await discoverWorkloads(docker, context.logger)
+  const scope = context.config.images.scope
+  return scope ? workloads.filter((w) => imageLabel(w.labels, 'scope')?.value === scope) : workloads
+}
+
 export interface CheckRunOptions {
   /** Only this workload (container or service name). */
   workload?: string
@@ -56,8 +64,7 @@ export interface CheckRunOptions {
 
 /** Discovers workloads, checks them, stores the results. */
 export async function runCheck(context: Context, options: CheckRunOptions = {}): Promise<CheckReport> {
-  const {docker} = await context.docker()
-  let workloads = await discoverWorkloads(docker, context.logger)
+  let workloads = await visibleWorkloads(context)
   // A workload named explicitly is checked even when watchByDefault would leave it out.
   if (!options.workload && !context.config.images.watchByDefault)
     workloads = workloads.filter((w) => imageLabel(w.labels, 'mode'))
@@ -317,9 +324,7 @@ export interface ApplyReport {
 export async function applyWorkloadUpdate(context: Context, request: ApplyRequest): Promise<ApplyReport> {
   const client = request.client ?? createRegistryClient(context)
   try {
-    const {docker} = await context.docker()
-    const workloads = await discoverWorkloads(docker, context.logger)
-    const workload = findWorkload(workloads, request.workload)
+    const workload = findWorkload(await visibleWorkloads(context), request.workload)
     const check = await checkOne(workload, {
       client,
       overrides: {mode: context.config.images.mode, strategy: context.config.images.strategy},

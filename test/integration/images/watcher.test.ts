@@ -63,7 +63,7 @@ function createService(name: string, image: string, labels: Record<string, strin
     '1s',
     '--restart-delay',
     '200ms',
-    ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...Object.entries({...labels, 'homeops.images.scope': prefix}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     image,
     ...command,
   )
@@ -155,6 +155,8 @@ beforeAll(async () => {
       `docker: {host: "${env.dockerHost}"}`,
       'images:',
       '  watchByDefault: false',
+      // Only this run's workloads: other runs of these tests may share the daemon at the same time.
+      `  scope: ${prefix}`,
       `  publicUrl: "${http.url}"`,
       `  githubApiUrl: "${github}"`,
       `  openai: {url: "${openai}/v1", model: test-model}`,
@@ -196,6 +198,8 @@ beforeAll(async () => {
     '--name',
     names.container,
     '--label',
+    `homeops.images.scope=${prefix}`,
+    '--label',
     'homeops.images.mode=AUTO_UPDATE',
     '--label',
     'homeops.images.strategy=MINOR',
@@ -207,6 +211,8 @@ beforeAll(async () => {
     '--name',
     names.badRegex,
     '--label',
+    `homeops.images.scope=${prefix}`,
+    '--label',
     'homeops.images.mode=NOTIFICATION',
     '--label',
     'homeops.images.include=([0-9',
@@ -217,6 +223,8 @@ beforeAll(async () => {
     '-d',
     '--name',
     names.authContainer,
+    '--label',
+    `homeops.images.scope=${prefix}`,
     '--label',
     'homeops.images.mode=NOTIFICATION',
     `${env.authRegistry.host}/${env.images.app}:1.0.0`,
@@ -252,6 +260,8 @@ const mine = <T extends {workload: string}>(rows: T[]) => rows.filter((r) => r.w
 describe('images check against real services and containers', () => {
   it('reports current, newest allowed by the strategy, newest overall, mode and status per workload', async () => {
     const report = await runCheck(context, {})
+    // images.scope: only this run's workloads are visible.
+    expect(report.results.every((r) => r.workload.startsWith(prefix))).toBe(true)
     const byName = Object.fromEntries(mine(report.results).map((r) => [r.workload, r]))
     expect(Object.keys(byName).sort()).toEqual(Object.values(names).sort())
     expect(byName[names.notify]).toMatchObject({
