@@ -46,7 +46,18 @@ function dockerText(docker) {
   return `${docker.containers} containers, ${docker.services} services (${docker.swarm})`
 }
 
+function ensureStyles() {
+  if (document.querySelector('link[data-dns-styles]')) return
+  const link = el('link', {
+    rel: 'stylesheet',
+    href: new URL('./section.css', import.meta.url).href,
+    'data-dns-styles': true,
+  })
+  document.head.appendChild(link)
+}
+
 export async function mount(element, api) {
+  ensureStyles()
   const state = {filter: ''}
   const head = el('div', {class: 'dns-head'})
   const search = el('input', {
