@@ -28,7 +28,7 @@ beforeAll(async () => {
   await runContainer(d, cleanup, {name: names.outdated, Image: ref})
   await buildImage(d, cleanup, ref, 'echo two > /marker')
   await pushImage(d, ref)
-  await tagImage(d, v1, ref)
+  await tagImage(d, cleanup, v1, ref)
   await runContainer(d, cleanup, {name: names.current, Image: appImage('1.1.0')})
   const dir = cleanup.tempDir()
   writeFileSync(join(dir, 'config.yaml'), '')

@@ -222,9 +222,9 @@ describe('recreateContainer', () => {
       (await container.inspect()).State.Health?.Status === 'healthy' ? true : undefined,
     )
     const before = await container.inspect()
-    await tagImage(d, appImage('2.0.0'), ref)
+    await tagImage(d, cleanup, appImage('2.0.0'), ref)
     const pushedDigest = await pushImage(d, ref)
-    await tagImage(d, v1, ref) // the daemon still has the old image under the tag: the update must pull
+    await tagImage(d, cleanup, v1, ref) // the daemon still has the old image under the tag: the update must pull
 
     const error = await recreateContainer(d, name, {logger: silent, self: notSelf, healthTimeoutMs: 20_000}).catch(
       (e: unknown) => e,

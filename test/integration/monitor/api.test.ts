@@ -84,7 +84,7 @@ beforeAll(async () => {
   await runContainer(d, cleanup, {name: names.outdated, Image: outdatedRef})
   await buildImage(d, cleanup, outdatedRef, 'echo two > /marker')
   newDigest = await pushImage(d, outdatedRef)
-  await tagImage(d, v1, outdatedRef)
+  await tagImage(d, cleanup, v1, outdatedRef)
 
   await runContainer(d, cleanup, {name: names.current, Image: appImage('1.0.0')})
   const stopped = await runContainer(d, cleanup, {name: names.stopped, Image: appImage('1.0.1')})
@@ -329,4 +329,3 @@ function safeRead(path: string): string | undefined {
     return undefined
   }
 }
-

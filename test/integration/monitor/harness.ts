@@ -31,6 +31,8 @@ export class Cleanup {
   networks = new Set<string>()
   volumes = new Set<string>()
   images = new Set<string>()
+  /** Tags put on images we do not own (shared test images): untagged by name, never removed. */
+  refs = new Set<string>()
   dirs = new Set<string>()
 
   constructor(private readonly d: Dockerode) {}
@@ -122,7 +124,8 @@ export async function buildImage(
   }
 }
 
-export async function tagImage(d: Dockerode, source: string, ref: string): Promise<void> {
+export async function tagImage(d: Dockerode, cleanup: Cleanup, source: string, ref: string): Promise<void> {
+  cleanup.refs.add(ref)
   const [repo, tag] = splitRef(ref)
   await d.getImage(source).tag({repo, tag})
 }
