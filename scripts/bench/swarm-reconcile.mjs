@@ -2,6 +2,9 @@
 // Benchmark of a no-op `homeops swarm reconcile` (issue 3): 20 stacks in 2 git repositories on the
 // Swarm of the test environment (scripts/testenv.sh; started with --reuse when not running).
 //
+// The repositories are served over HTTP by `git http-backend` (behind a small CGI bridge on 127.0.0.1),
+// as a real remote would be, to both homeops and the naive script.
+//
 // Measures, median of --rounds, in the same run:
 //   - homeops: `homeops swarm reconcile` (the built CLI as cron runs it) when nothing changed;
 //   - naive: the cron script homeops replaces: `git clone` of each repository into a fresh folder,
@@ -11,12 +14,14 @@
 // when a target is missed. Stacks (hotest-swarm-bench-*) are removed at the end.
 //
 //   node scripts/bench/swarm-reconcile.mjs [--rounds N]   (needs `npm run build`; HOMEOPS_BENCH_CLI=path/to/run.js)
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFile, execFileSync, spawn, spawnSync} from 'node:child_process'
+import {createServer} from 'node:http'
 import {randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {promisify} from 'node:util'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const roundsFlag = process.argv.indexOf('--rounds')
@@ -74,6 +79,51 @@ for (const r of ['a', 'b']) {
   stacks.push(...names)
   repos.push({dir, names})
 }
+// ---- git over HTTP: `git http-backend` behind a CGI bridge ----
+const gitServer = createServer((request, response) => {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+  const child = spawn('git', ['http-backend'], {
+    env: {
+      PATH: process.env.PATH,
+      GIT_PROJECT_ROOT: join(work, 'repos'),
+      GIT_HTTP_EXPORT_ALL: '1',
+      REQUEST_METHOD: request.method ?? 'GET',
+      PATH_INFO: decodeURIComponent(url.pathname),
+      QUERY_STRING: url.search.slice(1),
+      CONTENT_TYPE: request.headers['content-type'] ?? '',
+      CONTENT_LENGTH: request.headers['content-length'] ?? '',
+      HTTP_CONTENT_ENCODING: request.headers['content-encoding'] ?? '',
+      GIT_PROTOCOL: String(request.headers['git-protocol'] ?? ''),
+      REMOTE_ADDR: '127.0.0.1',
+    },
+  })
+  request.pipe(child.stdin)
+  let head = Buffer.alloc(0)
+  let done = false
+  child.stdout.on('data', (chunk) => {
+    if (done) return void response.write(chunk)
+    head = Buffer.concat([head, chunk])
+    const end = head.indexOf('\r\n\r\n')
+    if (end < 0) return
+    done = true
+    let status = 200
+    const headers = {}
+    for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
+      const colon = line.indexOf(':')
+      if (colon < 0) continue
+      const name = line.slice(0, colon).trim()
+      if (name.toLowerCase() === 'status') status = Number.parseInt(line.slice(colon + 1), 10)
+      else headers[name] = line.slice(colon + 1).trim()
+    }
+    response.writeHead(status, headers)
+    response.write(head.subarray(end + 4))
+  })
+  child.on('close', () => (done ? response.end() : response.writeHead(500).end()))
+})
+await new Promise((resolve) => gitServer.listen(0, '127.0.0.1', resolve))
+const gitBase = `http://127.0.0.1:${gitServer.address().port}`
+for (const repo of repos) repo.url = `${gitBase}/${repo.dir.split('/').pop()}/.git`
+
 const config = join(work, 'config.yaml')
 writeFileSync(
   config,
@@ -83,13 +133,23 @@ writeFileSync(
 const cliEnv = Object.fromEntries(
   Object.entries(dockerEnv).filter(([k]) => !k.startsWith('HOMEOPS_') && k !== 'DOCKER_HOST' && k !== 'CI'),
 )
+// Asynchronous on purpose: the git server above runs in this process and must keep answering.
 function homeops(...args) {
   const started = performance.now()
-  const result = spawnSync(process.execPath, [cli, ...args, '--config', config], {env: cliEnv, encoding: 'utf8'})
-  const ms = performance.now() - started
-  if (result.status !== 0) throw new Error(`homeops ${args.join(' ')} exited ${result.status}: ${result.stderr}`)
-  return {ms, stdout: result.stdout, stderr: result.stderr}
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args, '--config', config], {env: cliEnv})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('close', (code) => {
+      const ms = performance.now() - started
+      if (code !== 0) reject(new Error(`homeops ${args.join(' ')} exited ${code}: ${stderr}`))
+      else resolve({ms, stdout, stderr})
+    })
+  })
 }
+const execFileAsync = promisify(execFile)
 
 function versions() {
   const out = docker(['service', 'ls', '--filter', `name=hotest-swarm-bench-${run}-`, '--format', '{{.ID}}'])
@@ -105,16 +165,18 @@ let exitCode = 0
 try {
   console.log(`bench swarm-reconcile: deploying ${stacks.length} stacks in 2 repositories (setup, not timed)…`)
   const setupStarted = performance.now()
-  for (const repo of repos) homeops('swarm', 'watch', repo.dir)
+  for (const repo of repos) await homeops('swarm', 'watch', repo.url)
   console.log(`  setup took ${((performance.now() - setupStarted) / 1000).toFixed(1)} s`)
 
   const before = versions()
   if (Object.keys(before).length !== stacks.length)
     throw new Error(`expected ${stacks.length} services, found ${Object.keys(before).length}`)
   const homeopsTimes = []
+  const reconcileTimes = []
   for (let i = 0; i < ROUNDS; i++) {
-    const {ms, stdout} = homeops('swarm', 'reconcile', '--json')
+    const {ms, stdout} = await homeops('swarm', 'reconcile', '--json')
     const report = JSON.parse(stdout)
+    reconcileTimes.push(report.durationMs)
     const changed = report.stacks.filter((s) => s.outcome !== 'unchanged')
     if (changed.length > 0)
       throw new Error(`a no-op reconcile changed stacks: ${changed.map((s) => s.stack).join(', ')}`)
@@ -130,7 +192,7 @@ try {
     const started = performance.now()
     for (const repo of repos) {
       const clone = join(work, `naive-${i}-${repo.names[0]}`)
-      execFileSync('git', ['clone', '-q', repo.dir, clone], {env: gitEnv})
+      await execFileAsync('git', ['clone', '-q', repo.url, clone], {env: gitEnv})
       for (const name of repo.names) {
         docker(['stack', 'deploy', '--with-registry-auth', '-c', join(clone, name, 'compose.yaml'), name], {
           stdio: 'ignore',
@@ -150,6 +212,7 @@ try {
     repositories: repos.length,
     rounds: ROUNDS,
     homeopsNoopMs: Math.round(homeopsMs),
+    homeopsReconcileWorkMs: median(reconcileTimes),
     naiveMs: Math.round(naiveMs),
     ratio: Number(ratio.toFixed(3)),
     targetRatio: 0.1,
@@ -157,6 +220,7 @@ try {
     serviceUpdatesByNaive: naiveUpdates,
     homeopsRunsMs: homeopsTimes.map(Math.round),
     naiveRunsMs: naiveTimes.map(Math.round),
+    loadAverage: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))),
   }
   mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
   writeFileSync(join(repoRoot, 'test-results', 'bench-swarm-reconcile.json'), JSON.stringify(result, null, 2) + '\n')
@@ -193,6 +257,8 @@ try {
     if (!left) break
     await new Promise((r) => setTimeout(r, 1000))
   }
+  gitServer.closeAllConnections()
+  gitServer.close()
   rmSync(work, {recursive: true, force: true})
 }
 process.exit(exitCode)

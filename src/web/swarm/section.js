@@ -145,8 +145,10 @@ export function mount(element, api, context = {}) {
       else {
         const failed = (result?.stacks ?? []).filter((s) => s.outcome === 'failed').length
         const deployed = (result?.stacks ?? []).filter((s) => s.outcome === 'deployed').length
+        const removed = (result?.stacks ?? []).filter((s) => s.outcome === 'removed').length
+        const done = [deployed && `${deployed} deployed`, removed && `${removed} removed`].filter(Boolean).join(', ')
         notify(
-          failed ? `Reconcile finished: ${failed} stack(s) failed` : `Reconcile finished: ${deployed} deployed`,
+          failed ? `Reconcile finished: ${failed} stack(s) failed` : `Reconcile finished: ${done || 'nothing changed'}`,
           failed ? 'error' : 'ok',
         )
       }
