@@ -559,37 +559,40 @@ export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
 /** Removes images homeops pulled that no stack of any repository references and no container uses. */
 export async function cleanImages(env: SwarmEnv): Promise<ImageCleanup> {
   const out: ImageCleanup = {removed: [], kept: []}
-  for (const image of env.store.images()) {
-    if (image.references > 0) continue
-    if (!image.pulledByHomeops) {
-      env.store.forgetImage(image.reference)
-      continue
-    }
-    try {
-      const result = await removeImage(env.docker.docker, image.reference)
-      if (result === 'in-use') {
-        out.kept.push({reference: image.reference, reason: 'a container still uses it'})
-        continue
-      }
-      env.store.forgetImage(image.reference)
-      if (result === 'removed') out.removed.push(image.reference)
-    } catch (error) {
-      out.kept.push({reference: image.reference, reason: redact(errorMessage(error))})
-    }
-  }
-  if (out.removed.length > 0 || out.kept.length > 0) {
-    await runTasks(
-      env.context.terminal,
-      env.context.logger,
-      [
-        {
-          title: `images: removed ${out.removed.length}${out.removed.length > 0 ? ` (${out.removed.join(', ')})` : ''}, kept ${out.kept.length}`,
-          run: async () => {},
+  await runTasks(
+    env.context.terminal,
+    env.context.logger,
+    [
+      {
+        title: 'images',
+        run: async (_ctx, setTitle) => {
+          for (const image of env.store.images()) {
+            if (image.references > 0) continue
+            if (!image.pulledByHomeops) {
+              env.store.forgetImage(image.reference)
+              continue
+            }
+            try {
+              const result = await removeImage(env.docker.docker, image.reference)
+              if (result === 'in-use') {
+                out.kept.push({reference: image.reference, reason: 'a container still uses it'})
+                continue
+              }
+              env.store.forgetImage(image.reference)
+              if (result === 'removed') out.removed.push(image.reference)
+            } catch (error) {
+              out.kept.push({reference: image.reference, reason: redact(errorMessage(error))})
+            }
+          }
+          const removed = out.removed.length > 0 ? `removed ${out.removed.join(', ')}` : 'nothing to remove'
+          const kept =
+            out.kept.length > 0 ? `; kept ${out.kept.map((k) => `${k.reference} (${k.reason})`).join(', ')}` : ''
+          setTitle(`images: ${removed}${kept}`)
         },
-      ],
-      null,
-    )
-  }
+      },
+    ],
+    null,
+  )
   return out
 }
 
