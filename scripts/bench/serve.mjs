@@ -148,6 +148,10 @@ try {
     res.end(body)
   })
   await new Promise((resolve) => reference.listen(refPort, '127.0.0.1', resolve))
+  // warm-up (JIT) of both servers before any measured round
+  for (const path of Object.keys(sizes)) {
+    for (const p of [port, refPort]) for (let i = 0; i < 300; i++) await get(p, path)
+  }
   let worst = Infinity
   for (const path of Object.keys(sizes)) {
     // alternating rounds, best of each: the machine is shared, noise only ever slows a round down
