@@ -226,7 +226,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       w.layout = readLayout(w.row.cloneDir)
     } catch (error) {
       w.result.result = 'failed'
-      w.result.error = `${w.row.name}: ${redact(errorMessage(error))}`
+      w.result.error = redact(errorMessage(error))
       continue
     }
     for (const stack of w.layout.stacks) {
