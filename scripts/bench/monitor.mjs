@@ -198,7 +198,7 @@ try {
     docker_stats_no_stream_ms: round(median(dockerTimes)),
     target_status_p50_ms: TARGET_P50_MS,
   }
-  result.status_p50_vs_docker_stats = round(result.status.p50_ms / result.docker_stats_no_stream_ms)
+  result.status_p50_vs_docker_stats = Number((result.status.p50_ms / result.docker_stats_no_stream_ms).toFixed(4))
   result.cli_vs_docker_stats = round(result.monitor_status_json_ms / result.docker_stats_no_stream_ms)
   console.log(
     `GET /status (${CONTAINERS} containers, ${REQUESTS} requests): p50 ${result.status.p50_ms} ms, p99 ${result.status.p99_ms} ms, max ${result.status.max_ms} ms (${bytes} bytes)`,
