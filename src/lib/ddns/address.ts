@@ -1,5 +1,7 @@
 import {isIPv4, isIPv6} from 'node:net'
 
+import {canonicalIPv6, ipv6Groups} from '../net/ipv6.js'
+
 export type Family = 4 | 6
 
 /**
@@ -19,7 +21,7 @@ export function checkPublicAddress(text: string, family: Family): {ok: true; ip:
   }
   if (!isIPv6(ip))
     return {ok: false, reason: isIPv4(ip) ? 'an IPv4 address where IPv6 was expected' : 'not an IPv6 address'}
-  const normalized = normalizeIPv6(ip)
+  const normalized = canonicalIPv6(ip)
   const reason = ipv6Special(normalized)
   return reason ? {ok: false, reason} : {ok: true, ip: normalized}
 }
@@ -56,49 +58,8 @@ function ipv4Special(ip: string): string | undefined {
   return undefined
 }
 
-/** Expands to eight lowercase groups without leading zeros, then recompresses: `2001:DB8:0:0::1` → `2001:db8::1`. */
-export function normalizeIPv6(ip: string): string {
-  const groups = expandIPv6(ip)
-  // Longest run of zero groups (length ≥ 2) becomes `::`.
-  let bestStart = -1
-  let bestLength = 0
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength && j - i >= 2) {
-      bestStart = i
-      bestLength = j - i
-    }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestStart < 0) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`
-}
-
-function expandIPv6(ip: string): number[] {
-  let text = ip.toLowerCase()
-  const zone = text.indexOf('%')
-  if (zone >= 0) text = text.slice(0, zone)
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (v4) {
-    const n = v4ToInt(v4[1]!)
-    text = text.slice(0, -v4[1]!.length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
-  const left = head ? head.split(':') : []
-  const right = tail ? tail.split(':') : []
-  const fill = tail === undefined ? [] : Array.from({length: 8 - left.length - right.length}, () => '0')
-  return [...left, ...fill, ...right].map((g) => Number.parseInt(g, 16))
-}
-
 function ipv6Special(ip: string): string | undefined {
-  const g = expandIPv6(ip)
+  const g = ipv6Groups(ip)
   const first = g[0]!
   if (g.every((x) => x === 0)) return 'the unspecified address'
   if (g.slice(0, 7).every((x) => x === 0) && g[7] === 1) return 'loopback'

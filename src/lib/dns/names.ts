@@ -1,5 +1,7 @@
 import {isIPv4, isIPv6} from 'node:net'
 
+import {canonicalIPv6, ipv6Groups} from '../net/ipv6.js'
+
 /**
  * Domain names as the store keeps them: lower case, no trailing dot, labels of
  * letters, digits, `-` and `_`, at most 63 octets each and 253 in all; `*` is
@@ -60,50 +62,12 @@ export function reverseName(address: string): string {
 
 /** The 16 bytes of an IPv6 address (including `::ffff:1.2.3.4` forms). */
 export function ipv6Bytes(address: string): number[] {
-  let text = address
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (v4) {
-    const parts = v4[1]!.split('.').map(Number)
-    text =
-      text.slice(0, -v4[1]!.length) +
-      `${((parts[0]! << 8) | parts[1]!).toString(16)}:${((parts[2]! << 8) | parts[3]!).toString(16)}`
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
-  const h = head ? head.split(':') : []
-  const t = tail ? tail.split(':') : []
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
-  const out: number[] = []
-  for (const g of groups) {
-    const n = Number.parseInt(g || '0', 16)
-    out.push(n >> 8, n & 0xff)
-  }
-  return out
+  return ipv6Groups(address).flatMap((group) => [group >> 8, group & 0xff])
 }
 
 /** Canonical (RFC 5952) text of an IPv6 address, so equal addresses compare equal. */
 export function canonicalAddress(address: string): string {
-  if (!isIPv6(address)) return address
-  const bytes = ipv6Bytes(address)
-  const groups: number[] = []
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
-  let bestStart = -1
-  let bestLen = 0
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestStart < 0) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`
+  return isIPv6(address) ? canonicalIPv6(address) : address
 }
 
 /** Wire format of a (lower-case) name: length-prefixed labels and the root byte. */

@@ -1,4 +1,4 @@
-import {normalizeIPv6} from '../address.js'
+import {canonicalIPv6} from '../../net/ipv6.js'
 import type {HttpAnswer} from '../http.js'
 import {
   type DdnsProvider,
@@ -75,7 +75,7 @@ export class CloudflareProvider implements DdnsProvider {
       kind: 'good',
       code: 'good',
       text: `${type} ${record.hostname} ${current.content} -> ${content ?? request.ip}`,
-      echoedIp: content === undefined ? undefined : request.family === 6 ? normalizeIPv6(content) : content,
+      echoedIp: content === undefined ? undefined : request.family === 6 ? canonicalIPv6(content) : content,
     }
   }
 
@@ -147,5 +147,5 @@ export function interpretCloudflare<T>(answer: HttpAnswer): CfEnvelope<T> | Prov
 }
 
 function sameIp(a: string, b: string, family: 4 | 6): boolean {
-  return family === 6 ? normalizeIPv6(a) === normalizeIPv6(b) : a === b
+  return family === 6 ? canonicalIPv6(a) === canonicalIPv6(b) : a === b
 }

@@ -1,4 +1,4 @@
-import {normalizeIPv6} from '../address.js'
+import {canonicalIPv6} from '../../net/ipv6.js'
 import {
   type DdnsProvider,
   type ProviderAnswer,
@@ -43,7 +43,7 @@ export class DuckDnsProvider implements DdnsProvider {
         httpStatus: answer.status,
       }
     }
-    const echoed = request.family === 4 ? lines[1] : lines[2] ? normalizeIPv6(lines[2]) : undefined
+    const echoed = request.family === 4 ? lines[1] : lines[2] ? canonicalIPv6(lines[2]) : undefined
     const changed = lines[3] === 'UPDATED'
     return {
       kind: changed || lines[3] === undefined ? 'good' : 'nochg',

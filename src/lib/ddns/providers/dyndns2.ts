@@ -1,6 +1,6 @@
 import {isIP} from 'node:net'
 
-import {normalizeIPv6} from '../address.js'
+import {canonicalIPv6} from '../../net/ipv6.js'
 import type {HttpAnswer} from '../http.js'
 import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, firstLine, statusAnswer} from './provider.js'
 
@@ -86,6 +86,6 @@ function ipOf(text: string): string | undefined {
   const candidate = text.trim().split(/\s+/)[0] ?? ''
   const family = isIP(candidate)
   if (family === 4) return candidate
-  if (family === 6) return normalizeIPv6(candidate)
+  if (family === 6) return canonicalIPv6(candidate)
   return undefined
 }
