@@ -296,13 +296,19 @@ After=network-online.target docker.service
 
 [Service]
 Type=notify
-NotifyAccess=main
+# READY/STOPPING/WATCHDOG are sent by a helper process (systemd-notify or python3), not by node itself.
+NotifyAccess=all
 ExecStart=$bin serve
+# SIGHUP re-reads the configuration and restarts only the modes whose section changed.
+ExecReload=/bin/kill -HUP \$MAINPID
 $(config_env_line)
 # LoadCredential=HOMEOPS_API_KEY:$CONFIG_DIR/api-key
 Restart=on-failure
 RestartSec=5s
+# READY comes after every mode's first start attempt (each may take up to 30 s).
+TimeoutStartSec=90s
 TimeoutStopSec=20s
+WatchdogSec=60s
 $groups_line
 $(hardening)
 EOF
