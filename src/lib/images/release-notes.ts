@@ -1,4 +1,5 @@
 import {errorMessage} from '../errors.js'
+import {requestText} from '../http/client.js'
 import type {Logger} from '../log/logger.js'
 
 export interface ReleaseNotes {
@@ -51,29 +52,20 @@ export async function findReleaseNotes(tag: string | undefined, options: Release
   if (!tag) return {url: page}
   const base = (options.githubApiUrl ?? 'https://api.github.com').replace(/\/+$/, '')
   const variants = [...new Set([tag, tag.startsWith('v') ? tag.slice(1) : `v${tag}`])]
-  const {request} = await import('undici')
   for (const candidate of variants) {
     const url = `${base}/repos/${repo.owner}/${repo.repo}/releases/tags/${encodeURIComponent(candidate)}`
     try {
-      const timeoutMs = options.timeoutMs ?? 10_000
-      const response = await request(url, {
+      const {status, text} = await requestText(url, 'GitHub release lookup', {
         headers: {
           accept: 'application/vnd.github+json',
           'x-github-api-version': '2022-11-28',
-          'user-agent': 'homeops',
           ...(options.githubToken ? {authorization: `Bearer ${options.githubToken}`} : {}),
         },
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        timeoutMs: options.timeoutMs ?? 10_000,
       })
-      const text = await response.body.text()
-      if (response.statusCode === 404) continue
-      if (response.statusCode !== 200) {
-        options.logger.warn('GitHub release lookup failed', {
-          repository: `${repo.owner}/${repo.repo}`,
-          status: response.statusCode,
-        })
+      if (status === 404) continue
+      if (status !== 200) {
+        options.logger.warn('GitHub release lookup failed', {repository: `${repo.owner}/${repo.repo}`, status})
         break
       }
       const release = JSON.parse(text) as {html_url?: unknown; body?: unknown}
@@ -119,14 +111,9 @@ export async function summarizeReleaseNotes(
   if (!options.url || notes.trim() === '') return undefined
   const timeoutMs = options.timeoutMs ?? 30_000
   try {
-    const {request} = await import('undici')
-    const response = await request(chatCompletionsUrl(options.url), {
+    const {status, text} = await requestText(chatCompletionsUrl(options.url), 'release-notes summary', {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'homeops',
-        ...(options.key ? {authorization: `Bearer ${options.key}`} : {}),
-      },
+      headers: {'content-type': 'application/json', ...(options.key ? {authorization: `Bearer ${options.key}`} : {})},
       body: JSON.stringify({
         model: options.model ?? 'gpt-4o-mini',
         temperature: 0.2,
@@ -143,13 +130,10 @@ export async function summarizeReleaseNotes(
           },
         ],
       }),
-      signal: AbortSignal.timeout(timeoutMs),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      timeoutMs,
     })
-    const text = await response.body.text()
-    if (response.statusCode !== 200) {
-      options.logger.warn('release-notes summary failed', {status: response.statusCode})
+    if (status !== 200) {
+      options.logger.warn('release-notes summary failed', {status})
       return undefined
     }
     const body = JSON.parse(text) as {choices?: {message?: {content?: unknown}}[]}
