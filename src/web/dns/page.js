@@ -1,33 +1,7 @@
 // The standalone page of `homeops dns serve`: theme toggle + the DNS section, API at the root.
-import {createApi} from '../shared/ui.js'
+import {createApi, setupThemeToggle} from '../shared/ui.js'
 import {mount} from './section.js'
 
-const THEME_KEY = 'homeops-theme'
-
-function applyTheme(theme) {
-  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme
-  else delete document.documentElement.dataset.theme
-}
-
-function currentTheme() {
-  const chosen = document.documentElement.dataset.theme
-  if (chosen) return chosen
-  return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'
-}
-
-try {
-  applyTheme(localStorage.getItem(THEME_KEY))
-} catch {
-  // storage disabled: follow the system
-}
-document.getElementById('theme-button').addEventListener('click', () => {
-  const next = currentTheme() === 'dark' ? 'light' : 'dark'
-  applyTheme(next)
-  try {
-    localStorage.setItem(THEME_KEY, next)
-  } catch {
-    // not persisted
-  }
-})
+setupThemeToggle(document.getElementById('theme-button'))
 
 void mount(document.getElementById('dns-body'), createApi(''))

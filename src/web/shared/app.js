@@ -1,30 +1,22 @@
 // The page frame of `homeops serve`: theme, API key, one section per enabled mode.
 // Each mode's UI is `/web/<mode>/section.js` exporting `mount(element, api, context)`;
 // a mode without one (or whose module fails to load) gets a generic view of its snapshot.
-import {ApiError, badge, confirmDialog, createApi, el, poll, replace, table, timeAgo, toast} from './ui.js'
+import {
+  ApiError,
+  badge,
+  confirmDialog,
+  createApi,
+  el,
+  poll,
+  replace,
+  setupThemeToggle,
+  table,
+  timeAgo,
+  toast,
+} from './ui.js'
 
-const THEME_KEY = 'homeops-theme'
 const API_KEY = 'homeops-api-key'
 const POLL_MS = 10_000
-
-// ---------- theme ----------
-
-function effectiveTheme() {
-  const chosen = document.documentElement.dataset.theme
-  if (chosen === 'dark' || chosen === 'light') return chosen
-  return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'
-}
-
-function applyTheme(theme) {
-  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme
-  else delete document.documentElement.dataset.theme
-  const button = document.getElementById('theme-button')
-  if (button) {
-    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
-    button.textContent = next === 'dark' ? '☾ Dark' : '☀ Light'
-    button.title = `Switch to the ${next} theme`
-  }
-}
 
 function safeStorage(kind) {
   try {
@@ -34,7 +26,7 @@ function safeStorage(kind) {
   }
 }
 
-applyTheme(safeStorage('local')?.getItem(THEME_KEY))
+setupThemeToggle(document.getElementById('theme-button'))
 
 // ---------- API key ----------
 
@@ -316,15 +308,9 @@ async function refresh() {
 }
 
 function start() {
-  document.getElementById('theme-button').addEventListener('click', () => {
-    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
-    safeStorage('local')?.setItem(THEME_KEY, next)
-    applyTheme(next)
-  })
   document.getElementById('key-button').addEventListener('click', async () => {
     if (await keyDialog()) void refresh().catch(() => {})
   })
-  applyTheme(safeStorage('local')?.getItem(THEME_KEY))
   updateKeyButton()
   poll(refresh, POLL_MS, (error) => console.warn(error))
   // Mode views ask for the key when an action answers 401.

@@ -379,3 +379,43 @@ export function poll(fn, ms, onError = () => {}) {
     clearTimeout(timer)
   }
 }
+
+const THEME_KEY = 'homeops-theme'
+
+function storedTheme() {
+  try {
+    return window.localStorage.getItem(THEME_KEY)
+  } catch {
+    return null // storage disabled: follow the system
+  }
+}
+
+function effectiveTheme() {
+  const chosen = document.documentElement.dataset.theme
+  if (chosen === 'dark' || chosen === 'light') return chosen
+  return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'
+}
+
+function applyTheme(theme, button) {
+  if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme
+  else delete document.documentElement.dataset.theme
+  if (button) {
+    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
+    button.textContent = next === 'dark' ? '☾ Dark' : '☀ Light'
+    button.title = `Switch to the ${next} theme`
+  }
+}
+
+/** The dark/light toggle of every page: the choice is remembered; without one the system setting applies. */
+export function setupThemeToggle(button) {
+  applyTheme(storedTheme(), button)
+  button?.addEventListener('click', () => {
+    const next = effectiveTheme() === 'dark' ? 'light' : 'dark'
+    try {
+      window.localStorage.setItem(THEME_KEY, next)
+    } catch {
+      // not persisted
+    }
+    applyTheme(next, button)
+  })
+}
