@@ -24,57 +24,21 @@ export default class DdnsServe extends HomeopsCommand<DdnsServeReport> {
     const {flags} = await this.parse(DdnsServe)
     this.handleSignals()
     const context = await this.context()
-    const [{createDdnsMode}, {MetricsRegistry}] = await Promise.all([
+    const [{createDdnsMode}, {startStandalone}, {parseListen}] = await Promise.all([
       import('../../lib/ddns/mode.js'),
-      import('../../lib/metrics/registry.js'),
+      import('../../lib/serve/standalone.js'),
+      import('../../lib/http/address.js'),
     ])
     const explicitLogLevel = Boolean(
       this.globalFlags['log-level'] || this.globalFlags.debug || process.env.HOMEOPS_LOG_LEVEL,
     )
-    const mode = createDdnsMode({explicitLogLevel})
-    const metrics = new MetricsRegistry()
-    let crash: unknown
-    let started!: Promise<void>
-    const stopped = new Promise<void>((resolve) => {
-      if (context.signal.aborted) resolve()
-      context.signal.addEventListener('abort', () => resolve(), {once: true})
-      const onCrash = (error: unknown) => {
-        crash = error
-        resolve()
-      }
-      // Throws (bad config, no records) before anything runs: the base class reports it with its exit code.
-      started = mode.start({context, metrics, signal: context.signal, crashed: onCrash})
+    // A bad config or no records throws before anything runs: the base class reports it with its exit code.
+    const run = await startStandalone({
+      context,
+      mode: createDdnsMode({explicitLogLevel}),
+      listen: flags.listen ? parseListen(flags.listen, '--listen') : undefined,
     })
-    await started
-    let server: {close(graceMs?: number): Promise<void>} | undefined
-    if (flags.listen) {
-      const [{Router, json}, {startHttpServer}, {parseListen}] = await Promise.all([
-        import('../../lib/http/router.js'),
-        import('../../lib/http/server.js'),
-        import('../../lib/http/address.js'),
-      ])
-      const router = new Router()
-      mode.routes?.(router)
-      router.get('/health', () => {
-        const health = mode.health()
-        return json(health, health.up ? 200 : 503)
-      })
-      router.get('/metrics', () => ({
-        status: 200,
-        headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8'},
-        body: metrics.render(),
-      }))
-      try {
-        server = await startHttpServer({listen: parseListen(flags.listen, '--listen'), router, logger: context.logger})
-      } catch (error) {
-        await mode.stop()
-        throw error
-      }
-    }
-    await stopped
-    await mode.stop()
-    await server?.close(4000)
-    if (crash) throw crash
+    await run.finished
     context.logger.info('ddns loop stopped')
     return {stopped: true}
   }

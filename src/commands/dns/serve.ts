@@ -49,15 +49,13 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
     const {flags} = await this.parse(DnsServe)
     this.handleSignals()
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{createDnsMode}, {MetricsRegistry}, {Router, json}, {startHttpServer}, {parseListen}, files] =
-      await Promise.all([
-        import('../../lib/dns/mode.js'),
-        import('../../lib/metrics/registry.js'),
-        import('../../lib/http/router.js'),
-        import('../../lib/http/server.js'),
-        import('../../lib/http/address.js'),
-        import('../../lib/http/static-files.js'),
-      ])
+    const [{createDnsMode}, {startStandalone}, {parseListen}, {json}, files] = await Promise.all([
+      import('../../lib/dns/mode.js'),
+      import('../../lib/serve/standalone.js'),
+      import('../../lib/http/address.js'),
+      import('../../lib/http/router.js'),
+      import('../../lib/http/static-files.js'),
+    ])
     const split = (value: string | undefined) =>
       value === undefined
         ? undefined
@@ -77,44 +75,25 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
         docker: flags.docker,
       },
     })
-    const metrics = new MetricsRegistry()
-    const router = new Router()
-    mode.routes?.(router)
-    router.get('/metrics', () => ({
-      status: 200,
-      headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8'},
-      body: metrics.render(),
-    }))
-    const web = files.staticFiles(files.webRoot())
-    router.get('/', (request) => web({...request, params: {'*': 'dns/index.html'}}))
-    router.get('/web/*', web)
-    router.get('/favicon.ico', () => json(null, 204))
-
-    let crash: unknown
-    await mode.start({context, metrics, signal: context.signal, crashed: (error) => (crash = error)})
     const httpListen = flags['http-listen'] ?? context.config.dns.httpListen
-    let server: Awaited<ReturnType<typeof startHttpServer>> | undefined
-    if (httpListen !== 'off') {
-      try {
-        server = await startHttpServer({
-          listen: parseListen(httpListen, flags['http-listen'] ? '--http-listen' : 'dns.httpListen'),
-          router,
-          logger: context.logger,
-        })
-      } catch (error) {
-        await mode.stop()
-        throw error
-      }
-    }
+    const web = files.staticFiles(files.webRoot())
+    const run = await startStandalone({
+      context,
+      mode,
+      listen:
+        httpListen === 'off'
+          ? undefined
+          : parseListen(httpListen, flags['http-listen'] ? '--http-listen' : 'dns.httpListen'),
+      routes(router) {
+        router.get('/', (request) => web({...request, params: {'*': 'dns/index.html'}}))
+        router.get('/web/*', web)
+        router.get('/favicon.ico', () => json(null, 204))
+      },
+    })
     const addresses = mode.service()?.server?.addresses ?? []
-    this.print(`dns answering on ${addresses.join(' ')}${server ? `; status page ${server.url}/` : ''}`)
-    if (!context.signal.aborted) {
-      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), {once: true}))
-    }
-    await server?.close(3000)
-    await mode.stop()
-    if (crash) throw crash
+    this.print(`dns answering on ${addresses.join(' ')}${run.url ? `; status page ${run.url}/` : ''}`)
+    await run.finished
     context.logger.info('dns server stopped')
-    return {dns: addresses, url: server?.url ?? '', stopped: true}
+    return {dns: addresses, url: run.url ?? '', stopped: true}
   }
 }

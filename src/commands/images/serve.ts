@@ -36,65 +36,27 @@ export default class ImagesServe extends HomeopsCommand<ImagesServeReport> {
     const {flags} = await this.parse(ImagesServe)
     this.handleSignals()
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{createImagesMode}, {MetricsRegistry}, {Router, json}, {startHttpServer}, {parseListen}] = await Promise.all(
-      [
-        import('../../lib/images/mode.js'),
-        import('../../lib/metrics/registry.js'),
-        import('../../lib/http/router.js'),
-        import('../../lib/http/server.js'),
-        import('../../lib/http/address.js'),
-      ],
-    )
+    const [{createImagesMode}, {startStandalone}, {parseListen}] = await Promise.all([
+      import('../../lib/images/mode.js'),
+      import('../../lib/serve/standalone.js'),
+      import('../../lib/http/address.js'),
+    ])
     const mode = createImagesMode({
       intervalSeconds: flags.interval,
       schedule: flags.schedule,
       runOnBoot: flags['run-on-boot'],
       publicUrl: flags['public-url'],
     })
-    const metrics = new MetricsRegistry()
-    const modeRouter = new Router()
-    mode.routes?.(modeRouter)
-    // Served at / and under /images, so the links work the same here and in `homeops serve`.
-    const router = new Router().mount(modeRouter).mount(modeRouter, '/images')
-    router.get('/health', () => {
-      const health = mode.health()
-      return json({status: health.up ? 'ok' : 'degraded', modes: {images: health}}, health.up ? 200 : 503)
-    })
-    router.get('/metrics', () => ({
-      status: 200,
-      headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8'},
-      body: metrics.render(),
-    }))
-    let crash: unknown
-    const stopped = new Promise<void>((resolve) => {
-      if (context.signal.aborted) resolve()
-      context.signal.addEventListener('abort', () => resolve(), {once: true})
-    })
-    const server = await startHttpServer({
-      listen: parseListen(flags.listen ?? context.config.images.listen, '--listen'),
-      router,
-      logger: context.logger,
+    const run = await startStandalone({
+      context,
+      mode,
+      listen: parseListen(flags.listen ?? context.config.images.listen, flags.listen ? '--listen' : 'images.listen'),
+      // Apply links carry /images/apply: they work here and in `homeops serve` alike.
+      alsoUnderPrefix: true,
       accessLog: true,
     })
-    try {
-      await mode.start({
-        context,
-        metrics,
-        signal: context.signal,
-        crashed: (error) => {
-          crash = error
-          context.logger.error('images scheduler crashed')
-        },
-      })
-    } catch (error) {
-      await server.close(1000)
-      throw error
-    }
-    context.logger.info('images serve running', {url: server.url, next: mode.nextRunAt?.toISOString()})
-    await stopped
-    await mode.stop()
-    await server.close(4000)
-    if (crash) throw crash
+    context.logger.info('images serve running', {url: run.url, next: mode.nextRunAt?.toISOString()})
+    await run.finished
     context.logger.info('images serve stopped')
     return {stopped: true}
   }

@@ -26,47 +26,22 @@ export default class MonitorServe extends HomeopsCommand<MonitorServeReport> {
     const {flags} = await this.parse(MonitorServe)
     this.handleSignals()
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{createMonitorMode}, {MetricsRegistry}, {Router}, {startHttpServer}, {parseListen}] = await Promise.all([
+    const [{createMonitorMode}, {startStandalone}, {parseListen}] = await Promise.all([
       import('../../lib/monitor/mode.js'),
-      import('../../lib/metrics/registry.js'),
-      import('../../lib/http/router.js'),
-      import('../../lib/http/server.js'),
+      import('../../lib/serve/standalone.js'),
       import('../../lib/http/address.js'),
     ])
     const mode = createMonitorMode()
-    const metrics = new MetricsRegistry()
-    const router = new Router()
-    mode.routes?.(router)
-    router.get(
-      '/metrics',
-      () => ({
-        status: 200,
-        headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8'},
-        body: metrics.render(),
-      }),
-      {access: {allowList: () => mode.settings?.allowList()}},
-    )
-    const listen = parseListen(
-      flags.listen ?? context.config.monitor.listen,
-      flags.listen ? '--listen' : 'monitor.listen',
-    )
-    let crash: unknown
-    await mode.start({context, metrics, signal: context.signal, crashed: (error) => (crash = error)})
-    let server
-    try {
-      server = await startHttpServer({listen, router, logger: context.logger, accessLog: !this.terminal.interactive})
-    } catch (error) {
-      await mode.stop()
-      throw error
-    }
-    this.print(`monitor listening on ${server.url}`)
-    if (!context.signal.aborted) {
-      await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), {once: true}))
-    }
-    await server.close(3000)
-    await mode.stop()
-    if (crash) throw crash
+    const run = await startStandalone({
+      context,
+      mode,
+      listen: parseListen(flags.listen ?? context.config.monitor.listen, flags.listen ? '--listen' : 'monitor.listen'),
+      metricsAccess: {allowList: () => mode.settings?.allowList()},
+      accessLog: !this.terminal.interactive,
+    })
+    this.print(`monitor listening on ${run.url}`)
+    await run.finished
     context.logger.info('monitor stopped')
-    return {url: server.url, stopped: true}
+    return {url: run.url ?? '', stopped: true}
   }
 }

@@ -14,6 +14,7 @@ import type {Notifier} from '../systemd/notify.js'
 import {registerProcessMetrics} from './metrics.js'
 import type {ServiceMode} from './mode.js'
 import {MODE_TABLE, type ModeLoader, loadMode} from './modes.js'
+import {metricsResponse} from './standalone.js'
 import {type BackoffOptions, ModeSupervisor, type ModeStatus} from './supervisor.js'
 
 export interface ServeOptions {
@@ -148,14 +149,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     const report = health()
     return json(report, report.status === 'ok' ? 200 : 503)
   })
-  router.get(
-    '/metrics',
-    () => ({
-      body: metrics.render() + renderProcessMetrics(),
-      headers: {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store'},
-    }),
-    {access: policy.read},
-  )
+  router.get('/metrics', () => metricsResponse(metrics.render() + renderProcessMetrics()), {access: policy.read})
   router.get('/api/modes', async () => json(await modesReport()), {access: policy.read})
   router.get(
     '/api/modes/:mode/snapshot',
