@@ -156,6 +156,39 @@ describe('deploying', () => {
     await unwatch(await ws.swarm({dockerCli: '/usr/bin/docker'}), {url: repo.dir, removeStacks: true})
   })
 
+  it('pullPolicy: ifnotpresent keeps a present image, always pulls it before the deploy', async () => {
+    const ref = `${testEnv().registry.host}/hotest-swarm/app:${run}-policy`
+    const id = (image: string) => dockerCli(['image', 'inspect', '--format', '{{.Id}}', image]).trim()
+    dockerCli(['tag', `${testEnv().registry.host}/hotest/app:1.0.0`, ref])
+    const oldId = id(ref)
+    // The registry now has other content under the same tag; the local copy is the old one.
+    dockerCli(['tag', `${testEnv().registry.host}/hotest/app:1.1.0`, ref])
+    dockerCli(['push', '--quiet', ref])
+    const newId = id(ref)
+    dockerCli(['tag', `${testEnv().registry.host}/hotest/app:1.0.0`, ref])
+    expect(id(ref)).toBe(oldId)
+    expect(newId).not.toBe(oldId)
+    try {
+      const S1 = name('policy-a')
+      const a = ws.repo('policy-a').stacks([S1]).stack(S1, {image: ref})
+      a.commit('a')
+      await watch(await ws.swarm({pullPolicy: 'ifnotpresent'}), {url: a.dir})
+      expect(id(ref)).toBe(oldId)
+      const S2 = name('policy-b')
+      const b = ws.repo('policy-b').stacks([S2]).stack(S2, {image: ref})
+      b.commit('b')
+      await watch(await ws.swarm({pullPolicy: 'always'}), {url: b.dir})
+      expect(id(ref)).toBe(newId)
+      // It was on this host before: homeops did not pull it first, so it never removes it.
+      const status = await swarmStatus(await ws.context())
+      expect(status.images.find((i) => i.reference === ref)).toMatchObject({pulledByHomeops: false, references: 2})
+      await unwatch(await ws.swarm(), {url: a.dir, removeStacks: true})
+      await unwatch(await ws.swarm(), {url: b.dir, removeStacks: true})
+    } finally {
+      dockerCli(['rmi', ref])
+    }
+  }, 180_000)
+
   it('records no hash for a deploy that does not converge, and says why', async () => {
     const S = name('noconv')
     const repo = ws
