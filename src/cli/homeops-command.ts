@@ -1,6 +1,6 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
-import {type HomeopsError, ExitCode, type ExitCodeValue} from '../lib/errors.js'
+import {type HomeopsError, ExitCode, type ExitCodeValue, UserError} from '../lib/errors.js'
 import {LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel} from '../lib/log/logger.js'
 import {redact} from '../lib/log/redact.js'
 import type {Context} from '../lib/context.js'
@@ -13,6 +13,13 @@ export const dockerHostFlag = Flags.string({
   description: 'Docker daemon address (unix:///path or tcp://host:port)',
   env: 'HOMEOPS_DOCKER_HOST',
   helpGroup: 'GLOBAL',
+})
+
+/** `--yes`, for commands that change or remove things and otherwise ask first. */
+export const yesFlag = Flags.boolean({
+  char: 'y',
+  description: 'do not ask for confirmation (required off a terminal: cron, systemd, scripts)',
+  env: 'HOMEOPS_YES',
 })
 
 /**
@@ -123,6 +130,24 @@ export abstract class HomeopsCommand<T> extends Command {
   /** Writes human output to stdout (never under `--json`). */
   protected print(text: string): void {
     if (!this.jsonEnabled()) this.log(text)
+  }
+
+  /**
+   * Asks a yes/no question on the terminal (default no). Off a terminal or
+   * under `--json` nobody can answer, so it refuses with `refusal` (exit 2)
+   * instead of waiting for input that never comes: unattended runs pass `--yes`.
+   */
+  protected async confirm(question: string, refusal: string): Promise<boolean> {
+    if (!process.stdin.isTTY || !this.terminal.interactive) {
+      throw new UserError(refusal, {hint: 'pass --yes when running without a terminal (cron, systemd, scripts)'})
+    }
+    const {createInterface} = await import('node:readline/promises')
+    const prompt = createInterface({input: process.stdin, output: process.stderr})
+    try {
+      return /^y(es)?$/i.test((await prompt.question(`${question} [y/N] `)).trim())
+    } finally {
+      prompt.close()
+    }
   }
 
   protected paint(tone: Parameters<typeof paint>[1], text: string): string {

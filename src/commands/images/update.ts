@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
+import {HomeopsCommand, dockerHostFlag, yesFlag} from '../../cli/homeops-command.js'
 import {ExitCode, UserError} from '../../lib/errors.js'
 import type {ApplyReport} from '../../lib/images/watcher.js'
 
@@ -14,11 +14,7 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
   static override args = {workload: Args.string({description: 'container or Swarm service name', required: true})}
   static override flags = {
     to: Flags.string({description: 'tag to move to (default: newest allowed by the strategy)'}),
-    yes: Flags.boolean({
-      char: 'y',
-      description: 'do not ask for confirmation (required off a terminal)',
-      env: 'HOMEOPS_YES',
-    }),
+    yes: yesFlag,
     'docker-host': dockerHostFlag,
   }
 
@@ -34,8 +30,10 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
     const client = createRegistryClient(context)
     context.onClose(() => client.close())
     if (!flags.yes) {
-      if (!this.terminal.interactive || this.jsonEnabled())
+      // Refuse before asking the registry anything: nobody is there to answer.
+      if (!this.terminal.interactive) {
         throw new UserError('refusing to update without --yes when not on a terminal', {hint: 'add --yes'})
+      }
       const workload = (await visibleWorkloads(context)).find((w) => w.name === args.workload)
       if (workload) {
         const check = await checkOne(workload, {
@@ -48,11 +46,10 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
           this.print(`${args.workload} is up to date (${check.currentTag ?? '?'}).`)
           return {workload: workload.name, kind: workload.kind, action: 'up_to_date', outcome: null, check}
         }
-        const {createInterface} = await import('node:readline/promises')
-        const rl = createInterface({input: process.stdin, output: process.stderr})
-        const answer = await rl.question(`Update ${args.workload} from ${check.currentTag ?? '?'} to ${target}? [y/N] `)
-        rl.close()
-        if (!/^y(es)?$/i.test(answer.trim())) throw new UserError('update cancelled, nothing changed')
+        const question = `Update ${args.workload} from ${check.currentTag ?? '?'} to ${target}?`
+        if (!(await this.confirm(question, 'refusing to update without --yes when not on a terminal'))) {
+          throw new UserError('update cancelled, nothing changed')
+        }
       }
     }
     const report = await withSpinner(this.terminal, `Updating ${args.workload}…`, () =>

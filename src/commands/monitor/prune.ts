@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
+import {HomeopsCommand, dockerHostFlag, yesFlag} from '../../cli/homeops-command.js'
 import type {PruneResult} from '../../lib/docker/images.js'
 
 export default class MonitorPrune extends HomeopsCommand<PruneResult> {
@@ -13,11 +13,7 @@ export default class MonitorPrune extends HomeopsCommand<PruneResult> {
     '<%= config.bin %> <%= command.id %> --label com.example.team=web --yes',
   ]
   static override flags = {
-    yes: Flags.boolean({
-      char: 'y',
-      description: 'do not ask for confirmation (needed off a terminal)',
-      env: 'HOMEOPS_YES',
-    }),
+    yes: yesFlag,
     label: Flags.string({description: 'only images with this label (key or key=value; repeatable)', multiple: true}),
     'docker-host': dockerHostFlag,
   }
@@ -25,11 +21,10 @@ export default class MonitorPrune extends HomeopsCommand<PruneResult> {
   async run(): Promise<PruneResult> {
     const {flags} = await this.parse(MonitorPrune)
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{listUnusedImages, pruneUnusedImages}, {formatBytes}, {UserError}, {confirm}] = await Promise.all([
+    const [{listUnusedImages, pruneUnusedImages}, {formatBytes}, {UserError}] = await Promise.all([
       import('../../lib/docker/images.js'),
       import('../../lib/monitor/format.js'),
       import('../../lib/errors.js'),
-      import('../../lib/monitor/confirm.js'),
     ])
     const {docker} = await context.docker()
     const filter = {labels: flags.label}
@@ -39,17 +34,13 @@ export default class MonitorPrune extends HomeopsCommand<PruneResult> {
       return {ImagesDeleted: [], SpaceReclaimed: 0}
     }
     if (!flags.yes) {
-      if (!process.stdin.isTTY || this.jsonEnabled()) {
-        throw new UserError(`not removing ${unused.length} image(s) without confirmation`, {
-          hint: 'pass --yes when running without a terminal (cron, systemd, scripts)',
-        })
-      }
       for (const image of unused) {
         this.print(
           `  ${image.id.replace(/^sha256:/, '').slice(0, 12)}  ${image.tags.join(', ') || '<none>'}  ${formatBytes(image.size)}`,
         )
       }
-      if (!(await confirm(`Remove these ${unused.length} unused image(s)?`))) {
+      const question = `Remove these ${unused.length} unused image(s)?`
+      if (!(await this.confirm(question, `not removing ${unused.length} image(s) without confirmation`))) {
         throw new UserError('cancelled', {hint: 'nothing was removed'})
       }
     }

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
+import {HomeopsCommand, dockerHostFlag, yesFlag} from '../../cli/homeops-command.js'
 import type {UpdateOutcome} from '../../lib/monitor/service.js'
 
 export default class MonitorUpdate extends HomeopsCommand<UpdateOutcome> {
@@ -16,11 +16,7 @@ Nothing is recreated when the pulled image is the one already running (unless --
   ]
   static override args = {name: Args.string({description: 'container name or id', required: true})}
   static override flags = {
-    yes: Flags.boolean({
-      char: 'y',
-      description: 'do not ask for confirmation (needed off a terminal)',
-      env: 'HOMEOPS_YES',
-    }),
+    yes: yesFlag,
     image: Flags.string({description: 'switch to this image reference instead of re-pulling the current one'}),
     force: Flags.boolean({description: 'recreate even when the pulled image is the one already running'}),
     'docker-host': dockerHostFlag,
@@ -30,22 +26,19 @@ Nothing is recreated when the pulled image is the one already running (unless --
     const {args, flags} = await this.parse(MonitorUpdate)
     this.handleSignals()
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{openMonitorService}, {UserError}, {withSpinner}, {confirm}] = await Promise.all([
+    const [{openMonitorService}, {UserError}, {withSpinner}] = await Promise.all([
       import('../../lib/monitor/service.js'),
       import('../../lib/errors.js'),
       import('../../lib/ui/terminal.js'),
-      import('../../lib/monitor/confirm.js'),
     ])
-    if (!flags.yes) {
-      if (!process.stdin.isTTY || this.jsonEnabled()) {
-        throw new UserError(`not updating "${args.name}" without confirmation`, {
-          hint: 'pass --yes when running without a terminal (cron, systemd, scripts)',
-        })
-      }
-      const ok = await confirm(`Recreate "${args.name}" with a freshly pulled image?`)
-      if (!ok) {
-        throw new UserError('cancelled', {hint: 'nothing was changed'})
-      }
+    if (
+      !flags.yes &&
+      !(await this.confirm(
+        `Recreate "${args.name}" with a freshly pulled image?`,
+        `not updating "${args.name}" without confirmation`,
+      ))
+    ) {
+      throw new UserError('cancelled', {hint: 'nothing was changed'})
     }
     await context.lock('monitor-update')
     const service = await openMonitorService(context, {watch: false})

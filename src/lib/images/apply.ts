@@ -4,7 +4,7 @@ import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {parseImageReference} from '../registry/reference.js'
 import {localDigestsFor} from '../registry/update-status.js'
-import type {UpdateBy, UpdateResultKind} from './history.js'
+import type {UpdateBy, UpdateRecord} from './history.js'
 import type {ServiceInfo} from './workloads.js'
 
 /** Service labels homeops keeps on Swarm services it updates (DESIGN.md §5.4). */
@@ -31,18 +31,8 @@ export interface ApplyDeps {
   timeoutMs?: number
 }
 
-export interface ApplyOutcome {
-  workload: string
-  kind: 'service' | 'container'
-  image: string
-  previousVersion: string | null
-  newVersion: string
-  previousDigest: string | null
-  newDigest: string | null
-  result: UpdateResultKind
-  error: string | null
-  by: UpdateBy
-}
+/** What one update did: the history record, before it gets its id and time. */
+export type ApplyOutcome = Omit<UpdateRecord, 'id' | 'at'>
 
 /** `repo:tag@digest` → `repo` (keeps the name exactly as written). */
 export function imageName(image: string): string {

@@ -159,18 +159,7 @@ export class MonitorService {
     const [metrics, rows] = await Promise.all([statsOnce(this.options.docker, ids), this.rows(options)])
     return rows.map((row) => {
       const m = metrics.get(row.id)
-      if (!m) return row
-      return {
-        ...row,
-        cpu: m.cpu,
-        mem_usage: m.memUsage,
-        mem_limit: m.memLimit,
-        mem_perc: m.memPerc,
-        net_rx: m.netRx,
-        net_tx: m.netTx,
-        blk_read: m.blkRead,
-        blk_write: m.blkWrite,
-      }
+      return m ? {...row, ...metricFields(m)} : row
     })
   }
 
@@ -377,6 +366,13 @@ function toRow(
     ...(entry?.error ? {update_error: entry.error} : {}),
     ...(entry?.remoteDigest ? {remote_digest: entry.remoteDigest} : {}),
     ...(entry ? {update_checked_at: new Date(entry.checkedAt).toISOString()} : {}),
+    ...metricFields(m),
+  }
+}
+
+/** The wire names of the Home Assistant integration. */
+function metricFields(m: Omit<ContainerMetrics, 'at'>) {
+  return {
     cpu: m.cpu,
     mem_usage: m.memUsage,
     mem_limit: m.memLimit,
