@@ -137,10 +137,12 @@ export abstract class HomeopsCommand<T> extends Command {
    * under `--json` nobody can answer, so it refuses with `refusal` (exit 2)
    * instead of waiting for input that never comes: unattended runs pass `--yes`.
    */
-  protected async confirm(question: string, refusal: string): Promise<boolean> {
-    if (!process.stdin.isTTY || !this.terminal.interactive) {
-      throw new UserError(refusal, {hint: 'pass --yes when running without a terminal (cron, systemd, scripts)'})
-    }
+  protected async confirm(
+    question: string,
+    refusal: string,
+    hint = 'pass --yes when running without a terminal (cron, systemd, scripts)',
+  ): Promise<boolean> {
+    if (!process.stdin.isTTY || !this.terminal.interactive) throw new UserError(refusal, {hint})
     const {createInterface} = await import('node:readline/promises')
     const prompt = createInterface({input: process.stdin, output: process.stderr})
     try {

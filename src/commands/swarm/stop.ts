@@ -1,7 +1,6 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
-import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
-import {UserError} from '../../lib/errors.js'
+import {HomeopsCommand, dockerHostFlag, yesFlag} from '../../cli/homeops-command.js'
 import type {StopReport} from '../../lib/swarm/reconcile.js'
 
 export default class SwarmStop extends HomeopsCommand<StopReport> {
@@ -12,11 +11,7 @@ export default class SwarmStop extends HomeopsCommand<StopReport> {
   static override strict = false
   static override args = {stacks: Args.string({description: 'stack names (default: all homeops-managed stacks)'})}
   static override flags = {
-    yes: Flags.boolean({
-      char: 'y',
-      description: 'do not ask before stopping every managed stack',
-      env: 'HOMEOPS_SWARM_YES',
-    }),
+    yes: yesFlag,
     'docker-host': dockerHostFlag,
   }
 
@@ -37,12 +32,9 @@ export default class SwarmStop extends HomeopsCommand<StopReport> {
         return {stopped: [], failed: [], images: {removed: [], kept: []}, exitCode: 0}
       }
       if (!flags.yes) {
-        if (!process.stdin.isTTY || !process.stderr.isTTY || this.jsonEnabled()) {
-          throw new UserError(`refusing to stop every managed stack (${targets.join(', ')}) without --yes`, {
-            hint: 'name the stacks to stop, or pass --yes',
-          })
-        }
-        if (!(await confirm(`Stop ${targets.length} stack(s): ${targets.join(', ')}? [y/N] `))) {
+        const question = `Stop ${targets.length} stack(s): ${targets.join(', ')}?`
+        const refusal = `refusing to stop every managed stack (${targets.join(', ')}) without --yes`
+        if (!(await this.confirm(question, refusal, 'name the stacks to stop, or pass --yes'))) {
           this.print('nothing stopped')
           return {stopped: [], failed: [], images: {removed: [], kept: []}, exitCode: 0}
         }
@@ -54,15 +46,5 @@ export default class SwarmStop extends HomeopsCommand<StopReport> {
     for (const line of formatImages(this.terminal, report.images)) this.print(line)
     process.exitCode = report.exitCode
     return report
-  }
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const {createInterface} = await import('node:readline/promises')
-  const rl = createInterface({input: process.stdin, output: process.stderr})
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim())
-  } finally {
-    rl.close()
   }
 }
