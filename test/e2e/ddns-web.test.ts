@@ -1,6 +1,5 @@
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
@@ -13,6 +12,7 @@ import {type RunningHttpServer, startHttpServer} from '../../src/lib/http/server
 import {staticFiles, webRoot} from '../../src/lib/http/static-files.js'
 import {silentLogger} from '../../src/lib/log/logger.js'
 import {MetricsRegistry} from '../../src/lib/metrics/registry.js'
+import {launchChromium, collectPageProblems} from '../support/browser.js'
 
 // The ddns section alone, mounted by a minimal page the way the shell mounts it: `mount(element, api)`.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>ddns</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/web/shared/base.css"><link rel="stylesheet" href="/web/shared/shell.css"><div id="s"></div>
@@ -67,18 +67,10 @@ afterAll(async () => {
 
 describe('ddns web section', () => {
   it('shows records, current IPs, the blocked record and the history timeline', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
-      const problems: string[] = []
-      page.on('pageerror', (error) => problems.push(error.message))
-      page.on('console', (message) => (message.type() === 'error' ? problems.push(message.text()) : undefined))
-      page.on('response', (response) =>
-        response.status() >= 400 ? problems.push(`${response.status()} ${response.url()}`) : undefined,
-      )
+      const problems = collectPageProblems(page)
       await page.goto(server.url + '/', {waitUntil: 'load'})
       await page.waitForSelector('[data-testid="ddns-records"] tbody tr:nth-child(2)', {timeout: 20_000})
       const rows = await page.$$eval('[data-testid="ddns-records"] tbody tr', (trs) =>

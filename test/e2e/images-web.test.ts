@@ -4,7 +4,6 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {loadConfig} from '../../src/lib/config/load.js'
@@ -16,6 +15,7 @@ import {createImagesMode} from '../../src/lib/images/mode.js'
 import {silentLogger} from '../../src/lib/log/logger.js'
 import {MetricsRegistry} from '../../src/lib/metrics/registry.js'
 import {dockerEnv, testEnv} from '../support/testenv.js'
+import {launchChromium} from '../support/browser.js'
 
 const KEY = 'web-key-' + randomBytes(6).toString('hex')
 // The images section alone, mounted the way the shell mounts it: `mount(element, api, context)`.
@@ -88,10 +88,7 @@ afterAll(async () => {
 
 describe('images web section', () => {
   it('lists the pending version, applies it after confirmation, and shows it in the history', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
       const problems: string[] = []

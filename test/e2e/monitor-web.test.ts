@@ -2,7 +2,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {type Browser, type Page, chromium} from 'playwright-core'
+import {type Browser, type Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {
@@ -18,6 +18,7 @@ import {
 } from '../integration/monitor/harness.js'
 import {cliPath, repoRoot} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
+import {launchChromium} from '../support/browser.js'
 
 const d = docker()
 const cleanup = new Cleanup(d)
@@ -74,19 +75,7 @@ beforeAll(async () => {
     throw new Error(`${error.message}\nserver output:\n${log}`)
   })
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await launchChromium()
   page = await browser.newPage()
 }, 180_000)
 

@@ -6,13 +6,13 @@ import {type AddressInfo, type Server, type Socket, connect, createServer} from 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
-import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {type FakeSystemd, startFakeSystemd} from '../integration/serve/fake-systemd.js'
 import {cliPath, repoRoot} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
+import {launchChromium} from '../support/browser.js'
 
 /**
  * `homeops serve` as users run it (HOMEOPS_E2E_CLI: another build's bin/run.js): the built CLI as a process, with a config
@@ -257,19 +257,7 @@ describe('homeops serve (the built CLI)', () => {
   })
 
   it('shows every section populated in headless Chromium, on a desktop and on a phone', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser = await launchChromium()
     let failureShot: (() => Promise<string>) | undefined
     try {
       const page = await browser.newPage({viewport: {width: 1280, height: 900}})
@@ -353,10 +341,7 @@ describe('homeops serve (the built CLI)', () => {
   })
 
   it('asks before an action, explains a refused key, and checks and keeps the key the user enters', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
       await page.goto(url + '/', {waitUntil: 'load'})

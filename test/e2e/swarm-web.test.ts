@@ -1,6 +1,5 @@
 import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {Router} from '../../src/lib/http/router.js'
@@ -13,6 +12,7 @@ import {watch} from '../../src/lib/swarm/reconcile.js'
 import {Workspace, removeStacks, stackName} from '../integration/swarm/harness.js'
 import {repoRoot} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
+import {launchChromium, collectPageProblems} from '../support/browser.js'
 
 // The swarm section alone, mounted by a minimal page the way the shell mounts it: `mount(element, api)`.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>swarm</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/web/shared/base.css"><link rel="stylesheet" href="/web/shared/shell.css"><div id="s"></div>
@@ -58,18 +58,10 @@ afterAll(async () => {
 
 describe('swarm web section', () => {
   it('shows repositories and stacks, and reconciles after a confirmation', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage()
-      const problems: string[] = []
-      page.on('pageerror', (error) => problems.push(error.message))
-      page.on('console', (message) => (message.type() === 'error' ? problems.push(message.text()) : undefined))
-      page.on('response', (response) =>
-        response.status() >= 400 ? problems.push(`${response.status()} ${response.url()}`) : undefined,
-      )
+      const problems = collectPageProblems(page)
       await page.goto(server.url + '/', {waitUntil: 'load'})
       await page.waitForSelector('[data-testid="swarm-stacks"] tbody tr td[data-label="Stack"]', {timeout: 20_000})
       const stacks = await page.$$eval('[data-testid="swarm-stacks"] tbody tr', (trs) =>
