@@ -138,6 +138,8 @@ export function lookupFast(
   let p = HEADER
   let upper = false
   for (;;) {
+    // A name cut off by the end of the packet (no root label): without this, `msg[p]` is undefined and p NaN.
+    if (p >= len) return undefined
     const l = msg[p]!
     if (l === 0) break
     if (l > 63) return undefined

@@ -215,12 +215,15 @@ describe('malformed packets', () => {
     const forward = Buffer.concat([header(3), Buffer.from([0xc0, 40, 0, 1, 0, 1])])
     const trailing = Buffer.concat([header(4), Buffer.from([1, 0x61, 0, 0, 1, 0, 1, 9, 9, 9])])
     const badCounts = Buffer.concat([header(5, 3), Buffer.from([1, 0x61, 0, 0, 1, 0, 1])])
+    // A name that runs to the very end of a packet long enough for the hot path (it used to hang the server).
+    const cutName = Buffer.concat([header(10), Buffer.from([4, 0x61, 0x62, 0x63, 0x64])])
     for (const [packet, id] of [
       [truncated, 1],
       [loop, 2],
       [forward, 3],
       [trailing, 4],
       [badCounts, 5],
+      [cutName, 10],
     ] as const) {
       const answer = await udpExchange(packet)
       expect(answer, `packet ${id}`).toBeDefined()
