@@ -36,6 +36,11 @@ export const dnsSchema = obj({
     env: ['DNS_RATE_LIMIT'],
     description: 'queries per second per source address (0: only fair sharing when the server is saturated)',
   }),
+  native: bool({
+    default: true,
+    description:
+      'answer UDP on a native thread in batches (recvmmsg/sendmmsg) when the addon is built; false: JavaScript only',
+  }),
   workers: num({
     default: 0,
     min: 0,

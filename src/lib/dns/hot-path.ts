@@ -40,7 +40,8 @@ export class DnsStats {
   readonly queries = new Float64Array(METRIC_TYPES.length * METRIC_RCODES.length)
   answerSum = 0
   answerCount = 0
-  dropped = {malformed: 0, rateLimited: 0, tcpRejected: 0}
+  /** `overloaded`: queries the native threads could not hand to JavaScript (its queue was full). */
+  dropped = {malformed: 0, rateLimited: 0, tcpRejected: 0, overloaded: 0}
   sendErrors = 0
 
   /** Per-bucket (not cumulative) counts: one increment per answer on the hot path. */
@@ -74,6 +75,7 @@ export class DnsStats {
     this.dropped.malformed += other.dropped.malformed
     this.dropped.rateLimited += other.dropped.rateLimited
     this.dropped.tcpRejected += other.dropped.tcpRejected
+    this.dropped.overloaded += other.dropped.overloaded
     this.sendErrors += other.sendErrors
   }
 
@@ -97,7 +99,7 @@ export interface DnsStatsJson {
   perBucket: number[]
   answerSum: number
   answerCount: number
-  dropped: {malformed: number; rateLimited: number; tcpRejected: number}
+  dropped: {malformed: number; rateLimited: number; tcpRejected: number; overloaded: number}
   sendErrors: number
 }
 

@@ -26,10 +26,12 @@ export interface DnsSnapshot extends RecordsReport {
   port: number
   upstreams: string[]
   fastPath: boolean
+  /** How UDP is read and answered: `native` threads, the `js` hot path, or the `public` dgram API. */
+  udpPath: string
   workers: {processes: number; answered: number}
   startedAt: string | null
   queries: {total: number; byRcode: Record<string, number>; byType: Record<string, number>}
-  dropped: {malformed: number; rateLimited: number; tcpRejected: number}
+  dropped: {malformed: number; rateLimited: number; tcpRejected: number; overloaded: number}
   forwarder: {forwarded: number; cacheHits: number; failures: number; tcpFallbacks: number; cached: number} | null
 }
 
@@ -68,10 +70,11 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       port: s.server?.port ?? effectiveDnsPort(s.config.port),
       upstreams: s.config.upstreams,
       fastPath: s.server?.fastPath ?? false,
+      udpPath: s.server?.udpPath ?? 'none',
       workers: {processes: s.server?.workerCount ?? 0, answered: s.server?.workerAnswers ?? 0},
       startedAt: s.startedAt?.toISOString() ?? null,
       queries: {total, byRcode, byType},
-      dropped: {...(stats?.dropped ?? {malformed: 0, rateLimited: 0, tcpRejected: 0})},
+      dropped: {...(stats?.dropped ?? {malformed: 0, rateLimited: 0, tcpRejected: 0, overloaded: 0})},
       forwarder: s.forwarder ? {...s.forwarder.stats} : null,
     }
   }
@@ -221,6 +224,7 @@ function registerMetrics(metrics: MetricsRegistry, current: () => DnsService | u
       {labels: {reason: 'malformed'}, value: stats.dropped.malformed},
       {labels: {reason: 'rate_limited'}, value: stats.dropped.rateLimited},
       {labels: {reason: 'tcp_connection_limit'}, value: stats.dropped.tcpRejected},
+      {labels: {reason: 'overloaded'}, value: stats.dropped.overloaded},
     ]
   })
   metrics.collectedGauge('homeops_dns_names', 'Names the DNS server answers for, by winning source kind', () => {

@@ -20,6 +20,7 @@ import {
   patch,
 } from './hot-path.js'
 import {encodeWireName} from './names.js'
+import {type NativeAnswerer, NativeTable, attachNative, nativeAddon} from './native.js'
 import type {RateLimiter} from './rate-limit.js'
 import type {WorkerPool} from './workers.js'
 import type {ZoneData} from './store.js'
@@ -43,18 +44,24 @@ export interface DnsServerOptions {
   tcpIdleMs?: number
   /** Extra processes answering UDP from the pre-encoded table (0: this process only). */
   workers?: number
-  /** `dns.rateLimit`, for the workers' own limiters. */
+  /** `dns.rateLimit`, for the workers' own limiters and the native threads. */
   rateLimit?: number
+  /** Answer UDP on native threads when the addon is built (`dns.native`); default true. */
+  native?: boolean
 }
 
 type Entry = HotEntry
+
+/** How a socket's datagrams are read: a native thread, the JS handle path, or dgram's public API. */
+export type UdpPath = 'native' | 'js' | 'public'
 
 interface UdpEndpoint {
   socket: dgram.Socket
   address: string
   port: number
   family: 4 | 6
-  fast: boolean
+  path: UdpPath
+  native?: NativeAnswerer
 }
 
 /**
@@ -62,12 +69,15 @@ interface UdpEndpoint {
  *
  * Hot path (UDP): the question is read straight from the buffer, looked up
  * in a table of answers pre-encoded by dns2 when the store changed, copied
- * with the query's ID, flags and name bytes patched in, and sent. Anything
- * else (forwarding, errors, truncation, TCP) goes through `answer()`, which
- * validates the whole message first and parses it with dns2.
+ * with the query's ID, flags and name bytes patched in, and sent. Where the
+ * native addon is built, a thread per socket does this in batches
+ * (native.ts) and hands everything else to `onUdp`; otherwise the JS hot path
+ * does it per datagram. Anything else (forwarding, errors, truncation, TCP)
+ * goes through `answer()`, which validates the whole message first and
+ * parses it with dns2.
  */
 export class DnsServer {
-  readonly stats = new DnsStats()
+  private readonly counters = new DnsStats()
   private data: ZoneData | undefined
   private table = new Map<string, Entry>()
   private dynamic = new Map<string, Entry>()
@@ -81,10 +91,26 @@ export class DnsServer {
   workerAnswers = 0
   private readonly ra: boolean
   private readonly maxUdp: number
+  /** The answers the native threads serve; undefined when they are off or not built. */
+  private readonly nativeTable: NativeTable | undefined
+  /** Why the native threads are not used (for the start-up log). */
+  readonly nativeProblem: string | undefined
 
   constructor(private readonly options: DnsServerOptions) {
     this.ra = Boolean(options.forwarder)
     this.maxUdp = options.maxUdpSize
+    if (options.native === false) this.nativeProblem = 'off (dns.native: false)'
+    else {
+      const {addon, error} = nativeAddon()
+      this.nativeTable = addon ? new NativeTable(addon) : undefined
+      this.nativeProblem = error
+    }
+  }
+
+  /** Counters of every path, the native threads' included. */
+  get stats(): DnsStats {
+    for (const e of this.udp) if (e.native) this.counters.merge(e.native.takeStats())
+    return this.counters
   }
 
   /** Addresses actually listening (`127.0.0.1:5353/udp`, …). */
@@ -102,9 +128,14 @@ export class DnsServer {
     return this.udp[0]?.port ?? this.options.port
   }
 
-  /** True when UDP answers use the direct handle path (diagnostics). */
+  /** True when UDP answers bypass dgram's public API (native threads or the JS handle path). */
   get fastPath(): boolean {
-    return this.udp.length > 0 && this.udp.every((e) => e.fast)
+    return this.udp.length > 0 && this.udp.every((e) => e.path !== 'public')
+  }
+
+  /** How UDP is answered, e.g. `native` (diagnostics; several values when sockets differ). */
+  get udpPath(): string {
+    return [...new Set(this.udp.map((e) => e.path))].join(',') || 'none'
   }
 
   /** New records: drop every pre-encoded answer, then re-encode the store's names in the background. */
@@ -112,6 +143,7 @@ export class DnsServer {
     this.data = data
     this.table = new Map()
     this.dynamic = new Map()
+    this.nativeTable?.set(this.table)
     this.filled = false
     if (this.fillTimer) clearImmediate(this.fillTimer)
     const work: [string, number][] = []
@@ -135,6 +167,7 @@ export class DnsServer {
       if (i < work.length) this.fillTimer = setImmediate(step)
       else {
         this.filled = true
+        this.nativeTable?.set(this.table, this.dynamic)
         this.pool?.setTable(this.table)
       }
     }
@@ -172,13 +205,14 @@ export class DnsServer {
         sockets: this.udp.map((e) => e.socket),
         maxUdp: this.maxUdp,
         rateLimit: this.options.rateLimit ?? 0,
+        native: this.options.native !== false,
         logger: this.options.logger,
         onMiss: (index, msg, address, port) => {
           const endpoint = this.udp[index]
           if (endpoint) this.onUdp(msg, address, port, endpoint, undefined)
         },
         onStats: (stats) => {
-          this.stats.merge(stats)
+          this.counters.merge(stats)
           this.workerAnswers += stats.answerCount
         },
       })
@@ -198,6 +232,9 @@ export class DnsServer {
     if (this.fillTimer) clearImmediate(this.fillTimer)
     this.fillTimer = undefined
     for (const e of this.udp.splice(0)) {
+      // The native thread first: it reads the socket's descriptor until it is told to stop.
+      if (e.native) this.counters.merge(e.native.takeStats())
+      e.native?.close()
       try {
         e.socket.close()
       } catch {
@@ -240,8 +277,8 @@ export class DnsServer {
           }
         }
         const info = socket.address()
-        const endpoint: UdpEndpoint = {socket, address: info.address, port: info.port, family, fast: false}
-        endpoint.fast = this.installFastPath(endpoint)
+        const endpoint: UdpEndpoint = {socket, address: info.address, port: info.port, family, path: 'public'}
+        this.installFastPath(endpoint)
         this.udp.push(endpoint)
         resolve(endpoint)
       })
@@ -261,39 +298,59 @@ export class DnsServer {
       server.listen({host: address, port, ipv6Only: address.includes(':'), exclusive: true}, () => {
         server.off('error', onError)
         server.on('error', (error) => this.options.logger.warn('dns tcp server error', {error: errorMessage(error)}))
-        server.on('drop', () => this.stats.dropped.tcpRejected++)
+        server.on('drop', () => this.counters.dropped.tcpRejected++)
         this.tcpServers.push(server)
         resolve()
       })
     })
   }
 
-  /** The direct handle path when Node's internals allow it, else the public API. */
-  private installFastPath(endpoint: UdpEndpoint): boolean {
+  /** Native threads when built, else the direct handle path when Node's internals allow it, else the public API. */
+  private installFastPath(endpoint: UdpEndpoint): void {
+    const native =
+      this.nativeTable &&
+      attachNative(
+        endpoint.socket,
+        this.nativeTable,
+        {maxUdp: this.maxUdp, perSource: this.options.rateLimit ?? 0},
+        // The thread applied the source limiter already.
+        (msg, address, port) => this.onUdp(msg, address, port, endpoint, undefined, true),
+      )
+    if (native) {
+      endpoint.native = native
+      endpoint.path = 'native'
+      return
+    }
     const raw = attachRaw(
       endpoint.socket,
       (msg, address, port, send) => this.onUdp(msg, address, port, endpoint, send),
-      () => this.stats.sendErrors++,
+      () => this.counters.sendErrors++,
       (error) => {
-        this.stats.dropped.malformed++
+        this.counters.dropped.malformed++
         this.options.logger.debug('dns packet failed', {error: errorMessage(error)})
       },
     )
-    if (!raw) {
-      endpoint.socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
-    }
-    return raw
+    if (raw) endpoint.path = 'js'
+    else endpoint.socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
   }
 
   /** One UDP datagram. `send` is the direct path; it returns false when it kept the buffer. */
-  private onUdp(msg: Buffer, address: string, port: number, endpoint: UdpEndpoint, send: SendFn | undefined): void {
+  private onUdp(
+    msg: Buffer,
+    address: string,
+    port: number,
+    endpoint: UdpEndpoint,
+    send: SendFn | undefined,
+    limited = false,
+  ): void {
     const started = performance.now()
+    const stats = this.counters
     const limiter = this.options.limiter
-    if (limiter && !limiter.allow(address)) {
-      this.stats.dropped.rateLimited++
+    if (!limited && limiter && !limiter.allow(address)) {
+      stats.dropped.rateLimited++
       return
     }
-    if (answerFast(msg, address, port, send, this.table, this.dynamic, this.maxUdp, this.stats, started)) return
+    if (answerFast(msg, address, port, send, this.table, this.dynamic, this.maxUdp, stats, started)) return
     if (!send) {
       // Public API: the hot path only looked; answer from a copy.
       const entry = lookupFast(msg, this.table, this.dynamic, this.maxUdp)
@@ -301,8 +358,8 @@ export class DnsServer {
         const copy = Buffer.from(hit.edns ? entry.edns : entry.plain)
         patch(copy, msg, hit.qend, hit.edns)
         this.sendPublic(endpoint, copy, port, address)
-        this.stats.queries[entry.metric]!++
-        this.stats.observe((performance.now() - started) / 1000)
+        stats.queries[entry.metric]!++
+        stats.observe((performance.now() - started) / 1000)
         return
       }
     }
@@ -310,10 +367,10 @@ export class DnsServer {
     void this.answer(msg, 'udp').then(
       (out) => {
         if (out) this.sendPublic(endpoint, out, port, address)
-        this.stats.observe((performance.now() - started) / 1000)
+        stats.observe((performance.now() - started) / 1000)
       },
       (error: unknown) => {
-        this.stats.dropped.malformed++
+        stats.dropped.malformed++
         this.options.logger.debug('dns query failed', {error: errorMessage(error)})
       },
     )
@@ -322,10 +379,10 @@ export class DnsServer {
   private sendPublic(endpoint: UdpEndpoint, out: Buffer, port: number, address: string): void {
     try {
       endpoint.socket.send(out, port, address, (error) => {
-        if (error) this.stats.sendErrors++
+        if (error) this.counters.sendErrors++
       })
     } catch {
-      this.stats.sendErrors++
+      this.counters.sendErrors++
     }
   }
 
@@ -336,18 +393,18 @@ export class DnsServer {
   async answer(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     const scan = scanQuery(msg)
     if (scan.kind === 'drop') {
-      this.stats.dropped.malformed++
+      this.counters.dropped.malformed++
       return undefined
     }
     if (scan.kind === 'error') {
-      this.stats.queries[metricIndex(0, scan.rcode)]!++
+      this.counters.queries[metricIndex(0, scan.rcode)]!++
       return errorResponse(scan.id, scan.flags, scan.rcode, scan.question, this.ra)
     }
     const query = scan.query
     const question = Buffer.from(msg.subarray(HEADER, query.questionEnd))
     if (query.badOpt) return this.error(query, RCODE.FORMERR, question)
     if (query.opt && query.opt.version > 0) {
-      this.stats.queries[metricIndex(query.type, RCODE.BADVERS)]!++
+      this.counters.queries[metricIndex(query.type, RCODE.BADVERS)]!++
       const out = withOpt(errorResponse(query.id, query.flags, 0, question, this.ra), this.maxUdp, RCODE.BADVERS >> 4)
       return out
     }
@@ -368,12 +425,14 @@ export class DnsServer {
       if (!entry) {
         entry = this.encode(data, name, type, klass)
         if (entry) {
-          if (this.dynamic.size >= (this.options.dynamicEntries ?? 20_000)) this.dynamic.clear()
+          const max = this.options.dynamicEntries ?? 20_000
+          if (this.dynamic.size >= max) this.dynamic.clear()
           this.dynamic.set(key, entry)
+          this.nativeTable?.addDynamic(key, entry, max)
         }
       }
       if (entry) {
-        this.stats.queries[entry.metric]!++
+        this.counters.queries[entry.metric]!++
         const full = Buffer.from(query.opt ? entry.edns : entry.plain)
         if (entry.questionLength === query.questionEnd - HEADER) patch(full, msg, query.questionEnd, Boolean(query.opt))
         else patchHeader(full, msg, Boolean(query.opt))
@@ -385,13 +444,13 @@ export class DnsServer {
     if (!forwarder) return this.error(query, RCODE.REFUSED, question)
     const answer = await forwarder.resolve(query, msg)
     if (!answer) return this.error(query, RCODE.SERVFAIL, question)
-    this.stats.queries[metricIndex(type, answer[3]! & 0x0f)]!++
+    this.counters.queries[metricIndex(type, answer[3]! & 0x0f)]!++
     if (answer.length > limit) return truncated(answer, Boolean(query.opt), this.maxUdp)
     return answer
   }
 
   private error(query: Query, rcode: number, question: Buffer): Buffer {
-    this.stats.queries[metricIndex(query.type, rcode)]!++
+    this.counters.queries[metricIndex(query.type, rcode)]!++
     const out = errorResponse(query.id, query.flags, rcode, question, this.ra)
     return query.opt ? withOpt(out, this.maxUdp) : out
   }
@@ -429,10 +488,10 @@ export class DnsServer {
           try {
             out = await this.answer(message, 'tcp')
           } catch (error) {
-            this.stats.dropped.malformed++
+            this.counters.dropped.malformed++
             this.options.logger.debug('dns tcp query failed', {error: errorMessage(error)})
           }
-          this.stats.observe((performance.now() - started) / 1000)
+          this.counters.observe((performance.now() - started) / 1000)
           if (!out || socket.destroyed) return
           const framed = Buffer.alloc(out.length + 2)
           framed.writeUInt16BE(out.length, 0)

@@ -122,6 +122,7 @@ export class DnsService {
       logger,
       workers: config.workers,
       rateLimit: config.rateLimit,
+      native: config.native,
     })
     server.setData(this.store.data)
     this.unsubscribe = this.store.onChange((data) => {
@@ -140,8 +141,14 @@ export class DnsService {
       hostIp: `${this.hostIp.addresses.join(',')} (${this.hostIp.origin})`,
       upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
       fastPath: server.fastPath,
+      udpPath: server.udpPath,
       workers: config.workers,
     })
+    if (server.udpPath !== 'native') {
+      logger.info('dns native UDP threads not used', {
+        reason: server.nativeProblem ?? "Node's UDP socket handle is not as expected",
+      })
+    }
   }
 
   async stop(): Promise<void> {

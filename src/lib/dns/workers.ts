@@ -9,7 +9,7 @@ import type {DnsStatsJson, HotEntry} from './hot-path.js'
 
 export type ToWorker =
   | {type: 'socket'; index: number}
-  | {type: 'config'; maxUdp: number; rateLimit: number}
+  | {type: 'config'; maxUdp: number; rateLimit: number; native: boolean}
   | {type: 'table'; entries: [string, Uint8Array, Uint8Array, number, number, number][]}
 
 export type ToParent =
@@ -22,6 +22,8 @@ export interface WorkerPoolOptions {
   sockets: dgram.Socket[]
   maxUdp: number
   rateLimit: number
+  /** Workers answer on native threads too when the addon is built. */
+  native: boolean
   logger: Logger
   /** A query the worker could not answer from the table. */
   onMiss(index: number, msg: Buffer, address: string, port: number): void
@@ -89,7 +91,12 @@ export class WorkerPool {
     this.workers.add(worker)
     worker.on('message', (message: ToParent) => {
       if (message.type === 'ready') {
-        this.post(worker, {type: 'config', maxUdp: this.options.maxUdp, rateLimit: this.options.rateLimit})
+        this.post(worker, {
+          type: 'config',
+          maxUdp: this.options.maxUdp,
+          rateLimit: this.options.rateLimit,
+          native: this.options.native,
+        })
         if (this.entries) this.post(worker, this.entries)
         this.options.sockets.forEach((socket, index) => {
           try {

@@ -1,0 +1,942 @@
+/*
+ * The native UDP hot path of `homeops dns serve` (Linux).
+ *
+ * Node delivers one datagram per event-loop callback and sends one per
+ * syscall; past ~50 000 queries a second that overhead, not homeops' code, is
+ * the limit. This addon takes over *reading* a bound UDP socket from libuv and
+ * answers on a thread of its own, in batches: recvmmsg(2), look each plain
+ * query up in a table of responses that JavaScript pre-encoded with dns2,
+ * copy with the query's ID, flags and name bytes patched in, sendmmsg(2).
+ * Everything it does not answer (a miss, anything unusual) goes to
+ * JavaScript untouched, through a thread-safe function, and is answered by
+ * the full path there. The rules for "plain query" and the patching are the
+ * same as src/lib/dns/hot-path.ts.
+ *
+ * It also applies the server's source limiter before anything else: a token
+ * bucket per source when a rate is configured, and fair sharing when the
+ * thread is saturated (the same rules as src/lib/dns/rate-limit.ts).
+ *
+ * Every read of a packet is bounds-checked against its length; a packet is
+ * never written to. The thread never calls into V8.
+ */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER 12
+#define BATCH 64
+#define RECV_SIZE 65536 /* a whole UDP datagram: the full path decides about oversized ones */
+#define SEND_SIZE 4096  /* dns.maxUdpSize is at most 4096 */
+#define MAX_KEY 512
+#define METRIC_COUNT (12 * 8)
+#define BUCKET_COUNT 15
+#define WINDOW_SECONDS 0.25
+#define MISS_QUEUE 4096
+
+static const double BUCKETS[BUCKET_COUNT] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,   0.05,   0.1,     0.25,   0.5,   1,     2.5};
+
+/* ---- the table of pre-encoded answers ---------------------------------- */
+
+typedef struct {
+  uint32_t hash;
+  uint16_t key_len, plain_len, edns_len, question_len, metric;
+  uint8_t *key; /* key, then plain, then edns, in one allocation */
+  uint8_t *plain;
+  uint8_t *edns;
+} entry_t;
+
+typedef struct {
+  entry_t *slots; /* open addressing; key == NULL: empty */
+  size_t cap;     /* a power of two, or 0 */
+  size_t count;
+} map_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  map_t main;    /* replaced whole when the records change */
+  map_t dynamic; /* answers JavaScript encoded on demand (NXDOMAIN, wildcards, …) */
+  int refs;      /* the JS object plus every answerer using it */
+} table_t;
+
+static uint32_t hash_bytes(const uint8_t *p, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+  return h;
+}
+
+static void map_free(map_t *m) {
+  for (size_t i = 0; i < m->cap; i++) free(m->slots[i].key);
+  free(m->slots);
+  m->slots = NULL;
+  m->cap = m->count = 0;
+}
+
+static int map_grow(map_t *m) {
+  size_t cap = m->cap ? m->cap * 2 : 64;
+  entry_t *slots = calloc(cap, sizeof(entry_t));
+  if (!slots) return -1;
+  for (size_t i = 0; i < m->cap; i++) {
+    entry_t *e = &m->slots[i];
+    if (!e->key) continue;
+    size_t j = e->hash & (cap - 1);
+    while (slots[j].key) j = (j + 1) & (cap - 1);
+    slots[j] = *e;
+  }
+  free(m->slots);
+  m->slots = slots;
+  m->cap = cap;
+  return 0;
+}
+
+/* Takes ownership of e->key (the allocation); replaces an entry with the same key. */
+static int map_put(map_t *m, entry_t *e) {
+  if ((m->count + 1) * 2 > m->cap && map_grow(m) != 0) return -1;
+  size_t j = e->hash & (m->cap - 1);
+  for (;; j = (j + 1) & (m->cap - 1)) {
+    entry_t *s = &m->slots[j];
+    if (!s->key) {
+      *s = *e;
+      m->count++;
+      return 0;
+    }
+    if (s->hash == e->hash && s->key_len == e->key_len && memcmp(s->key, e->key, e->key_len) == 0) {
+      free(s->key);
+      *s = *e;
+      return 0;
+    }
+  }
+}
+
+static const entry_t *map_get(const map_t *m, const uint8_t *key, size_t len, uint32_t hash) {
+  if (m->cap == 0) return NULL;
+  for (size_t j = hash & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+    const entry_t *s = &m->slots[j];
+    if (!s->key) return NULL;
+    if (s->hash == hash && s->key_len == len && memcmp(s->key, key, len) == 0) return s;
+  }
+}
+
+static void table_unref(table_t *t) {
+  pthread_mutex_lock(&t->lock);
+  int left = --t->refs;
+  pthread_mutex_unlock(&t->lock);
+  if (left > 0) return;
+  map_free(&t->main);
+  map_free(&t->dynamic);
+  pthread_mutex_destroy(&t->lock);
+  free(t);
+}
+
+/* ---- the source limiter (src/lib/dns/rate-limit.ts, in C) -------------- */
+
+typedef struct {
+  uint8_t used, family, has_limit;
+  uint8_t addr[16];
+  double tokens, last;
+  uint32_t count;
+  int64_t budget, limit;
+} source_t;
+
+typedef struct {
+  double per_source; /* tokens a second; 0: no fixed rate */
+  size_t max_sources;
+  source_t *slots; /* open addressing, cap = 2 × max_sources rounded up to a power of two */
+  size_t cap, size;
+  source_t overflow; /* every source past max_sources */
+  int counting;      /* the thread was saturated: count per source */
+  int calm;
+  uint64_t allowed_in_window;
+  uint32_t sources_in_window;
+} limiter_t;
+
+static uint32_t hash_source(int family, const uint8_t *addr) {
+  return hash_bytes(addr, family == 4 ? 4 : 16) ^ (uint32_t)family;
+}
+
+static source_t *limiter_find(limiter_t *l, int family, const uint8_t *addr, double now) {
+  size_t n = family == 4 ? 4 : 16;
+  size_t j = hash_source(family, addr) & (l->cap - 1);
+  for (;; j = (j + 1) & (l->cap - 1)) {
+    source_t *s = &l->slots[j];
+    if (!s->used) break;
+    if (s->family == family && memcmp(s->addr, addr, n) == 0) return s;
+  }
+  if (l->size >= l->max_sources) return &l->overflow;
+  source_t *s = &l->slots[j];
+  memset(s, 0, sizeof(*s));
+  s->used = 1;
+  s->family = (uint8_t)family;
+  memcpy(s->addr, addr, n);
+  s->tokens = l->per_source;
+  s->last = now;
+  l->size++;
+  return s;
+}
+
+/* True when the packet may be answered. */
+static int limiter_allow(limiter_t *l, int family, const uint8_t *addr, double now) {
+  if (!l->counting && l->per_source <= 0) return 1;
+  source_t *s = limiter_find(l, family, addr, now);
+  if (l->counting) {
+    if (s->count++ == 0) l->sources_in_window++;
+    if (s->has_limit) {
+      if (s->budget <= 0) return 0;
+      s->budget--;
+    }
+    l->allowed_in_window++;
+  }
+  if (l->per_source > 0) {
+    double rate = l->per_source;
+    s->tokens = fmin(rate, s->tokens + (now - s->last) * rate);
+    s->last = now;
+    if (s->tokens < 1) return 0;
+    s->tokens -= 1;
+  }
+  return 1;
+}
+
+/* Keeps what still matters (a limit, a bucket not yet full), so the table stays bounded. */
+static void limiter_compact(limiter_t *l, double now) {
+  source_t *old = l->slots;
+  size_t cap = l->cap;
+  source_t *fresh = calloc(cap, sizeof(source_t));
+  if (!fresh) return;
+  l->slots = fresh;
+  l->size = 0;
+  for (size_t i = 0; i < cap; i++) {
+    source_t *s = &old[i];
+    if (!s->used) continue;
+    int bucket_busy = l->per_source > 0 && s->tokens + (now - s->last) * l->per_source < l->per_source;
+    if (!s->has_limit && !bucket_busy) continue;
+    size_t j = hash_source(s->family, s->addr) & (cap - 1);
+    while (fresh[j].used) j = (j + 1) & (cap - 1);
+    fresh[j] = *s;
+    l->size++;
+  }
+  free(old);
+}
+
+/* One window ended; `busy` is the share of it the thread spent working. */
+static void limiter_tick(limiter_t *l, double busy, double now) {
+  int saturated = busy >= 0.9;
+  if (!l->counting) {
+    if (saturated) {
+      l->counting = 1;
+      l->calm = 0;
+    }
+  } else {
+    uint32_t sources = l->sources_in_window;
+    uint64_t allowed = l->allowed_in_window;
+    l->calm = saturated ? 0 : l->calm + 1;
+    int lift = l->calm >= 8;
+    int64_t share = 0;
+    int any_over = 0;
+    if (!lift && saturated && sources >= 2) {
+      share = (int64_t)ceil((double)allowed / sources);
+      if (share < 25) share = 25;
+      for (size_t i = 0; i < l->cap && !any_over; i++)
+        if (l->slots[i].used && l->slots[i].count > share) any_over = 1;
+      if (l->overflow.count > share) any_over = 1;
+    }
+    for (size_t i = 0; i <= l->cap; i++) {
+      source_t *s = i < l->cap ? &l->slots[i] : &l->overflow;
+      if (i < l->cap && !s->used) continue;
+      if (lift) s->has_limit = 0;
+      else if (any_over) {
+        s->has_limit = s->count > share;
+        s->limit = share;
+      }
+      s->budget = s->limit;
+      s->count = 0;
+    }
+    if (lift) l->counting = 0;
+    l->allowed_in_window = 0;
+    l->sources_in_window = 0;
+  }
+  if (l->size * 2 > l->max_sources) limiter_compact(l, now);
+}
+
+/* ---- counters, read and reset by JavaScript ------------------------------ */
+
+typedef struct {
+  double queries[METRIC_COUNT];
+  double per_bucket[BUCKET_COUNT];
+  double answer_sum, answer_count;
+  double rate_limited, send_errors, overloaded;
+} counters_t;
+
+/* ---- an answerer: one socket, one thread -------------------------------- */
+
+typedef struct {
+  size_t count;
+  struct {
+    uint8_t *data;
+    size_t len;
+    char address[INET6_ADDRSTRLEN];
+    int port;
+  } items[BATCH];
+} miss_batch_t;
+
+typedef struct {
+  int fd, wake_fd;
+  size_t max_udp;
+  table_t *table;
+  pthread_t thread;
+  int running;
+  napi_threadsafe_function on_miss;
+  limiter_t limiter;
+  pthread_mutex_t counters_lock;
+  counters_t counters;
+  /* thread-owned buffers */
+  struct mmsghdr recv_hdrs[BATCH], send_hdrs[BATCH];
+  struct iovec recv_iov[BATCH], send_iov[BATCH];
+  struct sockaddr_storage addrs[BATCH];
+  uint8_t *recv_buf; /* BATCH × RECV_SIZE */
+  uint8_t *send_buf; /* BATCH × SEND_SIZE */
+} answerer_t;
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The pre-encoded entry answering `msg` when it is a plain query (one
+ * question, class and type from the table, no records but an OPT that ends
+ * the message) and the answer fits the client's UDP size; NULL otherwise.
+ * Mirrors lookupFast() in hot-path.ts.
+ */
+static const entry_t *lookup(table_t *t, const uint8_t *msg, size_t len, size_t max_udp, int *edns_out,
+                             size_t *qend_out) {
+  if (len < 17 || len > 512 || (msg[2] & 0xfe) != 0 || (msg[3] & 0x0f) != 0) return NULL;
+  if (msg[4] != 0 || msg[5] != 1 || msg[6] != 0 || msg[7] != 0 || msg[8] != 0 || msg[9] != 0) return NULL;
+  if (msg[10] != 0 || msg[11] > 1) return NULL;
+  size_t p = HEADER;
+  for (;;) {
+    if (p >= len) return NULL;
+    uint8_t l = msg[p];
+    if (l == 0) break;
+    if (l > 63) return NULL;
+    if (p + l >= len) return NULL;
+    p += (size_t)l + 1;
+  }
+  size_t qend = p + 5;
+  if (qend > len) return NULL;
+  int edns = 0;
+  size_t limit = 512;
+  if (msg[11] == 1) {
+    if (qend + 11 > len || msg[qend] != 0 || msg[qend + 1] != 0 || msg[qend + 2] != 41) return NULL;
+    if (msg[qend + 5] != 0 || msg[qend + 6] != 0) return NULL;
+    size_t rdlen = ((size_t)msg[qend + 9] << 8) | msg[qend + 10];
+    if (qend + 11 + rdlen != len) return NULL;
+    for (size_t o = qend + 11; o < len;) {
+      if (o + 4 > len) return NULL;
+      o += 4 + (((size_t)msg[o + 2] << 8) | msg[o + 3]);
+      if (o > len) return NULL;
+    }
+    edns = 1;
+    size_t size = ((size_t)msg[qend + 3] << 8) | msg[qend + 4];
+    limit = size < 512 ? 512 : size > max_udp ? max_udp : size;
+  } else if (qend != len)
+    return NULL;
+
+  size_t key_len = qend - HEADER;
+  uint8_t key[MAX_KEY];
+  if (key_len > sizeof(key)) return NULL;
+  memcpy(key, msg + HEADER, key_len);
+  for (size_t i = 0; i + 4 < key_len; i++)
+    if (key[i] >= 0x41 && key[i] <= 0x5a) key[i] |= 0x20;
+  uint32_t h = hash_bytes(key, key_len);
+  const entry_t *e = map_get(&t->main, key, key_len, h);
+  if (!e) e = map_get(&t->dynamic, key, key_len, h);
+  if (!e) return NULL;
+  size_t out_len = edns ? e->edns_len : e->plain_len;
+  if (out_len > limit || out_len > SEND_SIZE || e->question_len != key_len) return NULL;
+  *edns_out = edns;
+  *qend_out = qend;
+  return e;
+}
+
+/* ID, RD and CD from the query; its name bytes (0x20 case randomisation survives); its DO bit. */
+static void patch(uint8_t *out, size_t out_len, const uint8_t *msg, size_t qend, int edns) {
+  out[0] = msg[0];
+  out[1] = msg[1];
+  out[2] = (out[2] & 0xfe) | (msg[2] & 0x01);
+  out[3] = (out[3] & 0xef) | (msg[3] & 0x10);
+  memcpy(out + HEADER, msg + HEADER, qend - 4 - HEADER);
+  if (edns) out[out_len - 4] = msg[qend + 7] & 0x80;
+}
+
+static void source_of(const struct sockaddr_storage *ss, int *family, const uint8_t **addr) {
+  if (ss->ss_family == AF_INET6) {
+    *family = 6;
+    *addr = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+  } else {
+    *family = 4;
+    *addr = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr.s_addr;
+  }
+}
+
+static void queue_miss(miss_batch_t **batch, const uint8_t *msg, size_t len, const struct sockaddr_storage *ss) {
+  if (!*batch) {
+    *batch = calloc(1, sizeof(miss_batch_t));
+    if (!*batch) return;
+  }
+  miss_batch_t *b = *batch;
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy) return;
+  memcpy(copy, msg, len);
+  size_t i = b->count++;
+  b->items[i].data = copy;
+  b->items[i].len = len;
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a6->sin6_addr, b->items[i].address, sizeof(b->items[i].address));
+    b->items[i].port = ntohs(a6->sin6_port);
+  } else {
+    const struct sockaddr_in *a4 = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a4->sin_addr, b->items[i].address, sizeof(b->items[i].address));
+    b->items[i].port = ntohs(a4->sin_port);
+  }
+}
+
+static void free_batch(miss_batch_t *b) {
+  if (!b) return;
+  for (size_t i = 0; i < b->count; i++) free(b->items[i].data);
+  free(b);
+}
+
+/* Sends what is queued; returns how many were not sent (a full send buffer gets one short wait first). */
+static size_t send_all(answerer_t *a, size_t count) {
+  size_t done = 0, failed = 0;
+  int waited = 0;
+  while (done < count) {
+    int n = sendmmsg(a->fd, a->send_hdrs + done, (unsigned)(count - done), MSG_DONTWAIT);
+    if (n > 0) {
+      done += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !waited) {
+      struct pollfd pfd = {a->fd, POLLOUT, 0};
+      poll(&pfd, 1, 5);
+      waited = 1;
+      continue;
+    }
+    /* A datagram the kernel refused (e.g. an unreachable peer): skip it, keep the rest. */
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      done++;
+      failed++;
+      continue;
+    }
+    break;
+  }
+  return failed + (count - done);
+}
+
+/* One recvmmsg batch; returns how many datagrams it read (0: none waiting). */
+static int answer_batch(answerer_t *a, counters_t *local) {
+  for (int i = 0; i < BATCH; i++) {
+    a->recv_hdrs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+    a->recv_hdrs[i].msg_hdr.msg_flags = 0;
+  }
+  int n = recvmmsg(a->fd, a->recv_hdrs, BATCH, MSG_DONTWAIT, NULL);
+  if (n <= 0) return 0;
+  double received = now_seconds();
+  size_t answers = 0;
+  miss_batch_t *misses = NULL;
+  pthread_mutex_lock(&a->table->lock);
+  for (int i = 0; i < n; i++) {
+    const uint8_t *msg = a->recv_buf + (size_t)i * RECV_SIZE;
+    size_t len = a->recv_hdrs[i].msg_len;
+    int family;
+    const uint8_t *addr;
+    source_of(&a->addrs[i], &family, &addr);
+    if (!limiter_allow(&a->limiter, family, addr, received)) {
+      local->rate_limited++;
+      continue;
+    }
+    int edns = 0;
+    size_t qend = 0;
+    const entry_t *e = (a->recv_hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) ? NULL
+                                                                       : lookup(a->table, msg, len, a->max_udp, &edns, &qend);
+    if (!e) {
+      queue_miss(&misses, msg, len, &a->addrs[i]);
+      continue;
+    }
+    uint8_t *out = a->send_buf + answers * SEND_SIZE;
+    size_t out_len = edns ? e->edns_len : e->plain_len;
+    memcpy(out, edns ? e->edns : e->plain, out_len);
+    patch(out, out_len, msg, qend, edns);
+    a->send_iov[answers].iov_base = out;
+    a->send_iov[answers].iov_len = out_len;
+    a->send_hdrs[answers].msg_hdr.msg_name = &a->addrs[i];
+    a->send_hdrs[answers].msg_hdr.msg_namelen = a->recv_hdrs[i].msg_hdr.msg_namelen;
+    local->queries[e->metric < METRIC_COUNT ? e->metric : METRIC_COUNT - 1]++;
+    answers++;
+  }
+  pthread_mutex_unlock(&a->table->lock);
+  if (answers > 0) {
+    size_t failed = send_all(a, answers);
+    local->send_errors += (double)failed;
+    double took = now_seconds() - received;
+    int b = 0;
+    while (b < BUCKET_COUNT && took > BUCKETS[b]) b++;
+    if (b < BUCKET_COUNT) local->per_bucket[b] += (double)answers;
+    local->answer_sum += took * (double)answers;
+    local->answer_count += (double)answers;
+  }
+  if (misses) {
+    if (napi_call_threadsafe_function(a->on_miss, misses, napi_tsfn_nonblocking) != napi_ok) {
+      local->overloaded += (double)misses->count;
+      free_batch(misses);
+    }
+  }
+  return n;
+}
+
+static void merge_counters(answerer_t *a, counters_t *local) {
+  pthread_mutex_lock(&a->counters_lock);
+  counters_t *c = &a->counters;
+  for (int i = 0; i < METRIC_COUNT; i++) c->queries[i] += local->queries[i];
+  for (int i = 0; i < BUCKET_COUNT; i++) c->per_bucket[i] += local->per_bucket[i];
+  c->answer_sum += local->answer_sum;
+  c->answer_count += local->answer_count;
+  c->rate_limited += local->rate_limited;
+  c->send_errors += local->send_errors;
+  c->overloaded += local->overloaded;
+  pthread_mutex_unlock(&a->counters_lock);
+  memset(local, 0, sizeof(*local));
+}
+
+static void *run(void *arg) {
+  answerer_t *a = arg;
+  struct pollfd pfds[2] = {{a->fd, POLLIN, 0}, {a->wake_fd, POLLIN, 0}};
+  counters_t local;
+  memset(&local, 0, sizeof(local));
+  double window_start = now_seconds();
+  double busy = 0;
+  for (;;) {
+    double until = window_start + WINDOW_SECONDS - now_seconds();
+    int timeout = until <= 0 ? 0 : (int)(until * 1000) + 1;
+    int ready = poll(pfds, 2, timeout);
+    double woke = now_seconds();
+    if (ready < 0 && errno != EINTR) break;
+    if (pfds[1].revents) break;
+    if (pfds[0].revents & POLLNVAL) break;
+    if (ready > 0 && (pfds[0].revents & (POLLIN | POLLERR))) {
+      /* Drain what is waiting before polling again, but look at the clock and the wake fd now and then. */
+      for (int round = 0; round < 16; round++)
+        if (answer_batch(a, &local) < BATCH) break;
+      merge_counters(a, &local);
+    }
+    double after = now_seconds();
+    busy += after - woke;
+    if (after - window_start >= WINDOW_SECONDS) {
+      limiter_tick(&a->limiter, busy / (after - window_start), after);
+      window_start = after;
+      busy = 0;
+    }
+  }
+  merge_counters(a, &local);
+  return NULL;
+}
+
+/* ---- the JavaScript side -------------------------------------------------- */
+
+#define CHECK(call)                                                                                  \
+  do {                                                                                               \
+    if ((call) != napi_ok) {                                                                         \
+      const napi_extended_error_info *info = NULL;                                                   \
+      napi_get_last_error_info(env, &info);                                                          \
+      napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "napi failed"); \
+      return NULL;                                                                                   \
+    }                                                                                                \
+  } while (0)
+
+static napi_value undefined_value(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static int get_buffer(napi_env env, napi_value value, uint8_t **data, size_t *len) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return -1;
+  void *p = NULL;
+  if (napi_get_buffer_info(env, value, &p, len) != napi_ok) return -1;
+  *data = p;
+  return 0;
+}
+
+static int get_u32(napi_env env, napi_value value, uint32_t *out) {
+  return napi_get_value_uint32(env, value, out) == napi_ok ? 0 : -1;
+}
+
+static void table_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  table_unref(data);
+}
+
+static table_t *unwrap_table(napi_env env, napi_value value) {
+  void *p = NULL;
+  if (napi_get_value_external(env, value, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "expected a table");
+    return NULL;
+  }
+  return p;
+}
+
+/* createTable() → table */
+static napi_value create_table(napi_env env, napi_callback_info info) {
+  (void)info;
+  table_t *t = calloc(1, sizeof(table_t));
+  if (!t) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&t->lock, NULL);
+  t->refs = 1;
+  napi_value out;
+  if (napi_create_external(env, t, table_finalize, NULL, &out) != napi_ok) {
+    table_unref(t);
+    napi_throw_error(env, NULL, "cannot create the table");
+    return NULL;
+  }
+  return out;
+}
+
+/* One [key, plain, edns, questionLength, metric] tuple into an entry. */
+static int read_entry(napi_env env, napi_value tuple, entry_t *e) {
+  napi_value parts[5];
+  for (uint32_t i = 0; i < 5; i++)
+    if (napi_get_element(env, tuple, i, &parts[i]) != napi_ok) return -1;
+  uint8_t *key, *plain, *edns;
+  size_t key_len, plain_len, edns_len;
+  uint32_t question_len, metric;
+  if (get_buffer(env, parts[0], &key, &key_len) || get_buffer(env, parts[1], &plain, &plain_len) ||
+      get_buffer(env, parts[2], &edns, &edns_len) || get_u32(env, parts[3], &question_len) ||
+      get_u32(env, parts[4], &metric))
+    return -1;
+  /* The patch writes the question over bytes 12…12+qlen and the DO bit 4 bytes before the end. */
+  if (key_len == 0 || key_len > MAX_KEY || question_len != key_len || plain_len > 65535 || edns_len > 65535 ||
+      plain_len < HEADER + question_len || edns_len < HEADER + question_len + 11)
+    return -1;
+  uint8_t *block = malloc(key_len + plain_len + edns_len);
+  if (!block) return -1;
+  memcpy(block, key, key_len);
+  memcpy(block + key_len, plain, plain_len);
+  memcpy(block + key_len + plain_len, edns, edns_len);
+  e->key = block;
+  e->plain = block + key_len;
+  e->edns = block + key_len + plain_len;
+  e->key_len = (uint16_t)key_len;
+  e->plain_len = (uint16_t)plain_len;
+  e->edns_len = (uint16_t)edns_len;
+  e->question_len = (uint16_t)question_len;
+  e->metric = (uint16_t)(metric < METRIC_COUNT ? metric : METRIC_COUNT - 1);
+  e->hash = hash_bytes(key, key_len);
+  return 0;
+}
+
+/* setTable(table, entries): replaces every answer (and forgets the dynamic ones). */
+static napi_value set_table(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  table_t *t = unwrap_table(env, argv[0]);
+  if (!t) return NULL;
+  uint32_t count = 0;
+  CHECK(napi_get_array_length(env, argv[1], &count));
+  map_t fresh = {0};
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value tuple;
+    entry_t e;
+    if (napi_get_element(env, argv[1], i, &tuple) != napi_ok || read_entry(env, tuple, &e) != 0) {
+      map_free(&fresh);
+      napi_throw_type_error(env, NULL, "setTable: entry is not [Buffer key, Buffer plain, Buffer edns, qlen, metric]");
+      return NULL;
+    }
+    if (map_put(&fresh, &e) != 0) {
+      free(e.key);
+      map_free(&fresh);
+      napi_throw_error(env, NULL, "setTable: out of memory");
+      return NULL;
+    }
+  }
+  pthread_mutex_lock(&t->lock);
+  map_t old_main = t->main, old_dynamic = t->dynamic;
+  t->main = fresh;
+  memset(&t->dynamic, 0, sizeof(t->dynamic));
+  pthread_mutex_unlock(&t->lock);
+  map_free(&old_main);
+  map_free(&old_dynamic);
+  return undefined_value(env);
+}
+
+/* addDynamic(table, entry, max): one answer JavaScript encoded on demand; the dynamic set is cleared at max. */
+static napi_value add_dynamic(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  table_t *t = unwrap_table(env, argv[0]);
+  if (!t) return NULL;
+  uint32_t max = 0;
+  entry_t e;
+  if (read_entry(env, argv[1], &e) != 0 || get_u32(env, argv[2], &max) != 0) {
+    napi_throw_type_error(env, NULL, "addDynamic: bad entry");
+    return NULL;
+  }
+  map_t old = {0};
+  pthread_mutex_lock(&t->lock);
+  if (t->dynamic.count >= max) {
+    old = t->dynamic;
+    memset(&t->dynamic, 0, sizeof(t->dynamic));
+  }
+  int failed = map_put(&t->dynamic, &e);
+  pthread_mutex_unlock(&t->lock);
+  map_free(&old);
+  if (failed) free(e.key);
+  return undefined_value(env);
+}
+
+static void call_on_miss(napi_env env, napi_value callback, void *context, void *data) {
+  (void)context;
+  miss_batch_t *batch = data;
+  if (env && callback && batch) {
+    napi_value global;
+    napi_get_global(env, &global);
+    for (size_t i = 0; i < batch->count; i++) {
+      napi_value args[3];
+      if (napi_create_buffer_copy(env, batch->items[i].len, batch->items[i].data, NULL, &args[0]) != napi_ok ||
+          napi_create_string_utf8(env, batch->items[i].address, NAPI_AUTO_LENGTH, &args[1]) != napi_ok ||
+          napi_create_int32(env, batch->items[i].port, &args[2]) != napi_ok)
+        break;
+      napi_value ignored;
+      if (napi_call_function(env, global, callback, 3, args, &ignored) != napi_ok) {
+        /* The callback threw: it is the caller's bug, not a reason to stop serving. */
+        napi_value exception;
+        napi_get_and_clear_last_exception(env, &exception);
+      }
+    }
+  }
+  free_batch(batch);
+}
+
+static void answerer_stop(answerer_t *a) {
+  if (!a->running) return;
+  uint64_t one = 1;
+  ssize_t ignored = write(a->wake_fd, &one, sizeof(one));
+  (void)ignored;
+  pthread_join(a->thread, NULL);
+  a->running = 0;
+}
+
+static void answerer_release(answerer_t *a) {
+  if (a->on_miss) {
+    napi_release_threadsafe_function(a->on_miss, napi_tsfn_release);
+    a->on_miss = NULL;
+  }
+  if (a->table) {
+    table_unref(a->table);
+    a->table = NULL;
+  }
+  if (a->wake_fd >= 0) close(a->wake_fd);
+  a->wake_fd = -1;
+  free(a->limiter.slots);
+  a->limiter.slots = NULL;
+  free(a->recv_buf);
+  free(a->send_buf);
+  a->recv_buf = a->send_buf = NULL;
+}
+
+static void answerer_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  answerer_t *a = data;
+  answerer_stop(a);
+  answerer_release(a);
+  pthread_mutex_destroy(&a->counters_lock);
+  free(a);
+}
+
+static answerer_t *unwrap_answerer(napi_env env, napi_value value) {
+  void *p = NULL;
+  if (napi_get_value_external(env, value, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "expected an answerer");
+    return NULL;
+  }
+  return p;
+}
+
+static size_t next_pow2(size_t n) {
+  size_t p = 64;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+/*
+ * open(fd, table, {maxUdp, perSource, maxSources}, onMiss(msg, address, port)) → answerer
+ * Starts the thread reading `fd`; the caller must have stopped libuv reading it.
+ */
+static napi_value open_answerer(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  table_t *t = unwrap_table(env, argv[1]);
+  if (!t) return NULL;
+  napi_value v;
+  uint32_t max_udp = 1232, max_sources = 10000;
+  double per_source = 0;
+  if (napi_get_named_property(env, argv[2], "maxUdp", &v) == napi_ok) napi_get_value_uint32(env, v, &max_udp);
+  if (napi_get_named_property(env, argv[2], "perSource", &v) == napi_ok) napi_get_value_double(env, v, &per_source);
+  if (napi_get_named_property(env, argv[2], "maxSources", &v) == napi_ok) napi_get_value_uint32(env, v, &max_sources);
+  if (fd < 0 || max_udp < 512 || max_udp > SEND_SIZE || max_sources < 1 || !(per_source >= 0)) {
+    napi_throw_range_error(env, NULL, "open: bad fd or options");
+    return NULL;
+  }
+
+  answerer_t *a = calloc(1, sizeof(answerer_t));
+  if (!a) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&a->counters_lock, NULL);
+  a->fd = fd;
+  a->max_udp = max_udp;
+  a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  a->limiter.per_source = per_source;
+  a->limiter.max_sources = max_sources;
+  a->limiter.cap = next_pow2((size_t)max_sources * 2);
+  a->limiter.slots = calloc(a->limiter.cap, sizeof(source_t));
+  a->limiter.overflow.used = 1;
+  a->limiter.overflow.tokens = per_source;
+  a->limiter.overflow.last = now_seconds();
+  a->recv_buf = malloc((size_t)BATCH * RECV_SIZE);
+  a->send_buf = malloc((size_t)BATCH * SEND_SIZE);
+  pthread_mutex_lock(&t->lock);
+  t->refs++;
+  pthread_mutex_unlock(&t->lock);
+  a->table = t;
+  napi_value name;
+  napi_create_string_utf8(env, "homeops-dns-miss", NAPI_AUTO_LENGTH, &name);
+  int ok = a->wake_fd >= 0 && a->limiter.slots && a->recv_buf && a->send_buf &&
+           napi_create_threadsafe_function(env, argv[3], NULL, name, MISS_QUEUE, 1, NULL, NULL, NULL, call_on_miss,
+                                           &a->on_miss) == napi_ok;
+  if (ok) {
+    /* The thread must not keep the process alive on its own: the socket does that. */
+    napi_unref_threadsafe_function(env, a->on_miss);
+    for (int i = 0; i < BATCH; i++) {
+      a->recv_iov[i].iov_base = a->recv_buf + (size_t)i * RECV_SIZE;
+      a->recv_iov[i].iov_len = RECV_SIZE;
+      a->recv_hdrs[i].msg_hdr.msg_iov = &a->recv_iov[i];
+      a->recv_hdrs[i].msg_hdr.msg_iovlen = 1;
+      a->recv_hdrs[i].msg_hdr.msg_name = &a->addrs[i];
+      a->send_hdrs[i].msg_hdr.msg_iov = &a->send_iov[i];
+      a->send_hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    ok = pthread_create(&a->thread, NULL, run, a) == 0;
+    a->running = ok;
+  }
+  napi_value out;
+  if (!ok || napi_create_external(env, a, answerer_finalize, NULL, &out) != napi_ok) {
+    answerer_stop(a);
+    answerer_release(a);
+    pthread_mutex_destroy(&a->counters_lock);
+    free(a);
+    napi_throw_error(env, NULL, "cannot start the native DNS answerer");
+    return NULL;
+  }
+  return out;
+}
+
+/* close(answerer): stops the thread (waits for it); the socket is the caller's to close afterwards. */
+static napi_value close_answerer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  answerer_t *a = unwrap_answerer(env, argv[0]);
+  if (!a) return NULL;
+  answerer_stop(a);
+  answerer_release(a);
+  return undefined_value(env);
+}
+
+static napi_value number_array(napi_env env, const double *values, size_t n) {
+  napi_value arr;
+  napi_create_array_with_length(env, n, &arr);
+  for (size_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_create_double(env, values[i], &v);
+    napi_set_element(env, arr, (uint32_t)i, v);
+  }
+  return arr;
+}
+
+static void set_number(napi_env env, napi_value obj, const char *key, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+/* takeStats(answerer) → counters since the last call, in the DnsStatsJson shape. */
+static napi_value take_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  answerer_t *a = unwrap_answerer(env, argv[0]);
+  if (!a) return NULL;
+  counters_t c;
+  pthread_mutex_lock(&a->counters_lock);
+  c = a->counters;
+  memset(&a->counters, 0, sizeof(a->counters));
+  pthread_mutex_unlock(&a->counters_lock);
+  napi_value out, dropped;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "queries", number_array(env, c.queries, METRIC_COUNT));
+  napi_set_named_property(env, out, "perBucket", number_array(env, c.per_bucket, BUCKET_COUNT));
+  set_number(env, out, "answerSum", c.answer_sum);
+  set_number(env, out, "answerCount", c.answer_count);
+  set_number(env, out, "sendErrors", c.send_errors);
+  napi_create_object(env, &dropped);
+  set_number(env, dropped, "malformed", 0);
+  set_number(env, dropped, "rateLimited", c.rate_limited);
+  set_number(env, dropped, "tcpRejected", 0);
+  set_number(env, dropped, "overloaded", c.overloaded);
+  napi_set_named_property(env, out, "dropped", dropped);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"createTable", NULL, create_table, NULL, NULL, NULL, napi_default, NULL},
+      {"setTable", NULL, set_table, NULL, NULL, NULL, napi_default, NULL},
+      {"addDynamic", NULL, add_dynamic, NULL, NULL, NULL, napi_default, NULL},
+      {"open", NULL, open_answerer, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, close_answerer, NULL, NULL, NULL, napi_default, NULL},
+      {"takeStats", NULL, take_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
