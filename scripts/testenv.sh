@@ -33,8 +33,9 @@ AUTH_APP_TAGS=(1.0.0 2.0.0)
 APPLETS=(sh ash sleep echo cat ls httpd nc wget true false env id ps printf test mkdir rm touch grep date hostname kill
   uname head tail sed awk wc ip ifconfig ping nslookup)
 
+# g++, make, python3: node-gyp builds the native DNS answerer (npm run build).
 PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2
-  ca-certificates)
+  ca-certificates g++ make python3)
 
 SOCK="$DIR/docker.sock"
 DATA="$DIR/data"
