@@ -24,6 +24,9 @@ RUN set -eu; \
     cp -r bin dist node_modules package.json /out/app/; \
     if [ -f oclif.manifest.json ]; then cp oclif.manifest.json /out/app/; fi; \
     cp -r src/web /out/app/src/web; \
+    if [ -f native/build/Release/homeops_dns.node ]; then \
+      mkdir -p /out/app/native/build/Release && cp native/build/Release/homeops_dns.node /out/app/native/build/Release/; \
+    fi; \
     cp deploy/healthcheck.mjs /out/app/healthcheck.mjs; \
     grep -v '^homeops:' /etc/passwd > /out/passwd; \
     echo 'homeops:x:10001:10001:homeops:/var/lib/homeops:/usr/sbin/nologin' >> /out/passwd; \

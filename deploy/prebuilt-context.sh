@@ -5,7 +5,7 @@
 #   npm run build && deploy/prebuilt-context.sh /tmp/homeops-ctx
 #   docker build --build-arg PREBUILT=1 -t homeops /tmp/homeops-ctx
 #
-# Copies bin/, dist/ (or $HOMEOPS_DIST), src/web/, package files, the Dockerfile and deploy/, then node_modules/ pruned to
+# Copies bin/, dist/ (or $HOMEOPS_DIST), src/web/, the native DNS addon, package files, the Dockerfile and deploy/, then node_modules/ pruned to
 # production dependencies (npm prune --omit=dev --offline: the packages are already on disk).
 set -Eeuo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +18,9 @@ cp -a "$dist" "$out/dist"
 cp -a "$root/bin" "$root/package.json" "$root/package-lock.json" "$root/Dockerfile" "$out/"
 [[ -f "$root/oclif.manifest.json" ]] && cp "$root/oclif.manifest.json" "$out/"
 cp -a "$root/src/web" "$out/src/web"
+# The native DNS answerer, when this checkout built it (dns serve falls back to JavaScript without it).
+addon="$root/native/build/Release/homeops_dns.node"
+if [[ -f "$addon" ]]; then mkdir -p "$out/native/build/Release" && cp "$addon" "$out/native/build/Release/"; fi
 cp -a "$root/deploy/." "$out/deploy/"
 cp -a "$root/node_modules" "$out/node_modules"
 (cd "$out" && npm prune --omit=dev --no-audit --no-fund --offline --loglevel=error >/dev/null)
