@@ -3,7 +3,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
-import type {DockerConnection} from '../docker/client.js'
+import type {DockerEngine} from '../docker/engine.js'
 import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
 import {stateDir} from '../paths.js'
@@ -100,17 +100,17 @@ interface RepoWork {
 export interface SwarmEnv {
   context: Context
   store: SwarmStore
-  docker: DockerConnection
+  engine: DockerEngine
   cli: CliOptions
 }
 
 export async function openSwarm(context: Context): Promise<SwarmEnv> {
-  const [db, docker] = await Promise.all([context.state(), context.docker()])
+  const [db, engine] = await Promise.all([context.state(), context.engine()])
   return {
     context,
     store: new SwarmStore(db),
-    docker,
-    cli: {cli: context.config.swarm.dockerCli, address: docker.address, signal: context.signal},
+    engine,
+    cli: {cli: context.config.swarm.dockerCli, address: engine.address, signal: context.signal},
   }
 }
 
@@ -215,9 +215,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   // 2. plan
   // Which stacks exist in the Swarm: one service listing, no task listing (that is for status).
   const swarmStacks = new Set(
-    (await stackServices(env.docker.docker))
-      .map((s) => s.Spec?.Labels?.[STACK_LABEL])
-      .filter((n): n is string => Boolean(n)),
+    (await stackServices(env.engine)).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
   )
   const claimed = new Map<string, string>()
   for (const w of work) {
@@ -529,7 +527,7 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     timeoutMs,
     useDetach,
   })
-  await waitConverged(env.docker.docker, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
   store.recordDeployed(name, prepared.hash, JSON.stringify(prepared.parts), w.result.commit, prepared.rendered.images)
 }
 
@@ -537,7 +535,7 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
 async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
   const always = env.context.config.swarm.pullPolicy === 'always'
   for (const reference of images) {
-    const present = await imageExists(env.docker.docker, reference)
+    const present = await imageExists(env.engine, reference)
     if (present && !always) continue
     try {
       await pullImage({...env.cli, reference})
@@ -552,7 +550,7 @@ async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
 
 export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
   await stackRemove({...env.cli, stack: name})
-  const gone = await waitRemoved(env.docker.docker, name, 120_000)
+  const gone = await waitRemoved(env.engine, name, 120_000)
   if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
 }
 
@@ -573,7 +571,7 @@ export async function cleanImages(env: SwarmEnv): Promise<ImageCleanup> {
               continue
             }
             try {
-              const result = await removeImage(env.docker.docker, image.reference)
+              const result = await removeImage(env.engine, image.reference)
               if (result === 'in-use') {
                 out.kept.push({reference: image.reference, reason: 'a container still uses it'})
                 continue
