@@ -25,7 +25,7 @@ import {
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
 import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
-import {type HashParts, changedParts, stackHash} from './stack-hash.js'
+import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
 /**
@@ -94,6 +94,8 @@ interface RepoWork {
   result: RepositoryResult
   fetch?: FetchResult
   layout?: RepositoryLayout
+  /** See `renderKey`: the same for every stack of the repository in this run. */
+  renderKey?: string
   plans: {result: StackResult; prepared?: Prepared; record?: boolean}[]
 }
 
@@ -227,11 +229,12 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       w.result.error = redact(errorMessage(error))
       continue
     }
+    w.renderKey = renderKey(context.version, w.fetch.commit, w.layout)
     for (const stack of w.layout.stacks) {
       const owner = claimed.get(stack.name)
       const plan = owner
         ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
-        : planStack(env, w, stack, hmacKey, options.force ?? false, swarmStacks.has(stack.name))
+        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
       claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
@@ -400,8 +403,7 @@ function planStack(
   env: SwarmEnv,
   w: RepoWork,
   stack: StackLayout,
-  hmacKey: string,
-  force: boolean,
+  {hmacKey, force, dryRun}: {hmacKey: string; force: boolean; dryRun: boolean},
   inSwarm: boolean,
 ): {result: StackResult; prepared?: Prepared; record?: boolean} {
   const row = env.store.stack(stack.name)
@@ -417,11 +419,27 @@ function planStack(
       false,
     )
   }
+  if (!force && inSwarm && row) {
+    const hash = reusedHash(row, w.renderKey, w.layout!, stack, hmacKey)
+    if (hash) {
+      const result = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash}
+      return {result: {...result, action: 'unchanged', reason: 'hash unchanged'}}
+    }
+  }
   let prepared: Prepared
   try {
     prepared = prepareStack(w.layout!, stack, hmacKey)
   } catch (error) {
     return failPlan(stack.name, w.row.name, redact(errorMessage(error)))
+  }
+  if (
+    !dryRun &&
+    w.renderKey &&
+    row?.status === 'deployed' &&
+    row.hash === prepared.hash &&
+    row.renderKey !== w.renderKey
+  ) {
+    env.store.noteRendered(stack.name, prepared.hash, w.renderKey)
   }
   const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
   const decide = (): {action: PlanAction; reason: string} => {
@@ -442,6 +460,44 @@ function planStack(
     return {action: 'unchanged', reason: 'hash unchanged'}
   }
   return {result: {...base, ...decide()}, prepared}
+}
+
+/**
+ * What a stack's compose and binding parts are a function of: the commit (the clone is pristine at
+ * it, so every file of the repository is that commit's), where the clone and the NFS root are (the
+ * rendered compose holds their paths), and the homeops version (the rendering may change with it).
+ * Secret values are not in it: they are read on every run.
+ */
+export function renderKey(version: string, commit: string, layout: RepositoryLayout): string {
+  return createHash('sha256')
+    .update(JSON.stringify({version, commit, root: layout.root, nfs: layout.nfs?.path ?? null}))
+    .digest('hex')
+}
+
+/**
+ * The hash of a deployed stack whose parts were computed under this render key, recomputed from
+ * those parts and the current secret values without parsing or rendering anything; undefined
+ * unless it equals the recorded hash (a secret changed, the key moved, anything unreadable): the
+ * stack is then prepared in full, which also reports any problem.
+ */
+function reusedHash(
+  row: StackRow,
+  key: string | undefined,
+  layout: RepositoryLayout,
+  stack: StackLayout,
+  hmacKey: string,
+): string | undefined {
+  if (row.status !== 'deployed' || !row.hash || !key || row.renderKey !== key || stack.error) return undefined
+  const parts = parseParts(row)
+  if (!parts) return undefined
+  let secrets: Record<string, string>
+  try {
+    secrets = readSecrets(layout, stack)
+  } catch {
+    return undefined
+  }
+  const hash = hashOfParts(stack.name, {...parts, secrets: secretsHmac(hmacKey, secrets)})
+  return hash === row.hash ? hash : undefined
 }
 
 function parseParts(row: StackRow): HashParts | undefined {
@@ -465,6 +521,23 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
     digests.push({id: volume.id, path: volume.path!, digest: digestBinding(content)})
     bindings.push({volumeId: volume.id, target: nfsPath(layout, volume), content})
   }
+  const secrets = readSecrets(layout, stack)
+  const {hash, parts} = stackHash(
+    {
+      name: stack.name,
+      compose: rendered.compose,
+      bindings: digests,
+      volumesText: layout.volumesText,
+      nfsText: layout.nfsText,
+      secrets,
+    },
+    hmacKey,
+  )
+  return {layout: stack, rendered, hash, parts, secrets, bindings}
+}
+
+/** A stack's secret values (env name → value) from `{nfs.path}/secret/{id}`, registered for redaction. */
+function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<string, string> {
   const secrets: Record<string, string> = {}
   for (const secret of stack.secrets) {
     const file = resolveInside(
@@ -484,18 +557,7 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
     registerSecret(value)
     secrets[secret.env] = value
   }
-  const {hash, parts} = stackHash(
-    {
-      name: stack.name,
-      compose: rendered.compose,
-      bindings: digests,
-      volumesText: layout.volumesText,
-      nfsText: layout.nfsText,
-      secrets,
-    },
-    hmacKey,
-  )
-  return {layout: stack, rendered, hash, parts, secrets, bindings}
+  return secrets
 }
 
 async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDetach: boolean): Promise<void> {
@@ -528,7 +590,14 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     useDetach,
   })
   await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
-  store.recordDeployed(name, prepared.hash, JSON.stringify(prepared.parts), w.result.commit, prepared.rendered.images)
+  store.recordDeployed(
+    name,
+    prepared.hash,
+    JSON.stringify(prepared.parts),
+    w.result.commit,
+    prepared.rendered.images,
+    w.renderKey,
+  )
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
