@@ -200,10 +200,9 @@ export async function syncClone(options: {
   // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
   let refs = readRefs(options.dir, remoteRef)
   if (!cloned && !(await upToDate(options, branch, refs))) {
+    const git = await inRepo()
     try {
-      await (
-        await inRepo()
-      ).raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
+      await git.raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
         throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
@@ -214,22 +213,19 @@ export async function syncClone(options: {
   }
   let {head: previous, tip: commit, current} = refs
   if (!previous || !commit) {
+    const git = await inRepo()
     ;[previous, commit, current] = (
-      await (await inRepo()).raw(['rev-parse', 'HEAD', remoteRef, '--symbolic-full-name', 'HEAD']).catch(() => '')
+      await git.raw(['rev-parse', 'HEAD', remoteRef, '--symbolic-full-name', 'HEAD']).catch(() => '')
     )
       .trim()
       .split('\n')
   }
   if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+  const status = ['status', '--porcelain', '--ignored', '--untracked-files=all']
   const pristine =
     previous === commit &&
     current === `refs/heads/${branch}` &&
-    (await gitOutput(
-      options.dir,
-      ['status', '--porcelain', '--ignored', '--untracked-files=all'],
-      env,
-      options.signal,
-    )) === ''
+    (await gitOutput(options.dir, status, env, options.signal)) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
     const git = await inRepo()
@@ -249,7 +245,7 @@ async function upToDate(
   const remote = await remoteBranchHead({
     url: options.url,
     branch,
-    authorization: options.auth && httpOrigin(options.url) ? basicAuthorization(options.auth) : undefined,
+    authorization: options.auth ? basicAuthorization(options.auth) : undefined,
     signal: options.signal,
   })
   return remote === refs.tip
