@@ -197,6 +197,15 @@ export async function syncClone(options: {
     branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
   }
   const remoteRef = `refs/remotes/origin/${branch}`
+  // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
+  // asked now, alongside the remote, and read below when it matters.
+  const status = gitOutput(
+    options.dir,
+    ['status', '--porcelain', '--ignored', '--untracked-files=all'],
+    env,
+    options.signal,
+  )
+  status.catch(() => {})
   // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
   let refs = readRefs(options.dir, remoteRef)
   if (!cloned && !(await upToDate(options, branch, refs))) {
@@ -221,13 +230,11 @@ export async function syncClone(options: {
       .split('\n')
   }
   if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
-  const status = ['status', '--porcelain', '--ignored', '--untracked-files=all']
-  const pristine =
-    previous === commit &&
-    current === `refs/heads/${branch}` &&
-    (await gitOutput(options.dir, status, env, options.signal)) === ''
+  const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
+    // (Once `git status` is done: it may hold the index lock checkout needs.)
+    await status.catch(() => {})
     const git = await inRepo()
     await git.raw(['checkout', '--quiet', '--force', '-B', branch, remoteRef])
     await git.raw(['clean', '-ffdxq'])
