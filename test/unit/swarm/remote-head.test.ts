@@ -7,21 +7,11 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {advertisedRefs, remoteBranchHead} from '../../../src/lib/swarm/remote-head.js'
+import {git as gitIn} from './fixtures.js'
 
 const ADVERTISEMENT = 'application/x-git-upload-pack-advertisement'
 const dir = mkdtempSync(join(tmpdir(), 'hotest-swarm-remote-head-'))
-const git = (...args: string[]) =>
-  execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@t',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@t',
-    },
-  }).trim()
+const git = (...args: string[]) => gitIn(dir, ...args)
 
 /** What `git http-backend` sends for `GET info/refs?service=git-upload-pack` (protocol v0). */
 function realAdvertisement(): Buffer {

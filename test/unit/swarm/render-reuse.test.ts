@@ -1,4 +1,3 @@
-import {execFileSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -13,6 +12,7 @@ import {readLayout} from '../../../src/lib/swarm/layout.js'
 import {type SwarmEnv, prepareStack, reconcile, renderKey} from '../../../src/lib/swarm/reconcile.js'
 import {hashOfParts} from '../../../src/lib/swarm/stack-hash.js'
 import {SwarmStore} from '../../../src/lib/swarm/store.js'
+import {git} from './fixtures.js'
 
 /**
  * A no-op reconcile reuses a deployed stack's compose and binding parts instead of rendering it
@@ -22,18 +22,6 @@ import {SwarmStore} from '../../../src/lib/swarm/store.js'
  */
 let root: string
 let contexts: Context[]
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@t',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@t',
-    },
-  }).trim()
 const write = (path: string, text: string) => {
   mkdirSync(dirname(path), {recursive: true})
   writeFileSync(path, text)
@@ -109,19 +97,25 @@ async function deployWithMarkedParts(env: SwarmEnv): Promise<void> {
   )
 }
 
+/** `repo` watched (its row added, its clone made by a first dry run), as `swarm watch` leaves it. */
+async function watched(version?: string): Promise<{env: SwarmEnv; repositoryId: number}> {
+  const env = await swarm(version)
+  const row = env.store.addRepository({
+    url: join(root, 'repo'),
+    name: 'repo',
+    branch: null,
+    cloneDir: join(root, 'cache', 'repo'),
+  })
+  await plan(env)
+  return {env, repositoryId: row.id}
+}
+
 const plan = async (env: SwarmEnv) =>
   (await reconcile(env, {dryRun: true})).stacks.map((s) => [s.stack, s.action, s.reason])
 
 describe('reusing the parts of a deployed stack', () => {
   it('skips rendering while the render key holds, and renders again when the commit, NFS root or version moves', async () => {
-    const env = await swarm()
-    env.store.addRepository({
-      url: join(root, 'repo'),
-      name: 'repo',
-      branch: null,
-      cloneDir: join(root, 'cache', 'repo'),
-    })
-    await plan(env)
+    const {env} = await watched()
     await deployWithMarkedParts(env)
     expect(await plan(env)).toEqual([['web', 'unchanged', 'hash unchanged']])
 
@@ -144,14 +138,7 @@ describe('reusing the parts of a deployed stack', () => {
   })
 
   it('still reads the secret values on every run', async () => {
-    const env = await swarm()
-    env.store.addRepository({
-      url: join(root, 'repo'),
-      name: 'repo',
-      branch: null,
-      cloneDir: join(root, 'cache', 'repo'),
-    })
-    await plan(env)
+    const {env} = await watched()
     await deployWithMarkedParts(env)
     writeFileSync(join(root, 'nfs-a', 'secret', 'pw'), 'changed-value')
     expect(await plan(env)).toEqual([['web', 'update', 'changed: compose, secrets']])
@@ -163,18 +150,11 @@ describe('reusing the parts of a deployed stack', () => {
   })
 
   it('notes the render key when a full render gives the recorded hash again, never on a dry run', async () => {
-    const env = await swarm()
-    const repo = env.store.addRepository({
-      url: join(root, 'repo'),
-      name: 'repo',
-      branch: null,
-      cloneDir: join(root, 'cache', 'repo'),
-    })
-    await plan(env)
+    const {env, repositoryId} = await watched()
     const clone = join(root, 'cache', 'repo')
     const layout = readLayout(clone)
     const prepared = prepareStack(layout, layout.stacks[0]!, env.store.hashKey())
-    env.store.markDeploying(repo.id, 'web')
+    env.store.markDeploying(repositoryId, 'web')
     // As deployed by a homeops that did not record render keys.
     env.store.recordDeployed('web', prepared.hash, JSON.stringify(prepared.parts), 'c', [])
     await plan(env)
