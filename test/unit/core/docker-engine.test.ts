@@ -1,6 +1,9 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
+import {createServer as createTlsServer} from 'node:https'
 import type {AddressInfo} from 'node:net'
+import type {TLSSocket} from 'node:tls'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -76,5 +79,76 @@ describe('Docker Engine API without dockerode', () => {
     const attempt = connectEngine(`unix://${missing}`)
     await expect(attempt).rejects.toBeInstanceOf(OperationError)
     await expect(attempt).rejects.toThrow(`cannot reach the Docker daemon at unix://${missing}: no socket there`)
+  })
+
+  it('over https presents the client certificate of DOCKER_CERT_PATH and checks the daemon against its ca.pem', async () => {
+    const certs = join(dir, 'certs')
+    const openssl = (...args: string[]) => execFileSync('openssl', args, {cwd: dir, stdio: 'ignore'})
+    mkdirSync(certs)
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=hotest-ca',
+      '-keyout',
+      'ca-key.pem',
+      '-out',
+      join(certs, 'ca.pem'),
+    )
+    writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n')
+    for (const [name, subject, extra] of [
+      ['server', '/CN=dockerd', ['-extfile', 'san.cnf']],
+      ['client', '/CN=homeops-client', []],
+    ] as const) {
+      openssl('req', ...ec, '-subj', subject, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`)
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        join(certs, 'ca.pem'),
+        '-CAkey',
+        'ca-key.pem',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-out',
+        `${name}.pem`,
+        ...extra,
+      )
+    }
+    writeFileSync(join(certs, 'cert.pem'), readFileSync(join(dir, 'client.pem')))
+    writeFileSync(join(certs, 'key.pem'), readFileSync(join(dir, 'client-key.pem')))
+    const clients: string[] = []
+    const server = createTlsServer(
+      {
+        key: readFileSync(join(dir, 'server-key.pem')),
+        cert: readFileSync(join(dir, 'server.pem')),
+        ca: readFileSync(join(certs, 'ca.pem')),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        clients.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN))
+        handle(req, res)
+      },
+    )
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    servers.push(server)
+    const address = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const engine = await connectEngine(address, {DOCKER_CERT_PATH: certs})
+    expect(engine.address).toBe(address)
+    expect(await engine.get('/services', {all: true})).toEqual([{ID: 's1'}])
+    expect(clients).toEqual(['homeops-client', 'homeops-client'])
+    // Without the certificates the daemon is not trusted (and would not accept us): named, not a stack trace.
+    await expect(connectEngine(address, {})).rejects.toThrow(`cannot reach the Docker daemon at ${address}: `)
+    await expect(connectEngine(address, {DOCKER_CERT_PATH: join(dir, 'nowhere')})).rejects.toThrow(
+      /cannot read .*nowhere\/ca.pem \(DOCKER_CERT_PATH\)/,
+    )
   })
 })
