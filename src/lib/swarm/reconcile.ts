@@ -186,6 +186,10 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   // 1. fetch: every repository at once (network-bound), reported one task each.
   const fetches = new Map(work.map((w) => [w, fetchRepository(env, w.row)] as const))
   for (const promise of fetches.values()) promise.catch(() => {})
+  // Which stacks exist in the Swarm (for the plan): one service listing, no task listing (that is for
+  // status), asked while the remotes answer.
+  const services = stackServices(env.engine)
+  services.catch(() => {})
   await runTasks(
     term,
     log,
@@ -215,9 +219,8 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  // Which stacks exist in the Swarm: one service listing, no task listing (that is for status).
   const swarmStacks = new Set(
-    (await stackServices(env.engine)).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
+    (await services).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
   )
   const claimed = new Map<string, string>()
   for (const w of work) {
