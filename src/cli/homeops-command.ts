@@ -1,4 +1,4 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 
 import {type HomeopsError, ExitCode, type ExitCodeValue, UserError} from '../lib/errors.js'
 import {LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel} from '../lib/log/logger.js'
@@ -150,6 +150,17 @@ export abstract class HomeopsCommand<T> extends Command {
     } finally {
       prompt.close()
     }
+  }
+
+  /**
+   * oclif tokenizes the JSON to colour it even when no theme sets colours
+   * (milliseconds per kilobyte, on every `--json` run from cron); without a
+   * theme the text is the same (test/unit/cli/json-output.test.ts), so it is
+   * written directly. Strings go to oclif, which parses them first.
+   */
+  public override logJson(json: unknown): void {
+    if (this.config.theme?.json || typeof json === 'string') super.logJson(json)
+    else ux.stdout(JSON.stringify(json, null, 2))
   }
 
   protected paint(tone: Parameters<typeof paint>[1], text: string): string {

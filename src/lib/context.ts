@@ -1,5 +1,6 @@
 import type {HomeopsConfig} from './config/root-schema.js'
 import type {DockerConnection} from './docker/client.js'
+import type {DockerEngine} from './docker/engine.js'
 import type {Logger} from './log/logger.js'
 import type {Database} from './state/database.js'
 import type {Lock} from './state/lock.js'
@@ -21,6 +22,8 @@ export interface Context {
   readonly signal: AbortSignal
   state(): Promise<Database>
   docker(): Promise<DockerConnection>
+  /** The same daemon as plain Engine API requests, without loading dockerode (for the cron path of `swarm`). */
+  engine(): Promise<DockerEngine>
   /** Exclusive lock for a mutating command; released when the command ends. */
   lock(scope: string): Promise<Lock>
   /** Registers cleanup to run when the command ends (LIFO). */
@@ -46,6 +49,8 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   const cleanups: (() => void | Promise<void>)[] = []
   let state: Promise<Database> | undefined
   let docker: Promise<DockerConnection> | undefined
+  let engine: Promise<DockerEngine> | undefined
+  const dockerHost = options.dockerHost ?? options.config.docker.host
 
   const context: Context = {
     config: options.config,
@@ -70,10 +75,12 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       return state
     },
     docker() {
-      docker ??= import('./docker/client.js').then(({connectDocker}) =>
-        connectDocker(options.dockerHost ?? options.config.docker.host),
-      )
+      docker ??= import('./docker/client.js').then(({connectDocker}) => connectDocker(dockerHost))
       return docker
+    },
+    engine() {
+      engine ??= import('./docker/engine.js').then(({connectEngine}) => connectEngine(dockerHost, options.env))
+      return engine
     },
     async lock(scope) {
       const [{acquireLock}, {stateDir}, {mkdirSync}, {join}] = await Promise.all([

@@ -27,16 +27,17 @@ Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others we
     const {flags} = await this.parse(SwarmReconcile)
     const context = await this.context({dockerHost: flags['docker-host']})
     await context.lock('swarm')
-    const [{openSwarm, reconcile}, {formatReconcile}] = await Promise.all([
-      import('../../lib/swarm/reconcile.js'),
-      import('../../lib/swarm/report.js'),
-    ])
+    const {openSwarm, reconcile} = await import('../../lib/swarm/reconcile.js')
     const report = await reconcile(await openSwarm(context), {
       force: flags.force,
       dryRun: flags['dry-run'],
       repo: flags.repo,
     })
-    this.print(formatReconcile(this.terminal, report))
+    // Under --json the table is not wanted: neither built nor its module loaded.
+    if (!this.jsonEnabled()) {
+      const {formatReconcile} = await import('../../lib/swarm/report.js')
+      this.log(formatReconcile(this.terminal, report))
+    }
     process.exitCode = report.exitCode
     return report
   }

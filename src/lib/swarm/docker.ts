@@ -1,5 +1,4 @@
-import type Dockerode from 'dockerode'
-
+import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
 import {OperationError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 
@@ -167,19 +166,18 @@ export interface ServiceState {
   stuck?: boolean
 }
 
-export async function stackServices(docker: Dockerode, stack?: string): Promise<ServiceInfo[]> {
-  const filters = {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}
-  return (await docker.listServices({filters: JSON.stringify(filters)} as never)) as unknown as ServiceInfo[]
+export async function stackServices(engine: DockerEngine, stack?: string): Promise<ServiceInfo[]> {
+  return engine.get<ServiceInfo[]>('/services', {filters: {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}})
 }
 
 /** Running/desired per service of a stack (or of every stack), from services and tasks. */
-export async function serviceStates(docker: Dockerode, stack?: string): Promise<Map<string, ServiceState[]>> {
-  const services = await stackServices(docker, stack)
+export async function serviceStates(engine: DockerEngine, stack?: string): Promise<Map<string, ServiceState[]>> {
+  const services = await stackServices(engine, stack)
   const byStack = new Map<string, ServiceState[]>()
   if (services.length === 0) return byStack
-  const tasks = (await docker.listTasks({
-    filters: JSON.stringify({'desired-state': ['running', 'shutdown', 'accepted']}),
-  } as never)) as unknown as TaskInfo[]
+  const tasks = await engine.get<TaskInfo[]>('/tasks', {
+    filters: {'desired-state': ['running', 'shutdown', 'accepted']},
+  })
   const tasksOf = new Map<string, TaskInfo[]>()
   for (const task of tasks) {
     if (!task.ServiceID) continue
@@ -239,7 +237,7 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
 
 /** Waits until every service of the stack runs its desired tasks on the current spec. */
 export async function waitConverged(
-  docker: Dockerode,
+  engine: DockerEngine,
   stack: string,
   timeoutMs: number,
   signal?: AbortSignal,
@@ -247,7 +245,7 @@ export async function waitConverged(
   const deadline = Date.now() + timeoutMs
   let last = ''
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    const states = (await serviceStates(docker, stack)).get(stack) ?? []
+    const states = (await serviceStates(engine, stack)).get(stack) ?? []
     const stuck = states.find((s) => s.stuck)
     if (stuck) throw new OperationError(`stack ${stack}: service ${stuck.name}: ${stuck.detail}`)
     const pending = states.filter((s) => !s.converged)
@@ -264,26 +262,26 @@ export async function waitConverged(
 }
 
 /** After `stack rm`: waits (bounded) for the stack's services and containers to be gone. */
-export async function waitRemoved(docker: Dockerode, stack: string, timeoutMs: number): Promise<boolean> {
+export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    const services = await stackServices(docker, stack)
-    const containers = (await docker.listContainers({
+    const services = await stackServices(engine, stack)
+    const containers = await engine.get<unknown[]>('/containers/json', {
       all: true,
-      filters: JSON.stringify({label: [`${STACK_LABEL}=${stack}`]}),
-    } as never)) as unknown as unknown[]
+      filters: {label: [`${STACK_LABEL}=${stack}`]},
+    })
     if (services.length === 0 && containers.length === 0) return true
     if (Date.now() + delay > deadline) return false
     await new Promise((resolve) => setTimeout(resolve, delay))
   }
 }
 
-export async function imageExists(docker: Dockerode, reference: string): Promise<boolean> {
+export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {
   try {
-    await docker.getImage(reference).inspect()
+    await engine.get(enginePath('/images', reference, 'json'))
     return true
   } catch (error) {
-    if ((error as {statusCode?: number}).statusCode === 404) return false
+    if (error instanceof EngineError && error.statusCode === 404) return false
     throw error
   }
 }
@@ -291,21 +289,22 @@ export async function imageExists(docker: Dockerode, reference: string): Promise
 export type ImageRemoval = 'removed' | 'absent' | 'in-use'
 
 /** Removes an image tag unless a container (any state) still uses it; never forces. */
-export async function removeImage(docker: Dockerode, reference: string): Promise<ImageRemoval> {
+export async function removeImage(engine: DockerEngine, reference: string): Promise<ImageRemoval> {
+  const path = enginePath('/images', reference)
   let id: string
   try {
-    id = ((await docker.getImage(reference).inspect()) as {Id: string}).Id
+    id = (await engine.get<{Id: string}>(`${path}/json`)).Id
   } catch (error) {
-    if ((error as {statusCode?: number}).statusCode === 404) return 'absent'
+    if (error instanceof EngineError && error.statusCode === 404) return 'absent'
     throw error
   }
-  const containers = (await docker.listContainers({all: true})) as {ImageID?: string}[]
+  const containers = await engine.get<{ImageID?: string}[]>('/containers/json', {all: true})
   if (containers.some((c) => c.ImageID === id)) return 'in-use'
   try {
-    await docker.getImage(reference).remove({force: false, noprune: false})
+    await engine.delete(path, {force: false, noprune: false})
     return 'removed'
   } catch (error) {
-    const status = (error as {statusCode?: number}).statusCode
+    const status = error instanceof EngineError ? error.statusCode : undefined
     if (status === 404) return 'absent'
     if (status === 409) return 'in-use'
     throw error

@@ -3,6 +3,7 @@ import {basename, dirname, join} from 'node:path'
 
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
+import {remoteBranchHead} from './remote-head.js'
 
 /**
  * One cached clone per repository, brought up to date with `git fetch` and a
@@ -84,14 +85,19 @@ export function gitEnv(url: string, auth: GitAuth | undefined): Record<string, s
   }
   const origin = httpOrigin(url)
   if (auth && origin) {
-    registerSecret(auth.token)
-    const basic = Buffer.from(`${auth.username}:${auth.token}`).toString('base64')
-    registerSecret(basic)
     env.GIT_CONFIG_COUNT = '1'
     env.GIT_CONFIG_KEY_0 = `http.${origin.origin}/.extraHeader`
-    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`
+    env.GIT_CONFIG_VALUE_0 = `Authorization: ${basicAuthorization(auth)}`
   }
   return env
+}
+
+/** `Basic base64(user:token)`, registered (with the token) so no log line or error can show it. */
+export function basicAuthorization(auth: GitAuth): string {
+  registerSecret(auth.token)
+  const basic = Buffer.from(`${auth.username}:${auth.token}`).toString('base64')
+  registerSecret(basic)
+  return `Basic ${basic}`
 }
 
 /** A name for the clone folder and `status`: the last path segment without `.git`. */
@@ -142,7 +148,12 @@ function unreachable(url: string, error: unknown): TransientError {
   })
 }
 
-/** Brings the cached clone at `dir` to the tip of `branch` (the remote's default branch when null). */
+/**
+ * Brings the cached clone at `dir` to the tip of `branch` (the remote's default branch when null).
+ * When the clone already sits, clean, on the tip an http(s) remote advertises for that branch, no
+ * `git fetch` runs (see remote-head.ts); and simple-git (~60 ms to load) is only loaded for the git
+ * commands that change the clone, so a no-op run starts one `git status` and nothing else.
+ */
 export async function syncClone(options: {
   url: string
   dir: string
@@ -150,14 +161,17 @@ export async function syncClone(options: {
   auth?: GitAuth
   signal?: AbortSignal
 }): Promise<FetchResult> {
-  const {simpleGit} = await import('simple-git')
   const env = baseEnv(gitEnv(options.url, options.auth))
   // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
   const unsafe = {
     allowUnsafeConfigEnvCount: true,
     allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
   }
-  const inRepo = () => simpleGit({baseDir: options.dir, abort: options.signal, unsafe}).env(env)
+  const simple = async (baseDir?: string) => {
+    const {simpleGit} = await import('simple-git')
+    return simpleGit({baseDir, abort: options.signal, unsafe}).env(env)
+  }
+  const inRepo = () => simple(options.dir)
 
   let cloned = false
   const usable = await isCloneOf(options.dir, options.url, env, unsafe)
@@ -167,7 +181,7 @@ export async function syncClone(options: {
     const args = ['--no-tags', '--single-branch']
     if (options.branch) args.push('--branch', options.branch)
     try {
-      await simpleGit({abort: options.signal, unsafe}).env(env).clone(options.url, options.dir, args)
+      await (await simple()).clone(options.url, options.dir, args)
     } catch (error) {
       rmSync(options.dir, {recursive: true, force: true})
       throw cloneError(options.url, options.branch, error)
@@ -175,15 +189,27 @@ export async function syncClone(options: {
     cloned = true
   }
 
-  const git = inRepo()
-  let branch = options.branch
+  // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD), else the checked-out one.
+  let branch = options.branch ?? originHead(options.dir)
   if (!branch) {
-    // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD), else the checked-out one.
+    const git = await inRepo()
     const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
     branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
   }
   const remoteRef = `refs/remotes/origin/${branch}`
-  if (!cloned) {
+  // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
+  // asked now, alongside the remote, and read below when it matters.
+  const status = gitOutput(
+    options.dir,
+    ['status', '--porcelain', '--ignored', '--untracked-files=all'],
+    env,
+    options.signal,
+  )
+  status.catch(() => {})
+  // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
+  let refs = readRefs(options.dir, remoteRef)
+  if (!cloned && !(await upToDate(options, branch, refs))) {
+    const git = await inRepo()
     try {
       await git.raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
@@ -192,10 +218,11 @@ export async function syncClone(options: {
       }
       throw unreachable(options.url, error)
     }
+    refs = readRefs(options.dir, remoteRef)
   }
-  // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
-  let {head: previous, tip: commit, current} = readRefs(options.dir, remoteRef)
+  let {head: previous, tip: commit, current} = refs
   if (!previous || !commit) {
+    const git = await inRepo()
     ;[previous, commit, current] = (
       await git.raw(['rev-parse', 'HEAD', remoteRef, '--symbolic-full-name', 'HEAD']).catch(() => '')
     )
@@ -203,16 +230,47 @@ export async function syncClone(options: {
       .split('\n')
   }
   if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
-  const pristine =
-    previous === commit &&
-    current === `refs/heads/${branch}` &&
-    (await git.raw(['status', '--porcelain', '--ignored', '--untracked-files=all'])).trim() === ''
+  const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
+    // (Once `git status` is done: it may hold the index lock checkout needs.)
+    await status.catch(() => {})
+    const git = await inRepo()
     await git.raw(['checkout', '--quiet', '--force', '-B', branch, remoteRef])
     await git.raw(['clean', '-ffdxq'])
   }
   return {commit, branch, cloned, previous: cloned ? undefined : previous}
+}
+
+/** The clone is on `branch` at its fetched tip, and the remote advertises that same tip: fetching would bring nothing. */
+async function upToDate(
+  options: {url: string; auth?: GitAuth; signal?: AbortSignal},
+  branch: string,
+  refs: ReturnType<typeof readRefs>,
+): Promise<boolean> {
+  if (!refs.tip || refs.head !== refs.tip || refs.current !== `refs/heads/${branch}`) return false
+  const remote = await remoteBranchHead({
+    url: options.url,
+    branch,
+    authorization: options.auth ? basicAuthorization(options.auth) : undefined,
+    signal: options.signal,
+  })
+  return remote === refs.tip
+}
+
+/**
+ * Output of a read-only git command in the clone, through child_process rather than simple-git so
+ * the no-op path does not load it; same environment (no prompts, the scoped token only).
+ */
+async function gitOutput(
+  dir: string,
+  args: string[],
+  env: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  const [{execFile}, {promisify}] = await Promise.all([import('node:child_process'), import('node:util')])
+  const {stdout} = await promisify(execFile)('git', args, {cwd: dir, env, signal, maxBuffer: 64 * 1024 * 1024})
+  return stdout.trim()
 }
 
 function cloneError(url: string, branch: string | null, error: unknown): Error {
@@ -245,6 +303,16 @@ async function isCloneOf(
   const section = /^\s*\[remote "origin"\]\s*$([\s\S]*?)(?=^\s*\[|(?![\s\S]))/m.exec(config)?.[1] ?? ''
   const remote = /^\s*url\s*=\s*(.*?)\s*$/m.exec(section)?.[1]
   return remote === url
+}
+
+/** The branch `refs/remotes/origin/HEAD` points at (written by clone; symbolic refs are never packed). */
+export function originHead(dir: string): string | undefined {
+  try {
+    const text = readFileSync(join(dir, '.git', 'refs', 'remotes', 'origin', 'HEAD'), 'utf8').trim()
+    return /^ref: refs\/remotes\/origin\/(.+)$/.exec(text)?.[1]
+  } catch {
+    return undefined
+  }
 }
 
 /** HEAD's commit, the tip of `remoteRef` and HEAD's symbolic ref, from loose refs or packed-refs. */

@@ -51,4 +51,10 @@ export const swarmMigrations: Migration[] = [
     CREATE INDEX swarm_stack_images_reference ON swarm_stack_images(reference);
     `,
   },
+  {
+    area: 'swarm',
+    version: 2,
+    description: 'what a stack was rendered from (commit, clone, NFS root, homeops version), to skip re-rendering it',
+    sql: `ALTER TABLE swarm_stacks ADD COLUMN render_key TEXT;`,
+  },
 ]

@@ -3,7 +3,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
-import type {DockerConnection} from '../docker/client.js'
+import type {DockerEngine} from '../docker/engine.js'
 import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
 import {stateDir} from '../paths.js'
@@ -25,7 +25,7 @@ import {
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
 import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
-import {type HashParts, changedParts, stackHash} from './stack-hash.js'
+import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
 /**
@@ -94,23 +94,25 @@ interface RepoWork {
   result: RepositoryResult
   fetch?: FetchResult
   layout?: RepositoryLayout
+  /** See `renderKey`: the same for every stack of the repository in this run. */
+  renderKey?: string
   plans: {result: StackResult; prepared?: Prepared; record?: boolean}[]
 }
 
 export interface SwarmEnv {
   context: Context
   store: SwarmStore
-  docker: DockerConnection
+  engine: DockerEngine
   cli: CliOptions
 }
 
 export async function openSwarm(context: Context): Promise<SwarmEnv> {
-  const [db, docker] = await Promise.all([context.state(), context.docker()])
+  const [db, engine] = await Promise.all([context.state(), context.engine()])
   return {
     context,
     store: new SwarmStore(db),
-    docker,
-    cli: {cli: context.config.swarm.dockerCli, address: docker.address, signal: context.signal},
+    engine,
+    cli: {cli: context.config.swarm.dockerCli, address: engine.address, signal: context.signal},
   }
 }
 
@@ -184,6 +186,10 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   // 1. fetch: every repository at once (network-bound), reported one task each.
   const fetches = new Map(work.map((w) => [w, fetchRepository(env, w.row)] as const))
   for (const promise of fetches.values()) promise.catch(() => {})
+  // Which stacks exist in the Swarm (for the plan): one service listing, no task listing (that is for
+  // status), asked while the remotes answer.
+  const services = stackServices(env.engine)
+  services.catch(() => {})
   await runTasks(
     term,
     log,
@@ -213,11 +219,8 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  // Which stacks exist in the Swarm: one service listing, no task listing (that is for status).
   const swarmStacks = new Set(
-    (await stackServices(env.docker.docker))
-      .map((s) => s.Spec?.Labels?.[STACK_LABEL])
-      .filter((n): n is string => Boolean(n)),
+    (await services).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
   )
   const claimed = new Map<string, string>()
   for (const w of work) {
@@ -229,11 +232,12 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       w.result.error = redact(errorMessage(error))
       continue
     }
+    w.renderKey = renderKey(context.version, w.fetch.commit, w.layout)
     for (const stack of w.layout.stacks) {
       const owner = claimed.get(stack.name)
       const plan = owner
         ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
-        : planStack(env, w, stack, hmacKey, options.force ?? false, swarmStacks.has(stack.name))
+        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
       claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
@@ -402,8 +406,7 @@ function planStack(
   env: SwarmEnv,
   w: RepoWork,
   stack: StackLayout,
-  hmacKey: string,
-  force: boolean,
+  {hmacKey, force, dryRun}: {hmacKey: string; force: boolean; dryRun: boolean},
   inSwarm: boolean,
 ): {result: StackResult; prepared?: Prepared; record?: boolean} {
   const row = env.store.stack(stack.name)
@@ -419,11 +422,27 @@ function planStack(
       false,
     )
   }
+  if (!force && inSwarm && row) {
+    const hash = reusedHash(row, w.renderKey, w.layout!, stack, hmacKey)
+    if (hash) {
+      const result = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash}
+      return {result: {...result, action: 'unchanged', reason: 'hash unchanged'}}
+    }
+  }
   let prepared: Prepared
   try {
     prepared = prepareStack(w.layout!, stack, hmacKey)
   } catch (error) {
     return failPlan(stack.name, w.row.name, redact(errorMessage(error)))
+  }
+  if (
+    !dryRun &&
+    w.renderKey &&
+    row?.status === 'deployed' &&
+    row.hash === prepared.hash &&
+    row.renderKey !== w.renderKey
+  ) {
+    env.store.noteRendered(stack.name, prepared.hash, w.renderKey)
   }
   const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
   const decide = (): {action: PlanAction; reason: string} => {
@@ -444,6 +463,44 @@ function planStack(
     return {action: 'unchanged', reason: 'hash unchanged'}
   }
   return {result: {...base, ...decide()}, prepared}
+}
+
+/**
+ * What a stack's compose and binding parts are a function of: the commit (the clone is pristine at
+ * it, so every file of the repository is that commit's), where the clone and the NFS root are (the
+ * rendered compose holds their paths), and the homeops version (the rendering may change with it).
+ * Secret values are not in it: they are read on every run.
+ */
+export function renderKey(version: string, commit: string, layout: RepositoryLayout): string {
+  return createHash('sha256')
+    .update(JSON.stringify({version, commit, root: layout.root, nfs: layout.nfs?.path ?? null}))
+    .digest('hex')
+}
+
+/**
+ * The hash of a deployed stack whose parts were computed under this render key, recomputed from
+ * those parts and the current secret values without parsing or rendering anything; undefined
+ * unless it equals the recorded hash (a secret changed, the key moved, anything unreadable): the
+ * stack is then prepared in full, which also reports any problem.
+ */
+function reusedHash(
+  row: StackRow,
+  key: string | undefined,
+  layout: RepositoryLayout,
+  stack: StackLayout,
+  hmacKey: string,
+): string | undefined {
+  if (row.status !== 'deployed' || !row.hash || !key || row.renderKey !== key || stack.error) return undefined
+  const parts = parseParts(row)
+  if (!parts) return undefined
+  let secrets: Record<string, string>
+  try {
+    secrets = readSecrets(layout, stack)
+  } catch {
+    return undefined
+  }
+  const hash = hashOfParts(stack.name, {...parts, secrets: secretsHmac(hmacKey, secrets)})
+  return hash === row.hash ? hash : undefined
 }
 
 function parseParts(row: StackRow): HashParts | undefined {
@@ -467,6 +524,23 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
     digests.push({id: volume.id, path: volume.path!, digest: digestBinding(content)})
     bindings.push({volumeId: volume.id, target: nfsPath(layout, volume), content})
   }
+  const secrets = readSecrets(layout, stack)
+  const {hash, parts} = stackHash(
+    {
+      name: stack.name,
+      compose: rendered.compose,
+      bindings: digests,
+      volumesText: layout.volumesText,
+      nfsText: layout.nfsText,
+      secrets,
+    },
+    hmacKey,
+  )
+  return {layout: stack, rendered, hash, parts, secrets, bindings}
+}
+
+/** A stack's secret values (env name → value) from `{nfs.path}/secret/{id}`, registered for redaction. */
+function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<string, string> {
   const secrets: Record<string, string> = {}
   for (const secret of stack.secrets) {
     const file = resolveInside(
@@ -486,18 +560,7 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
     registerSecret(value)
     secrets[secret.env] = value
   }
-  const {hash, parts} = stackHash(
-    {
-      name: stack.name,
-      compose: rendered.compose,
-      bindings: digests,
-      volumesText: layout.volumesText,
-      nfsText: layout.nfsText,
-      secrets,
-    },
-    hmacKey,
-  )
-  return {layout: stack, rendered, hash, parts, secrets, bindings}
+  return secrets
 }
 
 async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDetach: boolean): Promise<void> {
@@ -529,15 +592,22 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     timeoutMs,
     useDetach,
   })
-  await waitConverged(env.docker.docker, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
-  store.recordDeployed(name, prepared.hash, JSON.stringify(prepared.parts), w.result.commit, prepared.rendered.images)
+  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  store.recordDeployed(
+    name,
+    prepared.hash,
+    JSON.stringify(prepared.parts),
+    w.result.commit,
+    prepared.rendered.images,
+    w.renderKey,
+  )
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
 async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
   const always = env.context.config.swarm.pullPolicy === 'always'
   for (const reference of images) {
-    const present = await imageExists(env.docker.docker, reference)
+    const present = await imageExists(env.engine, reference)
     if (present && !always) continue
     try {
       await pullImage({...env.cli, reference})
@@ -552,7 +622,7 @@ async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
 
 export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
   await stackRemove({...env.cli, stack: name})
-  const gone = await waitRemoved(env.docker.docker, name, 120_000)
+  const gone = await waitRemoved(env.engine, name, 120_000)
   if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
 }
 
@@ -573,7 +643,7 @@ export async function cleanImages(env: SwarmEnv): Promise<ImageCleanup> {
               continue
             }
             try {
-              const result = await removeImage(env.docker.docker, image.reference)
+              const result = await removeImage(env.engine, image.reference)
               if (result === 'in-use') {
                 out.kept.push({reference: image.reference, reason: 'a container still uses it'})
                 continue

@@ -47,8 +47,13 @@ export function stackHash(input: StackHashInput, hmacKey: string): {hash: string
     nfs: sha(input.nfsText),
     secrets: secretsHmac(hmacKey, input.secrets),
   }
-  const hash = 'sha256:' + sha(JSON.stringify({v: 1, name: input.name, ...parts}))
-  return {hash, parts}
+  return {hash: hashOfParts(input.name, parts), parts}
+}
+
+/** A stack's hash from its parts: what `stackHash` returns, also for parts kept in the state database. */
+export function hashOfParts(name: string, parts: HashParts): string {
+  const {compose, bindings, volumes, nfs, secrets} = parts
+  return 'sha256:' + sha(JSON.stringify({v: 1, name, compose, bindings, volumes, nfs, secrets}))
 }
 
 /** What differs between two sets of parts, in words: `compose`, `binding config`, `secrets`. */

@@ -45,7 +45,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
   let swarmError: string | undefined
   if (options.live ?? true) {
     try {
-      live = await serviceStates((await context.docker()).docker)
+      live = await serviceStates(await context.engine())
     } catch (error) {
       swarmError = redact(errorMessage(error))
     }

@@ -28,6 +28,11 @@ export interface StackRow {
   hash: string | null
   /** JSON of the hash's parts (compose, each binding, volumes, nfs, secrets HMAC), to say why a stack changed. */
   hashParts: string | null
+  /**
+   * What the compose and binding parts of `hashParts` were computed from (see `renderKey`): while it
+   * matches, a reconcile reuses them instead of rendering the stack again. Null when unknown.
+   */
+  renderKey: string | null
   status: StackStatus
   deployedCommit: string | null
   lastError: string | null
@@ -131,19 +136,36 @@ export class SwarmStore {
   }
 
   /** After the deploy converged: the only place a hash is written. */
-  recordDeployed(name: string, hash: string, hashParts: string, commit: string | null, images: string[]): void {
+  recordDeployed(
+    name: string,
+    hash: string,
+    hashParts: string,
+    commit: string | null,
+    images: string[],
+    renderKey: string | null = null,
+  ): void {
     this.db.transaction(() => {
       const t = now()
       this.db
         .prepare(
-          `UPDATE swarm_stacks SET hash = ?, hash_parts = ?, status = 'deployed', deployed_commit = ?, last_error = NULL,
-           deployed_at = ?, updated_at = ? WHERE name = ?`,
+          `UPDATE swarm_stacks SET hash = ?, hash_parts = ?, render_key = ?, status = 'deployed', deployed_commit = ?,
+           last_error = NULL, deployed_at = ?, updated_at = ? WHERE name = ?`,
         )
-        .run(hash, hashParts, commit, t, t, name)
+        .run(hash, hashParts, renderKey, commit, t, t, name)
       const stack = this.stack(name)!
       this.db.prepare('DELETE FROM swarm_stack_images WHERE stack_id = ?').run(stack.id)
       for (const image of images) this.addReference(stack.id, image)
     })()
+  }
+
+  /**
+   * A full render of a deployed stack gave its recorded hash again (a new commit that did not touch
+   * it, or a first run of a new homeops version): later runs may reuse its parts under `renderKey`.
+   */
+  noteRendered(name: string, hash: string, renderKey: string): void {
+    this.db
+      .prepare(`UPDATE swarm_stacks SET render_key = ? WHERE name = ? AND status = 'deployed' AND hash = ?`)
+      .run(renderKey, name, hash)
   }
 
   /** A failed attempt: hash and deployed commit stay as they were; references only grow (the Swarm may run either). */
@@ -169,7 +191,8 @@ export class SwarmStore {
       if (!stack) return
       this.db
         .prepare(
-          `UPDATE swarm_stacks SET status = ?, hash = NULL, hash_parts = NULL, last_error = NULL, updated_at = ? WHERE id = ?`,
+          `UPDATE swarm_stacks SET status = ?, hash = NULL, hash_parts = NULL, render_key = NULL, last_error = NULL,
+           updated_at = ? WHERE id = ?`,
         )
         .run(status, now(), stack.id)
       this.db.prepare('DELETE FROM swarm_stack_images WHERE stack_id = ?').run(stack.id)
@@ -258,6 +281,7 @@ const REPO_SELECT = `SELECT id, url, name, branch, clone_dir AS cloneDir, last_c
   last_fetched_at AS lastFetchedAt, last_run_at AS lastRunAt, last_result AS lastResult, last_error AS lastError
   FROM swarm_repositories`
 
-const STACK_SELECT = `SELECT id, repository_id AS repositoryId, name, hash, hash_parts AS hashParts, status, deployed_commit AS deployedCommit,
+const STACK_SELECT = `SELECT id, repository_id AS repositoryId, name, hash, hash_parts AS hashParts, render_key AS renderKey,
+  status, deployed_commit AS deployedCommit,
   last_error AS lastError, deployed_at AS deployedAt, attempted_at AS attemptedAt, updated_at AS updatedAt
   FROM swarm_stacks`

@@ -11,6 +11,8 @@ export interface GitHttpServer {
   url: string
   /** Authorization headers received, in order (undefined when absent). */
   authorizations: (string | undefined)[]
+  /** Every request, in order: what git (or homeops itself) asked for. */
+  requests: {method?: string; path?: string; authorization?: string}[]
   close(): Promise<void>
 }
 
@@ -20,10 +22,12 @@ export async function startGitHttp(options: {
   credentials?: string
 }): Promise<GitHttpServer> {
   const authorizations: (string | undefined)[] = []
+  const requests: GitHttpServer['requests'] = []
   const expected = options.credentials ? `Basic ${Buffer.from(options.credentials).toString('base64')}` : undefined
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     authorizations.push(request.headers.authorization)
+    requests.push({method: request.method, path: request.url, authorization: request.headers.authorization})
     if (expected && request.headers.authorization !== expected) {
       response.writeHead(401, {'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain'})
       response.end('authentication required\n')
@@ -85,6 +89,7 @@ export async function startGitHttp(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     authorizations,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -11,7 +11,10 @@ import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {type SwarmEnv, openSwarm} from '../../../src/lib/swarm/reconcile.js'
+import {git} from '../../support/git.js'
 import {dockerEnv, testEnv} from '../../support/testenv.js'
+
+export {git}
 
 export const run = randomBytes(3).toString('hex')
 
@@ -26,20 +29,6 @@ export function docker(): Dockerode {
 
 export function dockerCli(args: string[], input?: string): string {
   return execFileSync('docker', args, {env: dockerEnv(), input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe']})
-}
-
-export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'hotest',
-      GIT_AUTHOR_EMAIL: 'hotest@example.org',
-      GIT_COMMITTER_NAME: 'hotest',
-      GIT_COMMITTER_EMAIL: 'hotest@example.org',
-    },
-  }).trim()
 }
 
 /** A repository made on disk with real git, and the NFS root its nfs.yaml points at. */

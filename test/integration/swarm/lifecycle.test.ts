@@ -1,4 +1,4 @@
-import {readFileSync, readdirSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -251,6 +251,62 @@ describe('private repositories over HTTP with basic auth', () => {
     })
     await unwatch(await ws.swarm(settings), {url, removeStacks: true})
     await unwatch(await ws.swarm(settings), {url: 'public-copy'}).catch(() => undefined)
+  })
+})
+
+describe('no-op reconciles over HTTP', () => {
+  const S = name('http-noop')
+  const TOKEN = `tok-${run}-n00p`
+
+  it('reads the remote head with one request and starts no git fetch until the branch moves', async () => {
+    const repo = ws.repo('http-noop').stacks([S]).stack(S)
+    const first = repo.commit('first')
+    const server = await startGitHttp({projectRoot: join(ws.root, 'repos'), credentials: `deploy:${TOKEN}`})
+    servers.push(server)
+    const url = `${server.url}/http-noop/.git`
+    const settings = {repositories: [{url, username: 'deploy', token: TOKEN}]}
+    expect((await watch(await ws.swarm(settings), {url})).reconcile.exitCode).toBe(ExitCode.ok)
+    const before = await serviceVersions(S)
+    const authorization = `Basic ${Buffer.from(`deploy:${TOKEN}`).toString('base64')}`
+    const advertisement = {method: 'GET', path: '/http-noop/.git/info/refs?service=git-upload-pack', authorization}
+
+    server.requests.length = 0
+    const noop = await reconcile(await ws.swarm(settings), {repo: url})
+    expect(noop.exitCode).toBe(ExitCode.ok)
+    expect(noop.stacks.map((s) => [s.outcome, s.reason])).toEqual([['unchanged', 'hash unchanged']])
+    expect(noop.repositories[0]).toMatchObject({result: 'ok', branch: 'main', commit: first, previousCommit: first})
+    // One ref advertisement, with the token (this is its host), and no upload-pack POST: git fetch never ran.
+    expect(server.requests).toEqual([advertisement])
+    expect(await serviceVersions(S)).toEqual(before)
+
+    // Skipping the fetch still throws away what was written into the clone.
+    const clone = join(ws.root, 'cache', 'http-noop')
+    writeFileSync(join(clone, 'stray.txt'), 'x')
+    writeFileSync(join(clone, 'stacks.yaml'), 'tampered: [')
+    server.requests.length = 0
+    const restored = await reconcile(await ws.swarm(settings), {repo: url})
+    expect(restored.stacks.map((s) => s.outcome)).toEqual(['unchanged'])
+    expect(server.requests).toEqual([advertisement])
+    expect(existsSync(join(clone, 'stray.txt'))).toBe(false)
+    expect(readFileSync(join(clone, 'stacks.yaml'), 'utf8')).toBe(readFileSync(join(repo.dir, 'stacks.yaml'), 'utf8'))
+
+    // A new commit changes the advertised head: git fetches it.
+    const second = repo.write('note.txt', 'x').commit('second')
+    server.requests.length = 0
+    const moved = await reconcile(await ws.swarm(settings), {repo: url})
+    expect(moved.repositories[0]).toMatchObject({result: 'ok', commit: second, previousCommit: first})
+    expect(moved.stacks.map((s) => s.outcome)).toEqual(['unchanged'])
+    expect(server.requests[0]).toEqual(advertisement)
+    expect(server.requests.some((r) => r.method === 'POST' && r.path?.endsWith('/git-upload-pack'))).toBe(true)
+    expect(server.requests.every((r) => r.authorization === authorization)).toBe(true)
+    expect(ws.logs.join('\n')).not.toContain(TOKEN)
+
+    // Without the token the probe is refused (401) and the fetch reports it as before.
+    const refused = await reconcile(await ws.swarm(), {repo: url})
+    expect(refused.exitCode).toBe(ExitCode.temporary)
+    expect(refused.repositories[0]).toMatchObject({result: 'unreachable'})
+    expect(refused.repositories[0]!.error).toMatch(/^cannot fetch /)
+    await unwatch(await ws.swarm(settings), {url, removeStacks: true})
   })
 })
 

@@ -39,3 +39,5 @@ export class Fixture {
     rmSync(this.root, {recursive: true, force: true})
   }
 }
+
+export {git} from '../../support/git.js'

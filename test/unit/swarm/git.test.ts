@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {UserError} from '../../../src/lib/errors.js'
 import {authFor, checkRepositoryUrl, gitEnv, repositoryName} from '../../../src/lib/swarm/git.js'
 import {normaliseUrl} from '../../../src/lib/swarm/reconcile.js'
+import {git as gitIn} from './fixtures.js'
 
 const tokens = {
   githubToken: 'ghp_globaltoken123',
@@ -64,24 +65,12 @@ describe('repository auth', () => {
 
 describe('readRefs', () => {
   it('reads loose refs, packed refs and the symbolic HEAD like git does', async () => {
-    const {execFileSync} = await import('node:child_process')
     const {mkdtempSync, rmSync, writeFileSync} = await import('node:fs')
     const {tmpdir} = await import('node:os')
     const {join} = await import('node:path')
     const {readRefs} = await import('../../../src/lib/swarm/git.js')
     const dir = mkdtempSync(join(tmpdir(), 'hotest-swarm-refs-'))
-    const git = (...args: string[]) =>
-      execFileSync('git', args, {
-        cwd: dir,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: 't',
-          GIT_AUTHOR_EMAIL: 't@t',
-          GIT_COMMITTER_NAME: 't',
-          GIT_COMMITTER_EMAIL: 't@t',
-        },
-      }).trim()
+    const git = (...args: string[]) => gitIn(dir, ...args)
     try {
       git('init', '-q', '-b', 'main')
       writeFileSync(join(dir, 'a'), 'a')

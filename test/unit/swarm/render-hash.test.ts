@@ -6,7 +6,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {readLayout} from '../../../src/lib/swarm/layout.js'
 import {prepareStack} from '../../../src/lib/swarm/reconcile.js'
 import {CONTENT_LABEL, normaliseImage, renderStack, withServiceLabels} from '../../../src/lib/swarm/render.js'
-import {changedParts, secretsHmac, stackHash} from '../../../src/lib/swarm/stack-hash.js'
+import {changedParts, hashOfParts, secretsHmac, stackHash} from '../../../src/lib/swarm/stack-hash.js'
 import {Fixture} from './fixtures.js'
 
 let fx: Fixture
@@ -128,6 +128,24 @@ describe('stack hash', () => {
     fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'pw-1\n')
     expect(prepared(fx).web.hash).toBe(prepared(fx).web.hash)
     expect(prepared(fx).web.secrets).toEqual({DB_PASSWORD: 'pw-1'})
+  })
+
+  it('is the same when computed again from its parts as stored in the database', () => {
+    const input = {
+      name: 'web',
+      compose: 'services: {}\n',
+      volumesText: '- id: web\n',
+      nfsText: 'path: /mnt/nfs\n',
+      secrets: {DB_PASSWORD: 'pw'},
+      bindings: [
+        {id: 'web', path: 'config/web', digest: 'd1'},
+        {id: '10', path: 'config/10', digest: 'd2'},
+        {id: '2', path: 'config/2', digest: 'd3'},
+      ],
+    }
+    const {hash, parts} = stackHash(input, KEY)
+    expect(hashOfParts('web', JSON.parse(JSON.stringify(parts)) as typeof parts)).toBe(hash)
+    expect(hashOfParts('api', parts)).not.toBe(hash)
   })
 
   it('changes only for the stack whose binding content changed', () => {

@@ -58,6 +58,25 @@ describe('SwarmStore', () => {
     expect(store.images().find((i) => i.reference === 'img:1')!.references).toBe(0)
   })
 
+  it('keeps a render key with the deployed hash only, and forgets it with the stack', () => {
+    const r = repo('a')
+    store.markDeploying(r.id, 'web')
+    store.recordDeployed('web', 'sha256:one', '{}', 'c1', [], 'key-1')
+    expect(store.stack('web')!.renderKey).toBe('key-1')
+    store.noteRendered('web', 'sha256:other', 'key-2')
+    expect(store.stack('web')!.renderKey).toBe('key-1')
+    store.noteRendered('web', 'sha256:one', 'key-2')
+    expect(store.stack('web')!.renderKey).toBe('key-2')
+    store.markDeploying(r.id, 'web')
+    store.noteRendered('web', 'sha256:one', 'key-3')
+    expect(store.stack('web')!.renderKey).toBe('key-2')
+    store.recordDeployed('web', 'sha256:two', '{}', 'c2', [])
+    expect(store.stack('web')!.renderKey).toBeNull()
+    store.recordDeployed('web', 'sha256:two', '{}', 'c2', [], 'key-4')
+    store.recordRemoved('web', 'stopped')
+    expect(store.stack('web')).toMatchObject({status: 'stopped', hash: null, hashParts: null, renderKey: null})
+  })
+
   it('counts image references across repositories and releases only pulled images at zero', () => {
     const a = repo('a')
     const b = repo('b')

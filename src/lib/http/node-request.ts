@@ -1,0 +1,92 @@
+import type {IncomingHttpHeaders} from 'node:http'
+
+/**
+ * One HTTP request with node's own `http`/`https` modules, for the hot path of
+ * cron commands where loading undici (~100 ms, see `client.ts`) would cost
+ * more than the request: the Docker Engine API on its unix socket and a git
+ * remote's ref advertisement. Never follows redirects (the caller decides what
+ * a 3xx means), cuts answers longer than `maxBytes`, and has one deadline for
+ * connect, headers and body. Network errors are thrown as node raised them
+ * (with their errno `code`), so each caller words them for its own service.
+ */
+export interface NodeRequest {
+  /** `http(s)://…` URL, or the path (with query) on `socketPath`. */
+  url: string
+  /** A unix socket to send the request to (`url` is then the path). */
+  socketPath?: string
+  method?: 'GET' | 'POST' | 'DELETE' | 'HEAD'
+  headers?: Record<string, string>
+  timeoutMs?: number
+  /** Default 16 MiB. */
+  maxBytes?: number
+  /** Client certificate and CA for https (Docker TLS). */
+  tls?: {ca?: Buffer; cert?: Buffer; key?: Buffer}
+  signal?: AbortSignal
+}
+
+export interface NodeAnswer {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+export class AnswerTooLargeError extends Error {
+  constructor(maxBytes: number) {
+    super(`the answer is longer than ${maxBytes} bytes`)
+    this.name = 'AnswerTooLargeError'
+  }
+}
+
+export class RequestTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT'
+
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs / 1000} s`)
+    this.name = 'RequestTimeoutError'
+  }
+}
+
+export async function nodeRequest(request: NodeRequest): Promise<NodeAnswer> {
+  const https = request.socketPath === undefined && /^https:/i.test(request.url)
+  const {request: send} = https ? await import('node:https') : await import('node:http')
+  const maxBytes = request.maxBytes ?? 16 * 1024 * 1024
+  const target = request.socketPath === undefined ? new URL(request.url) : undefined
+  return new Promise<NodeAnswer>((resolve, reject) => {
+    const req = send(
+      {
+        ...(target
+          ? {
+              protocol: target.protocol,
+              hostname: target.hostname.replace(/^\[|\]$/g, ''),
+              port: target.port,
+              path: `${target.pathname}${target.search}`,
+            }
+          : {socketPath: request.socketPath, path: request.url}),
+        method: request.method ?? 'GET',
+        headers: request.headers,
+        signal: request.signal,
+        ...request.tls,
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        let length = 0
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length
+          if (length > maxBytes) {
+            req.destroy(new AnswerTooLargeError(maxBytes))
+            return
+          }
+          chunks.push(chunk)
+        })
+        res.on('end', () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks)}))
+        res.on('error', reject)
+      },
+    )
+    if (request.timeoutMs !== undefined) {
+      const timer = setTimeout(() => req.destroy(new RequestTimeoutError(request.timeoutMs!)), request.timeoutMs)
+      req.on('close', () => clearTimeout(timer))
+    }
+    req.on('error', reject)
+    req.end()
+  })
+}
