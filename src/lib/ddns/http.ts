@@ -1,6 +1,7 @@
-import type {Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage} from 'node:http'
+import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
 
 import {errnoCode, errorMessage} from '../errors.js'
+import {RequestTimeoutError, nodeRequest} from '../http/node-request.js'
 import type {Family} from './address.js'
 
 export interface HttpClientOptions {
@@ -47,9 +48,10 @@ type Transport = Pick<typeof import('node:http'), 'request' | 'Agent'>
  * our User-Agent. Never follows redirects and never logs URLs (DuckDNS puts
  * the token in the query string).
  *
- * Built on node:http/https rather than undici: a ddns run makes one or two
- * small requests, and undici's module graph plus its llhttp WebAssembly cost
- * ~250 ms of start-up on a timer that runs every few minutes (scripts/bench/ddns.mjs).
+ * Built on `nodeRequest` (node:http/https) rather than undici: a ddns run makes
+ * one or two small requests, and undici's module graph plus its llhttp
+ * WebAssembly cost ~250 ms of start-up on a timer that runs every few minutes
+ * (scripts/bench/ddns.mjs).
  */
 export class DdnsHttpClient {
   private readonly agents = new Map<string, HttpAgent>()
@@ -57,51 +59,31 @@ export class DdnsHttpClient {
   constructor(private readonly options: HttpClientOptions) {}
 
   async request(url: string, request: HttpRequestOptions = {}): Promise<HttpAnswer> {
-    const target = new URL(url)
-    const secure = target.protocol === 'https:'
+    const secure = new URL(url).protocol === 'https:'
     const transport = (secure ? await import('node:https') : await import('node:http')) as Transport
-    const agent = this.agent(transport, secure, request.family)
-    const timeout = AbortSignal.timeout(this.options.timeoutMs)
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, timeout]) : timeout
-    const seconds = this.options.timeoutMs / 1000
-    const maxBytes = request.maxBytes ?? 256 * 1024
     const body = request.body === undefined ? undefined : Buffer.from(request.body)
     try {
-      return await new Promise<HttpAnswer>((resolve, reject) => {
-        const req = transport.request(
-          target,
-          {
-            method: request.method ?? 'GET',
-            agent,
-            signal,
-            headers: {
-              'user-agent': this.options.userAgent,
-              ...(body ? {'content-length': String(body.length)} : {}),
-              ...request.headers,
-            },
-          },
-          (res: IncomingMessage) => {
-            const chunks: Buffer[] = []
-            let size = 0
-            res.on('data', (chunk: Buffer) => {
-              if (size >= maxBytes) return
-              chunks.push(chunk.subarray(0, maxBytes - size))
-              size += chunk.length
-              if (size >= maxBytes) res.destroy()
-            })
-            const done = () =>
-              resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8')})
-            res.on('end', done)
-            res.on('close', () => (size >= maxBytes ? done() : undefined))
-            res.on('error', reject)
-          },
-        )
-        req.on('error', reject)
-        req.end(body)
+      const answer = await nodeRequest({
+        url,
+        method: request.method ?? 'GET',
+        agent: this.agent(transport, secure, request.family),
+        headers: {
+          'user-agent': this.options.userAgent,
+          ...(body ? {'content-length': String(body.length)} : {}),
+          ...request.headers,
+        },
+        body,
+        signal: this.options.signal,
+        timeoutMs: this.options.timeoutMs,
+        maxBytes: request.maxBytes ?? 256 * 1024,
+        overflow: 'cut',
       })
+      return {status: answer.status, headers: answer.headers, body: answer.body.toString('utf8')}
     } catch (error) {
       if (this.options.signal?.aborted) throw new HttpFailure('aborted', 'stopped')
-      if (timeout.aborted) throw new HttpFailure('timeout', `no answer within ${seconds}s`)
+      if (error instanceof RequestTimeoutError) {
+        throw new HttpFailure('timeout', `no answer within ${this.options.timeoutMs / 1000}s`)
+      }
       throw new HttpFailure('network', describeNetworkError(error))
     }
   }

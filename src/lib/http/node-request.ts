@@ -1,24 +1,31 @@
-import type {IncomingHttpHeaders} from 'node:http'
+import type {Agent, IncomingHttpHeaders} from 'node:http'
 
 /**
- * One HTTP request with node's own `http`/`https` modules, for the hot path of
- * cron commands where loading undici (~100 ms, see `client.ts`) would cost
- * more than the request: the Docker Engine API on its unix socket and a git
- * remote's ref advertisement. Never follows redirects (the caller decides what
- * a 3xx means), cuts answers longer than `maxBytes`, and has one deadline for
- * connect, headers and body. Network errors are thrown as node raised them
- * (with their errno `code`), so each caller words them for its own service.
+ * One HTTP request with node's own `http`/`https` modules, for the commands
+ * timers and cron run, where loading undici (~100–250 ms, see `client.ts`)
+ * would cost more than the request: the Docker Engine API on its unix socket,
+ * a git remote's ref advertisement, and ddns' providers and IP echo services
+ * (`ddns/http.ts`). Never follows redirects (the caller decides what a 3xx
+ * means), refuses (or cuts) answers longer than `maxBytes`, and has one
+ * deadline for connect, headers and body. Network errors are thrown as node
+ * raised them (with their errno `code`), so each caller words them for its own
+ * service.
  */
 export interface NodeRequest {
   /** `http(s)://…` URL, or the path (with query) on `socketPath`. */
   url: string
   /** A unix socket to send the request to (`url` is then the path). */
   socketPath?: string
-  method?: 'GET' | 'POST' | 'DELETE' | 'HEAD'
+  method?: string
   headers?: Record<string, string>
+  body?: Buffer
   timeoutMs?: number
   /** Default 16 MiB. */
   maxBytes?: number
+  /** Past `maxBytes`: fail with AnswerTooLargeError (default), or keep the first `maxBytes` and stop reading. */
+  overflow?: 'error' | 'cut'
+  /** A keep-alive pool (of the right module for the URL's scheme), e.g. pinned to one address family. */
+  agent?: Agent
   /** Client certificate and CA for https (Docker TLS). */
   tls?: {ca?: Buffer; cert?: Buffer; key?: Buffer}
   signal?: AbortSignal
@@ -65,20 +72,25 @@ export async function nodeRequest(request: NodeRequest): Promise<NodeAnswer> {
         method: request.method ?? 'GET',
         headers: request.headers,
         signal: request.signal,
+        ...(request.agent ? {agent: request.agent} : {}),
         ...request.tls,
       },
       (res) => {
         const chunks: Buffer[] = []
         let length = 0
+        const done = () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks)})
         res.on('data', (chunk: Buffer) => {
-          length += chunk.length
-          if (length > maxBytes) {
-            req.destroy(new AnswerTooLargeError(maxBytes))
-            return
-          }
-          chunks.push(chunk)
+          if (length + chunk.length <= maxBytes) {
+            length += chunk.length
+            chunks.push(chunk)
+          } else if (request.overflow === 'cut') {
+            chunks.push(chunk.subarray(0, maxBytes - length))
+            length = maxBytes
+            done()
+            res.destroy()
+          } else req.destroy(new AnswerTooLargeError(maxBytes))
         })
-        res.on('end', () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks)}))
+        res.on('end', done)
         res.on('error', reject)
       },
     )
@@ -87,6 +99,6 @@ export async function nodeRequest(request: NodeRequest): Promise<NodeAnswer> {
       req.on('close', () => clearTimeout(timer))
     }
     req.on('error', reject)
-    req.end()
+    req.end(request.body)
   })
 }
