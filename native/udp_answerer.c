@@ -595,14 +595,22 @@ static void table_finalize(napi_env env, void *data, void *hint) {
   table_unref(data);
 }
 
-static table_t *unwrap_table(napi_env env, napi_value value) {
+/* Tags on the externals, so a table can never be taken for an answerer or the other way round. */
+static const napi_type_tag TABLE_TAG = {0x9d3c1f2a6b7e4c11ULL, 0x8a5e2d4f1c3b7a90ULL};
+static const napi_type_tag ANSWERER_TAG = {0x51c0ffee2b6d4e07ULL, 0xa7e94d2c3f1b8e65ULL};
+
+static void *unwrap(napi_env env, napi_value value, const napi_type_tag *tag, const char *expected) {
+  bool tagged = false;
   void *p = NULL;
-  if (napi_get_value_external(env, value, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, NULL, "expected a table");
+  if (napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, value, &p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, expected);
     return NULL;
   }
   return p;
 }
+
+static table_t *unwrap_table(napi_env env, napi_value value) { return unwrap(env, value, &TABLE_TAG, "expected a table"); }
 
 /* createTable() → table */
 static napi_value create_table(napi_env env, napi_callback_info info) {
@@ -620,6 +628,8 @@ static napi_value create_table(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "cannot create the table");
     return NULL;
   }
+  /* From here on the finalizer owns `t`. */
+  CHECK(napi_type_tag_object(env, out, &TABLE_TAG));
   return out;
 }
 
@@ -778,12 +788,7 @@ static void answerer_finalize(napi_env env, void *data, void *hint) {
 }
 
 static answerer_t *unwrap_answerer(napi_env env, napi_value value) {
-  void *p = NULL;
-  if (napi_get_value_external(env, value, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, NULL, "expected an answerer");
-    return NULL;
-  }
-  return p;
+  return unwrap(env, value, &ANSWERER_TAG, "expected an answerer");
 }
 
 static size_t next_pow2(size_t n) {
@@ -866,6 +871,8 @@ static napi_value open_answerer(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "cannot start the native DNS answerer");
     return NULL;
   }
+  /* From here on the finalizer owns `a` (and stops its thread). */
+  CHECK(napi_type_tag_object(env, out, &ANSWERER_TAG));
   return out;
 }
 
