@@ -232,9 +232,12 @@ export class DnsServer {
     if (this.fillTimer) clearImmediate(this.fillTimer)
     this.fillTimer = undefined
     for (const e of this.udp.splice(0)) {
-      // The native thread first: it reads the socket's descriptor until it is told to stop.
-      if (e.native) this.counters.merge(e.native.takeStats())
-      e.native?.close()
+      // The native thread first: it reads the socket's descriptor until it is told to stop (and then
+      // adds its last counts, hence the order).
+      if (e.native) {
+        e.native.close()
+        this.counters.merge(e.native.takeStats())
+      }
       try {
         e.socket.close()
       } catch {
