@@ -230,9 +230,7 @@ export function attachRaw(
   let handle: RawHandle | undefined
   let SendWrap: (new () => object) | undefined
   try {
-    const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')
-    const state = symbol ? ((socket as unknown as Record<symbol, {handle?: unknown}>)[symbol] ?? {}) : {}
-    const candidate = state.handle as Partial<RawHandle> | undefined
+    const candidate = socketHandle(socket) as Partial<RawHandle> | undefined
     const binding = (process as unknown as {binding(name: string): {SendWrap?: new () => object}}).binding('udp_wrap')
     if (candidate && typeof candidate.send === 'function' && 'onmessage' in candidate && binding.SendWrap) {
       handle = candidate as RawHandle
@@ -267,6 +265,16 @@ export function attachRaw(
     }
   }
   return true
+}
+
+/**
+ * The libuv handle (Node's internal UDPWrap) behind a bound dgram socket, kept under the socket's
+ * `state symbol`; undefined when Node keeps it elsewhere. Its methods are checked by each caller.
+ */
+export function socketHandle(socket: dgram.Socket): unknown {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')
+  const state = symbol ? (socket as unknown as Record<symbol, {handle?: unknown} | undefined>)[symbol] : undefined
+  return state?.handle
 }
 
 function lowerKey(msg: Buffer, qend: number): string {

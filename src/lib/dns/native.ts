@@ -11,7 +11,7 @@ import {existsSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
 
-import type {DnsStatsJson, HotEntry} from './hot-path.js'
+import {type DnsStatsJson, type HotEntry, socketHandle} from './hot-path.js'
 
 declare const tableBrand: unique symbol
 declare const answererBrand: unique symbol
@@ -109,9 +109,7 @@ export function attachNative(
 ): NativeAnswerer | undefined {
   const {addon} = nativeAddon()
   if (!addon) return undefined
-  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol')
-  const state = symbol ? (socket as unknown as Record<symbol, {handle?: UdpHandle} | undefined>)[symbol] : undefined
-  const handle = state?.handle
+  const handle = socketHandle(socket) as UdpHandle | undefined
   if (
     !handle ||
     typeof handle.fd !== 'number' ||
