@@ -135,12 +135,9 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
           updates: updateHistory(await context!.state(), {workload, limit: Number.isFinite(limit) ? limit : 100}),
         })
       })
-      // Web UI actions: need serve.apiKey (standalone too: without a key nobody may change anything).
+      // Web UI actions: serve.apiKey, or from this machine only when none is set (the "no key" policy).
       const writes = {
-        access: {
-          apiKey: () => context?.config.serve.apiKey ?? '\u0000no-key-configured',
-          allowList: () => allowList(),
-        },
+        access: {apiKey: () => context?.config.serve.apiKey, allowList: () => allowList()},
         bodyLimit: 4 * 1024,
       }
       router.post('/update', (request) => updateFromUi(request), writes)
@@ -154,7 +151,12 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       )
       // The signed one-time token is the authentication (see RouteOptions.tokenAuth).
       router.get('/apply', (request) => confirmPage(request), {tokenAuth: true})
-      router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024, tokenAuth: true})
+      // The confirmation page's plain form posts it (form-urlencoded); scripts may send JSON.
+      router.post('/apply', (request) => applyFromLink(request), {
+        bodyLimit: 8 * 1024,
+        tokenAuth: true,
+        bodyTypes: ['form', 'json'],
+      })
     },
 
     async start(rt: ModeRuntime) {

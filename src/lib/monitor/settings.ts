@@ -4,6 +4,7 @@ import {dirname} from 'node:path'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 import {type AllowList, parseAllowList} from '../http/access.js'
+import {apiKeyProblem} from '../http/access-config.js'
 import type {Logger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
 
@@ -27,7 +28,6 @@ export interface SettingsView {
 }
 
 export const MASK = '********'
-const MIN_KEY_LENGTH = 8
 const KNOWN = ['api_enabled', 'gui_enabled', 'auth_enabled', 'api_key', 'allowed_cidrs', 'generate_api_key']
 
 export function generateApiKey(): string {
@@ -192,9 +192,8 @@ function parsePatch(raw: unknown, {fromFile}: {fromFile: boolean}): Patch {
     else if (key === MASK && !fromFile) {
       // The masked value sent back by a form: unchanged.
     } else {
-      if (key.length < MIN_KEY_LENGTH || /\s/.test(key)) {
-        throw new UserError(`api_key must be at least ${MIN_KEY_LENGTH} characters without spaces`)
-      }
+      const problem = apiKeyProblem(key)
+      if (problem) throw new UserError(`api_key: ${problem}`)
       patch.apiKey = key
     }
   }
