@@ -1,4 +1,5 @@
 import {bool, list, map, num, obj, str} from '../config/schema.js'
+import {canBindPrivilegedPorts} from '../net/privileged-ports.js'
 
 export const dnsSchema = obj({
   enabled: bool({default: false, description: 'run the DNS server in `homeops serve`'}),
@@ -7,7 +8,7 @@ export const dnsSchema = obj({
     max: 65535,
     integer: true,
     env: ['DNS_PORT'],
-    description: 'default 53 as root, 5353 otherwise; 0: any free port',
+    description: 'default 53 when it may be bound (root, CAP_NET_BIND_SERVICE), else 5353; 0: any free port',
   }),
   bind: str({default: '0.0.0.0', env: ['DNS_BIND_ADDRESS']}),
   ipv6: bool({
@@ -52,7 +53,7 @@ export const dnsSchema = obj({
   httpListen: str({default: '127.0.0.1:8053', description: 'status page of `homeops dns serve`'}),
 })
 
-/** DNS port: configured, else 53 as root (the real thing) and 5353 otherwise (unprivileged). */
-export function effectiveDnsPort(port: number | undefined, root = process.getuid?.() === 0): number {
-  return port ?? (root ? 53 : 5353)
+/** DNS port: configured, else 53 when this process may bind it (the real thing) and 5353 otherwise. */
+export function effectiveDnsPort(port: number | undefined, privileged = canBindPrivilegedPorts()): number {
+  return port ?? (privileged ? 53 : 5353)
 }

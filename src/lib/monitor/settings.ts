@@ -65,7 +65,7 @@ export class SettingsStore {
   ) {
     this.settings = settings
     this.allow = parseAllowList(settings.allowedCidrs, 'monitor allowed addresses')
-    registerSecret(settings.apiKey)
+    registerSecret(settings.apiKey, {slot: `monitor.apiKey ${options.path}`})
   }
 
   static async load(options: SettingsStoreOptions): Promise<SettingsStore> {
@@ -103,7 +103,6 @@ export class SettingsStore {
         hint: 'set API_KEY (or monitor.apiKey), or disable AUTH_ENABLED',
       })
     }
-    if (settings.apiKey) registerSecret(settings.apiKey)
     return new SettingsStore(options, settings)
   }
 
@@ -151,7 +150,7 @@ export class SettingsStore {
         await writeAtomic(this.options.path, JSON.stringify(toFile(next), null, 2) + '\n')
         this.settings = next
         this.allow = allow
-        if (next.apiKey) registerSecret(next.apiKey)
+        registerSecret(next.apiKey ?? undefined, {slot: `monitor.apiKey ${this.options.path}`})
         this.options.logger.info('monitor settings changed', {changed: changed.join(',')})
       }
       return {settings: this.view(), changed, ...(generated ? {generated_api_key: generated} : {})}

@@ -376,9 +376,9 @@ export class RegistryClient {
     const token = typeof body.token === 'string' ? body.token : body.access_token
     if (typeof token !== 'string' || token === '')
       throw new OperationError(`the token service of ${scope.host} answered without a token`)
-    registerSecret(token)
     // The spec's default lifetime is 60 s; keep a margin so a token never expires in flight.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60
+    registerSecret(token, {ttlMs: lifetime * 1000})
     const expiresAt = Date.now() + Math.max(1, lifetime - Math.min(30, lifetime / 10)) * 1000
     for (const s of scopes) this.tokens.set(tokenKey(scope.host, s), {token, expiresAt})
     return token
