@@ -109,6 +109,7 @@ describe('homeops doctor', () => {
       'docker-cli',
       'git',
       'dns-port',
+      'dns-native',
     ])
     for (const check of report.checks) expect(check, check.id).toMatchObject({ok: true})
     expect(report.checks.find((c) => c.id === 'swarm')?.detail).toBe('this node is a swarm manager')

@@ -10,7 +10,7 @@ import {errnoCode, errorMessage} from '../errors.js'
 import {defaultStatePath} from '../paths.js'
 
 export interface CheckResult {
-  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port'
+  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port' | 'dns-native'
   title: string
   ok: boolean
   /** What was found: a version, a path, or what went wrong. */
@@ -97,6 +97,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   )
   checks.push(await commandCheck('git', 'git', 'git', ['--version'], 'install git (needed for swarm GitOps)'))
   if (config) checks.push(await dnsPortCheck(config))
+  checks.push(await dnsNativeCheck())
 
   const enabledModes = config ? MODES.filter((m) => config[m].enabled) : []
   const results: CheckResult[] = checks.map((c) => {
@@ -182,6 +183,22 @@ async function dnsPortCheck(config: HomeopsConfig): Promise<Omit<CheckResult, 'r
         ? 'stop the other DNS server (systemd-resolved stub?) or set DNS_PORT'
         : 'run as root or set DNS_PORT above 1023'
     return {id: 'dns-port', title, ok: false, detail, hint}
+  }
+}
+
+/** The native answerer of `dns serve`: without it the server works, on its full path only (slower). */
+async function dnsNativeCheck(): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
+  const {nativeAddon} = await import('../dns/native.js')
+  const {addon, error} = nativeAddon()
+  const title = 'DNS answerer' // not longer than the other titles: the table keeps its width
+  if (addon)
+    return {id: 'dns-native', title, ok: true, detail: 'built: owned, cached and blocklist names answered natively'}
+  return {
+    id: 'dns-native',
+    title,
+    ok: false,
+    detail: `${error ?? 'not available'}; dns serve answers everything on its full path (JavaScript, slower)`,
+    hint: 'install a C compiler and the Node headers (build-essential, nodejs-dev), then npm run build',
   }
 }
 
