@@ -532,6 +532,12 @@ export class DnsServer {
       let completed = false
       while (buffered.length >= 2) {
         const length = buffered.readUInt16BE(0)
+        if (length < HEADER) {
+          // Not even a header: nothing to answer, and no reason to keep the connection.
+          this.counters.dropped.malformed++
+          socket.destroy()
+          return
+        }
         if (buffered.length < length + 2) break
         const message = Buffer.from(buffered.subarray(2, 2 + length))
         buffered = buffered.subarray(2 + length)
