@@ -109,6 +109,7 @@ describe('homeops doctor', () => {
       'docker-cli',
       'git',
       'dns-port',
+      'dns-native',
       'api-key',
     ])
     for (const check of report.checks) expect(check, check.id).toMatchObject({ok: true})

@@ -40,7 +40,7 @@ export const dnsSchema = obj({
   native: bool({
     default: true,
     description:
-      'answer UDP on a native thread in batches (recvmmsg/sendmmsg) when the addon is built; false: JavaScript only',
+      'answer UDP on a native thread in batches (recvmmsg/sendmmsg) when the addon is built; false: the full path (JavaScript) only',
   }),
   workers: num({
     default: 0,
@@ -48,9 +48,60 @@ export const dnsSchema = obj({
     max: 16,
     integer: true,
     env: ['DNS_WORKERS'],
-    description: 'extra processes answering UDP from the pre-encoded answers, for more than one core (0: none)',
+    description: 'ignored (the worker processes were replaced by the native answerer); kept so old configs load',
   }),
   httpListen: str({default: '127.0.0.1:8053', description: 'status page of `homeops dns serve`'}),
+  // ---- bounds (issue 13) ----
+  forwardMax: num({
+    default: 150,
+    min: 1,
+    max: 10_000,
+    integer: true,
+    env: ['DNS_FORWARD_MAX'],
+    description: "questions forwarded upstream at the same time at most (dnsmasq's dns-forward-max); beyond: SERVFAIL",
+  }),
+  cacheBytes: num({
+    default: 16 * 1024 * 1024,
+    min: 0,
+    max: 1024 * 1024 * 1024,
+    integer: true,
+    description: 'bytes of forwarded answers cached at most',
+  }),
+  tcpMaxConnections: num({
+    default: 256,
+    min: 1,
+    max: 65_536,
+    integer: true,
+    description: 'open TCP connections at most',
+  }),
+  tcpMaxPerSource: num({
+    default: 16,
+    min: 1,
+    max: 65_536,
+    integer: true,
+    description: 'open TCP connections per client address at most',
+  }),
+  tcpMessageTimeoutMs: num({
+    default: 3000,
+    min: 100,
+    max: 60_000,
+    integer: true,
+    description: 'a TCP query (the first one from connecting) must arrive whole within this',
+  }),
+  tcpIdleMs: num({
+    default: 10_000,
+    min: 100,
+    max: 300_000,
+    integer: true,
+    description: 'a TCP connection with nothing in flight is closed after this',
+  }),
+  tcpOutputBytes: num({
+    default: 128 * 1024,
+    min: 65_537,
+    max: 16 * 1024 * 1024,
+    integer: true,
+    description: 'answer bytes queued for a TCP client before its connection stops being read',
+  }),
 })
 
 /** DNS port: configured, else 53 when this process may bind it (the real thing) and 5353 otherwise. */

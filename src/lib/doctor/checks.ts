@@ -12,7 +12,7 @@ import {isLoopback} from '../net/cidr.js'
 import {defaultStatePath} from '../paths.js'
 
 export interface CheckResult {
-  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port' | 'api-key'
+  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port' | 'dns-native' | 'api-key'
   title: string
   ok: boolean
   /** What was found: a version, a path, or what went wrong. */
@@ -99,6 +99,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   )
   checks.push(await commandCheck('git', 'git', 'git', ['--version'], 'install git (needed for swarm GitOps)'))
   if (config) checks.push(await dnsPortCheck(config))
+  checks.push(await dnsNativeCheck())
   if (config) checks.push(apiKeyCheck(config))
 
   const enabledModes = config ? MODES.filter((m) => config[m].enabled) : []
@@ -225,6 +226,22 @@ export function apiKeyCheck(config: HomeopsConfig): Omit<CheckResult, 'required'
     ok: false,
     detail: `listening beyond this machine without a key (changes from other machines are refused): ${exposed.join(', ')}`,
     hint: `set ${[...hints].join(' and ')}, 16+ characters (openssl rand -base64 24), or listen on 127.0.0.1`,
+  }
+}
+
+/** The native answerer of `dns serve`: without it the server works, on its full path only (slower). */
+async function dnsNativeCheck(): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
+  const {nativeAddon} = await import('../dns/native.js')
+  const {addon, error} = nativeAddon()
+  const title = 'DNS answerer' // not longer than the other titles: the table keeps its width
+  if (addon)
+    return {id: 'dns-native', title, ok: true, detail: 'built: owned, cached and blocklist names answered natively'}
+  return {
+    id: 'dns-native',
+    title,
+    ok: false,
+    detail: `${error ?? 'not available'}; dns serve answers everything on its full path (JavaScript, slower)`,
+    hint: 'install a C compiler and the Node headers (build-essential, nodejs-dev), then npm run build',
   }
 }
 
