@@ -60,6 +60,8 @@ export interface CheckRunOptions {
   client?: RegistryClient
   /** Store results in the state database (default true). */
   record?: boolean
+  /** One warning log line per failed workload (default true; `images check` prints them in its table instead). */
+  logErrors?: boolean
 }
 
 /** Discovers workloads, checks them, stores the results. */
@@ -85,9 +87,10 @@ export async function runCheck(context: Context, options: CheckRunOptions = {}):
       signal: context.signal,
     })
     if (options.record !== false) recordCheck(await context.state(), report, context.config.images.historyDays)
-    for (const r of report.results) {
-      if (r.status === 'error') context.logger.warn('image check failed', {workload: r.workload, error: r.error})
-    }
+    if (options.logErrors !== false)
+      for (const r of report.results) {
+        if (r.error) context.logger.warn('image check failed', {workload: r.workload, error: r.error})
+      }
     return report
   } finally {
     if (!options.client) await client.close()
@@ -151,8 +154,8 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
       const key = notificationKey(result)!
       if (wasNotified(db, result.workload, key)) continue
       if (notifiers.length === 0) {
+        // Not marked as notified: a notifier added later still hears about it.
         context.logger.info('update available (no notifier configured)', {workload: result.workload, version: key})
-        markNotified(db, result.workload, key)
         continue
       }
       let applyUrl: string | undefined
