@@ -4,7 +4,8 @@ import {LockedError, OperationError, UserError, errorMessage} from '../errors.js
 import type {Context} from '../context.js'
 import type {Notifier} from '../notify/notifiers.js'
 import type {UpdateNotice} from '../notify/message.js'
-import {RegistryClient} from '../registry/client.js'
+import type {RegistryClient} from '../registry/client.js'
+import {createRegistryClient as createClient} from '../registry/factory.js'
 import {parseImageReference} from '../registry/reference.js'
 import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
 import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
@@ -22,21 +23,9 @@ import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
 import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
 import type {ServiceInfo} from './workloads.js'
 
-/** The registry client configured from `registries:` and `images.*`. */
+/** The registry client configured from `registries:` and `images.*` (the one factory, registry/factory.ts). */
 export function createRegistryClient(context: Context): RegistryClient {
-  const images = context.config.images
-  return new RegistryClient({
-    credentials: context.config.registries.flatMap((r) =>
-      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
-    ),
-    timeoutMs: images.requestTimeoutSeconds * 1000,
-    concurrencyPerRegistry: images.concurrencyPerRegistry,
-    maxTags: images.maxTags,
-    tagListTimeoutMs: images.tagListTimeoutSeconds * 1000,
-    logger: context.logger.child({component: 'registry'}),
-    userAgent: `homeops/${context.version}`,
-    signal: context.signal,
-  })
+  return createClient(context)
 }
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
