@@ -1,9 +1,9 @@
 import {LOG_LEVELS} from '../log/logger.js'
 import {array, bool, num, obj, oneOf, str} from '../config/schema.js'
+import {notifierSchema} from '../notify/config.js'
 
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
 export const IMAGE_STRATEGIES = ['ALL', 'MAJOR', 'MINOR', 'PATCH'] as const
-export const NOTIFIER_TYPES = ['webhook', 'ntfy', 'gotify', 'discord', 'slack'] as const
 
 /**
  * `concurrencyPerRegistry` → `['HOMEOPS_IMAGES_CONCURRENCYPERREGISTRY']`: the README's `HOMEOPS_IMAGES_<KEY>`
@@ -12,16 +12,6 @@ export const NOTIFIER_TYPES = ['webhook', 'ntfy', 'gotify', 'discord', 'slack'] 
 function keyEnv(key: string, ...legacy: string[]): string[] {
   return [...legacy, `HOMEOPS_IMAGES_${key.toUpperCase()}`]
 }
-
-export const notifierSchema = obj({
-  type: oneOf(NOTIFIER_TYPES, {default: 'webhook'}),
-  /** Discord/Slack webhook URLs carry their secret in the path: masked and redacted like a password. */
-  url: str({nonEmpty: true, secret: true, description: 'webhook URL, ntfy/Gotify server URL'}),
-  token: str({secret: true, description: 'bearer token (webhook, ntfy) or Gotify application token'}),
-  topic: str({description: 'ntfy topic'}),
-  name: str({description: 'shown in logs instead of the type'}),
-  priority: num({min: 1, max: 10, integer: true, description: 'ntfy 1-5, Gotify 0-10'}),
-})
 
 export const imagesSchema = obj({
   enabled: bool({default: false, description: 'run the images scheduler in `homeops serve`'}),
@@ -43,6 +33,11 @@ export const imagesSchema = obj({
   }),
   logLevel: oneOf(LOG_LEVELS, {env: keyEnv('logLevel', 'LOG_LEVEL')}),
   notifiers: array(notifierSchema),
+  batchNotifications: bool({
+    env: keyEnv('batchNotifications'),
+    default: true,
+    description: 'one message per run and notifier with every update (false: one message per workload)',
+  }),
   watchByDefault: bool({
     env: keyEnv('watchByDefault'),
     default: true,

@@ -3,7 +3,7 @@ import {hostname} from 'node:os'
 import {LockedError, OperationError, UserError, errorMessage} from '../errors.js'
 import type {Context} from '../context.js'
 import type {Notifier} from '../notify/notifiers.js'
-import type {UpdateNotice} from '../notify/message.js'
+import type {UpdateNotice} from './notice.js'
 import type {RegistryClient} from '../registry/client.js'
 import {createRegistryClient as createClient} from '../registry/factory.js'
 import {parseImageReference} from '../registry/reference.js'
@@ -30,9 +30,7 @@ export function createRegistryClient(context: Context): RegistryClient {
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
   const {createNotifier} = await import('../notify/notifiers.js')
-  return context.config.images.notifiers.map((n) =>
-    createNotifier({type: n.type, url: n.url!, token: n.token, topic: n.topic, name: n.name, priority: n.priority}),
-  )
+  return context.config.images.notifiers.map((n) => createNotifier(n))
 }
 
 /** Running containers and services, limited to `images.scope` when set. */
@@ -112,6 +110,8 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
     const notifiers = options.notifiers ?? (await createNotifiers(context))
     const report: WatchReport = {check, notified: [], updates: []}
     const publicUrl = options.publicUrl ?? context.config.images.publicUrl
+    // Collected over the run and sent at the end: one digest per notifier (images.batchNotifications).
+    const pending: {notice: UpdateNotice; result: CheckResult; key?: string}[] = []
     for (const result of check.results) {
       if (context.signal.aborted) break
       if (result.status !== 'update_available' || !result.update) continue
@@ -134,9 +134,16 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
           recordUpdate(db, {...outcome, at: new Date().toISOString()})
         }
         report.updates.push(outcome)
-        await notify(context, notifiers, result, outcome.result === 'applied' ? 'update_applied' : 'update_failed', {
-          error: outcome.error ?? undefined,
-        })
+        if (notifiers.length > 0)
+          pending.push({
+            notice: await buildNotice(
+              context,
+              result,
+              outcome.result === 'applied' ? 'update_applied' : 'update_failed',
+              {error: outcome.error ?? undefined},
+            ),
+            result,
+          })
         continue
       }
       if (result.mode !== 'NOTIFICATION') continue
@@ -157,15 +164,13 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
         applyUrl = `${publicUrl.replace(/\/+$/, '')}/images/apply?token=${link.token}`
         applyExpiresAt = link.expiresAt.toISOString()
       }
-      const deliveries = await notify(context, notifiers, result, 'update_available', {applyUrl, applyExpiresAt})
-      const delivered = deliveries.filter((d) => d.ok).length
-      report.notified.push({workload: result.workload, version: key, delivered, failed: deliveries.length - delivered})
-      // Remembered once any notifier got it: a broken notifier must not cause repeats on the others.
-      if (delivered > 0) {
-        markNotified(db, result.workload, key)
-        if (result.kind === 'service') await labelNotified(context, result.workload, key)
-      }
+      pending.push({
+        notice: await buildNotice(context, result, 'update_available', {applyUrl, applyExpiresAt}),
+        result,
+        key,
+      })
     }
+    if (notifiers.length > 0) await sendNotices(context, notifiers, pending, check, report)
     return report
   } finally {
     if (!options.client) await client.close()
@@ -187,15 +192,55 @@ function failedOutcome(result: CheckResult, by: UpdateBy, error: string): ApplyO
   }
 }
 
-async function notify(
+/** Delivers the run's notices, remembers what some notifier accepted, mirrors state (MQTT). */
+async function sendNotices(
   context: Context,
   notifiers: Notifier[],
+  pending: {notice: UpdateNotice; result: CheckResult; key?: string}[],
+  check: CheckReport,
+  report: WatchReport,
+): Promise<void> {
+  const [{deliver, publishState}, {toNotice, digestTitleFor, workloadEntity}] = await Promise.all([
+    import('../notify/notifiers.js'),
+    import('./notice.js'),
+  ])
+  const host = hostname()
+  const db = await context.state()
+  if (pending.length > 0) {
+    const {outcomes} = await deliver(
+      notifiers,
+      pending.map((p) => toNotice(p.notice)),
+      {
+        logger: context.logger,
+        batch: context.config.images.batchNotifications,
+        title: (count) => digestTitleFor(count, host),
+        host,
+      },
+    )
+    for (const [i, p] of pending.entries()) {
+      if (!p.key) continue
+      const {delivered, failed} = outcomes[i]!
+      report.notified.push({workload: p.result.workload, version: p.key, delivered, failed})
+      // Notified once a notifier accepted it: a broken one must not cause repeats on the others, and a
+      // version no notifier accepted (none wanted it, all failed) is offered again next run.
+      if (delivered > 0) {
+        markNotified(db, p.result.workload, p.key)
+        if (p.result.kind === 'service') await labelNotified(context, p.result.workload, p.key)
+      }
+    }
+  }
+  const entities = check.results
+    .filter((r) => r.currentTag && ['up_to_date', 'update_available', 'local_image'].includes(r.status))
+    .map(workloadEntity)
+  await publishState(notifiers, entities, host, context.logger)
+}
+
+async function buildNotice(
+  context: Context,
   result: CheckResult,
   event: UpdateNotice['event'],
   extra: Partial<UpdateNotice>,
-) {
-  if (notifiers.length === 0) return []
-  const {notifyAll} = await import('../notify/notifiers.js')
+): Promise<UpdateNotice> {
   const images = context.config.images
   const update = result.update!
   const newVersion = update.type === 'version' ? update.tag : `${update.tag} (${update.digest.slice(7, 19)})`
@@ -219,7 +264,7 @@ async function notify(
           },
         )
       : undefined
-  const notice: UpdateNotice = {
+  return {
     event,
     workload: result.workload,
     kind: result.kind,
@@ -228,10 +273,10 @@ async function notify(
     newVersion,
     releaseNotesUrl: notes.url,
     summary,
+    newTag: update.tag,
     host: hostname(),
     ...extra,
   }
-  return notifyAll(notifiers, notice, context.logger)
 }
 
 async function labelNotified(context: Context, service: string, version: string): Promise<void> {
