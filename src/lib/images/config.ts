@@ -74,7 +74,7 @@ export const imagesSchema = obj({
   }),
   concurrencyPerRegistry: num({
     env: keyEnv('concurrencyPerRegistry'),
-    default: 64,
+    default: 128,
     min: 1,
     max: 512,
     integer: true,

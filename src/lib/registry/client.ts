@@ -24,7 +24,7 @@ export interface RegistryClientOptions {
   /** Per request (default 15 s). */
   timeoutMs?: number
   /**
-   * Requests in flight per registry host to start with (default 64). The limit adapts: it grows by one per
+   * Requests in flight per registry host to start with (default 128). The limit adapts: it grows by one per
    * answered request up to 4× this (at most 512) and halves on 429/503, so a slow registry is not flooded
    * and a fast one is not throttled.
    */
@@ -96,7 +96,7 @@ interface Response {
 }
 
 const DEFAULT_TIMEOUT = 15_000
-const DEFAULT_CONCURRENCY = 64
+const DEFAULT_CONCURRENCY = 128
 const MAX_CONCURRENCY = 512
 /** How long an unreachable registry is not asked again (a long-lived client retries after this). */
 const DOWN_FOR_MS = 30_000
@@ -314,6 +314,8 @@ export class RegistryClient {
           }
           authHeader = await this.answerChallenge(target, this.host(target.host), response, authHeader, what, {
             foreign: target.host !== scope.host,
+            // The scheme is known: the waiting requests go on (fetching their own tokens) while this one fetches its.
+            learned: endProbe,
           })
           endProbe()
           continue
@@ -396,13 +398,14 @@ export class RegistryClient {
     response: Response,
     sent: string | undefined,
     what: string,
-    options: {foreign: boolean},
+    options: {foreign: boolean; learned?: () => void},
   ): Promise<string | undefined> {
     const challenges = parseWwwAuthenticate(response.headers['www-authenticate'])
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm)
     if (bearer) {
       const realm = bearer.params.realm!
       host.auth = {scheme: 'bearer', realm, service: bearer.params.service}
+      if (!options.foreign) options.learned?.()
       // Use the scope the registry asked for; fall back to pull on this repository.
       const scopes = bearer.params.scope ? bearer.params.scope.split(' ') : [`repository:${scope.repository}:pull`]
       const key = tokenKey(scope.host, scopes.join(' '))
@@ -412,6 +415,7 @@ export class RegistryClient {
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
       host.auth = {scheme: 'basic'}
+      if (!options.foreign) options.learned?.()
       const cred = options.foreign ? undefined : await this.credentials.get(scope.host)
       if (!cred || sent) throw await this.unauthorized(scope, what)
       return basicHeader(cred)

@@ -15,6 +15,6 @@ describe('images env variables', () => {
     expect(load({HOMEOPS_IMAGES_REQUESTTIMEOUTSECONDS: '7'}).images.requestTimeoutSeconds).toBe(7)
     expect(load({HOMEOPS_IMAGES_WATCHBYDEFAULT: 'false'}).images.watchByDefault).toBe(false)
     expect(load({RUN_ON_BOOT: 'true'}).images.runOnBoot).toBe(true)
-    expect(load({}).images.concurrencyPerRegistry).toBe(64)
+    expect(load({}).images.concurrencyPerRegistry).toBe(128)
   })
 })
