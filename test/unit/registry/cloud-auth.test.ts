@@ -36,7 +36,9 @@ afterEach(async () => {
   servers = []
 })
 
-function client(credentials: ConstructorParameters<typeof RegistryClient>[0]['credentials']): RegistryClient {
+function client(
+  credentials: NonNullable<ConstructorParameters<typeof RegistryClient>[0]>['credentials'],
+): RegistryClient {
   const c = new RegistryClient({dockerConfigPath: '/nonexistent', credentials})
   clients.push(c)
   return c
