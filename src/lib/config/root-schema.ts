@@ -4,14 +4,9 @@ import {dnsSchema} from '../dns/config.js'
 import {imagesSchema} from '../images/config.js'
 import {apiKeyField, cidrListField, hostListField} from '../http/access-config.js'
 import {monitorSchema} from '../monitor/config.js'
+import {registryCredentialSchema} from '../registry/config.js'
 import {swarmSchema} from '../swarm/config.js'
 import {type Infer, array, bool, obj, oneOf, str} from './schema.js'
-
-export const registryCredentialSchema = obj({
-  host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
-  username: str(),
-  password: str({secret: true}),
-})
 
 export const configSchema = obj({
   log: obj({

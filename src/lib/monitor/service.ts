@@ -400,20 +400,22 @@ function metaOf(row: ContainerRow): StatusMeta {
 }
 
 /** The shared registry client, wrapped for the monitor (digest checks, pull credentials). */
-export async function registryAccess(config: HomeopsConfig, logger: Logger): Promise<RegistryAccess> {
-  const [{RegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
-    import('../registry/client.js'),
+export async function registryAccess(
+  config: HomeopsConfig,
+  logger: Logger,
+  extra: {version?: string; signal?: AbortSignal} = {},
+): Promise<RegistryAccess> {
+  const [{createRegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
+    import('../registry/factory.js'),
     import('../registry/update-status.js'),
     import('../registry/reference.js'),
   ])
-  const client = new RegistryClient({
-    credentials: config.registries.flatMap((r) =>
-      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
-    ),
-    logger,
-    // The monitor keeps its own cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
-    cacheTtlMs: 5_000,
-  })
+  // The one factory (same credentials, timeouts, User-Agent and abort as images). The monitor keeps its own
+  // cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
+  const client = createRegistryClient(
+    {config, logger, version: extra.version ?? 'unknown', signal: extra.signal},
+    {cacheTtlMs: 5_000},
+  )
   return {
     check: (image, repoDigests) => checkImageStatus(client, image, repoDigests),
     async credentialsFor(image) {
@@ -432,7 +434,7 @@ export async function openMonitorService(
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
-  const registry = await registryAccess(config, context.logger)
+  const registry = await registryAccess(config, context.logger, {version: context.version, signal: context.signal})
   const service = new MonitorService({
     docker,
     dockerAddress: address,
