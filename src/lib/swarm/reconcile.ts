@@ -25,6 +25,7 @@ import {
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
 import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
+import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
 import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
@@ -78,6 +79,8 @@ export interface ReconcileOptions {
   dryRun?: boolean
   /** Only this repository (URL as watched, or its name). */
   repo?: string
+  /** Lets this run remove more stacks than `swarm.pruneMaxShare` (or all of them). */
+  allowPruneAll?: boolean
 }
 
 interface Prepared {
@@ -254,6 +257,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
         },
       })
     }
+    if (context.config.swarm.pruneProtection && !options.allowPruneAll) guardPrune(env, w)
   }
   await runTasks(
     term,
@@ -390,6 +394,41 @@ function finish(
     exitCode: anyFailed ? ExitCode.failure : anyUnreachable ? ExitCode.temporary : ExitCode.ok,
     durationMs: Date.now() - started,
   }
+}
+
+/**
+ * Refuses the whole repository when its plan removes too many of its stacks (see prune-guard.ts):
+ * nothing of it is applied this run, and the plan (also under --dry-run) says why.
+ */
+function guardPrune(env: SwarmEnv, w: RepoWork): void {
+  const active = env.store.stacksOf(w.row.id).filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+  const activeNames = new Set(active.map((s) => s.name))
+  const removing = w.plans
+    .filter((p) => p.result.action === 'remove' && activeNames.has(p.result.stack))
+    .map((p) => p.result.stack)
+  const refusal = pruneRefusal({
+    deployed: [...activeNames],
+    removing,
+    listed: w.layout?.stacks.length ?? 0,
+    maxShare: env.context.config.swarm.pruneMaxShare,
+  })
+  if (!refusal) return
+  const error = `${refusal} (${PRUNE_HINT})`
+  w.result.result = 'failed'
+  w.result.error = error
+  w.plans = w.plans.map((p) =>
+    p.result.action === 'remove'
+      ? failPlan(p.result.stack, w.row.name, `removal refused: ${refusal}`, false)
+      : {
+          result: {
+            ...p.result,
+            action: 'skip',
+            reason: 'not applied: the repository would remove too many stacks',
+            outcome: 'skipped',
+          },
+          record: false,
+        },
+  )
 }
 
 /** `record: false` for stacks homeops does not own (another repository's, or not deployed by homeops). */
