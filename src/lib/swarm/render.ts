@@ -77,7 +77,10 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
           if (volume.type === 'binding') return [nfsPath(layout, volume), ...rest].join(':')
           return entry
         }
-        if (/^[./~]/.test(source)) checkHostPath(source, where)
+        if (/^[./~]/.test(source)) {
+          checkHostPath(source, where)
+          if (source.startsWith('.')) refuseRelativeBind(display, where)
+        }
         return entry
       }
       if (isRecord(entry) && typeof entry.source === 'string') {
@@ -90,7 +93,10 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
           }
           return entry
         }
-        if (entry.type === 'bind') checkHostPath(entry.source, where)
+        if (entry.type === 'bind') {
+          checkHostPath(entry.source, where)
+          if (!isAbsolute(entry.source) && !entry.source.startsWith('~')) refuseRelativeBind(display, where)
+        }
       }
       return entry
     })
@@ -124,6 +130,17 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     images: [...images].sort(),
     volumes: [...used.values()].sort((a, b) => a.id.localeCompare(b.id)),
   }
+}
+
+/**
+ * A relative bind mount's source would be a folder of homeops's cached clone: every reconcile
+ * resets the clone to the commit (`git clean` deletes what the service wrote there), `unwatch`
+ * deletes it, and it exists on this node only. Refused, pointing at the layout that persists.
+ */
+function refuseRelativeBind(display: string, where: string): never {
+  throw new LayoutError(
+    `${display}: ${where}: relative bind mounts are refused: the folder would live in homeops's cached clone, which every reconcile resets (deleting what the service wrote) and unwatch deletes; declare it in volumes.yaml as \`type: binding\` (copied to the NFS share, where what the service writes is kept) or \`type: volume\`, and mount it by its id`,
+  )
 }
 
 /**

@@ -1,0 +1,83 @@
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {ExitCode} from '../../../src/lib/errors.js'
+import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
+import {testEnv} from '../../support/testenv.js'
+import {Workspace, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+
+/**
+ * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
+ * what a user would notice (file bytes on the share, the Swarm's services, the exit code, the message).
+ */
+const ws = new Workspace()
+const created = new Set<string>()
+const name = (n: string) => {
+  const s = stackName(n)
+  created.add(s)
+  return s
+}
+
+function outcome(report: ReconcileReport, stack: string) {
+  return report.stacks.find((s) => s.stack === stack)
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+beforeAll(() => {
+  process.env.DOCKER_CONFIG = testEnv().dockerConfigDir
+})
+
+afterAll(async () => {
+  await ws.close()
+  await removeStacks([...created])
+  ws.cleanup()
+}, 180_000)
+
+describe('data a service writes is never lost', () => {
+  it('refuses a relative bind mount, and keeps what a service writes into a binding across reconcile and unwatch', async () => {
+    const REL = name('relbind')
+    const KEEP = name('keep')
+    const writer = {command: ['sh', '-c', 'echo written-by-app > /data/out.txt && exec sleep 3600']}
+    const repo = ws.repo('binds').stacks([REL, KEEP]).nfsYaml()
+    repo
+      .write('volumes.yaml', '- id: appdata\n  type: binding\n  path: appdata\n')
+      .write('appdata/seed.txt', 'seed\n')
+      .write(`${REL}/data/seed.txt`, 'seed\n')
+      .stack(REL, {volumes: ['./data:/data'], extra: writer})
+      .stack(KEEP, {volumes: ['appdata:/data'], extra: writer})
+      .commit('binds')
+    const first = await watch(await ws.swarm(), {url: repo.dir})
+    expect(first.reconcile.exitCode).toBe(ExitCode.failure)
+    expect(outcome(first.reconcile, REL)!.error).toMatch(
+      /compose\.yaml: service "app" volume "\.\/data:\/data": relative bind mounts are refused: .*`type: binding`/,
+    )
+    expect(await serviceVersions(REL)).toEqual({})
+    expect(outcome(first.reconcile, KEEP)!.outcome).toBe('deployed')
+
+    const written = join(repo.nfs, 'appdata', 'out.txt')
+    await waitFor('the service to write into its binding', () => (existsSync(written) ? true : undefined))
+    const bytes = readFileSync(written)
+    expect(bytes.toString()).toBe('written-by-app\n')
+
+    const noop = await reconcile(await ws.swarm(), {})
+    expect(outcome(noop, KEEP)).toMatchObject({outcome: 'unchanged'})
+    expect(readFileSync(written).equals(bytes)).toBe(true)
+    expect(readFileSync(join(repo.nfs, 'appdata', 'seed.txt'), 'utf8')).toBe('seed\n')
+
+    const gone = await unwatch(await ws.swarm(), {url: repo.dir})
+    expect(gone.forgottenStacks).toContain(KEEP)
+    expect(existsSync(join(ws.root, 'cache', 'binds'))).toBe(false)
+    expect(readFileSync(written).equals(bytes)).toBe(true)
+    expect(await runningTasks(KEEP)).toBe(1)
+  })
+})
