@@ -237,11 +237,20 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
     }
     w.renderKey = renderKey(context.version, w.fetch.commit, w.layout)
     for (const stack of w.layout.stacks) {
-      const owner = claimed.get(stack.name)
-      const plan = owner
-        ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
+      // A stack belongs to the repository that deployed it first (its row says which); planStack
+      // refuses it to any other. One nobody owns yet goes to the first repository of this run.
+      const row = store.stack(stack.name)
+      const owned = row !== undefined && row.repositoryId !== null && row.status !== 'removed'
+      const rival = owned ? undefined : claimed.get(stack.name)
+      const plan = rival
+        ? failPlan(
+            stack.name,
+            w.row.name,
+            `stack "${stack.name}" is also listed by repository ${rival}, which deploys it first; remove it from one of the two stacks.yaml`,
+            false,
+          )
         : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
-      claimed.set(stack.name, w.row.name)
+      if (!owned && !rival) claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
     const listed = new Set(w.layout.stacks.map((s) => s.name))
@@ -451,7 +460,12 @@ function planStack(
   const row = env.store.stack(stack.name)
   if (row && row.repositoryId !== w.row.id && row.repositoryId !== null && row.status !== 'removed') {
     const owner = env.store.repositories().find((r) => r.id === row.repositoryId)?.name ?? 'another repository'
-    return failPlan(stack.name, w.row.name, `stack "${stack.name}" is already managed by repository ${owner}`, false)
+    return failPlan(
+      stack.name,
+      w.row.name,
+      `stack "${stack.name}" is owned by repository ${owner}, which deployed it first; remove it from this repository's stacks.yaml (or unwatch ${owner})`,
+      false,
+    )
   }
   if (inSwarm && (!row || row.status === 'removed' || row.status === 'stopped')) {
     return failPlan(

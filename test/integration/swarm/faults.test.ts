@@ -81,3 +81,30 @@ describe('data a service writes is never lost', () => {
     expect(await runningTasks(KEEP)).toBe(1)
   })
 })
+
+describe('one stack name in two repositories', () => {
+  it('belongs to the repository that deployed it first, even when the other sorts first', async () => {
+    const DUP = name('dup')
+    const owner = ws.repo('zz-owner').stacks([DUP]).stack(DUP)
+    owner.commit('owner')
+    expect((await watch(await ws.swarm(), {url: owner.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const rival = ws
+      .repo('aa-rival')
+      .stacks([DUP])
+      .stack(DUP, {extra: {environment: {FROM: 'rival'}}})
+    rival.commit('rival')
+    const watched = await watch(await ws.swarm(), {url: rival.dir})
+    expect(watched.reconcile.exitCode).toBe(ExitCode.failure)
+    expect(outcome(watched.reconcile, DUP)!.error).toMatch(/owned by repository zz-owner, which deployed it first/)
+
+    const before = await serviceVersions(DUP)
+    owner.stack(DUP, {extra: {environment: {FROM: 'owner'}}}).commit('owner change')
+    const report = await reconcile(await ws.swarm(), {})
+    const results = report.stacks.filter((s) => s.stack === DUP)
+    expect(results.find((s) => s.repository === 'zz-owner')).toMatchObject({action: 'update', outcome: 'deployed'})
+    expect(results.find((s) => s.repository === 'aa-rival')).toMatchObject({outcome: 'failed'})
+    expect((await serviceVersions(DUP))[`${DUP}_app`]).toBeGreaterThan(before[`${DUP}_app`]!)
+    await unwatch(await ws.swarm(), {url: rival.dir})
+    await unwatch(await ws.swarm(), {url: owner.dir, removeStacks: true})
+  })
+})
