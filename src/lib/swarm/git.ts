@@ -4,6 +4,7 @@ import {basename, dirname, join} from 'node:path'
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
 import {remoteBranchHead} from './remote-head.js'
+import {clearStaleGitLocks} from './stale-lock.js'
 
 /**
  * One cached clone per repository, brought up to date with `git fetch` and a
@@ -160,8 +161,22 @@ export async function syncClone(options: {
   branch: string | null
   auth?: GitAuth
   signal?: AbortSignal
+  /** Told about what was repaired on the way (a stale lock removed). */
+  onWarning?: (message: string, fields?: Record<string, string>) => void
 }): Promise<FetchResult> {
   const env = baseEnv(gitEnv(options.url, options.auth))
+  const locks = clearStaleGitLocks(options.dir)
+  if (locks.removed.length > 0) {
+    options.onWarning?.('removed a stale git lock from the cached clone (no git process was running in it)', {
+      files: locks.removed.join(','),
+    })
+  }
+  if (locks.heldBy.length > 0) {
+    throw new TransientError(
+      `the cached clone ${options.dir} is locked by a running git process (pid ${locks.heldBy.join(', ')})`,
+      {hint: 'the next run retries once it has finished'},
+    )
+  }
   // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
   const unsafe = {
     allowUnsafeConfigEnvCount: true,

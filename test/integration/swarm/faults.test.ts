@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -106,5 +106,23 @@ describe('one stack name in two repositories', () => {
     expect((await serviceVersions(DUP))[`${DUP}_app`]).toBeGreaterThan(before[`${DUP}_app`]!)
     await unwatch(await ws.swarm(), {url: rival.dir})
     await unwatch(await ws.swarm(), {url: owner.dir, removeStacks: true})
+  })
+})
+
+describe('a cached clone left locked by a killed git', () => {
+  it('removes a stale .git/index.lock when no git runs in the clone, logs it, and applies the new commit', async () => {
+    const S = name('lock')
+    const repo = ws.repo('locked').stacks([S]).stack(S)
+    repo.commit('lock')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const lock = join(ws.root, 'cache', 'locked', '.git', 'index.lock')
+    writeFileSync(lock, '')
+    repo.stack(S, {extra: {environment: {V: '2'}}}).commit('after the crash')
+    const report = await reconcile(await ws.swarm(), {repo: 'locked'})
+    expect(report.exitCode).toBe(ExitCode.ok)
+    expect(outcome(report, S)).toMatchObject({action: 'update', outcome: 'deployed'})
+    expect(existsSync(lock)).toBe(false)
+    expect(ws.logs.join('\n')).toMatch(/locked: removed a stale git lock .* files=.*index\.lock/)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
   })
 })
