@@ -33,6 +33,13 @@ export const swarmSchema = obj({
     max: 1,
     description: "the largest share (0..1) of a repository's deployed stacks one reconcile may remove",
   }),
+  gitTimeoutSeconds: num({
+    default: 120,
+    min: 5,
+    max: 3600,
+    description:
+      'longest a git command may stay silent, and a transfer may stall, before the repository counts as unreachable for this run (exit 3)',
+  }),
   cacheDir: str({description: 'where repository clones are cached; defaults beside the state database'}),
   dockerCli: str({default: 'docker', description: 'the docker CLI used for `stack deploy` / `stack rm`'}),
 })

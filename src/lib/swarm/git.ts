@@ -78,18 +78,32 @@ function sameUrl(a: string, b: string): boolean {
   return strip(a) === strip(b)
 }
 
-/** Environment for one git command: no prompts, and the token only for this URL's origin. */
-export function gitEnv(url: string, auth: GitAuth | undefined): Record<string, string> {
+/** Default of `swarm.gitTimeoutSeconds`. */
+export const GIT_TIMEOUT_SECONDS = 120
+
+/**
+ * Environment for one git command: no prompts, the token only for this URL's origin, and git's own
+ * stall detection (`http.lowSpeedLimit/Time`: under 1 kB/s for that long aborts the transfer; a
+ * remote that accepts and never answers counts as stalled).
+ */
+export function gitEnv(
+  url: string,
+  auth: GitAuth | undefined,
+  stallSeconds = GIT_TIMEOUT_SECONDS,
+): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: '0',
     GCM_INTERACTIVE: 'never',
   }
+  const config: [string, string][] = []
   const origin = httpOrigin(url)
-  if (auth && origin) {
-    env.GIT_CONFIG_COUNT = '1'
-    env.GIT_CONFIG_KEY_0 = `http.${origin.origin}/.extraHeader`
-    env.GIT_CONFIG_VALUE_0 = `Authorization: ${basicAuthorization(auth)}`
-  }
+  if (auth && origin) config.push([`http.${origin.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth)}`])
+  config.push(['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', String(Math.max(1, Math.round(stallSeconds)))])
+  env.GIT_CONFIG_COUNT = String(config.length)
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key
+    env[`GIT_CONFIG_VALUE_${i}`] = value
+  })
   return env
 }
 
@@ -141,7 +155,21 @@ function baseEnv(extra: Record<string, string>): Record<string, string> {
   return {...env, ...extra}
 }
 
-function unreachable(url: string, error: unknown): TransientError {
+/** simple-git's `timeout.block` and execFile's `timeout` both end the child; say so plainly. */
+function timedOut(error: unknown): boolean {
+  const e = error as {killed?: boolean; signal?: string; message?: string} | undefined
+  return Boolean(e?.killed && e.signal) || /block timeout reached|Operation too slow/i.test(e?.message ?? '')
+}
+
+function unreachable(url: string, error: unknown, timeoutMs?: number): TransientError {
+  if (timeoutMs !== undefined && timedOut(error)) {
+    return new TransientError(
+      `cannot fetch ${url}: the remote did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      {
+        hint: 'what is deployed stays as it is; the next run retries (swarm.gitTimeoutSeconds sets the limit)',
+      },
+    )
+  }
   const text = redact(errorMessage(error)).trim().split('\n').filter(Boolean)
   const detail = text.filter((l) => /fatal|error|denied|not found|could not|unable/i.test(l)).join('; ') || text.at(-1)
   return new TransientError(`cannot fetch ${url}: ${detail ?? 'git failed'}`, {
@@ -161,10 +189,13 @@ export async function syncClone(options: {
   branch: string | null
   auth?: GitAuth
   signal?: AbortSignal
+  /** Longest a git command may stay silent (and a transfer stall) before it is ended. */
+  timeoutMs?: number
   /** Told about what was repaired on the way (a stale lock removed). */
   onWarning?: (message: string, fields?: Record<string, string>) => void
 }): Promise<FetchResult> {
-  const env = baseEnv(gitEnv(options.url, options.auth))
+  const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_SECONDS * 1000
+  const env = baseEnv(gitEnv(options.url, options.auth, timeoutMs / 1000))
   const locks = clearStaleGitLocks(options.dir)
   if (locks.removed.length > 0) {
     options.onWarning?.('removed a stale git lock from the cached clone (no git process was running in it)', {
@@ -184,7 +215,7 @@ export async function syncClone(options: {
   }
   const simple = async (baseDir?: string) => {
     const {simpleGit} = await import('simple-git')
-    return simpleGit({baseDir, abort: options.signal, unsafe}).env(env)
+    return simpleGit({baseDir, abort: options.signal, unsafe, timeout: {block: timeoutMs}}).env(env)
   }
   const inRepo = () => simple(options.dir)
 
@@ -193,13 +224,14 @@ export async function syncClone(options: {
   if (!usable) {
     rmSync(options.dir, {recursive: true, force: true})
     mkdirSync(dirname(options.dir), {recursive: true, mode: 0o700})
-    const args = ['--no-tags', '--single-branch']
+    // --progress: output while a large clone runs, so only a silent (stalled) one hits the block timeout.
+    const args = ['--no-tags', '--single-branch', '--progress']
     if (options.branch) args.push('--branch', options.branch)
     try {
       await (await simple()).clone(options.url, options.dir, args)
     } catch (error) {
       rmSync(options.dir, {recursive: true, force: true})
-      throw cloneError(options.url, options.branch, error)
+      throw cloneError(options.url, options.branch, error, timeoutMs)
     }
     cloned = true
   }
@@ -219,19 +251,20 @@ export async function syncClone(options: {
     ['status', '--porcelain', '--ignored', '--untracked-files=all'],
     env,
     options.signal,
+    timeoutMs,
   )
   status.catch(() => {})
   // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
   let refs = readRefs(options.dir, remoteRef)
-  if (!cloned && !(await upToDate(options, branch, refs))) {
+  if (!cloned && !(await upToDate({...options, timeoutMs}, branch, refs))) {
     const git = await inRepo()
     try {
-      await git.raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
+      await git.raw(['fetch', '--prune', '--no-tags', '--progress', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
         throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
       }
-      throw unreachable(options.url, error)
+      throw unreachable(options.url, error, timeoutMs)
     }
     refs = readRefs(options.dir, remoteRef)
   }
@@ -259,7 +292,7 @@ export async function syncClone(options: {
 
 /** The clone is on `branch` at its fetched tip, and the remote advertises that same tip: fetching would bring nothing. */
 async function upToDate(
-  options: {url: string; auth?: GitAuth; signal?: AbortSignal},
+  options: {url: string; auth?: GitAuth; signal?: AbortSignal; timeoutMs: number},
   branch: string,
   refs: ReturnType<typeof readRefs>,
 ): Promise<boolean> {
@@ -269,6 +302,7 @@ async function upToDate(
     branch,
     authorization: options.auth ? basicAuthorization(options.auth) : undefined,
     signal: options.signal,
+    timeoutMs: Math.min(options.timeoutMs, 15_000),
   })
   return remote === refs.tip
 }
@@ -282,13 +316,20 @@ async function gitOutput(
   args: string[],
   env: Record<string, string>,
   signal: AbortSignal | undefined,
+  timeoutMs: number,
 ): Promise<string> {
   const [{execFile}, {promisify}] = await Promise.all([import('node:child_process'), import('node:util')])
-  const {stdout} = await promisify(execFile)('git', args, {cwd: dir, env, signal, maxBuffer: 64 * 1024 * 1024})
+  const {stdout} = await promisify(execFile)('git', args, {
+    cwd: dir,
+    env,
+    signal,
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  })
   return stdout.trim()
 }
 
-function cloneError(url: string, branch: string | null, error: unknown): Error {
+function cloneError(url: string, branch: string | null, error: unknown, timeoutMs: number): Error {
   const text = errorMessage(error)
   if (branch && /Remote branch .* not found/i.test(text)) {
     return new UserError(`branch "${branch}" does not exist in ${url}`)
@@ -298,7 +339,7 @@ function cloneError(url: string, branch: string | null, error: unknown): Error {
       hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',
     })
   }
-  return unreachable(url, error)
+  return unreachable(url, error, timeoutMs)
 }
 
 /** The folder is a clone whose origin is this URL (read from `.git/config`, no process). */

@@ -153,6 +153,7 @@ export async function fetchRepository(
     branch: row.branch,
     auth: authFor(row.url, tokens(env.context)),
     signal: env.context.signal,
+    timeoutMs: env.context.config.swarm.gitTimeoutSeconds * 1000,
     onWarning: (message, fields) => env.context.logger.warn(`${repositoryName(row.url)}: ${message}`, fields),
   })
 }

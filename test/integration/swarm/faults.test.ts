@@ -1,11 +1,14 @@
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ExitCode} from '../../../src/lib/errors.js'
 import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
 import {testEnv} from '../../support/testenv.js'
-import {Workspace, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+import {startGitHttp} from './git-http.js'
+import {Workspace, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
 
 /**
  * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
@@ -124,5 +127,52 @@ describe('a cached clone left locked by a killed git', () => {
     expect(existsSync(lock)).toBe(false)
     expect(ws.logs.join('\n')).toMatch(/locked: removed a stale git lock .* files=.*index\.lock/)
     await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
+
+describe('a git remote that accepts and never answers', () => {
+  it('ends that repository within the timeout as unreachable (exit 3) while the others are applied', async () => {
+    const S = name('hang')
+    const OK = name('hang-ok')
+    const hung = ws.repo('hung').stacks([S]).stack(S)
+    hung.commit('hung')
+    const server = await startGitHttp({projectRoot: join(ws.root, 'repos')})
+    const silent = createServer(() => {
+      // accept, then never answer
+    })
+    try {
+      expect((await watch(await ws.swarm(), {url: `${server.url}/hung/.git`})).reconcile.exitCode).toBe(ExitCode.ok)
+      const fine = ws.repo('fine').stacks([OK]).stack(OK)
+      fine.commit('fine')
+      expect((await watch(await ws.swarm(), {url: fine.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+      const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/hung/.git`
+      // The remote of `hung` is now a server that hangs: in the state and in the clone's origin.
+      const db = await (await ws.context()).state()
+      db.prepare('UPDATE swarm_repositories SET url = ? WHERE name = ?').run(silentUrl, 'hung')
+      git(join(ws.root, 'cache', 'hung'), 'remote', 'set-url', 'origin', silentUrl)
+      hung.stack(S, {extra: {environment: {V: '2'}}}).commit('never fetched')
+      fine.stack(OK, {extra: {environment: {V: '2'}}}).commit('fetched')
+
+      const started = Date.now()
+      const report = await reconcile(await ws.swarm({gitTimeoutSeconds: 5}), {})
+      expect(Date.now() - started).toBeLessThan(45_000)
+      expect(report.exitCode).toBe(ExitCode.temporary)
+      const repo = report.repositories.find((r) => r.name === 'hung')!
+      expect(repo.result).toBe('unreachable')
+      expect(repo.error).toMatch(
+        /cannot fetch http:\/\/127\.0\.0\.1:\d+\/hung\/\.git: the remote did not answer within 5 s/,
+      )
+      expect(outcome(report, OK)).toMatchObject({action: 'update', outcome: 'deployed'})
+      expect(outcome(report, S)).toBeUndefined()
+      expect(await runningTasks(S)).toBe(1)
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
+      await server.close()
+    }
+    await unwatch(await ws.swarm(), {url: 'hung', removeStacks: true})
+    await unwatch(await ws.swarm(), {url: 'fine', removeStacks: true})
   })
 })
