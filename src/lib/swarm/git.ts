@@ -3,7 +3,7 @@ import {basename, dirname, join} from 'node:path'
 
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
-import {remoteBranchHead} from './remote-head.js'
+import {remoteAdvertisement} from './remote-head.js'
 import {clearStaleGitLocks} from './stale-lock.js'
 
 /**
@@ -231,19 +231,11 @@ export async function syncClone(options: {
       await (await simple()).clone(options.url, options.dir, args)
     } catch (error) {
       rmSync(options.dir, {recursive: true, force: true})
-      throw cloneError(options.url, options.branch, error, timeoutMs)
+      throw await cloneError(options.url, options.branch, error, env, timeoutMs)
     }
     cloned = true
   }
 
-  // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD), else the checked-out one.
-  let branch = options.branch ?? originHead(options.dir)
-  if (!branch) {
-    const git = await inRepo()
-    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
-    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
-  }
-  const remoteRef = `refs/remotes/origin/${branch}`
   // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
   // asked now, alongside the remote, and read below when it matters.
   const status = gitOutput(
@@ -254,18 +246,57 @@ export async function syncClone(options: {
     timeoutMs,
   )
   status.catch(() => {})
+  // An http(s) remote's refs and default branch, from one request (undefined: git decides).
+  const advert = cloned
+    ? undefined
+    : await remoteAdvertisement({
+        url: options.url,
+        authorization: options.auth ? basicAuthorization(options.auth) : undefined,
+        signal: options.signal,
+        timeoutMs: Math.min(timeoutMs, 15_000),
+      })
+
+  // Without --branch the remote's default branch is followed, as it is now (not as it was when the
+  // clone was made): asked of the remote on every run, falling back to what clone recorded.
+  let branch = options.branch ?? undefined
+  let defaultMoved = false
+  if (!branch) {
+    const recorded = originHead(options.dir)
+    const current = cloned
+      ? recorded
+      : httpOrigin(options.url)
+        ? advert?.defaultBranch
+        : await lsRemoteDefault(options.dir, env, options.signal, timeoutMs)
+    branch = current ?? recorded
+    if (current && recorded && current !== recorded) {
+      defaultMoved = true
+      options.onWarning?.(`the remote's default branch is now ${current} (was ${recorded}): following it`)
+    }
+  }
+  if (!branch) {
+    const git = await inRepo()
+    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
+    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
+  }
+  const remoteRef = `refs/remotes/origin/${branch}`
   // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
   let refs = readRefs(options.dir, remoteRef)
-  if (!cloned && !(await upToDate({...options, timeoutMs}, branch, refs))) {
+  const upToDate =
+    refs.tip !== undefined &&
+    refs.head === refs.tip &&
+    refs.current === `refs/heads/${branch}` &&
+    advert?.refs.get(`refs/heads/${branch}`) === refs.tip
+  if (!cloned && !upToDate) {
     const git = await inRepo()
     try {
       await git.raw(['fetch', '--prune', '--no-tags', '--progress', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
-        throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+        throw await missingBranch(options.url, branch, env, timeoutMs)
       }
       throw unreachable(options.url, error, timeoutMs)
     }
+    if (defaultMoved) await git.raw(['symbolic-ref', 'refs/remotes/origin/HEAD', remoteRef])
     refs = readRefs(options.dir, remoteRef)
   }
   let {head: previous, tip: commit, current} = refs
@@ -277,7 +308,7 @@ export async function syncClone(options: {
       .trim()
       .split('\n')
   }
-  if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+  if (!commit) throw await missingBranch(options.url, branch, env, timeoutMs)
   const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
@@ -288,23 +319,6 @@ export async function syncClone(options: {
     await git.raw(['clean', '-ffdxq'])
   }
   return {commit, branch, cloned, previous: cloned ? undefined : previous}
-}
-
-/** The clone is on `branch` at its fetched tip, and the remote advertises that same tip: fetching would bring nothing. */
-async function upToDate(
-  options: {url: string; auth?: GitAuth; signal?: AbortSignal; timeoutMs: number},
-  branch: string,
-  refs: ReturnType<typeof readRefs>,
-): Promise<boolean> {
-  if (!refs.tip || refs.head !== refs.tip || refs.current !== `refs/heads/${branch}`) return false
-  const remote = await remoteBranchHead({
-    url: options.url,
-    branch,
-    authorization: options.auth ? basicAuthorization(options.auth) : undefined,
-    signal: options.signal,
-    timeoutMs: Math.min(options.timeoutMs, 15_000),
-  })
-  return remote === refs.tip
 }
 
 /**
@@ -329,11 +343,47 @@ async function gitOutput(
   return stdout.trim()
 }
 
-function cloneError(url: string, branch: string | null, error: unknown, timeoutMs: number): Error {
+/** `git ls-remote --symref origin HEAD` in the clone: the branch the remote's HEAD points at now. */
+async function lsRemoteDefault(
+  dir: string,
+  env: Record<string, string>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const out = await gitOutput(dir, ['ls-remote', '--symref', 'origin', 'HEAD'], env, signal, timeoutMs).catch(() => '')
+  return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
+}
+
+/** "branch X does not exist", with the branches the remote has and its default, so the fix is one command away. */
+async function missingBranch(
+  url: string,
+  branch: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<UserError> {
+  const {tmpdir} = await import('node:os')
+  const out = await gitOutput(tmpdir(), ['ls-remote', '--symref', url], env, undefined, timeoutMs).catch(() => '')
+  const defaultBranch = /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
+  const branches = [...out.matchAll(/^[0-9a-f]{40,64}\s+refs\/heads\/(\S+)$/gm)].map((m) => m[1]!)
+  const listed =
+    branches.length === 0
+      ? ''
+      : `; its branches: ${branches.slice(0, 10).join(', ')}${branches.length > 10 ? ` and ${branches.length - 10} more` : ''}${defaultBranch ? ` (default ${defaultBranch})` : ''}`
+  const fix = defaultBranch ?? branches[0]
+  return new UserError(
+    `branch "${branch}" does not exist in ${url}${listed}${fix ? `; follow another with \`homeops swarm watch ${url} --branch ${fix}\`` : ''}`,
+  )
+}
+
+function cloneError(
+  url: string,
+  branch: string | null,
+  error: unknown,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Error | Promise<Error> {
   const text = errorMessage(error)
-  if (branch && /Remote branch .* not found/i.test(text)) {
-    return new UserError(`branch "${branch}" does not exist in ${url}`)
-  }
+  if (branch && /Remote branch .* not found/i.test(text)) return missingBranch(url, branch, env, timeoutMs)
   if (/Authentication failed|could not read Username|403|401/i.test(text)) {
     return new TransientError(`cannot fetch ${url}: authentication failed`, {
       hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',

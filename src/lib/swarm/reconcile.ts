@@ -24,7 +24,15 @@ import {
 } from './docker.js'
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
-import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
+import {
+  CONTENT_LABEL,
+  REPOSITORY_LABEL,
+  type RenderedStack,
+  nfsPath,
+  renderStack,
+  withDeployLabels,
+  withServiceLabels,
+} from './render.js'
 import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
 import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
@@ -224,9 +232,15 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  const swarmStacks = new Set(
-    (await services).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
-  )
+  // Stack name → the repositories its services say they were deployed from ('' for none).
+  const swarmStacks = new Map<string, Set<string>>()
+  for (const service of await services) {
+    const stackName = service.Spec?.Labels?.[STACK_LABEL]
+    if (!stackName) continue
+    const from = swarmStacks.get(stackName) ?? new Set<string>()
+    from.add(service.Spec?.Labels?.[REPOSITORY_LABEL] ?? '')
+    swarmStacks.set(stackName, from)
+  }
   const claimed = new Map<string, string>()
   for (const w of work) {
     if (!w.fetch) continue
@@ -251,7 +265,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
             `stack "${stack.name}" is also listed by repository ${rival}, which deploys it first; remove it from one of the two stacks.yaml`,
             false,
           )
-        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
+        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.get(stack.name))
       if (!owned && !rival) claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
@@ -457,9 +471,13 @@ function planStack(
   w: RepoWork,
   stack: StackLayout,
   {hmacKey, force, dryRun}: {hmacKey: string; force: boolean; dryRun: boolean},
-  inSwarm: boolean,
+  deployedFrom: Set<string> | undefined,
 ): {result: StackResult; prepared?: Prepared; record?: boolean} {
   const row = env.store.stack(stack.name)
+  const inSwarm = deployedFrom !== undefined
+  // Deployed by this very repository before an `unwatch` that kept it running: adopted again.
+  const adopting =
+    inSwarm && (!row || row.status === 'removed') && deployedFrom.size === 1 && deployedFrom.has(w.row.url)
   if (row && row.repositoryId !== w.row.id && row.repositoryId !== null && row.status !== 'removed') {
     const owner = env.store.repositories().find((r) => r.id === row.repositoryId)?.name ?? 'another repository'
     return failPlan(
@@ -469,11 +487,14 @@ function planStack(
       false,
     )
   }
-  if (inSwarm && (!row || row.status === 'removed' || row.status === 'stopped')) {
+  if (inSwarm && !adopting && (!row || row.status === 'removed' || row.status === 'stopped')) {
+    const others = [...deployedFrom].filter(Boolean)
     return failPlan(
       stack.name,
       w.row.name,
-      `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops; refusing to take it over`,
+      others.length > 0
+        ? `a stack named "${stack.name}" already runs in the Swarm, deployed by homeops from ${others.join(', ')}; refusing to take it over`
+        : `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops from this repository; refusing to take it over`,
       false,
     )
   }
@@ -501,6 +522,7 @@ function planStack(
   }
   const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
   const decide = (): {action: PlanAction; reason: string} => {
+    if (adopting) return {action: 'update', reason: 'adopted: deployed from this repository before it was unwatched'}
     if (!row || row.status === 'removed') return {action: 'create', reason: 'new stack'}
     if (row.status === 'stopped') {
       return force
@@ -638,10 +660,12 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   await stackDeploy({
     ...env.cli,
     stack: name,
-    compose:
+    compose: withDeployLabels(
       prepared.bindings.length > 0
         ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
         : prepared.rendered.compose,
+      {[REPOSITORY_LABEL]: w.row.url},
+    ),
     cwd: prepared.layout.dir,
     secrets: prepared.secrets,
     timeoutMs,
@@ -746,7 +770,11 @@ export async function watch(env: SwarmEnv, options: WatchOptions): Promise<Watch
   const existing = store.repositoryByUrl(url)
   if (existing) {
     context.logger.info(`${url} is already watched as ${existing.name}: reconciling it`)
-    if (options.branch && options.branch !== existing.branch) store.setBranch(existing.id, options.branch)
+    if (options.branch && options.branch !== existing.branch) {
+      // Fetched before it is recorded: a branch that does not exist leaves the repository as it was.
+      await fetchRepository(env, {...existing, branch: options.branch})
+      store.setBranch(existing.id, options.branch)
+    }
     // Watching again re-arms stacks stopped by `swarm stop`.
     for (const stack of store.stacksOf(existing.id))
       if (stack.status === 'stopped') store.recordRemoved(stack.name, 'removed')

@@ -166,6 +166,26 @@ export function withServiceLabels(compose: string, labels: Record<string, string
 }
 
 export const CONTENT_LABEL = 'homeops.swarm.content'
+/** Service label naming the repository (URL as watched) a stack was deployed from: lets a later `watch` adopt it. */
+export const REPOSITORY_LABEL = 'homeops.swarm.repository'
+
+/** Adds service labels (`deploy.labels`: they change the service, not its tasks, so nothing restarts). */
+export function withDeployLabels(compose: string, labels: Record<string, string>): string {
+  const doc = parse(compose) as Record<string, unknown>
+  const services = doc.services as Record<string, Record<string, unknown>>
+  for (const service of Object.values(services)) {
+    const deploy = isRecord(service.deploy) ? service.deploy : {}
+    const existing = deploy.labels
+    deploy.labels = Array.isArray(existing)
+      ? [
+          ...existing.filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
+          ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+        ]
+      : {...(isRecord(existing) ? existing : {}), ...labels}
+    service.deploy = deploy
+  }
+  return stringify(doc, {lineWidth: 0})
+}
 
 export function nfsPath(layout: RepositoryLayout, volume: VolumeEntry): string {
   return join(layout.nfs!.path, volume.path!)

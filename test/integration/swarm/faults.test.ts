@@ -6,6 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ExitCode} from '../../../src/lib/errors.js'
 import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
+import {swarmStatus} from '../../../src/lib/swarm/status.js'
 import {testEnv} from '../../support/testenv.js'
 import {startGitHttp} from './git-http.js'
 import {Workspace, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
@@ -174,5 +175,51 @@ describe('a git remote that accepts and never answers', () => {
     }
     await unwatch(await ws.swarm(), {url: 'hung', removeStacks: true})
     await unwatch(await ws.swarm(), {url: 'fine', removeStacks: true})
+  })
+})
+
+describe('following the remote', () => {
+  it("follows the remote's default branch when it moves, names the branches of a missing one, and adopts its own stacks after unwatch", async () => {
+    const S = name('follow')
+    const repo = ws.repo('follow').stacks([S]).stack(S)
+    repo.commit('on main')
+    const first = await watch(await ws.swarm(), {url: repo.dir})
+    expect(first.repository.branch).toBe('main')
+
+    // The remote's default branch becomes trunk (main stays, frozen).
+    git(repo.dir, 'checkout', '-q', '-b', 'trunk')
+    repo.stack(S, {extra: {environment: {ON: 'trunk'}}}).commit('on trunk')
+    const moved = await reconcile(await ws.swarm(), {repo: 'follow'})
+    expect(moved.exitCode).toBe(ExitCode.ok)
+    expect(moved.repositories[0]).toMatchObject({branch: 'trunk', commit: git(repo.dir, 'rev-parse', 'trunk')})
+    expect(outcome(moved, S)).toMatchObject({action: 'update', reason: 'changed: compose', outcome: 'deployed'})
+    expect(ws.logs.join('\n')).toMatch(/follow: the remote's default branch is now trunk \(was main\): following it/)
+    const status = await swarmStatus(await ws.context())
+    expect(status.repositories.find((r) => r.name === 'follow')).toMatchObject({branch: 'trunk', followsDefault: true})
+
+    // A branch that does not exist: the message lists what does.
+    const missing =
+      /branch "nope" does not exist in .*; its branches: main, trunk \(default trunk\); follow another with `homeops swarm watch .* --branch trunk`/
+    await expect(
+      watch(await ws.swarm(), {url: `file://${repo.dir}`, name: 'follow-nope', branch: 'nope'}),
+    ).rejects.toThrow(missing)
+    await expect(watch(await ws.swarm(), {url: repo.dir, branch: 'nope'})).rejects.toThrow(missing)
+    expect((await swarmStatus(await ws.context())).repositories.find((r) => r.name === 'follow')).toMatchObject({
+      followsDefault: true,
+    })
+
+    // unwatch keeping the stack, then watch again: adopted, not "not deployed by homeops".
+    const before = await serviceVersions(S)
+    await unwatch(await ws.swarm(), {url: repo.dir})
+    expect(await runningTasks(S)).toBe(1)
+    const again = await watch(await ws.swarm(), {url: repo.dir})
+    expect(again.reconcile.exitCode).toBe(ExitCode.ok)
+    expect(outcome(again.reconcile, S)).toMatchObject({
+      reason: 'adopted: deployed from this repository before it was unwatched',
+      outcome: 'deployed',
+    })
+    expect(await runningTasks(S)).toBe(1)
+    expect(Object.keys(await serviceVersions(S))).toEqual(Object.keys(before))
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
   })
 })

@@ -123,6 +123,11 @@ describe('SwarmStore', () => {
     const r = repo('a')
     store.recordFetch(r.id, 'abc', 'main')
     store.recordRun(r.id, 'ok', null)
-    expect(store.repositoryByUrl('/srv/a')).toMatchObject({lastCommit: 'abc', branch: 'main', lastResult: 'ok'})
+    expect(store.repositoryByUrl('/srv/a')).toMatchObject({
+      lastCommit: 'abc',
+      branch: null,
+      fetchedBranch: 'main',
+      lastResult: 'ok',
+    })
   })
 })
