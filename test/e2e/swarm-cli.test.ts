@@ -126,7 +126,17 @@ describe('homeops swarm (built CLI, no TTY)', () => {
       images: Record<string, unknown>[]
     }
     expect(Object.keys(status.repositories[0]!).sort()).toEqual(
-      ['branch', 'lastCommit', 'lastError', 'lastFetchedAt', 'lastResult', 'lastRunAt', 'name', 'url'].sort(),
+      [
+        'branch',
+        'followsDefault',
+        'lastCommit',
+        'lastError',
+        'lastFetchedAt',
+        'lastResult',
+        'lastRunAt',
+        'name',
+        'url',
+      ].sort(),
     )
     expect(status.stacks.map((s) => [s.name, s.status, s.services])).toEqual([
       [API, 'deployed', {running: 1, desired: 1, count: 1}],
