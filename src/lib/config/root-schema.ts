@@ -4,7 +4,7 @@ import {dnsSchema} from '../dns/config.js'
 import {imagesSchema} from '../images/config.js'
 import {monitorSchema} from '../monitor/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, list, obj, oneOf, str} from './schema.js'
+import {type Infer, array, bool, list, num, obj, oneOf, str} from './schema.js'
 
 export const registryCredentialSchema = obj({
   host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
@@ -22,6 +22,13 @@ export const configSchema = obj({
   }),
   docker: obj({
     host: str({env: ['DOCKER_HOST'], description: 'unix:///var/run/docker.sock or tcp://host:2375'}),
+    timeoutSeconds: num({
+      default: 30,
+      min: 1,
+      max: 3600,
+      description:
+        'longest a Docker Engine call may go without a byte from the daemon before it fails (a frozen dockerd)',
+    }),
   }),
   registries: array(registryCredentialSchema),
   serve: obj({
