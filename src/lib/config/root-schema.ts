@@ -6,7 +6,7 @@ import {apiKeyField, cidrListField, hostListField} from '../http/access-config.j
 import {monitorSchema} from '../monitor/config.js'
 import {registryCredentialSchema} from '../registry/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, obj, oneOf, str} from './schema.js'
+import {type Infer, array, bool, num, obj, oneOf, str} from './schema.js'
 
 export const configSchema = obj({
   log: obj({
@@ -18,6 +18,13 @@ export const configSchema = obj({
   }),
   docker: obj({
     host: str({env: ['DOCKER_HOST'], description: 'unix:///var/run/docker.sock or tcp://host:2375'}),
+    timeoutSeconds: num({
+      default: 30,
+      min: 1,
+      max: 3600,
+      description:
+        'longest a Docker Engine call may go without a byte from the daemon before it fails (a frozen dockerd)',
+    }),
   }),
   registries: array(registryCredentialSchema),
   serve: obj({

@@ -10,6 +10,7 @@ import {parseListen} from '../http/address.js'
 import {type Handler, type HttpRequest, HttpError, type RouteOptions, Router, json} from '../http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../http/server.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
+import {DockerProbe, type DockerProbeResult} from '../docker/probe.js'
 import {MetricsRegistry} from '../metrics/registry.js'
 import type {Notifier} from '../systemd/notify.js'
 import {registerProcessMetrics} from './metrics.js'
@@ -34,6 +35,8 @@ export interface ServeOptions {
   backoff?: Partial<BackoffOptions>
   startTimeoutMs?: number
   webRoot?: string
+  /** Tests: how `/health` pings the Docker daemon (default: `context.engine()`'s ping). */
+  dockerPing?: (timeoutMs: number) => Promise<void>
 }
 
 export interface ServeHandle {
@@ -57,7 +60,12 @@ export interface HealthReport {
   version: string
   uptimeSeconds: number
   modes: Record<string, Omit<ModeStatus, 'name'>>
+  /** Present while a mode that needs Docker is enabled: whether the daemon answers a ping now. */
+  docker?: DockerProbeResult
 }
+
+/** Modes that cannot work without the Docker daemon (dns only reads it when configured, and answers without it). */
+const DOCKER_MODES: readonly Mode[] = ['monitor', 'images', 'swarm']
 
 const SNAPSHOT_TIMEOUT_MS = 10_000
 
@@ -149,9 +157,13 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     }
   }
 
+  const dockerProbe = new DockerProbe({
+    ping: options.dockerPing ?? (async (timeoutMs) => (await context.engine()).ping({timeoutMs})),
+  })
+
   // ---- core routes ----
-  router.get('/health', () => {
-    const report = health()
+  router.get('/health', async () => {
+    const report = await health()
     return json(report, report.status === 'ok' ? 200 : 503)
   })
   router.get('/metrics', () => metricsResponse(metrics.render() + renderProcessMetrics()), {access: policy.read})
@@ -187,14 +199,17 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   router.get('/web/*', files, {access: policy.static})
   router.get('/favicon.ico', () => ({status: 204, body: ''}))
 
-  function health(): HealthReport {
+  async function health(): Promise<HealthReport> {
     const modes: HealthReport['modes'] = {}
     for (const {name, ...rest} of ordered()) modes[name] = rest
+    const needsDocker = supervisor.names().some((name) => DOCKER_MODES.includes(name as Mode))
+    const docker = needsDocker ? await dockerProbe.check() : undefined
     return {
-      status: supervisor.allUp() ? 'ok' : 'degraded',
+      status: supervisor.allUp() && docker?.reachable !== false ? 'ok' : 'degraded',
       version: context.version,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       modes,
+      ...(docker ? {docker} : {}),
     }
   }
 

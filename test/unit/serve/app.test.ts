@@ -16,7 +16,11 @@ afterEach(async () => {
 async function serve(
   yaml: string,
   modes: Partial<Record<Mode, ServiceMode | Error>>,
-  extra: {reloadConfig?: () => HomeopsConfig; notifier?: Notifier} = {},
+  extra: {
+    reloadConfig?: () => HomeopsConfig
+    notifier?: Notifier
+    dockerPing?: (timeoutMs: number) => Promise<void>
+  } = {},
 ) {
   const {config} = configFrom(yaml)
   const logs = captureLogs()
@@ -25,6 +29,8 @@ async function serve(
     listen: '127.0.0.1:0',
     accessLog: false,
     backoff: {initialMs: 50, maxMs: 200},
+    // A daemon that answers, unless the test says otherwise.
+    dockerPing: async () => {},
     loadMode: async (name) => {
       const mode = modes[name]
       if (!mode) throw new Error(`lib/${name}/mode.js is not part of this build`)
@@ -74,6 +80,56 @@ describe('homeops serve (in process)', () => {
         ddns: {up: true},
       },
     })
+  })
+
+  it('answers /health 503 within the ping limit while the Docker daemon does not answer, and 200 once it does', async () => {
+    let frozen = true
+    let pings = 0
+    const {get} = await serve(
+      'monitor:\n  enabled: true\nddns:\n  enabled: true\n',
+      {monitor: new FakeMode('monitor'), ddns: new FakeMode('ddns')},
+      {
+        dockerPing: () => {
+          pings++
+          return frozen ? new Promise<void>(() => {}) : Promise.resolve()
+        },
+      },
+    )
+    const started = Date.now()
+    const [down, again] = await Promise.all([get('/health'), get('/health')])
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(pings).toBe(1) // concurrent checks share one ping
+    expect(down.status).toBe(503)
+    expect(again.status).toBe(503)
+    expect(down.body).toMatchObject({
+      status: 'degraded',
+      modes: {monitor: {up: true}, ddns: {up: true}},
+      docker: {reachable: false, error: 'the Docker daemon did not answer a ping within 2 s'},
+    })
+    // the answer is reused for a few seconds: a health poller does not pile pings on a frozen daemon
+    expect((await get('/health')).status).toBe(503)
+    expect(pings).toBe(1)
+
+    frozen = false
+    let health = await get('/health')
+    for (let i = 0; i < 100 && health.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      health = await get('/health')
+    }
+    expect(health.body).toMatchObject({status: 'ok', docker: {reachable: true}})
+  }, 20_000)
+
+  it('does not ask Docker for /health when no enabled mode needs it', async () => {
+    let pings = 0
+    const {get} = await serve(
+      'ddns:\n  enabled: true\n',
+      {ddns: new FakeMode('ddns')},
+      {dockerPing: () => (pings++, new Promise<void>(() => {}))},
+    )
+    const health = await get('/health')
+    expect(health.status).toBe(200)
+    expect(health.body).not.toHaveProperty('docker')
+    expect(pings).toBe(0)
   })
 
   it('starts only enabled modes and mounts each mode routes under /<mode>', async () => {
