@@ -4,7 +4,7 @@ import {dnsSchema} from '../dns/config.js'
 import {imagesSchema} from '../images/config.js'
 import {monitorSchema} from '../monitor/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, list, obj, oneOf, str} from './schema.js'
+import {type Infer, array, bool, list, listen, obj, oneOf, str} from './schema.js'
 
 export const registryCredentialSchema = obj({
   host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
@@ -25,7 +25,7 @@ export const configSchema = obj({
   }),
   registries: array(registryCredentialSchema),
   serve: obj({
-    listen: str({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
+    listen: listen({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
     apiKey: str({
       secret: true,
       env: ['HOMEOPS_API_KEY'],

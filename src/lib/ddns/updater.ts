@@ -1,5 +1,6 @@
 import type {Context} from '../context.js'
 import {ExitCode, UserError, errorMessage} from '../errors.js'
+import {sleep as abortableSleep} from '../time/sleep.js'
 import {type Family, familyLabel} from './address.js'
 import {DEFAULT_SOURCES, type Detection, type IpSource, detectAddress, parseSource} from './detect.js'
 import {DdnsHttpClient, HttpFailure} from './http.js'
@@ -440,19 +441,6 @@ export function deferDelay(answer: ProviderAnswer, failures: number, random: () 
   const cap = serverSide ? 4 * 3600_000 : 3600_000
   const delay = Math.min(base * 2 ** Math.max(0, failures - 1), cap) * (0.8 + 0.4 * random())
   return Math.max(Math.round(delay), (answer.retryAfterSeconds ?? 0) * 1000)
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }
 
 function logDetection(context: Context, detection: Detection): void {

@@ -1,5 +1,5 @@
 import {LOG_LEVELS} from '../log/logger.js'
-import {array, bool, num, obj, oneOf, str} from '../config/schema.js'
+import {array, bool, listen, num, obj, oneOf, str} from '../config/schema.js'
 
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
 export const IMAGE_STRATEGIES = ['ALL', 'MAJOR', 'MINOR', 'PATCH'] as const
@@ -23,10 +23,10 @@ export const imagesSchema = obj({
     description: 'overrides every workload label when set',
   }),
   runOnBoot: bool({default: false, env: ['RUN_ON_BOOT']}),
-  intervalSeconds: num({default: 3600, min: 60}),
+  intervalSeconds: num({default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
   schedule: str({description: 'cron expression; wins over intervalSeconds'}),
   publicUrl: str({description: 'base URL of `images serve` used in one-time apply links'}),
-  linkTtlHours: num({default: 168, min: 1}),
+  linkTtlHours: num({default: 168, min: 1, max: 8760, unit: 'hours'}),
   githubToken: str({secret: true, env: ['GITHUB_TOKEN']}),
   openai: obj({
     url: str({env: ['OPEN_AI_URL']}),
@@ -43,12 +43,30 @@ export const imagesSchema = obj({
     description:
       'only workloads labelled homeops.images.scope=<scope> (several homeops instances on one Docker or Swarm)',
   }),
-  listen: str({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
+  listen: listen({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
   githubApiUrl: str({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
   maxTags: num({default: 20000, min: 100, integer: true, description: 'tags read per repository at most'}),
-  tagListTimeoutSeconds: num({default: 60, min: 5, description: 'time limit for reading one tag list'}),
-  requestTimeoutSeconds: num({default: 15, min: 1, description: 'per registry request'}),
+  tagListTimeoutSeconds: num({
+    default: 60,
+    min: 5,
+    max: 3600,
+    unit: 'seconds',
+    description: 'time limit for reading one tag list',
+  }),
+  requestTimeoutSeconds: num({default: 15, min: 1, max: 600, unit: 'seconds', description: 'per registry request'}),
   concurrencyPerRegistry: num({default: 4, min: 1, max: 32, integer: true}),
-  healthTimeoutSeconds: num({default: 120, min: 5, description: 'how long an update may take to converge'}),
-  historyDays: num({default: 90, min: 1, description: 'check results older than this are pruned'}),
+  healthTimeoutSeconds: num({
+    default: 120,
+    min: 5,
+    max: 86400,
+    unit: 'seconds',
+    description: 'how long an update may take to converge',
+  }),
+  historyDays: num({
+    default: 90,
+    min: 1,
+    max: 36500,
+    unit: 'days',
+    description: 'check results older than this are pruned',
+  }),
 })

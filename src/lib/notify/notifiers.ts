@@ -1,5 +1,6 @@
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
+import {sleep} from '../time/sleep.js'
 import {post} from './http.js'
 import {type UpdateNotice, noticeLines, noticeTitle, truncate} from './message.js'
 
@@ -210,7 +211,7 @@ export async function notifyAll(
           return {notifier: notifier.label, ok: true}
         } catch (error) {
           if (error instanceof TransientError && attempt < 2) {
-            await new Promise((r) => setTimeout(r, 1000))
+            await sleep(1000)
             continue
           }
           logger.warn('notification failed', {

@@ -5,6 +5,7 @@ import type {Dispatcher} from 'undici'
 import {HomeopsError, OperationError, TransientError, errnoCode, errorMessage} from '../errors.js'
 import {type Logger, silentLogger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
 import {nextLink, parseRateLimit, parseRetryAfter, parseWwwAuthenticate} from './auth.js'
 import {CredentialStore, type CredentialInput, type RegistryCredential} from './credentials.js'
 import {DOCKER_HUB, type ImageReference, formatReference, familiarName} from './reference.js'
@@ -622,8 +623,4 @@ function unreachable(registry: string, what: string, error: unknown, timeoutMs: 
     hint: 'check the network and the registry host; homeops retries on the next run',
     cause: error,
   })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
