@@ -1,6 +1,6 @@
 import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
 
-import {errnoCode, errorMessage} from '../errors.js'
+import {describeNetworkError} from '../http/network-error.js'
 import {RequestTimeoutError, nodeRequest} from '../http/node-request.js'
 import type {Family} from './address.js'
 
@@ -84,7 +84,7 @@ export class DdnsHttpClient {
       if (error instanceof RequestTimeoutError) {
         throw new HttpFailure('timeout', `no answer within ${this.options.timeoutMs / 1000}s`)
       }
-      throw new HttpFailure('network', describeNetworkError(error))
+      throw new HttpFailure('network', describeNetworkError(error).reason)
     }
   }
 
@@ -107,29 +107,5 @@ export class DdnsHttpClient {
       this.agents.set(key, agent)
     }
     return agent
-  }
-}
-
-function describeNetworkError(error: unknown): string {
-  const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'name not resolved'
-    case 'ECONNRESET':
-      return 'connection reset'
-    case 'ENETUNREACH':
-    case 'EHOSTUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'network unreachable over this address family'
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'CERT_HAS_EXPIRED':
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate rejected (${code})`
-    default:
-      return errorMessage(error)
   }
 }
