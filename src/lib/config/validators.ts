@@ -24,7 +24,7 @@ export const ipAddressListProblem: Validator = (value) => {
   if (bad === undefined) return undefined
   return bad === ''
     ? 'expected IP addresses separated by commas, found an empty one'
-    : `"${bad}" is not an IP address (expected e.g. 192.168.1.10 or 192.168.1.10,fd00::10)`
+    : `expected IP addresses such as 192.168.1.10 or 192.168.1.10,fd00::10 ("${bad}" is not one)`
 }
 
 export function portProblem(port: number | string): string | undefined {

@@ -106,9 +106,10 @@ function moveAside(path: string): string {
       hint: `move it away by hand (mv ${path} ${path}.bad) or set HOMEOPS_DB_PATH elsewhere`,
     })
   }
-  for (const suffix of SIDE_FILES) {
+  for (const suffix of ['', ...SIDE_FILES]) {
     try {
-      renameSync(path + suffix, aside + suffix)
+      if (suffix !== '') renameSync(path + suffix, aside + suffix)
+      chmodSync(aside + suffix, 0o600)
     } catch {
       // absent: nothing to keep
     }
