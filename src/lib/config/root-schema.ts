@@ -6,7 +6,7 @@ import {apiKeyField, cidrListField, hostListField} from '../http/access-config.j
 import {monitorSchema} from '../monitor/config.js'
 import {registryCredentialSchema} from '../registry/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, num, obj, oneOf, str} from './schema.js'
+import {type Infer, array, bool, listen, num, obj, oneOf, str} from './schema.js'
 
 export const configSchema = obj({
   log: obj({
@@ -28,7 +28,7 @@ export const configSchema = obj({
   }),
   registries: array(registryCredentialSchema),
   serve: obj({
-    listen: str({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
+    listen: listen({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
     apiKey: apiKeyField({
       env: ['HOMEOPS_API_KEY'],
       description:

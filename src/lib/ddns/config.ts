@@ -22,10 +22,17 @@ export const ddnsRecordSchema = obj({
 
 export const ddnsSchema = obj({
   enabled: bool({default: false, description: 'run the ddns loop in `homeops serve`'}),
-  intervalSeconds: num({default: 300, min: 15, env: ['DDNS_INTERVAL_SECONDS']}),
+  intervalSeconds: num({default: 300, min: 15, max: 7 * 86400, unit: 'seconds', env: ['DDNS_INTERVAL_SECONDS']}),
   ipv6: bool({default: false, env: ['DDNS_ENABLE_IPV6']}),
   logLevel: oneOf(LOG_LEVELS, {env: ['DDNS_LOG_LEVEL']}),
-  requestTimeout: num({default: 10, min: 1, max: 300, env: ['DDNS_REQUEST_TIMEOUT'], description: 'seconds'}),
+  requestTimeout: num({
+    default: 10,
+    min: 1,
+    max: 300,
+    unit: 'seconds',
+    env: ['DDNS_REQUEST_TIMEOUT'],
+    description: 'seconds',
+  }),
   maxRetries: num({
     default: 3,
     min: 0,
@@ -38,6 +45,7 @@ export const ddnsSchema = obj({
     default: 2,
     min: 0,
     max: 3600,
+    unit: 'seconds',
     env: ['DDNS_RETRY_BACKOFF'],
     description: 'seconds, doubled per retry (each wait capped at 5 s)',
   }),

@@ -1,6 +1,7 @@
 import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
 
-import {errnoCode, errorMessage} from '../errors.js'
+import {errnoCode} from '../errors.js'
+import {describeNetworkError} from '../http/network-error.js'
 import {RequestTimeoutError, nodeRequest} from '../http/node-request.js'
 import {redact} from '../log/redact.js'
 import type {Family} from './address.js'
@@ -95,7 +96,7 @@ export class DdnsHttpClient {
         throw new HttpFailure('timeout', `no answer within ${this.options.timeoutMs / 1000}s`)
       }
       const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
-      throw new HttpFailure(UNREACHABLE.has(code ?? '') ? 'unreachable' : 'network', describeNetworkError(error))
+      throw new HttpFailure(UNREACHABLE.has(code ?? '') ? 'unreachable' : 'network', describeNetworkError(error).reason)
     }
   }
 
@@ -123,27 +124,3 @@ export class DdnsHttpClient {
 
 /** Errors raised before a request could reach the server: nothing was sent, resending is harmless. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'])
-
-function describeNetworkError(error: unknown): string {
-  const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'name not resolved'
-    case 'ECONNRESET':
-      return 'connection reset'
-    case 'ENETUNREACH':
-    case 'EHOSTUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'network unreachable over this address family'
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'CERT_HAS_EXPIRED':
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate rejected (${code})`
-    default:
-      return errorMessage(error)
-  }
-}

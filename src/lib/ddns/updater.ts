@@ -1,5 +1,6 @@
 import type {Context} from '../context.js'
 import {ExitCode, UserError, errorMessage} from '../errors.js'
+import {sleep as abortableSleep} from '../time/sleep.js'
 import {type Family, familyLabel} from './address.js'
 import {DEFAULT_SOURCES, type Detection, type IpSource, detectAddress, parseSource} from './detect.js'
 import {DdnsHttpClient, HttpFailure} from './http.js'
@@ -565,19 +566,6 @@ export function deferDelay(answer: ProviderAnswer, failures: number, random: () 
   // The remote's wish is already clamped (MAX_REMOTE_DELAY_S); clamp again so no caller can defer for years.
   const asked = Math.min(answer.retryAfterSeconds ?? 0, MAX_REMOTE_DELAY_S) * 1000
   return Math.max(Math.round(delay), asked)
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
 }
 
 function logDetection(context: Context, detection: Detection): void {

@@ -4,6 +4,7 @@ import {type AllowList, parseAllowList} from '../http/access.js'
 import {type HttpRequest, type HttpResponse, HttpError, type Router, json} from '../http/router.js'
 import type {Counter, Gauge} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {type Periodic, periodic} from '../time/scheduler.js'
 import type {CheckResult} from './checker.js'
 import type {WatchReport} from './watcher.js'
 
@@ -23,8 +24,6 @@ export interface ImagesMode extends ServiceMode {
   runNow(): Promise<WatchReport | undefined>
   readonly nextRunAt: Date | undefined
 }
-
-const MAX_TIMEOUT = 2_147_483_647
 
 /** Next run time from a cron expression or an interval. */
 export async function nextRun(schedule: string | undefined, intervalSeconds: number, from = new Date()): Promise<Date> {
@@ -55,7 +54,7 @@ export async function validateSchedule(schedule: string | undefined): Promise<vo
 export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
   let context: Context | undefined
   let runtime: ModeRuntime | undefined
-  let timer: NodeJS.Timeout | undefined
+  let scheduler: Periodic | undefined
   let running: Promise<WatchReport | undefined> | undefined
   let stopped = false
   let lastReport: WatchReport | undefined
@@ -74,16 +73,16 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     }
   }
 
-  const schedule = async () => {
-    if (stopped) return
+  const nextDelayMs = async () => {
     const s = settings()
     next = await nextRun(s.schedule, s.intervalSeconds)
-    const delay = Math.max(0, Math.min(next.getTime() - Date.now(), MAX_TIMEOUT))
-    timer = setTimeout(() => {
-      void pass().finally(() => void schedule())
-    }, delay)
-    timer.unref?.()
     context!.logger.debug('next image check', {at: next.toISOString()})
+    return next.getTime() - Date.now()
+  }
+  const schedule = async () => {
+    if (stopped) return
+    scheduler = periodic({run: pass, nextDelayMs})
+    await scheduler.start()
   }
 
   const pass = (): Promise<WatchReport | undefined> => {
@@ -180,8 +179,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
 
     async stop() {
       stopped = true
-      if (timer) clearTimeout(timer)
-      timer = undefined
+      scheduler?.stop()
+      scheduler = undefined
       if (running) await running
     },
 

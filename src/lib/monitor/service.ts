@@ -26,6 +26,7 @@ import {
 import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
+import {sleep} from '../time/sleep.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
 
 /** One container as `monitor status --json` and the web page see it. */
@@ -151,7 +152,7 @@ export class MonitorService {
         name === undefined ? this.watcher.containers() : [this.watcher.find(name)].filter((c) => c !== undefined)
       const running = chosen.filter((c) => c.state === 'running')
       if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
   }
 

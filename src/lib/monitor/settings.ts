@@ -1,8 +1,9 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, open, readFile, rename, stat, unlink} from 'node:fs/promises'
+import {chmod, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
+import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {type AllowList, parseAllowList} from '../http/access.js'
 import {apiKeyProblem} from '../http/access-config.js'
 import type {Logger} from '../log/logger.js'
@@ -72,12 +73,15 @@ export class SettingsStore {
     let settings = {...options.defaults, allowedCidrs: [...options.defaults.allowedCidrs]}
     let text: string | undefined
     try {
-      text = await readFile(options.path, 'utf8')
+      text = readBoundedText(options.path, {maxBytes: FILE_LIMITS.small})
     } catch (error) {
       if (errnoCode(error) !== 'ENOENT') {
-        throw new UserError(`cannot read the monitor settings file ${options.path}: ${errorMessage(error)}`, {
-          hint: 'fix its permissions or point SETTINGS_PATH elsewhere',
-        })
+        throw new UserError(
+          `cannot read the monitor settings file ${options.path}: ${error instanceof FileReadError ? error.reason : errorMessage(error)}`,
+          {
+            hint: 'fix its permissions or point SETTINGS_PATH elsewhere',
+          },
+        )
       }
     }
     if (text !== undefined) {

@@ -16,10 +16,12 @@ export const swarmSchema = obj({
     description: 'hosts (host or host:port) that receive githubToken; no other host ever does',
   }),
   repositories: array(swarmRepositorySchema, {description: 'per-repository tokens'}),
-  reconcileIntervalSeconds: num({default: 300, min: 30}),
+  reconcileIntervalSeconds: num({default: 300, min: 30, max: 7 * 86400, unit: 'seconds'}),
   convergeTimeoutSeconds: num({
     default: 300,
     min: 5,
+    max: 86400,
+    unit: 'seconds',
     description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
   }),
   pruneProtection: bool({

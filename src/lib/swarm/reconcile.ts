@@ -1,11 +1,12 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
 import type {DockerEngine} from '../docker/engine.js'
 import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
+import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {stateDir} from '../paths.js'
 import {runTasks, type Task} from '../ui/terminal.js'
 import {digestBinding, readBinding, syncBinding} from './bindings.js'
@@ -627,10 +628,14 @@ function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<strin
     )
     let value: string
     try {
-      value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-    } catch {
+      value = readBoundedText(file, {maxBytes: FILE_LIMITS.secret}).replace(/\r?\n$/, '')
+    } catch (error) {
+      const why =
+        error instanceof FileReadError && error.code !== 'ENOENT' && error.code !== 'EACCES'
+          ? error.reason
+          : 'is missing or unreadable'
       throw new LayoutError(
-        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} is missing or unreadable`,
+        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} ${why}`,
         {hint: 'write the value to that file (mode 0600) on the NFS share'},
       )
     }
