@@ -159,7 +159,7 @@ describe('homeops swarm (built CLI, no TTY)', () => {
   it('a second reconcile while one runs exits 5 naming the holder pid', async () => {
     const first = start(['swarm', 'reconcile', '--force'])
     await until('the lock of the first run', () => existsSync(lockFile), first)
-    const holder = Number(readFileSync(lockFile, 'utf8').trim())
+    const holder = Number(readFileSync(lockFile, 'utf8').split('\n')[0])
     expect(holder).toBe(first.child.pid)
     const second = await cli(['swarm', 'reconcile'])
     expect(second.code).toBe(5)
