@@ -153,7 +153,7 @@ function listen(server: Server, address: ListenAddress): Promise<void> {
  * A server reachable from other machines whose write routes have no key:
  * those routes refuse every non-loopback client ("no key" policy); say so at start.
  */
-function warnWithoutKey(options: HttpServerOptions): void {
+export function warnWithoutKey(options: HttpServerOptions): void {
   if (isLoopback(options.listen.host) || options.listen.host === 'localhost') return
   if (options.serverKey?.() !== undefined) return
   const open = options.router
