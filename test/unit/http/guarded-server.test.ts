@@ -189,6 +189,13 @@ describe('the "no key" policy', () => {
     }
   })
 
+  it('without a key: a loopback request relayed by a reverse proxy is not local', () => {
+    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+      const relayed = {...request('POST', '127.0.0.1'), headers: {[header]: '203.0.113.9'}} as unknown as HttpRequest
+      expect(() => enforceAccess(policy, relayed), header).toThrow(/no_api_key/)
+    }
+  })
+
   it('with a key: the key is required from everywhere, loopback included; no sentinel passes', () => {
     const keyed = {apiKey: () => '0123456789abcdef'}
     expect(() => enforceAccess(keyed, request('POST', '127.0.0.1'))).toThrow(/unauthorized/)
