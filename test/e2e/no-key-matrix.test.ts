@@ -175,4 +175,20 @@ describe('the "no key" policy on every server (built CLI)', () => {
     )
     expect(fixed?.ok).toBe(true)
   })
+
+  it('`config validate` refuses an allow-list entry BlockList would abort on, and a short key: exit 2 with file:line', async () => {
+    const file = join(dir, 'bad.yaml')
+    writeFileSync(file, 'serve:\n  allowedIps:\n    - 10.0.0.0/-0\n  apiKey: short\n')
+    const result = await runCli(['config', 'validate', '--config', file], {env: {HOME: dir}})
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(
+      new RegExp(`${file}:3:\\d+: serve\\.allowedIps\\[0\\]: "10\\.0\\.0\\.0/-0" is not an address or CIDR range`),
+    )
+    expect(result.stderr).toMatch(/serve\.apiKey: an API key must be at least 16 characters/)
+    const env = await runCli(['config', 'validate'], {
+      env: {HOME: dir, XDG_CONFIG_HOME: join(dir, 'none'), ALLOWED_IPS: '10.0.0.0/'},
+    })
+    expect(env.code).toBe(2)
+    expect(env.stderr).toContain('environment variable ALLOWED_IPS')
+  })
 })
