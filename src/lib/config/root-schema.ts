@@ -39,6 +39,7 @@ export const configSchema = obj({
       description: 'CIDR ranges allowed to use the server (default: anyone who can reach it)',
     }),
     allowedHosts: hostListField({
+      env: ['ALLOWED_HOSTS'],
       description:
         "names this server is reached by (Host header; DNS rebinding guard): IP literals, localhost, the listen host and this machine's names are always accepted; `*.example.org` for subdomains",
     }),

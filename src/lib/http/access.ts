@@ -78,9 +78,19 @@ export function enforceAccess(policy: AccessPolicy, request: HttpRequest): void 
     request.authenticated = true
     return
   }
-  if (!SAFE_METHODS.has(request.method) && !isLoopback(request.remoteAddress)) {
+  if (!SAFE_METHODS.has(request.method) && !isLocalClient(request)) {
     throw new HttpError(403, noKeyRefusal(policy.keySetting ?? 'serve.apiKey'))
   }
+}
+
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host']
+
+/**
+ * A client on this machine: a loopback address, and not relayed by a reverse
+ * proxy on this machine (which would make every Internet client look local).
+ */
+export function isLocalClient(request: Pick<HttpRequest, 'remoteAddress' | 'headers'>): boolean {
+  return isLoopback(request.remoteAddress) && !PROXY_HEADERS.some((h) => request.headers[h] !== undefined)
 }
 
 /** The 403 body of a write refused by the "no key" policy. */
@@ -97,7 +107,10 @@ export function noKeyRefusal(setting: string): Record<string, unknown> {
  * `key` (a key is configured: send it), `loopback` (no key, this client is
  * local: allowed), `refused` (no key, remote client: read only).
  */
-export function writeAccess(key: string | undefined, remoteAddress: string): 'key' | 'loopback' | 'refused' {
+export function writeAccess(
+  key: string | undefined,
+  request: Pick<HttpRequest, 'remoteAddress' | 'headers'>,
+): 'key' | 'loopback' | 'refused' {
   if (key !== undefined) return 'key'
-  return isLoopback(remoteAddress) ? 'loopback' : 'refused'
+  return isLocalClient(request) ? 'loopback' : 'refused'
 }

@@ -91,7 +91,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.on('clientError', (error: Error & {code?: string}, socket: Duplex) => {
     options.logger.debug('http request refused by the parser', {error: error.code ?? errorMessage(error)})
     const [status, text] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request']
-    if (socket.writable && error.code !== 'ECONNRESET') {
+    // Never write into a response already under way (a bad pipelined request after a good one).
+    const inFlight = (socket as Duplex & {_httpMessage?: {headersSent?: boolean}})._httpMessage?.headersSent
+    if (socket.writable && !inFlight && error.code !== 'ECONNRESET') {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
       setTimeout(() => socket.destroy(), 1000).unref()
     } else socket.destroy()
@@ -153,7 +155,7 @@ function listen(server: Server, address: ListenAddress): Promise<void> {
  * A server reachable from other machines whose write routes have no key:
  * those routes refuse every non-loopback client ("no key" policy); say so at start.
  */
-function warnWithoutKey(options: HttpServerOptions): void {
+export function warnWithoutKey(options: HttpServerOptions): void {
   if (isLoopback(options.listen.host) || options.listen.host === 'localhost') return
   if (options.serverKey?.() !== undefined) return
   const open = options.router

@@ -190,7 +190,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   const authReport = (request: HttpRequest) => ({
     required: config.serve.apiKey !== undefined,
     reads: Boolean(config.serve.apiKey && config.serve.protectReads),
-    writes: writeAccess(config.serve.apiKey, request.remoteAddress),
+    writes: writeAccess(config.serve.apiKey, request),
   })
   router.get('/api/auth', (request) => json(authReport(request)), {access: policy.static})
   router.post('/api/auth', (request) => json({ok: true, ...authReport(request)}), {access: policy.write})
@@ -227,7 +227,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       auth: {
         writes: Boolean(config.serve.apiKey),
         reads: Boolean(config.serve.apiKey && config.serve.protectReads),
-        access: writeAccess(config.serve.apiKey, request.remoteAddress),
+        access: writeAccess(config.serve.apiKey, request),
       },
       modes,
     }

@@ -59,6 +59,7 @@ describe('config validation of allow-lists, keys and host names', () => {
     expect(
       loadConfig({path, env: {HOMEOPS_SERVE_ALLOWED_HOSTS: 'a.example,b.example'}}).config.serve.allowedHosts,
     ).toEqual(['a.example', 'b.example'])
+    expect(loadConfig({path, env: {ALLOWED_HOSTS: 'c.example'}}).config.serve.allowedHosts).toEqual(['c.example'])
     expect(problems('serve:\n  allowedHosts: ["http://x.example/"]\n')[0]).toMatch(
       /serve\.allowedHosts\[0\]: .*is not a host name/,
     )

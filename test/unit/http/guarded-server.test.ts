@@ -5,7 +5,7 @@ import {enforceAccess} from '../../../src/lib/http/access.js'
 import {parseListen} from '../../../src/lib/http/address.js'
 import {crossOriginReason, hostAllowed} from '../../../src/lib/http/request-guard.js'
 import {HttpError, type HttpRequest, Router, json} from '../../../src/lib/http/router.js'
-import {type RunningHttpServer, startHttpServer} from '../../../src/lib/http/server.js'
+import {type RunningHttpServer, startHttpServer, warnWithoutKey} from '../../../src/lib/http/server.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 
 const lines: string[] = []
@@ -189,6 +189,13 @@ describe('the "no key" policy', () => {
     }
   })
 
+  it('without a key: a loopback request relayed by a reverse proxy is not local', () => {
+    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+      const relayed = {...request('POST', '127.0.0.1'), headers: {[header]: '203.0.113.9'}} as unknown as HttpRequest
+      expect(() => enforceAccess(policy, relayed), header).toThrow(/no_api_key/)
+    }
+  })
+
   it('with a key: the key is required from everywhere, loopback included; no sentinel passes', () => {
     const keyed = {apiKey: () => '0123456789abcdef'}
     expect(() => enforceAccess(keyed, request('POST', '127.0.0.1'))).toThrow(/unauthorized/)
@@ -197,5 +204,28 @@ describe('the "no key" policy', () => {
     expect(() => enforceAccess(keyed, withKey)).toThrow(/unauthorized/)
     withKey.query.set('key', '0123456789abcdef')
     expect(() => enforceAccess(keyed, withKey)).not.toThrow()
+  })
+})
+
+describe('start-up warning without a key', () => {
+  const keyed = new Router().post('/act', () => json({}), {
+    access: {apiKey: () => undefined, keySetting: 'serve.apiKey'},
+  })
+  const warnings = () => lines.filter((l) => l.includes('without an API key'))
+
+  it('warns when listening beyond loopback with key-governed write routes and no key', () => {
+    lines.length = 0
+    warnWithoutKey({listen: {host: '0.0.0.0', port: 8080}, router: keyed, logger})
+    expect(warnings()).toHaveLength(1)
+    expect(warnings()[0]).toContain('POST /act')
+    expect(warnings()[0]).toContain('serve.apiKey')
+  })
+
+  it('stays quiet on loopback, or with the server key set', () => {
+    lines.length = 0
+    warnWithoutKey({listen: {host: '127.0.0.1', port: 8080}, router: keyed, logger})
+    warnWithoutKey({listen: {host: '::1', port: 8080}, router: keyed, logger})
+    warnWithoutKey({listen: {host: '0.0.0.0', port: 8080}, router: keyed, logger, serverKey: () => '0123456789abcdef'})
+    expect(warnings()).toEqual([])
   })
 })
