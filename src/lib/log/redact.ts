@@ -15,7 +15,8 @@ import {echoForms} from './echo-forms.js'
  * is forgotten after it, one registered in a slot is replaced by the next
  * value of that slot (an API key changed in the settings), a handle can be
  * released, and past MAX_SECRETS values the oldest short-lived one goes
- * first. A long-running `serve` therefore holds its config secrets plus the
+ * first, pinned values (the config's) and those a slot holds (an API key)
+ * last. A long-running `serve` therefore holds its config secrets plus the
  * tokens currently alive, not every token it ever fetched.
  */
 
@@ -30,8 +31,17 @@ const EXPIRY_GRACE_MS = 60_000
 export interface SecretOptions {
   /** Forget the value this long after registration (a registry token's `expires_in`), plus a minute's grace. */
   ttlMs?: number
-  /** One value per slot: registering a new value releases the previous one (e.g. `monitor.apiKey`). */
+  /**
+   * One value per slot: registering a new value releases the previous one
+   * (e.g. `monitor.apiKey`). The value a slot holds is in use by definition, so
+   * it is the last to go when the set is full.
+   */
   slot?: string
+  /**
+   * In use for the life of the process (the config's secrets): like a slot's
+   * value, evicted only after every other one when the set is full.
+   */
+  pinned?: boolean
   /** Also mask the whole `base64(username:secret)` of a Basic `Authorization` header. */
   username?: string
 }
@@ -44,13 +54,15 @@ export interface SecretHandle {
 interface Entry {
   /** Registrations without a lifetime not yet released. */
   holds: number
+  /** Of those, the pinned ones and those a slot keeps (current values: evicted last). */
+  pinned: number
   /** Held by lifetime registrations until then (ms since epoch); 0 when none. */
   leaseUntil: number
   forms: string[]
 }
 
 const entries = new Map<string, Entry>()
-const slots = new Map<string, SecretHandle>()
+const slots = new Map<string, SecretHandle[]>()
 /**
  * Every form of every live secret, indexed by its first two code units,
  * longest first; rebuilt lazily after a change. One scan of the text with a
@@ -66,15 +78,32 @@ const NO_HANDLE: SecretHandle = {release: () => undefined}
 
 /**
  * Masks `value` (and its echoed forms) from now on. Without options it stays
- * masked for the life of the process, as config secrets do.
+ * masked for the life of the process.
  */
 export function registerSecret(value: string | undefined, options: SecretOptions = {}): SecretHandle {
-  const previous = options.slot === undefined ? undefined : slots.get(options.slot)
-  if (!value || value.length < MIN_SECRET_LENGTH) {
-    if (options.slot !== undefined) slots.delete(options.slot)
-    previous?.release()
-    return NO_HANDLE
-  }
+  if (options.slot === undefined) return add(value, options, options.pinned === true)
+  return registerSecrets([value], {...options, slot: options.slot})[0] ?? NO_HANDLE
+}
+
+/**
+ * Masks every value of `values` under one slot, releasing whatever the slot
+ * held before and is not among them (a repository's secret values, replaced
+ * as a whole at each reconcile).
+ */
+export function registerSecrets(
+  values: Iterable<string | undefined>,
+  options: SecretOptions & {slot: string},
+): SecretHandle[] {
+  const previous = slots.get(options.slot) ?? []
+  const handles = [...values].map((value) => add(value, options, true))
+  slots.set(options.slot, handles)
+  // Released after the new holds, so a value registered again never drops in between.
+  for (const handle of previous) handle.release()
+  return handles
+}
+
+function add(value: string | undefined, options: SecretOptions, pinned: boolean): SecretHandle {
+  if (!value || value.length < MIN_SECRET_LENGTH) return NO_HANDLE
   const key = options.username === undefined ? value : `${value}\0${options.username}`
   let entry = entries.get(key)
   if (entry) {
@@ -82,16 +111,12 @@ export function registerSecret(value: string | undefined, options: SecretOptions
     entries.delete(key)
     entries.set(key, entry)
   } else {
-    entry = {holds: 0, leaseUntil: 0, forms: echoForms(value, options.username)}
+    entry = {holds: 0, pinned: 0, leaseUntil: 0, forms: echoForms(value, options.username)}
     makeRoom()
     entries.set(key, entry)
     patterns = undefined
   }
-  const handle = options.ttlMs === undefined ? hold(key, entry) : lease(key, entry, options.ttlMs)
-  if (options.slot !== undefined) slots.set(options.slot, handle)
-  // Released after the new hold, so re-registering the same value in its slot never drops it in between.
-  previous?.release()
-  return handle
+  return options.ttlMs === undefined ? hold(key, entry, pinned) : lease(key, entry, options.ttlMs)
 }
 
 /** `text` with every registered secret, in every echoed form, replaced by `***`. */
@@ -184,14 +209,18 @@ export function setSecretClock(clock: (() => number) | undefined): void {
   now = clock ?? Date.now
 }
 
-function hold(key: string, entry: Entry): SecretHandle {
+function hold(key: string, entry: Entry, pinned: boolean): SecretHandle {
   entry.holds++
+  if (pinned) entry.pinned++
   let released = false
   return {
     release() {
       if (released) return
       released = true
       entry.holds--
+      if (pinned) entry.pinned--
+      // Still leased: it must expire on time now that nothing else holds it.
+      if (entry.holds === 0 && entry.leaseUntil > 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
       dropIfUnused(key, entry)
     },
   }
@@ -234,23 +263,26 @@ function expire(): void {
   }
 }
 
-/** Keeps the set under MAX_SECRETS: expired values first, then the oldest short-lived one, then the oldest. */
+/**
+ * Keeps the set under MAX_SECRETS: expired values first, then the oldest
+ * short-lived one (a token), then the least recently registered value neither
+ * pinned nor held by a slot, and only then the oldest of the current values.
+ */
 function makeRoom(): void {
   if (entries.size < MAX_SECRETS) return
   expire()
   while (entries.size >= MAX_SECRETS) {
-    let victim: string | undefined
-    for (const [key, entry] of entries) {
-      if (entry.holds === 0) {
-        victim = key
-        break
-      }
-    }
-    victim ??= entries.keys().next().value
+    const victim =
+      firstKey((entry) => entry.holds === 0) ?? firstKey((entry) => entry.pinned === 0) ?? firstKey(() => true)
     if (victim === undefined) return
     entries.delete(victim)
     patterns = undefined
   }
+}
+
+function firstKey(test: (entry: Entry) => boolean): string | undefined {
+  for (const [key, entry] of entries) if (test(entry)) return key
+  return undefined
 }
 
 function buildPatterns(): Map<number, string[]> {

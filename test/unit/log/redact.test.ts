@@ -8,6 +8,7 @@ import {
   redactDeep,
   redactText,
   registerSecret,
+  registerSecrets,
   secretCount,
   setSecretClock,
 } from '../../../src/lib/log/redact.js'
@@ -185,6 +186,40 @@ describe('redact: a bounded set that drops secrets no longer in use', () => {
     // Config secret + tokens of the last 5 minutes + the grace minute.
     expect(secretCount()).toBeLessThanOrEqual(1 + 7)
     expect(redact('config-password-1')).toBe('***')
+  })
+
+  it('keeps config secrets and the values slots hold when values that never expire flood the set', () => {
+    registerSecret('config-password-1', {pinned: true})
+    registerSecret('current-api-key-1', {slot: 'monitor.apiKey'})
+    // e.g. a credential helper handing out a new secret on every call, for months.
+    for (let i = 0; i < 3 * MAX_SECRETS; i++) registerSecret(`rotating-secret-${i}-abcdefgh`)
+    expect(secretCount()).toBeLessThanOrEqual(MAX_SECRETS)
+    expect(redact('config-password-1 current-api-key-1')).toBe('*** ***')
+    expect(redact(`rotating-secret-${3 * MAX_SECRETS - 1}-abcdefgh`)).toBe('***')
+    expect(redact('rotating-secret-0-abcdefgh')).toBe('rotating-secret-0-abcdefgh')
+  })
+
+  it('replaces the set of values a slot holds as a whole', () => {
+    registerSecrets(['first-value-1', 'shared-value-1'], {slot: 'repo a'})
+    registerSecrets(['shared-value-1', 'second-value-2', undefined, 'x'], {slot: 'repo a'})
+    expect(redact('first-value-1 shared-value-1 second-value-2')).toBe('first-value-1 *** ***')
+    registerSecrets([], {slot: 'repo a'})
+    expect(secretCount()).toBe(0)
+  })
+
+  it('expires a leased value on time once the other registration of it is released', () => {
+    let clock = 0
+    setSecretClock(() => clock)
+    const held = registerSecret('token-and-config-1')
+    registerSecret('token-and-config-1', {ttlMs: 10_000})
+    // Another token expiring first makes the set look for the next expiry while the value is still held.
+    registerSecret('short-token-1', {ttlMs: 0})
+    clock += 60_001
+    expect(redact('short-token-1 token-and-config-1')).toBe('short-token-1 ***')
+    held.release()
+    expect(redact('token-and-config-1')).toBe('***')
+    clock += 10_000
+    expect(redact('token-and-config-1')).toBe('token-and-config-1')
   })
 
   it('releases a handle, and keeps a value another registration still holds', () => {
