@@ -3,8 +3,9 @@
  * Unicode normalisation, escaped inside a JSON string (also ASCII-only, as
  * Python writes it), quoted by Go's `%q`/`%+q` (Docker's error messages), a Go
  * quote inside a JSON body (an Engine API error), URL- and form-encoded, HTML
- * escaped, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), and
- * base64 (alone, or inside `base64(user:secret)` of a Basic header).
+ * escaped, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), with
+ * non-printable characters replaced by `?` (a log sanitiser), and base64
+ * (alone, or inside `base64(user:secret)` of a Basic header).
  *
  * Every form is the exact text that would appear; a caller masks each with a
  * plain substring match, longest first.
@@ -31,6 +32,7 @@ export function echoForms(secret: string, username?: string): string[] {
           goQuote(base, true),
           htmlEscape(base),
           ...mojibake(base),
+          ...printableOnly(base),
         ]
     for (const form of quoted) {
       forms.add(form)
@@ -105,6 +107,17 @@ function mojibake(text: string): string[] {
   if (!/[\u0080-\uffff]/.test(text)) return []
   const bytes = Buffer.from(text, 'utf8')
   return [bytes.toString('latin1'), new TextDecoder('windows-1252').decode(bytes)]
+}
+
+/**
+ * Every code unit outside printable ASCII replaced by `?`, as a log line's
+ * sanitiser writes a remote's answer; kept only when enough of the secret
+ * stays readable that the form cannot match a run of question marks.
+ */
+function printableOnly(text: string): string[] {
+  const printable = text.replace(/[^\x20-\x7e]/g, '?')
+  if (printable === text || printable.replace(/\?/g, '').length < 4) return []
+  return [printable]
 }
 
 /** Percent-encoded as in a URL path or query (`%C3%A9`, also lower-case hex) and form-encoded (`+` for space). */

@@ -77,6 +77,8 @@ const ECHOES: Record<string, (s: string) => string> = {
     `<p>bad password ${s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')}</p>`,
   'UTF-8 read as Latin-1': (s) => `badauth ${Buffer.from(s, 'utf8').toString('latin1')}`,
   'Unicode NFD': (s) => `badauth ${s.normalize('NFD')}`,
+  'sanitised for a log line (non-printable as ?)': (s) =>
+    `answered ${JSON.stringify(s.replace(/[^\x20-\x7e]/g, '?'))}: not an address`,
   'base64 alone': (s) => `value: ${Buffer.from(s).toString('base64')}`,
   'Basic user:pass (1-char user)': (s) => `Authorization: Basic ${Buffer.from(`u:${s}`).toString('base64')}`,
   'Basic user:pass (2-char user)': (s) => `Authorization: Basic ${Buffer.from(`us:${s}`).toString('base64')}`,
@@ -90,6 +92,9 @@ describe('redact: every secret in every form a remote echoes it', () => {
         registerSecret(secret)
         const echoed = echo(secret)
         const out = redactText(`before ${echoed} after`)
+        // A sanitiser that leaves almost nothing of the secret (CJK, Cyrillic) leaves nothing to mask either.
+        const readable = secret.replace(/[^\x20-\x7e]/g, '').replace(/\?/g, '').length
+        if (echoName.startsWith('sanitised') && readable < 4) return expect(out).toBe(`before ${echoed} after`)
         expect(out).toContain('***')
         expect(out.startsWith('before ') && out.endsWith(' after'), out).toBe(true)
         // Neither the secret as the remote wrote it, nor the secret itself, nor a long part of it.
