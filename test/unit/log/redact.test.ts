@@ -146,8 +146,13 @@ describe('redact: every secret in every form a remote echoes it', () => {
       a: ['x ***', 1, null, true],
       '***': {at: '1970-01-01T00:00:00.000Z', deep: [{s: '***'}]},
     })
-    // The input is not changed.
+    // The input is not changed, and a value without a secret is returned as it is.
     expect(value.a[0]).toBe('x tok-123456')
+    const clean = {a: ['tok-12345', 'quoted "tok-123456" is not here'.replace('123456', '12345')]}
+    expect(redactDeep(clean)).toBe(clean)
+    // A secret with characters JSON escapes, inside a nested string, is still found.
+    registerSecret('multi\nline "q" \\ end')
+    expect(redactDeep({deep: [{s: 'x multi\nline "q" \\ end y'}]})).toEqual({deep: [{s: 'x *** y'}]})
   })
 })
 
