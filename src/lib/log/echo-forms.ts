@@ -3,7 +3,7 @@
  * Unicode normalisation, escaped inside a JSON string (also ASCII-only, as
  * Python writes it), quoted by Go's `%q`/`%+q` (Docker's error messages), a Go
  * quote inside a JSON body (an Engine API error), URL- and form-encoded, HTML
- * escaped, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), with
+ * escaped, in YAML single quotes, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), with
  * non-printable characters replaced by `?` (a log sanitiser), and base64
  * (alone, or inside `base64(user:secret)` of a Basic header).
  *
@@ -31,6 +31,8 @@ export function echoForms(secret: string, username?: string): string[] {
           goQuote(base, false),
           goQuote(base, true),
           htmlEscape(base),
+          // YAML single quotes (a rendered compose file): `'` doubled.
+          base.replaceAll("'", "''"),
           ...mojibake(base),
           ...printableOnly(base),
         ]

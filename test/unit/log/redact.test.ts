@@ -75,6 +75,7 @@ const ECHOES: Record<string, (s: string) => string> = {
   'form body': (s) => `user=me&${new URLSearchParams({password: s}).toString()}`,
   'HTML page': (s) =>
     `<p>bad password ${s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')}</p>`,
+  'YAML single-quoted (rendered compose)': (s) => `      DB_PASSWORD: '${s.replace(/'/g, "''")}'`,
   'UTF-8 read as Latin-1': (s) => `badauth ${Buffer.from(s, 'utf8').toString('latin1')}`,
   'Unicode NFD': (s) => `badauth ${s.normalize('NFD')}`,
   'sanitised for a log line (non-printable as ?)': (s) =>
