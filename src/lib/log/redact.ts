@@ -25,6 +25,8 @@ export const MASK = '***'
 export const MIN_SECRET_LENGTH = 4
 /** Upper bound on distinct values held; the forms of each are a few dozen strings at most. */
 export const MAX_SECRETS = 256
+/** Upper bound on the characters of every form held (32 MB of UTF-16): long secrets have many long forms. */
+export const MAX_FORM_CHARS = 16 * 1024 * 1024
 /** A token can still show up in an error a little after it expired (a request in flight). */
 const EXPIRY_GRACE_MS = 60_000
 
@@ -59,9 +61,12 @@ interface Entry {
   /** Held by lifetime registrations until then (ms since epoch); 0 when none. */
   leaseUntil: number
   forms: string[]
+  /** Characters of all its forms. */
+  size: number
 }
 
 const entries = new Map<string, Entry>()
+let formChars = 0
 const slots = new Map<string, SecretHandle[]>()
 /**
  * Every form of every live secret, indexed by its first two code units,
@@ -116,9 +121,11 @@ function add(value: string | undefined, options: SecretOptions, pinned: boolean)
     entries.delete(key)
     entries.set(key, entry)
   } else {
-    entry = {holds: 0, pinned: 0, leaseUntil: 0, forms: echoForms(value, options.username)}
-    makeRoom()
+    const forms = echoForms(value, options.username)
+    entry = {holds: 0, pinned: 0, leaseUntil: 0, forms, size: forms.reduce((sum, form) => sum + form.length, 0)}
+    makeRoom(entry.size)
     entries.set(key, entry)
+    formChars += entry.size
     patterns = undefined
   }
   return options.ttlMs === undefined ? hold(key, entry, pinned) : lease(key, entry, options.ttlMs)
@@ -215,9 +222,15 @@ export function secretCount(): number {
   return entries.size
 }
 
+/** Characters of every form held now (tests, `/metrics`); at most MAX_FORM_CHARS. */
+export function secretFormChars(): number {
+  return formChars
+}
+
 /** For tests. */
 export function clearSecrets(): void {
   entries.clear()
+  formChars = 0
   slots.clear()
   patterns = undefined
   nextExpiry = Number.POSITIVE_INFINITY
@@ -267,7 +280,14 @@ function alive(entry: Entry, at: number): boolean {
 
 function dropIfUnused(key: string, entry: Entry): void {
   if (entries.get(key) !== entry || alive(entry, now())) return
+  remove(key)
+}
+
+function remove(key: string): void {
+  const entry = entries.get(key)
+  if (!entry) return
   entries.delete(key)
+  formChars -= entry.size
   patterns = undefined
 }
 
@@ -275,27 +295,26 @@ function expire(): void {
   const at = now()
   nextExpiry = Number.POSITIVE_INFINITY
   for (const [key, entry] of entries) {
-    if (!alive(entry, at)) {
-      entries.delete(key)
-      patterns = undefined
-    } else if (entry.holds === 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
+    if (!alive(entry, at)) remove(key)
+    else if (entry.holds === 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
   }
 }
 
 /**
- * Keeps the set under MAX_SECRETS: expired values first, then the oldest
+ * Keeps the set under MAX_SECRETS values and MAX_FORM_CHARS characters of
+ * forms (room made for `incoming` more): expired values first, then the oldest
  * short-lived one (a token), then the least recently registered value neither
  * pinned nor held by a slot, and only then the oldest of the current values.
  */
-function makeRoom(): void {
-  if (entries.size < MAX_SECRETS) return
+function makeRoom(incoming: number): void {
+  const full = (): boolean => entries.size >= MAX_SECRETS || formChars + incoming > MAX_FORM_CHARS
+  if (!full()) return
   expire()
-  while (entries.size >= MAX_SECRETS) {
+  while (full()) {
     const victim =
       firstKey((entry) => entry.holds === 0) ?? firstKey((entry) => entry.pinned === 0) ?? firstKey(() => true)
     if (victim === undefined) return
-    entries.delete(victim)
-    patterns = undefined
+    remove(victim)
   }
 }
 

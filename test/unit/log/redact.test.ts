@@ -2,6 +2,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {Logger} from '../../../src/lib/log/logger.js'
 import {
+  MAX_FORM_CHARS,
   MAX_SECRETS,
   clearSecrets,
   redact,
@@ -10,6 +11,7 @@ import {
   registerSecret,
   registerSecrets,
   secretCount,
+  secretFormChars,
   setSecretClock,
 } from '../../../src/lib/log/redact.js'
 
@@ -173,6 +175,19 @@ describe('redact: a bounded set that drops secrets no longer in use', () => {
     const last = `registry-token-${20 * MAX_SECRETS - 1}-${'x'.repeat(20)}`
     expect(redact(last)).toBe('***')
     expect(redact(`registry-token-0-${'x'.repeat(20)}`)).not.toBe('***')
+  })
+
+  it('bounds the memory of long secrets too, and masks a huge one as it is', () => {
+    registerSecret('config-password-1', {pinned: true})
+    // 50 kB non-ASCII secrets have many long forms (JSON, Go quotes, NFC/NFD): about a megabyte each.
+    for (let i = 0; i < 40; i++) registerSecret(`${i}-${'é\n"ü'.repeat(12_500)}`)
+    expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
+    expect(secretCount()).toBeLessThan(40)
+    expect(redact('config-password-1')).toBe('***')
+    const huge = 'x'.repeat(1024 * 1024)
+    registerSecret(huge)
+    expect(redact(`a ${huge} b`)).toBe('a *** b')
+    expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
   })
 
   it('forgets a token after its lifetime (plus a minute of grace), not before', () => {
