@@ -13,13 +13,14 @@
 
 /** Above this length a secret gets only its raw, JSON and Go forms: the rest would cost memory for no realistic echo. */
 const LONG_SECRET = 1024
-/** Above this (a certificate bundle, a 1 MB Swarm secret) only the value as it is. */
+/** Above this (a certificate bundle, a 1 MB Swarm secret) only the value as it is and JSON-escaped. */
 const HUGE_SECRET = 64 * 1024
 /** A base64 run shorter than this could occur by chance in ordinary text (digests, ids). */
 const MIN_BASE64_CORE = 6
 
 export function echoForms(secret: string, username?: string): string[] {
-  if (secret.length > HUGE_SECRET) return [secret]
+  // The JSON form stays: `redactDeep` finds secrets by scanning serialised JSON.
+  if (secret.length > HUGE_SECRET) return [...new Set([secret, jsonEscape(secret)])]
   const forms = new Set<string>()
   const long = secret.length > LONG_SECRET
   const bases = new Set([secret, secret.normalize('NFC'), secret.normalize('NFD')])

@@ -184,9 +184,10 @@ describe('redact: a bounded set that drops secrets no longer in use', () => {
     expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
     expect(secretCount()).toBeLessThan(40)
     expect(redact('config-password-1')).toBe('***')
-    const huge = 'x'.repeat(1024 * 1024)
+    const huge = 'x"\n'.repeat(400_000)
     registerSecret(huge)
     expect(redact(`a ${huge} b`)).toBe('a *** b')
+    expect(redactDeep({pem: `a ${huge} b`})).toEqual({pem: 'a *** b'})
     expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
   })
 
