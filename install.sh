@@ -324,7 +324,9 @@ unit_directories() {
     printf 'StateDirectory=%s\nStateDirectoryMode=0750\n' "${STATE_DIR#/var/lib/}"
   fi
   printf 'ReadWritePaths=%s\n' "$STATE_DIR"
-  if [[ "$CONFIG_DIR" == /etc/?* ]]; then printf 'ConfigurationDirectory=%s\n' "${CONFIG_DIR#/etc/}"; fi
+  if [[ "$CONFIG_DIR" == /etc/?* ]]; then
+    printf 'ConfigurationDirectory=%s\nConfigurationDirectoryMode=0750\n' "${CONFIG_DIR#/etc/}"
+  fi
 }
 
 # What a careful distribution package ships (systemd.exec(5)); test/integration/install.test.ts

@@ -161,9 +161,13 @@ export abstract class HomeopsCommand<T> extends Command {
    * (an error, a provider's text) must not print a secret.
    */
   public override logJson(json: unknown): void {
-    const safe = typeof json === 'string' ? redact(json) : redactDeep(json)
-    if (this.config.theme?.json || typeof safe === 'string') super.logJson(safe)
-    else ux.stdout(JSON.stringify(safe, null, 2))
+    if (this.config.theme?.json || typeof json === 'string') {
+      super.logJson(typeof json === 'string' ? redact(json) : redactDeep(json))
+      return
+    }
+    // One pass over the text in the usual case (no secret in it); the value is rewritten only when one is.
+    const text = JSON.stringify(json, null, 2)
+    ux.stdout(redact(text) === text ? text : JSON.stringify(redactDeep(json), null, 2))
   }
 
   protected paint(tone: Parameters<typeof paint>[1], text: string): string {

@@ -172,6 +172,13 @@ describe('install.sh', () => {
     expect(existsSync(join(dirs.config, 'config.yaml'))).toBe(true)
   }, 600_000)
 
+  it('writes units that systemd accepts: every directive known and valid (systemd-analyze verify)', async () => {
+    const units = [...SERVICES, 'homeops-ddns.timer'].map((unit) => join(dirs.systemd, unit))
+    const result = await run('systemd-analyze', ['verify', '--man=no', ...units], process.env, 60_000)
+    expect(result.stdout + result.stderr).toBe('')
+    expect(result.code).toBe(0)
+  })
+
   it('writes units that systemd-analyze scores at 2.5 or less (least privilege)', async () => {
     for (const unit of SERVICES) {
       const {score, report} = await exposure(join(dirs.systemd, unit))

@@ -3,19 +3,24 @@
  * Unicode normalisation, escaped inside a JSON string (also ASCII-only, as
  * Python writes it), quoted by Go's `%q`/`%+q` (Docker's error messages), a Go
  * quote inside a JSON body (an Engine API error), URL- and form-encoded, HTML
- * escaped, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), and
- * base64 (alone, or inside `base64(user:secret)` of a Basic header).
+ * escaped, in YAML single quotes, its UTF-8 bytes read as Latin-1/Windows-1252 (mojibake), with
+ * non-printable characters replaced by `?` (a log sanitiser), and base64
+ * (alone, or inside `base64(user:secret)` of a Basic header).
  *
  * Every form is the exact text that would appear; a caller masks each with a
  * plain substring match, longest first.
  */
 
 /** Above this length a secret gets only its raw, JSON and Go forms: the rest would cost memory for no realistic echo. */
-const LONG_SECRET = 4096
+const LONG_SECRET = 1024
+/** Above this (a certificate bundle, a 1 MB Swarm secret) only the value as it is and JSON-escaped. */
+const HUGE_SECRET = 64 * 1024
 /** A base64 run shorter than this could occur by chance in ordinary text (digests, ids). */
 const MIN_BASE64_CORE = 6
 
 export function echoForms(secret: string, username?: string): string[] {
+  // The JSON form stays: `redactDeep` finds secrets by scanning serialised JSON.
+  if (secret.length > HUGE_SECRET) return [...new Set([secret, jsonEscape(secret)])]
   const forms = new Set<string>()
   const long = secret.length > LONG_SECRET
   const bases = new Set([secret, secret.normalize('NFC'), secret.normalize('NFD')])
@@ -30,7 +35,10 @@ export function echoForms(secret: string, username?: string): string[] {
           goQuote(base, false),
           goQuote(base, true),
           htmlEscape(base),
+          // YAML single quotes (a rendered compose file): `'` doubled.
+          base.replaceAll("'", "''"),
           ...mojibake(base),
+          ...printableOnly(base),
         ]
     for (const form of quoted) {
       forms.add(form)
@@ -105,6 +113,17 @@ function mojibake(text: string): string[] {
   if (!/[\u0080-\uffff]/.test(text)) return []
   const bytes = Buffer.from(text, 'utf8')
   return [bytes.toString('latin1'), new TextDecoder('windows-1252').decode(bytes)]
+}
+
+/**
+ * Every code unit outside printable ASCII replaced by `?`, as a log line's
+ * sanitiser writes a remote's answer; kept only when enough of the secret
+ * stays readable that the form cannot match a run of question marks.
+ */
+function printableOnly(text: string): string[] {
+  const printable = text.replace(/[^\x20-\x7e]/g, '?')
+  if (printable === text || printable.replace(/\?/g, '').length < 4) return []
+  return [printable]
 }
 
 /** Percent-encoded as in a URL path or query (`%C3%A9`, also lower-case hex) and form-encoded (`+` for space). */

@@ -15,7 +15,8 @@ import {echoForms} from './echo-forms.js'
  * is forgotten after it, one registered in a slot is replaced by the next
  * value of that slot (an API key changed in the settings), a handle can be
  * released, and past MAX_SECRETS values the oldest short-lived one goes
- * first. A long-running `serve` therefore holds its config secrets plus the
+ * first, pinned values (the config's) and those a slot holds (an API key)
+ * last. A long-running `serve` therefore holds its config secrets plus the
  * tokens currently alive, not every token it ever fetched.
  */
 
@@ -24,14 +25,25 @@ export const MASK = '***'
 export const MIN_SECRET_LENGTH = 4
 /** Upper bound on distinct values held; the forms of each are a few dozen strings at most. */
 export const MAX_SECRETS = 256
+/** Upper bound on the characters of every form held (32 MB of UTF-16): long secrets have many long forms. */
+export const MAX_FORM_CHARS = 16 * 1024 * 1024
 /** A token can still show up in an error a little after it expired (a request in flight). */
 const EXPIRY_GRACE_MS = 60_000
 
 export interface SecretOptions {
   /** Forget the value this long after registration (a registry token's `expires_in`), plus a minute's grace. */
   ttlMs?: number
-  /** One value per slot: registering a new value releases the previous one (e.g. `monitor.apiKey`). */
+  /**
+   * One value per slot: registering a new value releases the previous one
+   * (e.g. `monitor.apiKey`). The value a slot holds is in use by definition, so
+   * it is the last to go when the set is full.
+   */
   slot?: string
+  /**
+   * In use for the life of the process (the config's secrets): like a slot's
+   * value, evicted only after every other one when the set is full.
+   */
+  pinned?: boolean
   /** Also mask the whole `base64(username:secret)` of a Basic `Authorization` header. */
   username?: string
 }
@@ -44,21 +56,31 @@ export interface SecretHandle {
 interface Entry {
   /** Registrations without a lifetime not yet released. */
   holds: number
+  /** Of those, the pinned ones and those a slot keeps (current values: evicted last). */
+  pinned: number
   /** Held by lifetime registrations until then (ms since epoch); 0 when none. */
   leaseUntil: number
   forms: string[]
+  /** Characters of all its forms. */
+  size: number
 }
 
 const entries = new Map<string, Entry>()
-const slots = new Map<string, SecretHandle>()
+let formChars = 0
+const slots = new Map<string, SecretHandle[]>()
 /**
  * Every form of every live secret, indexed by its first two code units,
- * longest first; rebuilt lazily after a change. One scan of the text with a
- * lookup per position costs microseconds per log line even with the set full
- * (thousands of forms), where a loop of `includes` or one alternation RegExp
- * costs a hundred times more.
+ * longest first, with a 64 Ki-bucket filter of those pairs; rebuilt lazily
+ * after a change. One scan of the text, mostly one typed-array read per
+ * position, costs microseconds per log line even with the set full (thousands
+ * of forms), where a loop of `includes` or one alternation RegExp costs a
+ * hundred times more (scripts/bench/redact.mjs).
  */
-let patterns: Map<number, string[]> | undefined
+interface Patterns {
+  filter: Uint8Array
+  index: Map<number, string[]>
+}
+let patterns: Patterns | undefined
 let nextExpiry = Number.POSITIVE_INFINITY
 let now: () => number = Date.now
 
@@ -66,15 +88,32 @@ const NO_HANDLE: SecretHandle = {release: () => undefined}
 
 /**
  * Masks `value` (and its echoed forms) from now on. Without options it stays
- * masked for the life of the process, as config secrets do.
+ * masked for the life of the process.
  */
 export function registerSecret(value: string | undefined, options: SecretOptions = {}): SecretHandle {
-  const previous = options.slot === undefined ? undefined : slots.get(options.slot)
-  if (!value || value.length < MIN_SECRET_LENGTH) {
-    if (options.slot !== undefined) slots.delete(options.slot)
-    previous?.release()
-    return NO_HANDLE
-  }
+  if (options.slot === undefined) return add(value, options, options.pinned === true)
+  return registerSecrets([value], {...options, slot: options.slot})[0] ?? NO_HANDLE
+}
+
+/**
+ * Masks every value of `values` under one slot, releasing whatever the slot
+ * held before and is not among them (a repository's secret values, replaced
+ * as a whole at each reconcile).
+ */
+export function registerSecrets(
+  values: Iterable<string | undefined>,
+  options: SecretOptions & {slot: string},
+): SecretHandle[] {
+  const previous = slots.get(options.slot) ?? []
+  const handles = [...values].map((value) => add(value, options, true))
+  slots.set(options.slot, handles)
+  // Released after the new holds, so a value registered again never drops in between.
+  for (const handle of previous) handle.release()
+  return handles
+}
+
+function add(value: string | undefined, options: SecretOptions, pinned: boolean): SecretHandle {
+  if (!value || value.length < MIN_SECRET_LENGTH) return NO_HANDLE
   const key = options.username === undefined ? value : `${value}\0${options.username}`
   let entry = entries.get(key)
   if (entry) {
@@ -82,16 +121,14 @@ export function registerSecret(value: string | undefined, options: SecretOptions
     entries.delete(key)
     entries.set(key, entry)
   } else {
-    entry = {holds: 0, leaseUntil: 0, forms: echoForms(value, options.username)}
-    makeRoom()
+    const forms = echoForms(value, options.username)
+    entry = {holds: 0, pinned: 0, leaseUntil: 0, forms, size: forms.reduce((sum, form) => sum + form.length, 0)}
+    makeRoom(entry.size)
     entries.set(key, entry)
+    formChars += entry.size
     patterns = undefined
   }
-  const handle = options.ttlMs === undefined ? hold(key, entry) : lease(key, entry, options.ttlMs)
-  if (options.slot !== undefined) slots.set(options.slot, handle)
-  // Released after the new hold, so re-registering the same value in its slot never drops it in between.
-  previous?.release()
-  return handle
+  return options.ttlMs === undefined ? hold(key, entry, pinned) : lease(key, entry, options.ttlMs)
 }
 
 /** `text` with every registered secret, in every echoed form, replaced by `***`. */
@@ -107,13 +144,19 @@ export function redact(text: string): string {
  * contiguous run: overlapping forms (two secrets sharing text, a form inside
  * another) leave no character of either visible.
  */
-function maskAll(text: string, index: Map<number, string[]>): string {
+function maskAll(text: string, patterns: Patterns): string {
+  const {filter, index} = patterns
+  const last = text.length - 1
   let out = ''
   let copied = 0
   let runStart = -1
   let runEnd = -1
-  for (let i = 0; i + 1 < text.length; i++) {
-    const candidates = index.get(pairKey(text, i))
+  let second = text.charCodeAt(0)
+  for (let i = 0; i < last; i++) {
+    const first = second
+    second = text.charCodeAt(i + 1)
+    if (filter[((first << 7) ^ second) & 0xffff] === 0) continue
+    const candidates = index.get(first * 0x10000 + second)
     if (!candidates) continue
     const found = candidates.find((form) => text.startsWith(form, i))
     if (!found) continue
@@ -137,6 +180,10 @@ function pairKey(text: string, at: number): number {
   return text.charCodeAt(at) * 0x10000 + text.charCodeAt(at + 1)
 }
 
+function bucket(text: string, at: number): number {
+  return ((text.charCodeAt(at) << 7) ^ text.charCodeAt(at + 1)) & 0xffff
+}
+
 /**
  * The one function to call on text from outside (a remote's answer, an
  * upstream error) before it is stored, returned by a route or printed.
@@ -151,6 +198,10 @@ export function redactText(text: string): string {
  */
 export function redactDeep<T>(value: T): T {
   if (entries.size === 0) return value
+  // The serialised value holds the JSON-escaped form of every string in it, and every form has its
+  // JSON-escaped form registered too: no match in the text means no string to rewrite (the usual case).
+  const text = JSON.stringify(value) as string | undefined
+  if (text === undefined || redact(text) === text) return value
   return walk(value) as T
 }
 
@@ -171,9 +222,15 @@ export function secretCount(): number {
   return entries.size
 }
 
+/** Characters of every form held now (tests, `/metrics`); at most MAX_FORM_CHARS. */
+export function secretFormChars(): number {
+  return formChars
+}
+
 /** For tests. */
 export function clearSecrets(): void {
   entries.clear()
+  formChars = 0
   slots.clear()
   patterns = undefined
   nextExpiry = Number.POSITIVE_INFINITY
@@ -184,14 +241,18 @@ export function setSecretClock(clock: (() => number) | undefined): void {
   now = clock ?? Date.now
 }
 
-function hold(key: string, entry: Entry): SecretHandle {
+function hold(key: string, entry: Entry, pinned: boolean): SecretHandle {
   entry.holds++
+  if (pinned) entry.pinned++
   let released = false
   return {
     release() {
       if (released) return
       released = true
       entry.holds--
+      if (pinned) entry.pinned--
+      // Still leased: it must expire on time now that nothing else holds it.
+      if (entry.holds === 0 && entry.leaseUntil > 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
       dropIfUnused(key, entry)
     },
   }
@@ -219,7 +280,14 @@ function alive(entry: Entry, at: number): boolean {
 
 function dropIfUnused(key: string, entry: Entry): void {
   if (entries.get(key) !== entry || alive(entry, now())) return
+  remove(key)
+}
+
+function remove(key: string): void {
+  const entry = entries.get(key)
+  if (!entry) return
   entries.delete(key)
+  formChars -= entry.size
   patterns = undefined
 }
 
@@ -227,42 +295,46 @@ function expire(): void {
   const at = now()
   nextExpiry = Number.POSITIVE_INFINITY
   for (const [key, entry] of entries) {
-    if (!alive(entry, at)) {
-      entries.delete(key)
-      patterns = undefined
-    } else if (entry.holds === 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
+    if (!alive(entry, at)) remove(key)
+    else if (entry.holds === 0) nextExpiry = Math.min(nextExpiry, entry.leaseUntil)
   }
 }
 
-/** Keeps the set under MAX_SECRETS: expired values first, then the oldest short-lived one, then the oldest. */
-function makeRoom(): void {
-  if (entries.size < MAX_SECRETS) return
+/**
+ * Keeps the set under MAX_SECRETS values and MAX_FORM_CHARS characters of
+ * forms (room made for `incoming` more): expired values first, then the oldest
+ * short-lived one (a token), then the least recently registered value neither
+ * pinned nor held by a slot, and only then the oldest of the current values.
+ */
+function makeRoom(incoming: number): void {
+  const full = (): boolean => entries.size >= MAX_SECRETS || formChars + incoming > MAX_FORM_CHARS
+  if (!full()) return
   expire()
-  while (entries.size >= MAX_SECRETS) {
-    let victim: string | undefined
-    for (const [key, entry] of entries) {
-      if (entry.holds === 0) {
-        victim = key
-        break
-      }
-    }
-    victim ??= entries.keys().next().value
+  while (full()) {
+    const victim =
+      firstKey((entry) => entry.holds === 0) ?? firstKey((entry) => entry.pinned === 0) ?? firstKey(() => true)
     if (victim === undefined) return
-    entries.delete(victim)
-    patterns = undefined
+    remove(victim)
   }
 }
 
-function buildPatterns(): Map<number, string[]> {
+function firstKey(test: (entry: Entry) => boolean): string | undefined {
+  for (const [key, entry] of entries) if (test(entry)) return key
+  return undefined
+}
+
+function buildPatterns(): Patterns {
   const all = new Set<string>()
   for (const entry of entries.values()) for (const form of entry.forms) all.add(form)
   const index = new Map<number, string[]>()
+  const filter = new Uint8Array(0x10000)
   for (const form of [...all].sort((a, b) => b.length - a.length)) {
     if (form.length < MIN_SECRET_LENGTH) continue
+    filter[bucket(form, 0)] = 1
     const key = pairKey(form, 0)
     const list = index.get(key)
     if (list) list.push(form)
     else index.set(key, [form])
   }
-  return index
+  return {filter, index}
 }

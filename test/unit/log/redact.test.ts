@@ -2,13 +2,16 @@ import {afterEach, describe, expect, it} from 'vitest'
 
 import {Logger} from '../../../src/lib/log/logger.js'
 import {
+  MAX_FORM_CHARS,
   MAX_SECRETS,
   clearSecrets,
   redact,
   redactDeep,
   redactText,
   registerSecret,
+  registerSecrets,
   secretCount,
+  secretFormChars,
   setSecretClock,
 } from '../../../src/lib/log/redact.js'
 
@@ -74,8 +77,11 @@ const ECHOES: Record<string, (s: string) => string> = {
   'form body': (s) => `user=me&${new URLSearchParams({password: s}).toString()}`,
   'HTML page': (s) =>
     `<p>bad password ${s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')}</p>`,
+  'YAML single-quoted (rendered compose)': (s) => `      DB_PASSWORD: '${s.replace(/'/g, "''")}'`,
   'UTF-8 read as Latin-1': (s) => `badauth ${Buffer.from(s, 'utf8').toString('latin1')}`,
   'Unicode NFD': (s) => `badauth ${s.normalize('NFD')}`,
+  'sanitised for a log line (non-printable as ?)': (s) =>
+    `answered ${JSON.stringify(s.replace(/[^\x20-\x7e]/g, '?'))}: not an address`,
   'base64 alone': (s) => `value: ${Buffer.from(s).toString('base64')}`,
   'Basic user:pass (1-char user)': (s) => `Authorization: Basic ${Buffer.from(`u:${s}`).toString('base64')}`,
   'Basic user:pass (2-char user)': (s) => `Authorization: Basic ${Buffer.from(`us:${s}`).toString('base64')}`,
@@ -89,6 +95,9 @@ describe('redact: every secret in every form a remote echoes it', () => {
         registerSecret(secret)
         const echoed = echo(secret)
         const out = redactText(`before ${echoed} after`)
+        // A sanitiser that leaves almost nothing of the secret (CJK, Cyrillic) leaves nothing to mask either.
+        const readable = secret.replace(/[^\x20-\x7e]/g, '').replace(/\?/g, '').length
+        if (echoName.startsWith('sanitised') && readable < 4) return expect(out).toBe(`before ${echoed} after`)
         expect(out).toContain('***')
         expect(out.startsWith('before ') && out.endsWith(' after'), out).toBe(true)
         // Neither the secret as the remote wrote it, nor the secret itself, nor a long part of it.
@@ -140,8 +149,13 @@ describe('redact: every secret in every form a remote echoes it', () => {
       a: ['x ***', 1, null, true],
       '***': {at: '1970-01-01T00:00:00.000Z', deep: [{s: '***'}]},
     })
-    // The input is not changed.
+    // The input is not changed, and a value without a secret is returned as it is.
     expect(value.a[0]).toBe('x tok-123456')
+    const clean = {a: ['tok-12345', 'quoted "tok-123456" is not here'.replace('123456', '12345')]}
+    expect(redactDeep(clean)).toBe(clean)
+    // A secret with characters JSON escapes, inside a nested string, is still found.
+    registerSecret('multi\nline "q" \\ end')
+    expect(redactDeep({deep: [{s: 'x multi\nline "q" \\ end y'}]})).toEqual({deep: [{s: 'x *** y'}]})
   })
 })
 
@@ -161,6 +175,20 @@ describe('redact: a bounded set that drops secrets no longer in use', () => {
     const last = `registry-token-${20 * MAX_SECRETS - 1}-${'x'.repeat(20)}`
     expect(redact(last)).toBe('***')
     expect(redact(`registry-token-0-${'x'.repeat(20)}`)).not.toBe('***')
+  })
+
+  it('bounds the memory of long secrets too, and masks a huge one as it is', () => {
+    registerSecret('config-password-1', {pinned: true})
+    // 50 kB non-ASCII secrets have many long forms (JSON, Go quotes, NFC/NFD): about a megabyte each.
+    for (let i = 0; i < 40; i++) registerSecret(`${i}-${'é\n"ü'.repeat(12_500)}`)
+    expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
+    expect(secretCount()).toBeLessThan(40)
+    expect(redact('config-password-1')).toBe('***')
+    const huge = 'x"\n'.repeat(400_000)
+    registerSecret(huge)
+    expect(redact(`a ${huge} b`)).toBe('a *** b')
+    expect(redactDeep({pem: `a ${huge} b`})).toEqual({pem: 'a *** b'})
+    expect(secretFormChars()).toBeLessThanOrEqual(MAX_FORM_CHARS)
   })
 
   it('forgets a token after its lifetime (plus a minute of grace), not before', () => {
@@ -185,6 +213,40 @@ describe('redact: a bounded set that drops secrets no longer in use', () => {
     // Config secret + tokens of the last 5 minutes + the grace minute.
     expect(secretCount()).toBeLessThanOrEqual(1 + 7)
     expect(redact('config-password-1')).toBe('***')
+  })
+
+  it('keeps config secrets and the values slots hold when values that never expire flood the set', () => {
+    registerSecret('config-password-1', {pinned: true})
+    registerSecret('current-api-key-1', {slot: 'monitor.apiKey'})
+    // e.g. a credential helper handing out a new secret on every call, for months.
+    for (let i = 0; i < 3 * MAX_SECRETS; i++) registerSecret(`rotating-secret-${i}-abcdefgh`)
+    expect(secretCount()).toBeLessThanOrEqual(MAX_SECRETS)
+    expect(redact('config-password-1 current-api-key-1')).toBe('*** ***')
+    expect(redact(`rotating-secret-${3 * MAX_SECRETS - 1}-abcdefgh`)).toBe('***')
+    expect(redact('rotating-secret-0-abcdefgh')).toBe('rotating-secret-0-abcdefgh')
+  })
+
+  it('replaces the set of values a slot holds as a whole', () => {
+    registerSecrets(['first-value-1', 'shared-value-1'], {slot: 'repo a'})
+    registerSecrets(['shared-value-1', 'second-value-2', undefined, 'x'], {slot: 'repo a'})
+    expect(redact('first-value-1 shared-value-1 second-value-2')).toBe('first-value-1 *** ***')
+    registerSecrets([], {slot: 'repo a'})
+    expect(secretCount()).toBe(0)
+  })
+
+  it('expires a leased value on time once the other registration of it is released', () => {
+    let clock = 0
+    setSecretClock(() => clock)
+    const held = registerSecret('token-and-config-1')
+    registerSecret('token-and-config-1', {ttlMs: 10_000})
+    // Another token expiring first makes the set look for the next expiry while the value is still held.
+    registerSecret('short-token-1', {ttlMs: 0})
+    clock += 60_001
+    expect(redact('short-token-1 token-and-config-1')).toBe('short-token-1 ***')
+    held.release()
+    expect(redact('token-and-config-1')).toBe('***')
+    clock += 10_000
+    expect(redact('token-and-config-1')).toBe('token-and-config-1')
   })
 
   it('releases a handle, and keeps a value another registration still holds', () => {
