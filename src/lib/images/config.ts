@@ -1,5 +1,5 @@
 import {LOG_LEVELS} from '../log/logger.js'
-import {array, bool, listen, num, obj, oneOf, str} from '../config/schema.js'
+import {array, bool, httpUrl, listen, num, obj, oneOf, str} from '../config/schema.js'
 
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
 export const IMAGE_STRATEGIES = ['ALL', 'MAJOR', 'MINOR', 'PATCH'] as const
@@ -25,11 +25,11 @@ export const imagesSchema = obj({
   runOnBoot: bool({default: false, env: ['RUN_ON_BOOT']}),
   intervalSeconds: num({default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
   schedule: str({description: 'cron expression; wins over intervalSeconds'}),
-  publicUrl: str({description: 'base URL of `images serve` used in one-time apply links'}),
+  publicUrl: httpUrl({description: 'base URL of `images serve` used in one-time apply links'}),
   linkTtlHours: num({default: 168, min: 1, max: 8760, unit: 'hours'}),
   githubToken: str({secret: true, env: ['GITHUB_TOKEN']}),
   openai: obj({
-    url: str({env: ['OPEN_AI_URL']}),
+    url: httpUrl({env: ['OPEN_AI_URL']}),
     key: str({secret: true, env: ['OPEN_AI_KEY']}),
     model: str({env: ['OPEN_AI_MODEL']}),
   }),
@@ -44,7 +44,7 @@ export const imagesSchema = obj({
       'only workloads labelled homeops.images.scope=<scope> (several homeops instances on one Docker or Swarm)',
   }),
   listen: listen({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
-  githubApiUrl: str({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
+  githubApiUrl: httpUrl({default: 'https://api.github.com', description: 'GitHub API base URL (GitHub Enterprise)'}),
   maxTags: num({default: 20000, min: 100, integer: true, description: 'tags read per repository at most'}),
   tagListTimeoutSeconds: num({
     default: 60,
