@@ -123,6 +123,11 @@ const configCases: Case[] = [
     config: 'serve:\n  listen: 127.0.0.1:99999\n',
     expected: ['$CONFIG:2:11: serve.listen: expected HOST:PORT', 'port 99999 is not between 0 and 65535'],
   },
+  {
+    name: 'images.schedule not a cron expression',
+    config: 'images:\n  schedule: every day\n',
+    expected: ['images.schedule "every day" is not a cron expression'],
+  },
   {name: 'HOSTIP=not-an-ip', env: {HOSTIP: 'not-an-ip'}, expected: ['environment variable HOSTIP: dns.hostIp:']},
   {name: 'HOSTIP=999.1.1.1', env: {HOSTIP: '999.1.1.1'}, expected: ['("999.1.1.1" is not one)']},
   {

@@ -10,6 +10,7 @@
 import type {Validator} from './validators.js'
 import {
   hostnameValidator,
+  httpUrlProblem,
   ipAddressListProblem,
   ipAddressProblem,
   listenProblem,
@@ -355,6 +356,13 @@ export function listen(options: TypedStringOptions & {default?: string} = {}): F
 /** A DNS host name (`dns.zones` items). */
 export function hostname(options: TypedStringOptions = {}): Field<string | undefined> {
   return str({...options, validate: hostnameValidator})
+}
+
+/** An `http://` or `https://` URL (not for secrets: a bad value is quoted in the message). */
+export function httpUrl(options: TypedStringOptions & {default: string}): Field<string>
+export function httpUrl(options?: TypedStringOptions): Field<string | undefined>
+export function httpUrl(options: TypedStringOptions & {default?: string} = {}): Field<string | undefined> {
+  return str({...options, validate: httpUrlProblem})
 }
 
 /** A DNS resolver address `IP[:PORT]` (`dns.upstreams` items). */

@@ -88,7 +88,6 @@ export const httpUrlProblem: Validator = (value) => {
   } catch {
     return 'expected an http:// or https:// URL'
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    return `expected an http:// or https:// URL, got ${url.protocol}`
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'expected an http:// or https:// URL'
   return undefined
 }

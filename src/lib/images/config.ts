@@ -1,5 +1,5 @@
 import {LOG_LEVELS} from '../log/logger.js'
-import {array, bool, listen, num, obj, oneOf, str} from '../config/schema.js'
+import {array, bool, httpUrl, listen, num, obj, oneOf, str} from '../config/schema.js'
 import {notifierSchema} from '../notify/config.js'
 
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
@@ -23,11 +23,14 @@ export const imagesSchema = obj({
   runOnBoot: bool({default: false, env: keyEnv('runOnBoot', 'RUN_ON_BOOT')}),
   intervalSeconds: num({env: keyEnv('intervalSeconds'), default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
   schedule: str({description: 'cron expression; wins over intervalSeconds'}),
-  publicUrl: str({env: keyEnv('publicUrl'), description: 'base URL of `images serve` used in one-time apply links'}),
+  publicUrl: httpUrl({
+    env: keyEnv('publicUrl'),
+    description: 'base URL of `images serve` used in one-time apply links',
+  }),
   linkTtlHours: num({env: keyEnv('linkTtlHours'), default: 168, min: 1, max: 8760, unit: 'hours'}),
   githubToken: str({secret: true, env: keyEnv('githubToken', 'GITHUB_TOKEN')}),
   openai: obj({
-    url: str({env: ['OPEN_AI_URL']}),
+    url: httpUrl({env: ['OPEN_AI_URL']}),
     key: str({secret: true, env: ['OPEN_AI_KEY']}),
     model: str({env: ['OPEN_AI_MODEL']}),
   }),
@@ -48,7 +51,7 @@ export const imagesSchema = obj({
       'only workloads labelled homeops.images.scope=<scope> (several homeops instances on one Docker or Swarm)',
   }),
   listen: listen({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
-  githubApiUrl: str({
+  githubApiUrl: httpUrl({
     env: keyEnv('githubApiUrl'),
     default: 'https://api.github.com',
     description: 'GitHub API base URL (GitHub Enterprise)',

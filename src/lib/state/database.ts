@@ -63,14 +63,15 @@ export async function openState(options: OpenStateOptions): Promise<Database> {
 function prepare(db: Database, options: OpenStateOptions): Database {
   try {
     db.pragma('busy_timeout = 5000')
+    // Reads the schema before anything is written: a file that is not a database or has a damaged header fails
+    // here, and a newer homeops' database is refused before even its journal mode changes.
+    db.prepare('SELECT count(*) FROM sqlite_master').get()
+    refuseNewer(db, options.path, options.migrations)
     if (!options.readonly) {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
     }
     db.pragma('foreign_keys = ON')
-    // Reads the schema: a file that is not a database or has a damaged header fails here, before any write.
-    db.prepare('SELECT count(*) FROM sqlite_master').get()
-    refuseNewer(db, options.path, options.migrations)
     if (!options.readonly) migrate(db, options.migrations)
     return db
   } catch (error) {

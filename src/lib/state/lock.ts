@@ -62,6 +62,12 @@ export function acquireLock(path: string, what: string, options: LockOptions = {
         hint: 'wait for it to finish; the lock is released when it exits',
       })
     }
+    if (holder === undefined && Date.now() - (writtenAt(path) ?? 0) < SLACK_MS) {
+      // Being written right now by another run (file systems without hard links): that run holds it.
+      throw new LockedError(`another ${what} is starting (lock ${path})`, 0, {
+        hint: 'wait for it to finish; the lock is released when it exits',
+      })
+    }
     if (text !== undefined) removeIfUnchanged(path, text)
   }
   throw new LockedError(`could not take the lock ${path}: another process keeps re-creating it`, 0)
@@ -87,7 +93,8 @@ function create(path: string, text: string): boolean {
     return true
   } catch (error) {
     if (errnoCode(error) === 'EEXIST') return false
-    throw cannotCreate(path, error)
+    if (!NO_HARD_LINKS.has(errnoCode(error) ?? '')) throw cannotCreate(path, error)
+    return createInPlace(path, text)
   } finally {
     try {
       unlinkSync(temp)
@@ -95,6 +102,27 @@ function create(path: string, text: string): boolean {
       // already gone
     }
   }
+}
+
+/** File systems without hard links (vfat, some FUSE mounts) answer these. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'])
+
+/** The fallback: O_EXCL creation, then the content (a reader may briefly see it empty, and then waits its turn). */
+function createInPlace(path: string, text: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(path, 'wx', 0o600)
+  } catch (error) {
+    if (errnoCode(error) === 'EEXIST') return false
+    throw cannotCreate(path, error)
+  }
+  try {
+    fchmodSync(fd, 0o600)
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
+  }
+  return true
 }
 
 function cannotCreate(path: string, error: unknown): UserError {

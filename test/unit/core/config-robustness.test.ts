@@ -118,6 +118,14 @@ describe('values the modes would refuse are refused at load, with the place and 
     [{HOMEOPS_SWARM_RECONCILE_INTERVAL_SECONDS: '3000000'}, 'must be at most 604800 seconds (7 days), got 3000000'],
     [{HOMEOPS_IMAGES_INTERVAL_SECONDS: '1e12'}, 'images.intervalSeconds: must be at most 2592000 seconds (30 days)'],
     [{HOMEOPS_MONITOR_REGISTRY_CACHE_MINUTES: '99999999'}, 'monitor.registryCacheMinutes: must be at most 10080'],
+    [
+      {HOMEOPS_IMAGES_PUBLIC_URL: 'homeops.lan:8082'},
+      'images.publicUrl: expected an http:// or https:// URL, got "homeops.lan:8082"',
+    ],
+    [
+      {OPEN_AI_URL: 'not a url'},
+      'environment variable OPEN_AI_URL: images.openai.url: expected an http:// or https:// URL',
+    ],
   ])('%o', (env, message) => {
     const error = problem(() => loadConfig({path: file('empty.yaml', ''), env: {...noEnv, ...env}}))
     expect(error.exitCode).toBe(2)
