@@ -215,6 +215,8 @@ const dnsmasq = startDnsmasq(dnsmasqPort, [
 try {
   await waitFor(upstreamPort, 'www7.remote.test', '10.88.0.7', 'the upstream dnsmasq')
   await waitFor(homeopsPort, 'host7.bench.lan', '10.77.0.7', 'homeops dns serve')
+  // The start-up line arrives through a pipe: give the event loop a moment to read it.
+  for (let i = 0; i < 50 && !/udpPath=/.test(homeops.log); i++) await new Promise((r) => setTimeout(r, 100))
   if (!/udpPath=native/.test(homeops.log))
     throw new Error('homeops is not on its native answerer: this would measure the full path')
   await waitFor(dnsmasqPort, 'host7.bench.lan', '10.77.0.7', 'dnsmasq')
