@@ -110,6 +110,7 @@ describe('homeops doctor', () => {
       'git',
       'dns-port',
       'dns-native',
+      'api-key',
     ])
     for (const check of report.checks) expect(check, check.id).toMatchObject({ok: true})
     expect(report.checks.find((c) => c.id === 'swarm')?.detail).toBe('this node is a swarm manager')

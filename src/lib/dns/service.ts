@@ -1,14 +1,13 @@
 import type {HomeopsConfig} from '../config/root-schema.js'
 import type {Context} from '../context.js'
 import type {DockerConnection} from '../docker/client.js'
-import {UserError, errorMessage} from '../errors.js'
+import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import {effectiveDnsPort} from './config.js'
 import {DockerSource, type DockerSourceStatus} from './docker-source.js'
 import {Forwarder, parseUpstream} from './forwarder.js'
 import {type HostIp, detectHostIp} from './host-ip.js'
 import {HostsDirectory} from './hosts-file.js'
-import {nameProblem, normalizeName} from './names.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
 import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
@@ -74,14 +73,8 @@ export class DnsService {
     this.hostIp = await detectHostIp(config.hostIp)
     const statics = new Map<string, SourceRecord[]>()
     const records: SourceRecord[] = []
-    for (const [name, value] of Object.entries(config.records)) {
-      const problem = staticProblem(name, String(value))
-      if (problem)
-        throw new UserError(`dns.records."${name}": ${problem}`, {
-          hint: 'use name: address, name: address1,address2 or name: other.name (a CNAME); * only as the first label',
-        })
-      records.push(...recordsFromValue(name, String(value)))
-    }
+    // The schema checked every entry at load (dns/static-records.ts).
+    for (const [name, value] of Object.entries(config.records)) records.push(...recordsFromValue(name, String(value)))
     statics.set('config', records)
     this.store.replaceKind('static', statics)
     if (config.hostsDirectory) {
@@ -236,21 +229,4 @@ export function dockerConnector(context: Context, dockerHost?: string): () => Pr
     const {connectDocker} = await import('../docker/client.js')
     return connectDocker(dockerHost ?? context.config.docker.host)
   }
-}
-
-/** Why a static record cannot be served (config errors stop start-up instead of being skipped). */
-function staticProblem(name: string, value: string): string | undefined {
-  const problem = nameProblem(normalizeName(name))
-  if (problem) return `the name is not valid (${problem})`
-  const records = recordsFromValue(name, value)
-  if (records.length === 0) return 'no address or target name'
-  for (const record of records) {
-    if (record.type !== 'CNAME') continue
-    if (/^[\d.]+$/.test(record.value) || record.value.includes(':'))
-      return `"${record.value}" is not a valid IP address`
-    if (records.length > 1) return `"${record.value}" is not an IP address (a CNAME target must be alone)`
-    const target = nameProblem(normalizeName(record.value))
-    if (target) return `"${record.value}" is neither an IP address nor a valid name (${target})`
-  }
-  return undefined
 }

@@ -5,7 +5,7 @@
 import {badge, confirmDialog, el, poll, replace, table, timeAgo, toast} from '/web/shared/ui.js'
 
 const STATUS_KIND = {update_available: 'warn', up_to_date: 'ok', error: 'bad', disabled: 'info', unknown: 'info'}
-const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad'}
+const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad', refused: 'warn'}
 
 function statusBadge(row) {
   const text = String(row.status || 'unknown').replace(/_/g, ' ')
