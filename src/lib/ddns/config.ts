@@ -20,6 +20,10 @@ export const ddnsRecordSchema = obj({
   zone: str({description: 'zone (domain) of the hostname, or the Route 53 hosted zone id'}),
   ipv4: bool({default: true}),
   ipv6: bool({description: 'defaults to ddns.ipv6'}),
+  ipSources: obj({
+    v4: list(str(), {description: "this record's own IPv4 sources (as ddns.ipSources.v4); empty = the global list"}),
+    v6: list(str(), {description: "this record's own IPv6 sources; empty = the global list"}),
+  }),
 })
 
 export const ddnsSchema = obj({
@@ -60,7 +64,7 @@ export const ddnsSchema = obj({
     v4: list(str(), {
       env: ['DDNS_IP_SOURCES_V4'],
       description:
-        'https:// echo URLs or dns://RESOLVER/NAME?type=A|TXT[&class=CH], tried in order; empty = built-in list',
+        'https:// echo URLs, dns://RESOLVER/NAME?type=A|TXT[&class=CH], iface://NAME or exec:/path [args], tried in order; empty = built-in list',
     }),
     v6: list(str(), {env: ['DDNS_IP_SOURCES_V6'], description: 'as v4, for IPv6 (type=AAAA|TXT)'}),
   }),

@@ -3,6 +3,7 @@ import {createHash} from 'node:crypto'
 import type {HomeopsConfig} from '../config/root-schema.js'
 import {UserError} from '../errors.js'
 import type {Family} from './address.js'
+import {type IpSource, parseSource} from './detect.js'
 import {type DdnsProviderName, providerInfo} from './providers/registry.js'
 
 export type DdnsConfig = HomeopsConfig['ddns']
@@ -21,6 +22,8 @@ export interface DdnsRecord {
   server: string
   zone?: string
   families: Family[]
+  /** The record's own IP sources, per family, when it sets them (else the global ones apply). */
+  sources?: Partial<Record<Family, IpSource[]>>
   /** Where it is configured, for messages: `ddns.records[1]` or `ddns.hostname (INFOMANIAK_DDNS_*)`. */
   origin: string
   /**
@@ -97,6 +100,7 @@ interface RawRecord {
   zone?: string
   ipv4?: boolean
   ipv6?: boolean
+  ipSources?: {v4: string[]; v6: string[]}
 }
 
 function build(
@@ -132,6 +136,16 @@ function build(
   if (provider === 'duckdns' && !/\.duckdns\.org\.?$/i.test(hostname) && FQDN.test(hostname)) {
     problems.push(`${at('hostname')}: DuckDNS names end in .duckdns.org, got "${hostname}"`)
   }
+  const sources: Partial<Record<Family, IpSource[]>> = {}
+  for (const family of [4, 6] as const) {
+    const list = raw.ipSources?.[family === 4 ? 'v4' : 'v6'] ?? []
+    if (list.length === 0) continue
+    try {
+      sources[family] = list.map((text, i) => parseSource(text, family, `${at(`ipSources.v${family}`)}[${i}]`))
+    } catch (error) {
+      problems.push((error as Error).message)
+    }
+  }
   if (problems.length > before || server === undefined) return undefined
   const name = raw.name?.trim() || hostname
   const zone = raw.zone?.trim() || undefined
@@ -157,6 +171,7 @@ function build(
     server,
     zone,
     families,
+    ...(Object.keys(sources).length > 0 ? {sources} : {}),
     origin,
     target,
     fingerprint,
