@@ -190,30 +190,39 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
     }
   }
 
-  // Detect only the families some record still needs: a fully blocked or deferred setup asks nobody.
-  const needed = new Set(work.filter((w) => w.report.result === 'pending').map((w) => w.family))
+  // Detect only what some record still needs (a fully blocked or deferred setup asks nobody), once per family
+  // and source list: records with their own sources (`ddns.records[].ipSources`) get their own detection.
+  const sourcesOf = (record: DdnsRecord, family: Family) => record.sources?.[family] ?? sources[family]
+  const groups = new Map<string, {family: Family; sources: IpSource[]}>()
+  for (const w of work) {
+    if (w.report.result !== 'pending') continue
+    const list = sourcesOf(w.record, w.family)
+    groups.set(sourceKey(w.family, list), {family: w.family, sources: list})
+  }
   const http = new DdnsHttpClient({
     userAgent: `homeops/${context.version}`,
     timeoutMs: ddns.requestTimeout * 1000,
     signal,
   })
-  const detections = new Map<Family, Detection>()
+  const detections = new Map<string, Detection>()
   try {
-    const families = ([4, 6] as const).filter((f) => needed.has(f))
     const results = await Promise.all(
-      families.map((family) =>
-        detectAddress(family, sources[family], {
+      [...groups.entries()].map(async ([key, group]) => {
+        const detection = await detectAddress(group.family, group.sources, {
           http,
           timeoutMs: ddns.requestTimeout * 1000,
           requireAgreement: ddns.requireAgreement,
           signal,
-        }),
-      ),
+        })
+        return [key, detection] as const
+      }),
     )
-    for (const detection of results) {
-      detections.set(detection.family, detection)
+    for (const [key, detection] of results) {
+      detections.set(key, detection)
       logDetection(context, detection)
     }
+    const detectionOf = (record: DdnsRecord, family: Family) =>
+      detections.get(sourceKey(family, sourcesOf(record, family)))
 
     const providers = new Map<string, DdnsProvider>()
     const blockedNow = new Set<string>()
@@ -236,7 +245,7 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
         continue
       }
       try {
-        const outcome = await handle(context, store, item, detections, providers, http, options, signal, now)
+        const outcome = await handle(context, store, item, detectionOf, providers, http, options, signal, now)
         if (outcome === 'fatal') blockedNow.add(record.name)
       } catch (error) {
         // One record never stops the others: a bug or an unexpected answer fails this record only.
@@ -275,7 +284,7 @@ async function handle(
   context: Context,
   store: DdnsStore,
   item: Work,
-  detections: Map<Family, Detection>,
+  detectionOf: (record: DdnsRecord, family: Family) => Detection | undefined,
   providers: Map<string, DdnsProvider>,
   http: DdnsHttpClient,
   options: PassOptions,
@@ -284,7 +293,7 @@ async function handle(
 ): Promise<AnswerKind | undefined> {
   const {record, family, report} = item
   const ddns = context.config.ddns
-  const detection = detections.get(family)!
+  const detection = detectionOf(record, family)!
   if (!detection.ip) {
     Object.assign(report, {
       result: 'detection-failed',
@@ -342,7 +351,10 @@ async function handle(
     providers.set(record.name, provider)
   }
   const detected: Partial<Record<Family, string>> = {}
-  for (const [f, d] of detections) if (d.ip) detected[f] = d.ip
+  for (const f of [4, 6] as const) {
+    const ip = detectionOf(record, f)?.ip
+    if (ip) detected[f] = ip
+  }
   const outcome = await send(context, provider, item, detection.ip, detected, options, signal)
   persist(context, store, item, detection.ip, outcome, now, options.random ?? Math.random)
   if (reason === 'refresh' && report.exitCode === 0) {
@@ -397,6 +409,10 @@ function exitCodeOf(answer: ProviderAnswer): number {
     default:
       return ExitCode.temporary
   }
+}
+
+function sourceKey(family: Family, list: IpSource[]): string {
+  return `${family} ${list.map((s) => s.label).join(' ')}`
 }
 
 function selectRecords(all: DdnsRecord[], names: string[] | undefined): DdnsRecord[] {

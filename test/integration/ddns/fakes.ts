@@ -17,6 +17,7 @@ export interface SeenRequest {
   userAgent?: string
   authorization?: string
   body?: string
+  headers: Record<string, string>
 }
 
 async function listen(server: Server, host: string): Promise<number> {
@@ -54,6 +55,9 @@ function seen(req: IncomingMessage, body?: string): SeenRequest {
     authorization,
     userAgent: req.headers['user-agent'],
     body,
+    headers: Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    ),
   }
 }
 
@@ -267,7 +271,9 @@ export interface JsonApiFake {
 }
 
 /** A small HTTP API whose handler answers each request (DuckDNS, Cloudflare). */
-export async function startApi(handler: (req: SeenRequest) => {status?: number; body: unknown}): Promise<JsonApiFake> {
+export async function startApi(
+  handler: (req: SeenRequest) => {status?: number; body: unknown; headers?: Record<string, string>},
+): Promise<JsonApiFake> {
   const requests: SeenRequest[] = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -275,9 +281,9 @@ export async function startApi(handler: (req: SeenRequest) => {status?: number; 
     req.on('end', () => {
       const request = seen(req, Buffer.concat(chunks).toString('utf8'))
       requests.push(request)
-      const {status = 200, body} = handler(request)
+      const {status = 200, body, headers} = handler(request)
       const text = typeof body === 'string' ? body : JSON.stringify(body)
-      res.writeHead(status, {'content-type': typeof body === 'string' ? 'text/plain' : 'application/json'})
+      res.writeHead(status, {'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers})
       res.end(text)
     })
   })

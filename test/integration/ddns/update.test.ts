@@ -406,6 +406,35 @@ describe('ddns update against a dyndns2 server', () => {
     expect((await ddns.status()).records[0]!.lastIp).toBeNull()
   })
 
+  it('resends an unchanged address once the last accepted update is older than maxAgeDays (default 25)', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}))
+    await ddns.run()
+    const day = 86_400_000
+    const at = (days: number) => () => new Date(Date.now() + days * day)
+    expect((await ddns.run({now: at(24)})).records[0]).toMatchObject({action: 'skipped', result: 'unchanged'})
+    expect(provider.requests).toHaveLength(1)
+    const refreshed = await ddns.run({now: at(26)})
+    expect(refreshed.records[0]).toMatchObject({action: 'sent', result: 'nochg', exitCode: 0})
+    expect(refreshed.records[0]!.message).toMatch(
+      /^resent 84\.16\.66\.10: the last accepted update is older than 25 days/,
+    )
+    expect(provider.requests).toHaveLength(2)
+    // The refresh counts as the latest accepted update: 26 days later nothing is due.
+    expect((await ddns.run({now: at(27)})).records[0]!.action).toBe('skipped')
+    expect(provider.requests).toHaveLength(2)
+  })
+
+  it('never refreshes with maxAgeDays 0', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_AGE_DAYS: '0'}))
+    await ddns.run()
+    await ddns.run({now: () => new Date(Date.now() + 400 * 86_400_000)})
+    expect(provider.requests).toHaveLength(1)
+  })
+
   it('changes nothing on --dry-run', async () => {
     const provider = await dyndns2()
     const source = await echo(V4)

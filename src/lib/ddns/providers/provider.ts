@@ -91,7 +91,8 @@ export function parseRetryAfter(
   let seconds: number
   if (/^\d+$/.test(text)) seconds = Number(text)
   else {
-    const at = Date.parse(text)
+    // An HTTP date starts with the day name (IMF-fixdate, RFC 850, asctime); Date.parse alone takes "-5".
+    const at = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN
     if (Number.isNaN(at)) return {retryAfterRaw: raw}
     seconds = Math.max(0, Math.ceil((at - now) / 1000))
   }
