@@ -341,6 +341,7 @@ function publicResult(r: CheckResult) {
     status: r.status,
     update: r.update,
     error: r.error,
+    note: r.note,
   }
 }
 
