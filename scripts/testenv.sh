@@ -35,7 +35,7 @@ APPLETS=(sh ash sleep echo cat ls httpd nc wget true false env id ps printf test
 
 # g++, make, python3: node-gyp builds the native DNS answerer (npm run build).
 PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2
-  ca-certificates g++ make python3 mosquitto python3-aiosmtpd)
+  ca-certificates g++ make python3 mosquitto python3-aiosmtpd docker-compose)
 
 SOCK="$DIR/docker.sock"
 DATA="$DIR/data"

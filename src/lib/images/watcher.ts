@@ -333,12 +333,39 @@ async function applyTarget(
     const outcome =
       workload.kind === 'service'
         ? await updateService(deps, workload.id, target, by)
-        : await updateContainer(deps, workload.id, target, by)
+        : ((await composeUpdate(context, workload.id, target, by)) ??
+          (await updateContainer(deps, workload.id, target, by)))
     recordUpdate(await context.state(), {...outcome, at: new Date().toISOString()})
     return outcome
   } finally {
     lock.release()
   }
+}
+
+/** With images.composeUpdates, a container of a compose project is updated through its compose file. */
+async function composeUpdate(
+  context: Context,
+  containerId: string,
+  target: {tag: string; digest?: string},
+  by: UpdateBy,
+): Promise<ApplyOutcome | undefined> {
+  if (!context.config.images.composeUpdates) return undefined
+  const {docker, address} = await context.docker()
+  const {composeProjectOf, updateComposeService} = await import('./compose.js')
+  const info = await docker.getContainer(containerId).inspect()
+  if (!composeProjectOf(info.Config.Labels ?? {})) return undefined
+  return updateComposeService(
+    {
+      docker,
+      logger: context.logger,
+      signal: context.signal,
+      timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
+      dockerHost: address,
+    },
+    containerId,
+    target,
+    by,
+  )
 }
 
 export interface ApplyRequest {
