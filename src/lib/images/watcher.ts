@@ -29,8 +29,15 @@ export function createRegistryClient(context: Context): RegistryClient {
 }
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
-  const {createNotifier} = await import('../notify/notifiers.js')
-  return context.config.images.notifiers.map((n) => createNotifier(n))
+  const {createNotifier, missingNotifierKeys} = await import('../notify/notifiers.js')
+  return context.config.images.notifiers.map((n, i) => {
+    const missing = missingNotifierKeys(n)
+    if (missing.length > 0)
+      throw new UserError(`images.notifiers[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
+        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
+      })
+    return createNotifier(n)
+  })
 }
 
 /** Running containers and services, limited to `images.scope` when set. */

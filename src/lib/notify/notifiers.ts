@@ -61,6 +61,29 @@ export interface Notifier {
 
 const COLORS: Record<NoticeLevel, number> = {info: 0xf0b400, success: 0x2e9e44, warning: 0xf0b400, error: 0xd0312d}
 
+const REQUIRED: Record<NotifierType, (keyof NotifierConfig)[]> = {
+  webhook: ['url'],
+  ntfy: ['url', 'topic'],
+  gotify: ['url', 'token'],
+  discord: ['url'],
+  slack: ['url'],
+  email: ['url', 'to'],
+  telegram: ['token', 'chatId'],
+  pushover: ['token', 'user'],
+  matrix: ['url', 'token', 'room'],
+  apprise: ['url'],
+  mqtt: ['url'],
+  command: ['command'],
+}
+
+/** What a notifier of this type lacks, for a clear error at start rather than at the first update. */
+export function missingNotifierKeys(config: NotifierConfig): string[] {
+  return REQUIRED[config.type].filter((key) => {
+    const value = config[key]
+    return value === undefined || value === '' || (Array.isArray(value) && value.length === 0)
+  })
+}
+
 export function createNotifier(config: NotifierConfig, options: {timeoutMs?: number} = {}): Notifier {
   const label = config.name ? `notifier ${config.name}` : `${config.type} notifier`
   const timeoutMs = options.timeoutMs ?? (config.timeoutSeconds ?? 10) * 1000
