@@ -109,7 +109,9 @@ function readComposeFile(file: string): string {
       hint: 'homeops must see the project folder at the same path as docker compose (mount it when homeops runs in a container)',
     })
   }
-  if (!stat.isFile()) throw new UserError(`the compose file ${file} is not a regular file`)
+  // A symlink would be replaced by the atomic write: homeops edits regular files only.
+  if (!stat.isFile())
+    throw new UserError(`the compose file ${file} is a symlink or not a regular file: homeops does not edit it`)
   if (stat.size > MAX_COMPOSE_FILE) throw new UserError(`the compose file ${file} is larger than 1 MiB`)
   return readFileSync(file, 'utf8')
 }
