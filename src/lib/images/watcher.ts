@@ -5,7 +5,7 @@ import type {Context} from '../context.js'
 import type {Notifier} from '../notify/notifiers.js'
 import type {UpdateNotice} from './notice.js'
 import type {RegistryClient} from '../registry/client.js'
-import {createRegistryClient as createClient} from '../registry/factory.js'
+import {createRegistryClient} from '../registry/factory.js'
 import {parseImageReference} from '../registry/reference.js'
 import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
 import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
@@ -23,10 +23,8 @@ import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
 import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
 import type {ServiceInfo} from './workloads.js'
 
-/** The registry client configured from `registries:` and `images.*` (the one factory, registry/factory.ts). */
-export function createRegistryClient(context: Context): RegistryClient {
-  return createClient(context)
-}
+/** The registry client configured from `registries:` and `images.*`: the one factory, re-exported for commands. */
+export {createRegistryClient} from '../registry/factory.js'
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
   const {createNotifier, missingNotifierKeys} = await import('../notify/notifiers.js')
