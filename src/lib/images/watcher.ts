@@ -237,7 +237,7 @@ async function sendNotices(
   const entities = check.results
     .filter((r) => r.currentTag && ['up_to_date', 'update_available', 'local_image'].includes(r.status))
     .map(workloadEntity)
-  await publishState(notifiers, entities, host, context.logger)
+  await publishState(notifiers, 'images', entities, host, context.logger)
 }
 
 async function buildNotice(
