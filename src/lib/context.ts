@@ -51,6 +51,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   let docker: Promise<DockerConnection> | undefined
   let engine: Promise<DockerEngine> | undefined
   const dockerHost = options.dockerHost ?? options.config.docker.host
+  const dockerTimeoutMs = options.config.docker.timeoutSeconds * 1000
 
   const context: Context = {
     config: options.config,
@@ -66,7 +67,11 @@ export async function createContext(options: ContextOptions): Promise<Context> {
           import('./state/database.js'),
           import('./state/registry.js'),
         ])
-        const db = await openState({path: statePath, migrations: allMigrations})
+        const db = await openState({
+          path: statePath,
+          migrations: allMigrations,
+          onWarning: (message, fields) => options.logger.warn(message, fields),
+        })
         cleanups.push(() => {
           db.close()
         })
@@ -74,27 +79,34 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       })()
       return state
     },
+    // A failed connection is not kept: under `serve` a mode restarting after an outage must try again.
     docker() {
-      docker ??= import('./docker/client.js').then(({connectDocker}) => connectDocker(dockerHost))
+      docker ??= import('./docker/client.js')
+        .then(({connectDocker}) => connectDocker(dockerHost, {timeoutMs: dockerTimeoutMs}))
+        .catch((error: unknown) => {
+          docker = undefined
+          throw error
+        })
       return docker
     },
     engine() {
-      engine ??= import('./docker/engine.js').then(({connectEngine}) => connectEngine(dockerHost, options.env))
+      engine ??= import('./docker/engine.js')
+        .then(({connectEngine}) => connectEngine(dockerHost, options.env, {timeoutMs: dockerTimeoutMs}))
+        .catch((error: unknown) => {
+          engine = undefined
+          throw error
+        })
       return engine
     },
     async lock(scope) {
-      const [{acquireLock}, {stateDir}, {mkdirSync}, {join}] = await Promise.all([
+      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, {join}] = await Promise.all([
         import('./state/lock.js'),
         import('./paths.js'),
-        import('node:fs'),
+        import('./state/directory.js'),
         import('node:path'),
       ])
       const dir = stateDir(statePath)
-      try {
-        mkdirSync(dir, {recursive: true, mode: 0o700})
-      } catch {
-        // acquireLock reports the unwritable directory with a clear message.
-      }
+      ensureStateDirectory(dir)
       const lock = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
       cleanups.push(() => lock.release())
       return lock

@@ -22,17 +22,44 @@ export const ddnsRecordSchema = obj({
 
 export const ddnsSchema = obj({
   enabled: bool({default: false, description: 'run the ddns loop in `homeops serve`'}),
-  intervalSeconds: num({default: 300, min: 15, env: ['DDNS_INTERVAL_SECONDS']}),
+  intervalSeconds: num({default: 300, min: 15, max: 7 * 86400, unit: 'seconds', env: ['DDNS_INTERVAL_SECONDS']}),
   ipv6: bool({default: false, env: ['DDNS_ENABLE_IPV6']}),
   logLevel: oneOf(LOG_LEVELS, {env: ['DDNS_LOG_LEVEL']}),
-  requestTimeout: num({default: 10, min: 1, max: 300, env: ['DDNS_REQUEST_TIMEOUT'], description: 'seconds'}),
-  maxRetries: num({default: 3, min: 0, max: 10, integer: true, env: ['DDNS_MAX_RETRIES']}),
+  requestTimeout: num({
+    default: 10,
+    min: 1,
+    max: 300,
+    unit: 'seconds',
+    env: ['DDNS_REQUEST_TIMEOUT'],
+    description: 'seconds',
+  }),
+  maxRetries: num({
+    default: 3,
+    min: 0,
+    max: 10,
+    integer: true,
+    env: ['DDNS_MAX_RETRIES'],
+    description: 'in-run retries, only for a provider that could not be reached (refused, name not resolved)',
+  }),
   retryBackoff: num({
     default: 2,
     min: 0,
     max: 3600,
+    unit: 'seconds',
     env: ['DDNS_RETRY_BACKOFF'],
-    description: 'seconds, doubled per retry',
+    description: 'seconds, doubled per retry (each wait capped at 5 s)',
+  }),
+  maxAgeDays: num({
+    default: 25,
+    min: 0,
+    max: 365,
+    env: ['DDNS_MAX_AGE_DAYS'],
+    description: 'resend an unchanged address after this many days (providers expire idle records); 0 = never',
+  }),
+  checkResolver: str({
+    env: ['DDNS_CHECK_RESOLVER'],
+    description:
+      'resolver (IP[:port]) asked whether a record holds the address after an unknown outcome; default: the system resolver',
   }),
   server: str({env: ['DDNS_SERVER'], description: 'default dyndns2 server for records that set none'}),
   ipSources: obj({

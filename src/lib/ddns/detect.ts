@@ -157,11 +157,15 @@ async function askSource(source: IpSource, family: Family, options: DetectOption
     throw error
   }
   if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`)
-  return extractAddress(answer.body)
+  return extractAddress(answer.body, family)
 }
 
-/** Plain text (`1.2.3.4\n`), JSON (`{"ip": "1.2.3.4"}`), or a Cloudflare-trace style `ip=1.2.3.4` line. */
-export function extractAddress(body: string): string {
+/**
+ * Plain text (`1.2.3.4\n`), JSON (`{"ip": "1.2.3.4"}`), a Cloudflare-trace style `ip=1.2.3.4` line, or a page
+ * (checkip.dyndns.org's `<body>Current IP Address: 1.2.3.4</body>`) whose text holds exactly one valid public
+ * address of the family: two different addresses, or none, return the text as it is (and it is refused).
+ */
+export function extractAddress(body: string, family?: Family): string {
   const text = body.trim()
   if (text.startsWith('{')) {
     try {
@@ -176,7 +180,25 @@ export function extractAddress(body: string): string {
   }
   const line = /^ip=(.+)$/m.exec(text)
   if (line) return line[1]!.trim()
-  return text.split(/\r?\n/)[0]!.trim()
+  const first = text.split(/\r?\n/)[0]!.trim()
+  if (family === undefined || isIP(first) !== 0) return first
+  const found = addressesIn(text, family)
+  return found.length === 1 ? found[0]! : first
+}
+
+/** The distinct valid public addresses of `family` in a page's text (tags and entities out of the way). */
+function addressesIn(page: string, family: Family): string[] {
+  const text = page
+    .slice(0, 4096)
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&[a-z]+;|&#\d+;/gi, ' ')
+  const candidates = family === 4 ? text.match(/\d{1,3}(?:\.\d{1,3}){3}/g) : text.match(/[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+/g)
+  const found = new Set<string>()
+  for (const candidate of candidates ?? []) {
+    const checked = checkPublicAddress(candidate, family)
+    if (checked.ok) found.add(checked.ip)
+  }
+  return [...found]
 }
 
 /** A remote answer, made safe and short for logs. */

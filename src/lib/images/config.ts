@@ -1,5 +1,5 @@
 import {LOG_LEVELS} from '../log/logger.js'
-import {array, bool, num, obj, oneOf, str} from '../config/schema.js'
+import {array, bool, listen, num, obj, oneOf, str} from '../config/schema.js'
 import {notifierSchema} from '../notify/config.js'
 
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
@@ -21,10 +21,10 @@ export const imagesSchema = obj({
     description: 'overrides every workload label when set',
   }),
   runOnBoot: bool({default: false, env: keyEnv('runOnBoot', 'RUN_ON_BOOT')}),
-  intervalSeconds: num({env: keyEnv('intervalSeconds'), default: 3600, min: 60}),
+  intervalSeconds: num({env: keyEnv('intervalSeconds'), default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
   schedule: str({description: 'cron expression; wins over intervalSeconds'}),
   publicUrl: str({env: keyEnv('publicUrl'), description: 'base URL of `images serve` used in one-time apply links'}),
-  linkTtlHours: num({env: keyEnv('linkTtlHours'), default: 168, min: 1}),
+  linkTtlHours: num({env: keyEnv('linkTtlHours'), default: 168, min: 1, max: 8760, unit: 'hours'}),
   githubToken: str({secret: true, env: keyEnv('githubToken', 'GITHUB_TOKEN')}),
   openai: obj({
     url: str({env: ['OPEN_AI_URL']}),
@@ -47,7 +47,7 @@ export const imagesSchema = obj({
     description:
       'only workloads labelled homeops.images.scope=<scope> (several homeops instances on one Docker or Swarm)',
   }),
-  listen: str({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
+  listen: listen({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
   githubApiUrl: str({
     env: keyEnv('githubApiUrl'),
     default: 'https://api.github.com',
@@ -64,12 +64,16 @@ export const imagesSchema = obj({
     env: keyEnv('tagListTimeoutSeconds'),
     default: 60,
     min: 5,
+    max: 3600,
+    unit: 'seconds',
     description: 'time limit for reading one tag list',
   }),
   requestTimeoutSeconds: num({
     env: keyEnv('requestTimeoutSeconds'),
     default: 15,
     min: 1,
+    max: 600,
+    unit: 'seconds',
     description: 'per registry request',
   }),
   concurrencyPerRegistry: num({
@@ -90,12 +94,16 @@ export const imagesSchema = obj({
     env: keyEnv('healthTimeoutSeconds'),
     default: 120,
     min: 5,
+    max: 86400,
+    unit: 'seconds',
     description: 'how long an update may take to converge',
   }),
   historyDays: num({
     env: keyEnv('historyDays'),
     default: 90,
     min: 1,
+    max: 36500,
+    unit: 'days',
     description: 'check results older than this are pruned',
   }),
 })

@@ -384,7 +384,7 @@ export interface ApplyRequest {
 export interface ApplyReport {
   workload: string
   kind: 'service' | 'container'
-  action: 'updated' | 'up_to_date' | 'failed' | 'rolled_back'
+  action: 'updated' | 'up_to_date' | 'failed' | 'rolled_back' | 'refused'
   outcome: ApplyOutcome | null
   check: CheckResult
 }
@@ -428,8 +428,7 @@ export async function applyWorkloadUpdate(context: Context, request: ApplyReques
       target = {tag: check.update.tag, digest: check.update.type === 'digest' ? check.update.digest : undefined}
     }
     const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by)
-    const action =
-      outcome.result === 'applied' ? 'updated' : outcome.result === 'rolled_back' ? 'rolled_back' : 'failed'
+    const action = outcome.result === 'applied' ? 'updated' : outcome.result
     return {workload: workload.name, kind: workload.kind, action, outcome, check}
   } finally {
     if (!request.client) await client.close()

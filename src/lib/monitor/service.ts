@@ -26,6 +26,7 @@ import {
 import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
+import {sleep} from '../time/sleep.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
 
 /** One container as `monitor status --json` and the web page see it. */
@@ -65,9 +66,18 @@ export interface StatusMeta {
 }
 
 export interface StatusResponse {
-  status: 'ok'
+  /** `stale` while the Docker daemon does not answer: `updates` and `meta` are then the last known state. */
+  status: 'ok' | 'stale'
   updates: Record<string, UpdateStatus | 'not_found'>
   meta: Record<string, StatusMeta>
+  /** Added by homeops (the original tool has no such fields): whether Docker answers now. */
+  docker_connected: boolean
+  stale: boolean
+  /** When the daemon last answered (ISO time), so a reader knows how old `meta` is. */
+  as_of: string | null
+  /** While stale: since when, and why. */
+  stale_since?: string
+  error?: string
 }
 
 export interface UpdateOutcome {
@@ -142,7 +152,7 @@ export class MonitorService {
         name === undefined ? this.watcher.containers() : [this.watcher.find(name)].filter((c) => c !== undefined)
       const running = chosen.filter((c) => c.state === 'running')
       if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
   }
 
@@ -210,7 +220,8 @@ export class MonitorService {
 
   /** `GET /status` (all) or `GET /status/NAME` (one; unknown → `not_found` and `{}`). */
   async status(options: {name?: string; force?: boolean; light?: boolean} = {}): Promise<StatusResponse> {
-    const response: StatusResponse = {status: 'ok', updates: {}, meta: {}}
+    const response: StatusResponse = {status: 'ok', updates: {}, meta: {}, ...this.freshness()}
+    if (response.stale) response.status = 'stale'
     const rows = await this.rows({name: options.name, force: options.force})
     if (options.name !== undefined && rows.length === 0) {
       response.updates[options.name] = 'not_found'
@@ -222,6 +233,20 @@ export class MonitorService {
       response.meta[row.name] = options.light ? {state: row.state, image: row.image} : metaOf(row)
     }
     return response
+  }
+
+  /** Whether the container data is current: the watcher loses the daemon within a heartbeat of it freezing. */
+  freshness(): Pick<StatusResponse, 'docker_connected' | 'stale' | 'as_of' | 'stale_since' | 'error'> {
+    const info = this.watcher.info
+    const asOf = info.lastContact ? new Date(info.lastContact).toISOString() : null
+    if (info.connected) return {docker_connected: true, stale: false, as_of: asOf}
+    return {
+      docker_connected: false,
+      stale: true,
+      as_of: asOf,
+      ...(info.lostAt === undefined ? {} : {stale_since: new Date(info.lostAt).toISOString()}),
+      error: `Docker unreachable: ${info.lastError ?? 'reconnecting'}`,
+    }
   }
 
   /**
@@ -303,9 +328,16 @@ export class MonitorService {
     let version: {Version?: string; ApiVersion?: string} = {}
     let error: string | undefined
     try {
-      await docker.ping()
+      // Bounded: a frozen daemon must not hold the diagnostics page for the client's whole idle limit.
+      // dockerode passes `abortSignal` on; its types omit the options argument of these two.
+      const bounded = docker as unknown as {
+        ping(options: {abortSignal: AbortSignal}): Promise<unknown>
+        version(options: {abortSignal: AbortSignal}): Promise<{Version?: string; ApiVersion?: string}>
+      }
+      const abortSignal = AbortSignal.timeout(3000)
+      await bounded.ping({abortSignal})
       ping = true
-      version = await docker.version()
+      version = await bounded.version({abortSignal})
     } catch (e) {
       error = dockerMessage(e)
     }

@@ -2,6 +2,7 @@ import {randomUUID} from 'node:crypto'
 
 import {OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
+import {sleep} from '../time/sleep.js'
 import {post} from './http.js'
 import {
   type Digest,
@@ -661,7 +662,7 @@ async function sendWithRetry(notifier: Notifier, digest: Digest): Promise<string
       return undefined
     } catch (error) {
       if (error instanceof TransientError && attempt < 2) {
-        await new Promise((r) => setTimeout(r, 1000))
+        await sleep(1000)
         continue
       }
       return errorMessage(error)

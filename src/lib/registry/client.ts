@@ -2,9 +2,11 @@ import {createHash} from 'node:crypto'
 
 import type {Dispatcher} from 'undici'
 
-import {HomeopsError, OperationError, TransientError, errnoCode, errorMessage} from '../errors.js'
+import {HomeopsError, OperationError, TransientError} from '../errors.js'
 import {type Logger, silentLogger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
+import {describeNetworkError} from '../http/network-error.js'
 import {nextLink, parseRateLimit, parseRetryAfter, parseWwwAuthenticate} from './auth.js'
 import {CredentialStore, type CredentialInput, type RegistryCredential} from './credentials.js'
 import {DOCKER_HUB, type ImageReference, formatReference, familiarName} from './reference.js'
@@ -477,9 +479,9 @@ export class RegistryClient {
     const token = typeof body.token === 'string' ? body.token : body.access_token
     if (typeof token !== 'string' || token === '')
       throw new OperationError(`the token service of ${scope.host} answered without a token`)
-    registerSecret(token)
     // The spec's default lifetime is 60 s; keep a margin so a token never expires in flight.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60
+    registerSecret(token, {ttlMs: lifetime * 1000})
     const expiresAt = Date.now() + Math.max(1, lifetime - Math.min(30, lifetime / 10)) * 1000
     for (const s of scopes) this.tokens.set(tokenKey(scope.host, s), {token, expiresAt})
     return token
@@ -736,28 +738,9 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
 
 /** One message per cause and registry (not per image), so a registry that is down is reported once per workload. */
 function unreachable(registry: string, error: unknown, timeoutMs: number): TransientError {
-  const cause = error as {cause?: unknown; name?: string}
-  const code = errnoCode(error) ?? errnoCode(cause.cause)
-  const timedOut =
-    cause.name === 'TimeoutError' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT'
-  const reason = timedOut
-    ? `no answer within ${timeoutMs / 1000} s`
-    : code === 'ECONNREFUSED'
-      ? 'connection refused'
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-        ? 'the host name does not resolve'
-        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
-          ? 'the connection was reset'
-          : errorMessage(error)
+  const {reason} = describeNetworkError(error, timeoutMs)
   return new TransientError(`cannot reach the registry ${registry}: ${reason}`, {
     hint: 'check the network and the registry host; homeops retries on the next run',
     cause: error,
   })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -1,8 +1,8 @@
 import {spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
+import {FILE_LIMITS, readBoundedText} from '../fs/read-file.js'
 import {registerSecret} from '../log/redact.js'
 import type {Logger} from '../log/logger.js'
 import type {CloudAuthInput} from './cloud-auth.js'
@@ -123,7 +123,7 @@ export class CredentialStore {
   private readDockerConfig(): DockerConfigFile | undefined {
     if (this.dockerConfig !== undefined) return this.dockerConfig ?? undefined
     try {
-      const parsed = JSON.parse(readFileSync(this.dockerConfigPath, 'utf8')) as unknown
+      const parsed = JSON.parse(readBoundedText(this.dockerConfigPath, {maxBytes: FILE_LIMITS.small})) as unknown
       this.dockerConfig = parsed && typeof parsed === 'object' ? (parsed as DockerConfigFile) : null
     } catch (error) {
       const code = (error as {code?: string}).code

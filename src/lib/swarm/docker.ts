@@ -1,6 +1,7 @@
 import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
 import {OperationError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
 
 /**
  * Swarm access for GitOps: reads through the Engine API (services, tasks,
@@ -257,7 +258,7 @@ export async function waitConverged(
       )
     }
     if (signal?.aborted) throw new OperationError(`stopped while waiting for stack ${stack} to converge`)
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    await sleep(delay, signal)
   }
 }
 
@@ -272,7 +273,7 @@ export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs
     })
     if (services.length === 0 && containers.length === 0) return true
     if (Date.now() + delay > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    await sleep(delay)
   }
 }
 

@@ -1,11 +1,12 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {isAbsolute, join, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
 import type {DockerEngine} from '../docker/engine.js'
 import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
+import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {stateDir} from '../paths.js'
 import {runTasks, type Task} from '../ui/terminal.js'
 import {digestBinding, readBinding, syncBinding} from './bindings.js'
@@ -24,7 +25,16 @@ import {
 } from './docker.js'
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
-import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
+import {
+  CONTENT_LABEL,
+  REPOSITORY_LABEL,
+  type RenderedStack,
+  nfsPath,
+  renderStack,
+  withDeployLabels,
+  withServiceLabels,
+} from './render.js'
+import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
 import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
@@ -78,6 +88,8 @@ export interface ReconcileOptions {
   dryRun?: boolean
   /** Only this repository (URL as watched, or its name). */
   repo?: string
+  /** Lets this run remove more stacks than `swarm.pruneMaxShare` (or all of them). */
+  allowPruneAll?: boolean
 }
 
 interface Prepared {
@@ -150,6 +162,8 @@ export async function fetchRepository(
     branch: row.branch,
     auth: authFor(row.url, tokens(env.context)),
     signal: env.context.signal,
+    timeoutMs: env.context.config.swarm.gitTimeoutSeconds * 1000,
+    onWarning: (message, fields) => env.context.logger.warn(`${repositoryName(row.url)}: ${message}`, fields),
   })
 }
 
@@ -219,9 +233,15 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  const swarmStacks = new Set(
-    (await services).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
-  )
+  // Stack name → the repositories its services say they were deployed from ('' for none).
+  const swarmStacks = new Map<string, Set<string>>()
+  for (const service of await services) {
+    const stackName = service.Spec?.Labels?.[STACK_LABEL]
+    if (!stackName) continue
+    const from = swarmStacks.get(stackName) ?? new Set<string>()
+    from.add(service.Spec?.Labels?.[REPOSITORY_LABEL] ?? '')
+    swarmStacks.set(stackName, from)
+  }
   const claimed = new Map<string, string>()
   for (const w of work) {
     if (!w.fetch) continue
@@ -234,11 +254,20 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
     }
     w.renderKey = renderKey(context.version, w.fetch.commit, w.layout)
     for (const stack of w.layout.stacks) {
-      const owner = claimed.get(stack.name)
-      const plan = owner
-        ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
-        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
-      claimed.set(stack.name, w.row.name)
+      // A stack belongs to the repository that deployed it first (its row says which); planStack
+      // refuses it to any other. One nobody owns yet goes to the first repository of this run.
+      const row = store.stack(stack.name)
+      const owned = row !== undefined && row.repositoryId !== null && row.status !== 'removed'
+      const rival = owned ? undefined : claimed.get(stack.name)
+      const plan = rival
+        ? failPlan(
+            stack.name,
+            w.row.name,
+            `stack "${stack.name}" is also listed by repository ${rival}, which deploys it first; remove it from one of the two stacks.yaml`,
+            false,
+          )
+        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.get(stack.name))
+      if (!owned && !rival) claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
     const listed = new Set(w.layout.stacks.map((s) => s.name))
@@ -254,6 +283,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
         },
       })
     }
+    if (context.config.swarm.pruneProtection && !options.allowPruneAll) guardPrune(env, w)
   }
   await runTasks(
     term,
@@ -392,6 +422,41 @@ function finish(
   }
 }
 
+/**
+ * Refuses the whole repository when its plan removes too many of its stacks (see prune-guard.ts):
+ * nothing of it is applied this run, and the plan (also under --dry-run) says why.
+ */
+function guardPrune(env: SwarmEnv, w: RepoWork): void {
+  const active = env.store.stacksOf(w.row.id).filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+  const activeNames = new Set(active.map((s) => s.name))
+  const removing = w.plans
+    .filter((p) => p.result.action === 'remove' && activeNames.has(p.result.stack))
+    .map((p) => p.result.stack)
+  const refusal = pruneRefusal({
+    deployed: [...activeNames],
+    removing,
+    listed: w.layout?.stacks.length ?? 0,
+    maxShare: env.context.config.swarm.pruneMaxShare,
+  })
+  if (!refusal) return
+  const error = `${refusal} (${PRUNE_HINT})`
+  w.result.result = 'failed'
+  w.result.error = error
+  w.plans = w.plans.map((p) =>
+    p.result.action === 'remove'
+      ? failPlan(p.result.stack, w.row.name, `removal refused: ${refusal}`, false)
+      : {
+          result: {
+            ...p.result,
+            action: 'skip',
+            reason: 'not applied: the repository would remove too many stacks',
+            outcome: 'skipped',
+          },
+          record: false,
+        },
+  )
+}
+
 /** `record: false` for stacks homeops does not own (another repository's, or not deployed by homeops). */
 function failPlan(
   stack: string,
@@ -407,18 +472,30 @@ function planStack(
   w: RepoWork,
   stack: StackLayout,
   {hmacKey, force, dryRun}: {hmacKey: string; force: boolean; dryRun: boolean},
-  inSwarm: boolean,
+  deployedFrom: Set<string> | undefined,
 ): {result: StackResult; prepared?: Prepared; record?: boolean} {
   const row = env.store.stack(stack.name)
+  const inSwarm = deployedFrom !== undefined
+  // Deployed by this very repository before an `unwatch` that kept it running: adopted again.
+  const adopting =
+    inSwarm && (!row || row.status === 'removed') && deployedFrom.size === 1 && deployedFrom.has(w.row.url)
   if (row && row.repositoryId !== w.row.id && row.repositoryId !== null && row.status !== 'removed') {
     const owner = env.store.repositories().find((r) => r.id === row.repositoryId)?.name ?? 'another repository'
-    return failPlan(stack.name, w.row.name, `stack "${stack.name}" is already managed by repository ${owner}`, false)
-  }
-  if (inSwarm && (!row || row.status === 'removed' || row.status === 'stopped')) {
     return failPlan(
       stack.name,
       w.row.name,
-      `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops; refusing to take it over`,
+      `stack "${stack.name}" is owned by repository ${owner}, which deployed it first; remove it from this repository's stacks.yaml (or unwatch ${owner})`,
+      false,
+    )
+  }
+  if (inSwarm && !adopting && (!row || row.status === 'removed' || row.status === 'stopped')) {
+    const others = [...deployedFrom].filter(Boolean)
+    return failPlan(
+      stack.name,
+      w.row.name,
+      others.length > 0
+        ? `a stack named "${stack.name}" already runs in the Swarm, deployed by homeops from ${others.join(', ')}; refusing to take it over`
+        : `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops from this repository; refusing to take it over`,
       false,
     )
   }
@@ -446,6 +523,7 @@ function planStack(
   }
   const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
   const decide = (): {action: PlanAction; reason: string} => {
+    if (adopting) return {action: 'update', reason: 'adopted: deployed from this repository before it was unwatched'}
     if (!row || row.status === 'removed') return {action: 'create', reason: 'new stack'}
     if (row.status === 'stopped') {
       return force
@@ -550,10 +628,14 @@ function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<strin
     )
     let value: string
     try {
-      value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-    } catch {
+      value = readBoundedText(file, {maxBytes: FILE_LIMITS.secret}).replace(/\r?\n$/, '')
+    } catch (error) {
+      const why =
+        error instanceof FileReadError && error.code !== 'ENOENT' && error.code !== 'EACCES'
+          ? error.reason
+          : 'is missing or unreadable'
       throw new LayoutError(
-        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} is missing or unreadable`,
+        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} ${why}`,
         {hint: 'write the value to that file (mode 0600) on the NFS share'},
       )
     }
@@ -583,10 +665,12 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   await stackDeploy({
     ...env.cli,
     stack: name,
-    compose:
+    compose: withDeployLabels(
       prepared.bindings.length > 0
         ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
         : prepared.rendered.compose,
+      {[REPOSITORY_LABEL]: w.row.url},
+    ),
     cwd: prepared.layout.dir,
     secrets: prepared.secrets,
     timeoutMs,
@@ -691,7 +775,11 @@ export async function watch(env: SwarmEnv, options: WatchOptions): Promise<Watch
   const existing = store.repositoryByUrl(url)
   if (existing) {
     context.logger.info(`${url} is already watched as ${existing.name}: reconciling it`)
-    if (options.branch && options.branch !== existing.branch) store.setBranch(existing.id, options.branch)
+    if (options.branch && options.branch !== existing.branch) {
+      // Fetched before it is recorded: a branch that does not exist leaves the repository as it was.
+      await fetchRepository(env, {...existing, branch: options.branch})
+      store.setBranch(existing.id, options.branch)
+    }
     // Watching again re-arms stacks stopped by `swarm stop`.
     for (const stack of store.stacksOf(existing.id))
       if (stack.status === 'stopped') store.recordRemoved(stack.name, 'removed')

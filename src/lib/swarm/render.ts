@@ -77,7 +77,10 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
           if (volume.type === 'binding') return [nfsPath(layout, volume), ...rest].join(':')
           return entry
         }
-        if (/^[./~]/.test(source)) checkHostPath(source, where)
+        if (/^[./~]/.test(source)) {
+          checkHostPath(source, where)
+          if (source.startsWith('.')) refuseRelativeBind(display, where)
+        }
         return entry
       }
       if (isRecord(entry) && typeof entry.source === 'string') {
@@ -90,7 +93,10 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
           }
           return entry
         }
-        if (entry.type === 'bind') checkHostPath(entry.source, where)
+        if (entry.type === 'bind') {
+          checkHostPath(entry.source, where)
+          if (!isAbsolute(entry.source) && !entry.source.startsWith('~')) refuseRelativeBind(display, where)
+        }
       }
       return entry
     })
@@ -127,6 +133,17 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
 }
 
 /**
+ * A relative bind mount's source would be a folder of homeops's cached clone: every reconcile
+ * resets the clone to the commit (`git clean` deletes what the service wrote there), `unwatch`
+ * deletes it, and it exists on this node only. Refused, pointing at the layout that persists.
+ */
+function refuseRelativeBind(display: string, where: string): never {
+  throw new LayoutError(
+    `${display}: ${where}: relative bind mounts are refused: the folder would live in homeops's cached clone, which every reconcile resets (deleting what the service wrote) and unwatch deletes; declare it in volumes.yaml as \`type: binding\` (copied to the NFS share, where what the service writes is kept) or \`type: volume\`, and mount it by its id`,
+  )
+}
+
+/**
  * Adds container labels to every service. Used for the digest of the binding
  * contents: a changed file on NFS does not change the service spec, so without
  * it `docker stack deploy` would leave the old tasks running on stale files.
@@ -149,6 +166,26 @@ export function withServiceLabels(compose: string, labels: Record<string, string
 }
 
 export const CONTENT_LABEL = 'homeops.swarm.content'
+/** Service label naming the repository (URL as watched) a stack was deployed from: lets a later `watch` adopt it. */
+export const REPOSITORY_LABEL = 'homeops.swarm.repository'
+
+/** Adds service labels (`deploy.labels`: they change the service, not its tasks, so nothing restarts). */
+export function withDeployLabels(compose: string, labels: Record<string, string>): string {
+  const doc = parse(compose) as Record<string, unknown>
+  const services = doc.services as Record<string, Record<string, unknown>>
+  for (const service of Object.values(services)) {
+    const deploy = isRecord(service.deploy) ? service.deploy : {}
+    const existing = deploy.labels
+    deploy.labels = Array.isArray(existing)
+      ? [
+          ...existing.filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
+          ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+        ]
+      : {...(isRecord(existing) ? existing : {}), ...labels}
+    service.deploy = deploy
+  }
+  return stringify(doc, {lineWidth: 0})
+}
 
 export function nfsPath(layout: RepositoryLayout, volume: VolumeEntry): string {
   return join(layout.nfs!.path, volume.path!)

@@ -12,7 +12,7 @@ const STATUS_KIND = {
   disabled: 'info',
   unknown: 'info',
 }
-const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad'}
+const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad', refused: 'warn'}
 
 function statusBadge(row) {
   const text = String(row.status || 'unknown').replace(/_/g, ' ')

@@ -57,8 +57,11 @@ function seen(req: IncomingMessage, body?: string): SeenRequest {
   }
 }
 
-/** A scripted answer: a dyndns2 body (HTTP 200), or a special: `http-503`, `hang`, `400:badauth`, `401:`. */
-export type Scripted = string
+/**
+ * A scripted answer: a dyndns2 body (HTTP 200), a special (`http-503`, `hang`, `400:badauth`, `401:`), or a
+ * full answer with headers (`{status: 503, body: '', headers: {'retry-after': '120'}}`).
+ */
+export type Scripted = string | {status: number; body: string; headers?: Record<string, string>}
 
 export interface Dyndns2Fake {
   url: string
@@ -97,6 +100,11 @@ export async function startDyndns2(options: Dyndns2FakeOptions = {}): Promise<Dy
     const next = script.shift()
     if (next === 'hang') {
       pending.add(res)
+      return
+    }
+    if (typeof next === 'object') {
+      res.writeHead(next.status, {'content-type': 'text/plain', ...next.headers})
+      res.end(next.body)
       return
     }
     if (next !== undefined) {

@@ -77,6 +77,17 @@ describe('renderStack', () => {
     expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/escapes .*resolves to \/etc/)
   })
 
+  it.each([
+    ['short syntax', '      - ./data:/data\n'],
+    ['long syntax', '      - type: bind\n        source: data\n        target: /data\n'],
+  ])('refuses a relative bind mount (%s), pointing at type: binding', (_form, volume) => {
+    fx = webFixture(`services:\n  app:\n    image: x:1\n    volumes:\n${volume}`)
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(
+      /web\/compose\.yaml: service "app" volume .*: relative bind mounts are refused: .*cached clone.*`type: binding`/,
+    )
+  })
+
   it('allows absolute host paths such as the Docker socket', () => {
     fx = webFixture(
       `services:\n  app:\n    image: x:1\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n`,

@@ -1,0 +1,225 @@
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {ExitCode} from '../../../src/lib/errors.js'
+import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
+import {swarmStatus} from '../../../src/lib/swarm/status.js'
+import {testEnv} from '../../support/testenv.js'
+import {startGitHttp} from './git-http.js'
+import {Workspace, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+
+/**
+ * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
+ * what a user would notice (file bytes on the share, the Swarm's services, the exit code, the message).
+ */
+const ws = new Workspace()
+const created = new Set<string>()
+const name = (n: string) => {
+  const s = stackName(n)
+  created.add(s)
+  return s
+}
+
+function outcome(report: ReconcileReport, stack: string) {
+  return report.stacks.find((s) => s.stack === stack)
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+beforeAll(() => {
+  process.env.DOCKER_CONFIG = testEnv().dockerConfigDir
+})
+
+afterAll(async () => {
+  await ws.close()
+  await removeStacks([...created])
+  ws.cleanup()
+}, 180_000)
+
+describe('data a service writes is never lost', () => {
+  it('refuses a relative bind mount, and keeps what a service writes into a binding across reconcile and unwatch', async () => {
+    const REL = name('relbind')
+    const KEEP = name('keep')
+    const writer = {command: ['sh', '-c', 'echo written-by-app > /data/out.txt && exec sleep 3600']}
+    const repo = ws.repo('binds').stacks([REL, KEEP]).nfsYaml()
+    repo
+      .write('volumes.yaml', '- id: appdata\n  type: binding\n  path: appdata\n')
+      .write('appdata/seed.txt', 'seed\n')
+      .write(`${REL}/data/seed.txt`, 'seed\n')
+      .stack(REL, {volumes: ['./data:/data'], extra: writer})
+      .stack(KEEP, {volumes: ['appdata:/data'], extra: writer})
+      .commit('binds')
+    const first = await watch(await ws.swarm(), {url: repo.dir})
+    expect(first.reconcile.exitCode).toBe(ExitCode.failure)
+    expect(outcome(first.reconcile, REL)!.error).toMatch(
+      /compose\.yaml: service "app" volume "\.\/data:\/data": relative bind mounts are refused: .*`type: binding`/,
+    )
+    expect(await serviceVersions(REL)).toEqual({})
+    expect(outcome(first.reconcile, KEEP)!.outcome).toBe('deployed')
+
+    const written = join(repo.nfs, 'appdata', 'out.txt')
+    await waitFor('the service to write into its binding', () => (existsSync(written) ? true : undefined))
+    const bytes = readFileSync(written)
+    expect(bytes.toString()).toBe('written-by-app\n')
+
+    const noop = await reconcile(await ws.swarm(), {})
+    expect(outcome(noop, KEEP)).toMatchObject({outcome: 'unchanged'})
+    expect(readFileSync(written).equals(bytes)).toBe(true)
+    expect(readFileSync(join(repo.nfs, 'appdata', 'seed.txt'), 'utf8')).toBe('seed\n')
+
+    const gone = await unwatch(await ws.swarm(), {url: repo.dir})
+    expect(gone.forgottenStacks).toContain(KEEP)
+    expect(existsSync(join(ws.root, 'cache', 'binds'))).toBe(false)
+    expect(readFileSync(written).equals(bytes)).toBe(true)
+    expect(await runningTasks(KEEP)).toBe(1)
+  })
+})
+
+describe('one stack name in two repositories', () => {
+  it('belongs to the repository that deployed it first, even when the other sorts first', async () => {
+    const DUP = name('dup')
+    const owner = ws.repo('zz-owner').stacks([DUP]).stack(DUP)
+    owner.commit('owner')
+    expect((await watch(await ws.swarm(), {url: owner.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const rival = ws
+      .repo('aa-rival')
+      .stacks([DUP])
+      .stack(DUP, {extra: {environment: {FROM: 'rival'}}})
+    rival.commit('rival')
+    const watched = await watch(await ws.swarm(), {url: rival.dir})
+    expect(watched.reconcile.exitCode).toBe(ExitCode.failure)
+    expect(outcome(watched.reconcile, DUP)!.error).toMatch(/owned by repository zz-owner, which deployed it first/)
+
+    const before = await serviceVersions(DUP)
+    owner.stack(DUP, {extra: {environment: {FROM: 'owner'}}}).commit('owner change')
+    const report = await reconcile(await ws.swarm(), {})
+    const results = report.stacks.filter((s) => s.stack === DUP)
+    expect(results.find((s) => s.repository === 'zz-owner')).toMatchObject({action: 'update', outcome: 'deployed'})
+    expect(results.find((s) => s.repository === 'aa-rival')).toMatchObject({outcome: 'failed'})
+    expect((await serviceVersions(DUP))[`${DUP}_app`]).toBeGreaterThan(before[`${DUP}_app`]!)
+    await unwatch(await ws.swarm(), {url: rival.dir})
+    await unwatch(await ws.swarm(), {url: owner.dir, removeStacks: true})
+  })
+})
+
+describe('a cached clone left locked by a killed git', () => {
+  it('removes a stale .git/index.lock when no git runs in the clone, logs it, and applies the new commit', async () => {
+    const S = name('lock')
+    const repo = ws.repo('locked').stacks([S]).stack(S)
+    repo.commit('lock')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const lock = join(ws.root, 'cache', 'locked', '.git', 'index.lock')
+    writeFileSync(lock, '')
+    repo.stack(S, {extra: {environment: {V: '2'}}}).commit('after the crash')
+    const report = await reconcile(await ws.swarm(), {repo: 'locked'})
+    expect(report.exitCode).toBe(ExitCode.ok)
+    expect(outcome(report, S)).toMatchObject({action: 'update', outcome: 'deployed'})
+    expect(existsSync(lock)).toBe(false)
+    expect(ws.logs.join('\n')).toMatch(/locked: removed a stale git lock .* files=.*index\.lock/)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
+
+describe('a git remote that accepts and never answers', () => {
+  it('ends that repository within the timeout as unreachable (exit 3) while the others are applied', async () => {
+    const S = name('hang')
+    const OK = name('hang-ok')
+    const hung = ws.repo('hung').stacks([S]).stack(S)
+    hung.commit('hung')
+    const server = await startGitHttp({projectRoot: join(ws.root, 'repos')})
+    const silent = createServer(() => {
+      // accept, then never answer
+    })
+    try {
+      expect((await watch(await ws.swarm(), {url: `${server.url}/hung/.git`})).reconcile.exitCode).toBe(ExitCode.ok)
+      const fine = ws.repo('fine').stacks([OK]).stack(OK)
+      fine.commit('fine')
+      expect((await watch(await ws.swarm(), {url: fine.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+      const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/hung/.git`
+      // The remote of `hung` is now a server that hangs: in the state and in the clone's origin.
+      const db = await (await ws.context()).state()
+      db.prepare('UPDATE swarm_repositories SET url = ? WHERE name = ?').run(silentUrl, 'hung')
+      git(join(ws.root, 'cache', 'hung'), 'remote', 'set-url', 'origin', silentUrl)
+      hung.stack(S, {extra: {environment: {V: '2'}}}).commit('never fetched')
+      fine.stack(OK, {extra: {environment: {V: '2'}}}).commit('fetched')
+
+      const started = Date.now()
+      const report = await reconcile(await ws.swarm({gitTimeoutSeconds: 5}), {})
+      expect(Date.now() - started).toBeLessThan(45_000)
+      expect(report.exitCode).toBe(ExitCode.temporary)
+      const repo = report.repositories.find((r) => r.name === 'hung')!
+      expect(repo.result).toBe('unreachable')
+      expect(repo.error).toMatch(
+        /cannot fetch http:\/\/127\.0\.0\.1:\d+\/hung\/\.git: the remote did not answer within 5 s/,
+      )
+      expect(outcome(report, OK)).toMatchObject({action: 'update', outcome: 'deployed'})
+      expect(outcome(report, S)).toBeUndefined()
+      expect(await runningTasks(S)).toBe(1)
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
+      await server.close()
+    }
+    await unwatch(await ws.swarm(), {url: 'hung', removeStacks: true})
+    await unwatch(await ws.swarm(), {url: 'fine', removeStacks: true})
+  })
+})
+
+describe('following the remote', () => {
+  it("follows the remote's default branch when it moves, names the branches of a missing one, and adopts its own stacks after unwatch", async () => {
+    const S = name('follow')
+    const repo = ws.repo('follow').stacks([S]).stack(S)
+    repo.commit('on main')
+    const first = await watch(await ws.swarm(), {url: repo.dir})
+    expect(first.repository.branch).toBe('main')
+
+    // The remote's default branch becomes trunk (main stays, frozen).
+    git(repo.dir, 'checkout', '-q', '-b', 'trunk')
+    repo.stack(S, {extra: {environment: {ON: 'trunk'}}}).commit('on trunk')
+    const moved = await reconcile(await ws.swarm(), {repo: 'follow'})
+    expect(moved.exitCode).toBe(ExitCode.ok)
+    expect(moved.repositories[0]).toMatchObject({branch: 'trunk', commit: git(repo.dir, 'rev-parse', 'trunk')})
+    expect(outcome(moved, S)).toMatchObject({action: 'update', reason: 'changed: compose', outcome: 'deployed'})
+    expect(ws.logs.join('\n')).toMatch(/follow: the remote's default branch is now trunk \(was main\): following it/)
+    const status = await swarmStatus(await ws.context())
+    expect(status.repositories.find((r) => r.name === 'follow')).toMatchObject({branch: 'trunk', followsDefault: true})
+
+    // A branch that does not exist: the message lists what does.
+    const missing =
+      /branch "nope" does not exist in .*; its branches: main, trunk \(default trunk\); follow another with `homeops swarm watch .* --branch trunk`/
+    await expect(
+      watch(await ws.swarm(), {url: `file://${repo.dir}`, name: 'follow-nope', branch: 'nope'}),
+    ).rejects.toThrow(missing)
+    await expect(watch(await ws.swarm(), {url: repo.dir, branch: 'nope'})).rejects.toThrow(missing)
+    expect((await swarmStatus(await ws.context())).repositories.find((r) => r.name === 'follow')).toMatchObject({
+      followsDefault: true,
+    })
+
+    // unwatch keeping the stack, then watch again: adopted, not "not deployed by homeops".
+    const before = await serviceVersions(S)
+    await unwatch(await ws.swarm(), {url: repo.dir})
+    expect(await runningTasks(S)).toBe(1)
+    const again = await watch(await ws.swarm(), {url: repo.dir})
+    expect(again.reconcile.exitCode).toBe(ExitCode.ok)
+    expect(outcome(again.reconcile, S)).toMatchObject({
+      reason: 'adopted: deployed from this repository before it was unwatched',
+      outcome: 'deployed',
+    })
+    expect(await runningTasks(S)).toBe(1)
+    expect(Object.keys(await serviceVersions(S))).toEqual(Object.keys(before))
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
