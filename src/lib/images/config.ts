@@ -87,6 +87,12 @@ export const imagesSchema = obj({
     integer: true,
     description: 'registry requests in flight to start with; adapts up to 4x, halves on 429/503',
   }),
+  composeUpdates: bool({
+    env: keyEnv('composeUpdates'),
+    default: false,
+    description:
+      'update containers of docker compose projects by editing the tag in their compose file and running `docker compose up -d SERVICE`',
+  }),
   healthTimeoutSeconds: num({
     env: keyEnv('healthTimeoutSeconds'),
     default: 120,

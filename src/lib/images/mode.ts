@@ -163,6 +163,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       context = rt.context
       stopped = false
       await validateSchedule(settings().schedule)
+      // A notifier lacking a key fails the start (exit 2), not every check after it.
+      await (await import('./watcher.js')).createNotifiers(context)
       metrics = {
         checked: rt.metrics.counter('homeops_images_checked_total', 'Workloads checked for image updates'),
         available: rt.metrics.gauge(
@@ -342,6 +344,7 @@ function publicResult(r: CheckResult) {
     status: r.status,
     update: r.update,
     error: r.error,
+    note: r.note,
   }
 }
 

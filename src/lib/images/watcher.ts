@@ -5,7 +5,7 @@ import type {Context} from '../context.js'
 import type {Notifier} from '../notify/notifiers.js'
 import type {UpdateNotice} from './notice.js'
 import type {RegistryClient} from '../registry/client.js'
-import {createRegistryClient as createClient} from '../registry/factory.js'
+import {createRegistryClient} from '../registry/factory.js'
 import {parseImageReference} from '../registry/reference.js'
 import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
 import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
@@ -23,14 +23,19 @@ import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
 import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
 import type {ServiceInfo} from './workloads.js'
 
-/** The registry client configured from `registries:` and `images.*` (the one factory, registry/factory.ts). */
-export function createRegistryClient(context: Context): RegistryClient {
-  return createClient(context)
-}
+/** The registry client configured from `registries:` and `images.*`: the one factory, re-exported for commands. */
+export {createRegistryClient} from '../registry/factory.js'
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
-  const {createNotifier} = await import('../notify/notifiers.js')
-  return context.config.images.notifiers.map((n) => createNotifier(n))
+  const {createNotifier, missingNotifierKeys} = await import('../notify/notifiers.js')
+  return context.config.images.notifiers.map((n, i) => {
+    const missing = missingNotifierKeys(n)
+    if (missing.length > 0)
+      throw new UserError(`images.notifiers[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
+        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
+      })
+    return createNotifier(n)
+  })
 }
 
 /** Running containers and services, limited to `images.scope` when set. */
@@ -232,7 +237,7 @@ async function sendNotices(
   const entities = check.results
     .filter((r) => r.currentTag && ['up_to_date', 'update_available', 'local_image'].includes(r.status))
     .map(workloadEntity)
-  await publishState(notifiers, entities, host, context.logger)
+  await publishState(notifiers, 'images', entities, host, context.logger)
 }
 
 async function buildNotice(
@@ -333,12 +338,39 @@ async function applyTarget(
     const outcome =
       workload.kind === 'service'
         ? await updateService(deps, workload.id, target, by)
-        : await updateContainer(deps, workload.id, target, by)
+        : ((await composeUpdate(context, workload.id, target, by)) ??
+          (await updateContainer(deps, workload.id, target, by)))
     recordUpdate(await context.state(), {...outcome, at: new Date().toISOString()})
     return outcome
   } finally {
     lock.release()
   }
+}
+
+/** With images.composeUpdates, a container of a compose project is updated through its compose file. */
+async function composeUpdate(
+  context: Context,
+  containerId: string,
+  target: {tag: string; digest?: string},
+  by: UpdateBy,
+): Promise<ApplyOutcome | undefined> {
+  if (!context.config.images.composeUpdates) return undefined
+  const {docker, address} = await context.docker()
+  const {composeProjectOf, updateComposeService} = await import('./compose.js')
+  const info = await docker.getContainer(containerId).inspect()
+  if (!composeProjectOf(info.Config.Labels ?? {})) return undefined
+  return updateComposeService(
+    {
+      docker,
+      logger: context.logger,
+      signal: context.signal,
+      timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
+      dockerHost: address,
+    },
+    containerId,
+    target,
+    by,
+  )
 }
 
 export interface ApplyRequest {

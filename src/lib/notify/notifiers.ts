@@ -56,11 +56,37 @@ export interface Notifier {
   readonly label: string
   readonly threshold: Threshold
   send(digest: Digest): Promise<void>
-  /** Mirrors the state of every watched thing (MQTT → Home Assistant `update` entities). */
-  publishState?(entities: readonly StateEntity[], host: string): Promise<void>
+  /**
+   * Mirrors the state of every watched thing of one source (MQTT → Home Assistant `update` entities);
+   * things gone since the last call are removed.
+   */
+  publishState?(source: string, entities: readonly StateEntity[], host: string): Promise<void>
 }
 
 const COLORS: Record<NoticeLevel, number> = {info: 0xf0b400, success: 0x2e9e44, warning: 0xf0b400, error: 0xd0312d}
+
+const REQUIRED: Record<NotifierType, (keyof NotifierConfig)[]> = {
+  webhook: ['url'],
+  ntfy: ['url', 'topic'],
+  gotify: ['url', 'token'],
+  discord: ['url'],
+  slack: ['url'],
+  email: ['url', 'to'],
+  telegram: ['token', 'chatId'],
+  pushover: ['token', 'user'],
+  matrix: ['url', 'token', 'room'],
+  apprise: ['url'],
+  mqtt: ['url'],
+  command: ['command'],
+}
+
+/** What a notifier of this type lacks, for a clear error at start rather than at the first update. */
+export function missingNotifierKeys(config: NotifierConfig): string[] {
+  return REQUIRED[config.type].filter((key) => {
+    const value = config[key]
+    return value === undefined || value === '' || (Array.isArray(value) && value.length === 0)
+  })
+}
 
 export function createNotifier(config: NotifierConfig, options: {timeoutMs?: number} = {}): Notifier {
   const label = config.name ? `notifier ${config.name}` : `${config.type} notifier`
@@ -303,9 +329,9 @@ export function createNotifier(config: NotifierConfig, options: {timeoutMs?: num
               false,
             ),
           ),
-        publishState: (entities, host) =>
-          mqttPublish(config, label, timeoutMs, (publish, prefix) =>
-            publishEntities(publish, prefix, config, entities, host),
+        publishState: (source, entities, host) =>
+          mqttPublish(config, label, timeoutMs, (publish, prefix, retained) =>
+            publishEntities({publish, retained}, prefix, config, source, entities, host),
           ),
       }
     case 'command':
@@ -379,12 +405,14 @@ async function sendEmail(config: NotifierConfig, digest: Digest, label: string, 
 // ---- MQTT with Home Assistant discovery (mqtt.js, loaded on first use) ---------
 
 type Publish = (topic: string, payload: string, retain: boolean) => Promise<void>
+/** The retained message of a topic, if the broker has one. */
+type ReadRetained = (topic: string) => Promise<string | undefined>
 
 async function mqttPublish(
   config: NotifierConfig,
   label: string,
   timeoutMs: number,
-  work: (publish: Publish, prefix: string) => Promise<void>,
+  work: (publish: Publish, prefix: string, retained: ReadRetained) => Promise<void>,
 ): Promise<void> {
   if (!config.url) throw new UserError(`${label}: url is not set`, {hint: 'url: mqtt://user:password@broker:1883'})
   const mqtt = await import('mqtt')
@@ -401,10 +429,31 @@ async function mqttPublish(
   }
   try {
     const deadline = AbortSignal.timeout(timeoutMs * 3)
-    await work(async (topic, payload, retain) => {
-      if (deadline.aborted) throw new TransientError(`${label}: the MQTT broker is too slow`)
-      await client.publishAsync(topic, payload, {qos: 1, retain})
-    }, config.topic ?? 'homeops')
+    const retained: ReadRetained = async (topic) => {
+      let found: string | undefined
+      const onMessage = (t: string, payload: Buffer) => {
+        if (t === topic && found === undefined) found = payload.toString('utf8', 0, Math.min(payload.length, 1_000_000))
+      }
+      client.on('message', onMessage)
+      try {
+        await client.subscribeAsync(topic, {qos: 1})
+        // A retained message follows the SUBACK at once; none within this wait means there is none.
+        for (let waited = 0; found === undefined && waited < 500; waited += 25)
+          await new Promise((r) => setTimeout(r, 25))
+        await client.unsubscribeAsync(topic).catch(() => {})
+      } finally {
+        client.removeListener('message', onMessage)
+      }
+      return found
+    }
+    await work(
+      async (topic, payload, retain) => {
+        if (deadline.aborted) throw new TransientError(`${label}: the MQTT broker is too slow`)
+        await client.publishAsync(topic, payload, {qos: 1, retain})
+      },
+      config.topic ?? 'homeops',
+      retained,
+    )
   } catch (error) {
     if (error instanceof TransientError || error instanceof OperationError) throw error
     throw new TransientError(`${label}: publishing failed: ${errorMessage(error).slice(0, 200)}`)
@@ -432,21 +481,30 @@ function mqttDigest(digest: Digest) {
   }
 }
 
-/** One Home Assistant MQTT `update` entity per workload: retained discovery config and state. */
+/**
+ * One Home Assistant MQTT `update` entity per workload: retained discovery config and state. The list of
+ * what was published is kept retained too (`<prefix>/<host>/<source>/entities`), so a workload that is
+ * gone gets its retained config emptied and Home Assistant removes its entity.
+ */
 async function publishEntities(
-  publish: Publish,
+  mqtt: {publish: Publish; retained: ReadRetained},
   prefix: string,
   config: NotifierConfig,
+  source: string,
   entities: readonly StateEntity[],
   host: string,
 ): Promise<void> {
   const node = `homeops_${topicPart(host)}`
   const discovery = config.discoveryPrefix ?? 'homeassistant'
+  const indexTopic = `${prefix}/${topicPart(host)}/${topicPart(source)}/entities`
+  const previous = readIndex(await mqtt.retained(indexTopic))
+  const published: {config: string; state: string}[] = []
   for (const entity of entities) {
     const object = `${node}_${topicPart(entity.source)}_${topicPart(entity.id)}`
     const stateTopic = `${prefix}/${topicPart(host)}/${topicPart(entity.source)}/${topicPart(entity.id)}/state`
-    await publish(
-      `${discovery}/update/${node}/${object}/config`,
+    const configTopic = `${discovery}/update/${node}/${object}/config`
+    await mqtt.publish(
+      configTopic,
       JSON.stringify({
         name: entity.name,
         unique_id: object,
@@ -457,7 +515,7 @@ async function publishEntities(
       }),
       true,
     )
-    await publish(
+    await mqtt.publish(
       stateTopic,
       JSON.stringify({
         installed_version: entity.installedVersion,
@@ -468,6 +526,34 @@ async function publishEntities(
       }),
       true,
     )
+    published.push({config: configTopic, state: stateTopic})
+  }
+  const current = new Set(published.map((p) => p.config))
+  // Only topics of this node: a retained index written by someone else cannot make us delete other topics.
+  const ours = (p: {config: string; state: string}) =>
+    p.config.startsWith(`${discovery}/update/${node}/`) && p.state.startsWith(`${prefix}/${topicPart(host)}/`)
+  for (const gone of previous.filter((p) => ours(p) && !current.has(p.config))) {
+    // An empty retained payload deletes the retained message; HA removes the entity.
+    await mqtt.publish(gone.config, '', true)
+    await mqtt.publish(gone.state, '', true)
+  }
+  await mqtt.publish(indexTopic, JSON.stringify(published), true)
+}
+
+/** The retained index from the broker: anything unexpected reads as empty (bounded to 10 000 entries). */
+function readIndex(text: string | undefined): {config: string; state: string}[] {
+  if (!text) return []
+  try {
+    const parsed = JSON.parse(text) as unknown
+    if (!Array.isArray(parsed)) return []
+    return parsed
+      .slice(0, 10_000)
+      .filter(
+        (p): p is {config: string; state: string} =>
+          typeof p === 'object' && p !== null && typeof p.config === 'string' && typeof p.state === 'string',
+      )
+  } catch {
+    return []
   }
 }
 
@@ -587,6 +673,7 @@ async function sendWithRetry(notifier: Notifier, digest: Digest): Promise<string
 /** Mirrors state to the notifiers that keep it (MQTT); failures are logged, never thrown. */
 export async function publishState(
   notifiers: readonly Notifier[],
+  source: string,
   entities: readonly StateEntity[],
   host: string,
   logger: Logger,
@@ -595,7 +682,7 @@ export async function publishState(
     notifiers.map(async (notifier) => {
       if (!notifier.publishState) return
       try {
-        await notifier.publishState(entities, host)
+        await notifier.publishState(source, entities, host)
       } catch (error) {
         logger.warn('publishing state failed', {notifier: notifier.label, error: errorMessage(error)})
       }

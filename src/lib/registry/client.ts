@@ -80,6 +80,8 @@ interface HostState {
   pausedUntil?: number
   /** Docker Hub's `ratelimit-remaining` reached 0: manifest GETs are refused until then. */
   exhaustedUntil?: number
+  /** The "almost used up" warning was logged (once per client, not per request). */
+  warnedLow?: boolean
   /** Unreachable a moment ago: later requests in this run fail at once with the same cause. */
   down?: {error: TransientError; until: number}
 }
@@ -498,10 +500,14 @@ export class RegistryClient {
   private noteRateLimit(hostName: string, host: HostState, response: Response): void {
     const limit = parseRateLimit(single(response.headers['ratelimit-remaining']))
     if (!limit) return
+    // The window comes from the remote: at most a day, whatever it says.
+    const windowSeconds = Math.min(limit.windowSeconds ?? 60, 86_400)
     if (limit.remaining === 0) {
-      host.exhaustedUntil = Date.now() + (limit.windowSeconds ?? 60) * 1000
-      this.logger.warn('registry pull rate limit used up', {registry: hostName, windowSeconds: limit.windowSeconds})
-    } else if (limit.remaining < 10) {
+      if (!host.exhaustedUntil || host.exhaustedUntil < Date.now())
+        this.logger.warn('registry pull rate limit used up', {registry: hostName, windowSeconds})
+      host.exhaustedUntil = Date.now() + windowSeconds * 1000
+    } else if (limit.remaining < 10 && !host.warnedLow) {
+      host.warnedLow = true
       this.logger.warn('registry pull rate limit almost used up', {registry: hostName, remaining: limit.remaining})
     }
   }

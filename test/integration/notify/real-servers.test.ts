@@ -156,7 +156,7 @@ describe('MQTT with Home Assistant discovery through a real broker (mosquitto)',
         releaseUrl: null,
       }),
     ]
-    await notifier.publishState!(entities, 'nas')
+    await notifier.publishState!('images', entities, 'nas')
 
     // A new subscriber gets the retained discovery configs and states, as Home Assistant would at start.
     const mqtt = await import('mqtt')
@@ -193,6 +193,29 @@ describe('MQTT with Home Assistant discovery through a real broker (mosquitto)',
       notices: [{event: 'update_available', workload: 'web', newVersion: '2.0.0'}],
     })
     await sub.endAsync()
+  })
+
+  it('removes the entity of a workload that is gone (empty retained config), and nothing else', async () => {
+    const notifier = createNotifier({type: 'mqtt', url: `mqtt://127.0.0.1:${mqttPort}`, topic: 'gone-test'})
+    const entity = (workload: string) =>
+      workloadEntity({workload, image: 'app', currentTag: '1', currentDigest: null, update: null, releaseUrl: null})
+    await notifier.publishState!('images', [entity('a'), entity('b')], 'box')
+    await notifier.publishState!('images', [entity('a')], 'box')
+    const mqtt = await import('mqtt')
+    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {reconnectPeriod: 0})
+    const got = new Map<string, string>()
+    sub.on('message', (topic, payload) => got.set(topic, payload.toString()))
+    await sub.subscribeAsync(['homeassistant/update/homeops_box/#', 'gone-test/#'])
+    await new Promise((r) => setTimeout(r, 500))
+    await sub.endAsync()
+    expect([...got.keys()].sort()).toEqual([
+      'gone-test/box/images/a/state',
+      'gone-test/box/images/entities',
+      'homeassistant/update/homeops_box/homeops_box_images_a/config',
+    ])
+    expect(JSON.parse(got.get('gone-test/box/images/entities')!)).toEqual([
+      {config: 'homeassistant/update/homeops_box/homeops_box_images_a/config', state: 'gone-test/box/images/a/state'},
+    ])
   })
 
   it('reports a broker that is not there as temporary', async () => {

@@ -9,7 +9,7 @@ import {afterAll, afterEach, describe, expect, it} from 'vitest'
 import {OperationError} from '../../../src/lib/errors.js'
 import {type UpdateNotice, digestTitleFor, toNotice} from '../../../src/lib/images/notice.js'
 import type {Digest} from '../../../src/lib/notify/message.js'
-import {createNotifier} from '../../../src/lib/notify/notifiers.js'
+import {createNotifier, missingNotifierKeys} from '../../../src/lib/notify/notifiers.js'
 
 interface Received {
   method: string
@@ -163,5 +163,15 @@ describe('command hook', () => {
       .catch((e) => e)
     expect(error.message).toContain('did not finish within 0.3 s')
     expect(Date.now() - started).toBeLessThan(5000)
+  })
+})
+
+describe('notifier configuration', () => {
+  it('names the keys a notifier lacks, per type', () => {
+    expect(missingNotifierKeys({type: 'email', url: 'smtp://h'})).toEqual(['to'])
+    expect(missingNotifierKeys({type: 'telegram', token: 't'})).toEqual(['chatId'])
+    expect(missingNotifierKeys({type: 'matrix', url: 'u', token: 't', room: ''})).toEqual(['room'])
+    expect(missingNotifierKeys({type: 'command', command: []})).toEqual(['command'])
+    expect(missingNotifierKeys({type: 'mqtt', url: 'mqtt://b'})).toEqual([])
   })
 })
