@@ -1,5 +1,5 @@
 import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
-import {OperationError, errorMessage} from '../errors.js'
+import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 
 /**
@@ -26,11 +26,32 @@ interface CliResult {
   timedOut: boolean
 }
 
-function childEnv(options: CliOptions, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {...process.env, DOCKER_HOST: options.address, ...extra}
-  // DOCKER_HOST decides; a context would otherwise win over it in some CLI versions.
-  delete env.DOCKER_CONTEXT
+/**
+ * The environment of every docker CLI child, and so everything a compose file can interpolate
+ * besides the stack's own secrets: PATH, HOME (the CLI's config and registry logins), the
+ * DOCKER_* variables that configure the CLI, SSH_AUTH_SOCK for an ssh:// DOCKER_HOST. Nothing else
+ * of homeops's environment (tokens, API keys) reaches it. DOCKER_HOST is the daemon homeops talks
+ * to; DOCKER_CONTEXT is dropped (it would win over DOCKER_HOST in some CLI versions).
+ */
+export function deployEnvironment(address: string, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(from)) {
+    if (value === undefined) continue
+    if (['PATH', 'HOME', 'SSH_AUTH_SOCK'].includes(key) || (key.startsWith('DOCKER_') && key !== 'DOCKER_CONTEXT')) {
+      env[key] = value
+    }
+  }
+  env.DOCKER_HOST = address
   return env
+}
+
+/** Linux's limit for one `NAME=value` string of a child's environment (MAX_ARG_STRLEN, 32 pages). */
+export const MAX_ENV_ENTRY_BYTES = 128 * 1024
+/** What the whole environment may take, kept well under ARG_MAX (2 MB with an 8 MB stack) beside argv. */
+export const MAX_ENV_TOTAL_BYTES = 1024 * 1024
+
+function childEnv(options: CliOptions, extra: Record<string, string> = {}): Record<string, string> {
+  return {...deployEnvironment(options.address), ...extra}
 }
 
 async function runCli(
@@ -51,6 +72,9 @@ async function runCli(
       stripFinalNewline: true,
       all: false,
     })
+    if (errnoCode(result) === 'E2BIG' || /\bE2BIG\b/.test(String(result.message ?? ''))) {
+      throw environmentTooLarge(extra.env)
+    }
     return {
       stdout: String(result.stdout ?? ''),
       stderr: String(result.stderr ?? ''),
@@ -58,10 +82,24 @@ async function runCli(
       timedOut: Boolean(result.timedOut),
     }
   } catch (error) {
+    if (errnoCode(error) === 'E2BIG') throw environmentTooLarge(extra.env)
     throw new OperationError(`cannot run ${options.cli}: ${errorMessage(error)}`, {
       hint: 'install the docker CLI (docker.io / docker-ce-cli) or set swarm.dockerCli',
     })
   }
+}
+
+function environmentTooLarge(extra: Record<string, string> = {}): OperationError {
+  const sizes = Object.entries(extra)
+    .map(([k, v]) => [k, Buffer.byteLength(`${k}=${v}`) + 1] as const)
+    .sort((a, b) => b[1] - a[1])
+  const largest = sizes[0] ? `; the largest is ${sizes[0][0]} (${sizes[0][1]} bytes)` : ''
+  return new OperationError(
+    `the environment of the docker CLI is too large (E2BIG): Linux allows ${MAX_ENV_ENTRY_BYTES} bytes per variable and about 2 MB in all${largest}`,
+    {
+      hint: 'keep large values (certificates, files) out of secrets.yaml: mount them through a binding or a Docker secret file',
+    },
+  )
 }
 
 const detachSupport = new Map<string, boolean>()

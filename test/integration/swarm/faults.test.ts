@@ -9,7 +9,7 @@ import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/
 import {swarmStatus} from '../../../src/lib/swarm/status.js'
 import {testEnv} from '../../support/testenv.js'
 import {startGitHttp} from './git-http.js'
-import {Workspace, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+import {Workspace, dockerCli, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
 
 /**
  * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
@@ -221,5 +221,63 @@ describe('following the remote', () => {
     expect(await runningTasks(S)).toBe(1)
     expect(Object.keys(await serviceVersions(S))).toEqual(Object.keys(before))
     await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
+
+describe('the environment of docker stack deploy', () => {
+  const LEAK = 'leaky-token-value-4711'
+
+  it("never gives a compose homeops's own environment; undefined variables, empty and 1 MB secrets fail their stack", async () => {
+    const GOOD = name('env-good')
+    const TYPO = name('env-typo')
+    const OWN = name('env-own')
+    const EMPTY = name('env-empty')
+    const HUGE = name('env-huge')
+    process.env.HOTEST_SWARM_LEAK = LEAK
+    try {
+      const repo = ws.repo('envs').stacks([GOOD, TYPO, OWN, EMPTY, HUGE]).nfsYaml()
+      repo
+        .stack(GOOD, {extra: {environment: {DB_PASSWORD: '${DB_PASSWORD}', FALLBACK: '${HOTEST_SWARM_LEAK:-none}'}}})
+        .write(`${GOOD}/secrets.yaml`, '- id: env-good\n  env: DB_PASSWORD\n')
+        .secret('env-good', 'good-secret-value')
+        .stack(TYPO, {extra: {environment: {DB_PASSWORD: '${DB_PASWORD}'}}})
+        .write(`${TYPO}/secrets.yaml`, '- id: env-good\n  env: DB_PASSWORD\n')
+        .stack(OWN, {extra: {environment: {TOKEN: '${HOTEST_SWARM_LEAK}'}}})
+        .stack(EMPTY, {extra: {environment: {V: '${EMPTY_VALUE}'}}})
+        .write(`${EMPTY}/secrets.yaml`, '- id: env-empty\n  env: EMPTY_VALUE\n')
+        .secret('env-empty', '')
+        .stack(HUGE, {extra: {environment: {V: '${HUGE_VALUE}'}}})
+        .write(`${HUGE}/secrets.yaml`, '- id: env-huge\n  env: HUGE_VALUE\n')
+        .secret('env-huge', 'h'.repeat(1024 * 1024))
+        .commit('envs')
+      const report = (await watch(await ws.swarm(), {url: repo.dir})).reconcile
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, GOOD)!.outcome).toBe('deployed')
+      expect(outcome(report, TYPO)!.error).toMatch(
+        /\$\{DB_PASWORD\} is not defined: .*\(DB_PASSWORD in .*secrets\.yaml\)/,
+      )
+      expect(outcome(report, OWN)!.error).toMatch(/\$\{HOTEST_SWARM_LEAK\} is not defined/)
+      expect(outcome(report, EMPTY)!.error).toMatch(
+        /secret file .*env-empty is empty; refusing to deploy an empty value/,
+      )
+      expect(outcome(report, HUGE)!.error).toMatch(
+        /secret file .*env-huge holds 1048576 bytes, too large for the environment of docker stack deploy/,
+      )
+      for (const s of [TYPO, OWN, EMPTY, HUGE]) expect(await serviceVersions(s)).toEqual({})
+
+      const spec = dockerCli(['service', 'inspect', `${GOOD}_app`, '--format', '{{json .Spec}}'])
+      expect(spec).toContain('DB_PASSWORD=good-secret-value')
+      expect(spec).toContain('FALLBACK=none')
+      expect(spec).not.toContain(LEAK)
+      expect(readFileSync(ws.statePath).includes(LEAK)).toBe(false)
+      expect(ws.logs.join('\n')).not.toContain(LEAK)
+
+      // Another process environment (cron vs serve) interpolates the same: nothing to redeploy.
+      process.env.HOTEST_SWARM_LEAK = 'another-value'
+      expect(outcome(await reconcile(await ws.swarm(), {repo: 'envs'}), GOOD)!.outcome).toBe('unchanged')
+    } finally {
+      delete process.env.HOTEST_SWARM_LEAK
+    }
+    await unwatch(await ws.swarm(), {url: 'envs', removeStacks: true})
   })
 })

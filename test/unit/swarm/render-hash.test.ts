@@ -160,7 +160,7 @@ describe('stack hash', () => {
   })
 
   it('changes only for the stack whose binding content changed', () => {
-    fx = webFixture(WEB)
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'pw')
     const before = prepared(fx)
     fx.write('config/web/index.html', 'changed\n')
     const after = prepared(fx)
@@ -210,5 +210,36 @@ describe('stack hash', () => {
     symlinkSync('/etc/hostname', join(fx.nfs, 'secret', 'db'))
     const layout = readLayout(fx.repo)
     expect(() => prepareStack(layout, layout.stacks[0]!, KEY)).toThrow(/escapes/)
+  })
+
+  it('refuses a compose that interpolates a variable the stack does not declare (a typo, or homeops own env)', () => {
+    fx = webFixture(WEB.replace('${DB_PASSWORD}', '${DB_PASWORD}'))
+      .write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n')
+      .secret('db', 'pw')
+    expect(() => prepared(fx)).toThrow(
+      /web\/compose\.yaml: \$\{DB_PASWORD\} is not defined: a compose file interpolates only its stack's secrets \(DB_PASSWORD in web\/secrets\.yaml\)/,
+    )
+  })
+
+  it('hashes the non-secret variables a compose interpolates, with the values the CLI will see', () => {
+    fx = webFixture(WEB.replace('${DB_PASSWORD}', '${DOCKER_CONFIG}'))
+    const layout = readLayout(fx.repo)
+    const a = prepareStack(layout, layout.stacks[0]!, KEY, {DOCKER_CONFIG: '/root/.docker'})
+    const b = prepareStack(layout, layout.stacks[0]!, KEY, {DOCKER_CONFIG: '/var/lib/homeops/.docker'})
+    expect(a.hash).not.toBe(b.hash)
+    expect(changedParts(a.parts, b.parts)).toEqual(['environment'])
+    // A compose that interpolates nothing but secrets hashes as before (no redeploy on upgrade).
+    fx.write('web/compose.yaml', 'services:\n  app:\n    image: x:1\n')
+    const plain = readLayout(fx.repo)
+    expect(prepareStack(plain, plain.stacks[0]!, KEY, {HOME: '/a'}).parts.env).toBeUndefined()
+  })
+
+  it('refuses an empty secret file and one too large for the environment', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', '\n')
+    expect(() => prepared(fx)).toThrow(/secret file .*db is empty; refusing to deploy an empty value/)
+    fx.secret('db', 'x'.repeat(1024 * 1024))
+    expect(() => prepared(fx)).toThrow(
+      /secret file .*db holds 1048576 bytes, too large for the environment of docker stack deploy \(Linux allows at most 131072 bytes per variable, E2BIG\)/,
+    )
   })
 })
