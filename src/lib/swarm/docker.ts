@@ -314,6 +314,35 @@ export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs
   }
 }
 
+/**
+ * Removes the configs and secrets of a stack (by its namespace label) that its compose no longer
+ * defines: the content-addressed ones a new content replaced. One still used by a task that is
+ * shutting down is left for the next deploy. Returns the names removed.
+ */
+export async function pruneStackObjects(
+  engine: DockerEngine,
+  stack: string,
+  keep: {configs: Set<string>; secrets: Set<string>},
+): Promise<string[]> {
+  const removed: string[] = []
+  for (const kind of ['configs', 'secrets'] as const) {
+    const objects = await engine.get<{ID: string; Spec?: {Name?: string}}[]>(`/${kind}`, {
+      filters: {label: [`${STACK_LABEL}=${stack}`]},
+    })
+    for (const object of objects) {
+      const name = object.Spec?.Name ?? ''
+      if (keep[kind].has(name)) continue
+      try {
+        await engine.delete(enginePath(`/${kind}`, object.ID))
+        removed.push(name)
+      } catch {
+        // still in use: the next deploy of the stack tries again
+      }
+    }
+  }
+  return removed
+}
+
 export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {
   try {
     await engine.get(enginePath('/images', reference, 'json'))

@@ -15,6 +15,7 @@ import {
   MAX_ENV_TOTAL_BYTES,
   deployEnvironment,
   imageExists,
+  pruneStackObjects,
   pullImage,
   removeImage,
   STACK_LABEL,
@@ -33,6 +34,7 @@ import {
   type RenderedStack,
   nfsPath,
   renderStack,
+  stackObjectNames,
   withDeployLabels,
   withServiceLabels,
 } from './render.js'
@@ -642,6 +644,7 @@ export function prepareStack(
       nfsText: layout.nfsText,
       secrets,
       environment: interpolated,
+      files: rendered.files,
     },
     hmacKey,
   )
@@ -755,6 +758,14 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     useDetach,
   })
   await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  const pruned = await pruneStackObjects(env.engine, name, stackObjectNames(prepared.rendered.compose, name)).catch(
+    (error: unknown) => {
+      context.logger.warn(`stack ${name}: could not list its configs and secrets`, {error: errorMessage(error)})
+      return []
+    },
+  )
+  if (pruned.length > 0)
+    context.logger.info(`stack ${name}: removed replaced configs/secrets`, {names: pruned.join(',')})
   store.recordDeployed(
     name,
     prepared.hash,

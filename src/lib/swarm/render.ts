@@ -1,4 +1,5 @@
-import {readFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {dirname, isAbsolute, join, relative} from 'node:path'
 import {parse, stringify} from 'yaml'
 
@@ -23,6 +24,8 @@ import {
 export interface RenderedStack {
   /** The compose text handed to `docker stack deploy`. */
   compose: string
+  /** Files it references (env_file, configs/secrets `file:`): repository path → sha256 of the content. */
+  files: Record<string, string>
   /** Image references of its services, normalised (`:latest` added when no tag). */
   images: string[]
   /** Entries of volumes.yaml the stack uses. */
@@ -53,6 +56,16 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     const rel = relative(layout.root, join(composeDir, source))
     resolveInside(layout.root, rel === '' ? '.' : rel, `${display}: ${where}`)
   }
+  // Files the docker CLI reads at deploy time: their contents are part of the hash.
+  const files: Record<string, string> = {}
+  const referenceFile = (source: string, where: string): string => {
+    checkHostPath(source, where)
+    const full = isAbsolute(source) ? source : join(composeDir, source)
+    const key = isAbsolute(source) ? source : relative(layout.root, full)
+    const digest = fileDigest(full, `${display}: ${where}`)
+    files[key] = digest
+    return digest
+  }
 
   for (const [serviceName, service] of Object.entries(doc.services)) {
     if (!SERVICE_NAME.test(serviceName) || `${stack.name}_${serviceName}`.length > 63) {
@@ -63,7 +76,11 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     if (!isRecord(service)) throw new LayoutError(`${display}: service "${serviceName}" must be a mapping`)
     if (typeof service.image === 'string' && !service.image.includes('$')) images.add(normaliseImage(service.image))
     for (const envFile of asList(service.env_file)) {
-      if (typeof envFile === 'string') checkHostPath(envFile, `service "${serviceName}" env_file`)
+      const path = typeof envFile === 'string' ? envFile : isRecord(envFile) ? envFile.path : undefined
+      if (typeof path !== 'string') continue
+      const optional = isRecord(envFile) && envFile.required === false
+      if (optional && !existsSync(isAbsolute(path) ? path : join(composeDir, path))) continue
+      referenceFile(path, `service "${serviceName}" env_file ${path}`)
     }
     if (!Array.isArray(service.volumes)) continue
     service.volumes = service.volumes.map((entry: unknown) => {
@@ -101,11 +118,16 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
       return entry
     })
   }
+  // Configs and secrets from files get a name that carries their content's digest: Swarm cannot
+  // change a config's data in place ("only updates to Labels are allowed"), so a new content is a
+  // new object the services switch to, and the old one is removed once the stack converged.
   for (const key of ['configs', 'secrets'] as const) {
     const section = doc[key]
     if (!isRecord(section)) continue
     for (const [name, spec] of Object.entries(section)) {
-      if (isRecord(spec) && typeof spec.file === 'string') checkHostPath(spec.file, `${key}.${name}.file`)
+      if (!isRecord(spec) || typeof spec.file !== 'string') continue
+      const digest = referenceFile(spec.file, `${key}.${name}.file`)
+      if (spec.name === undefined) spec.name = contentName(stack.name, name, digest)
     }
   }
 
@@ -127,6 +149,7 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
 
   return {
     compose: stringify(doc, {lineWidth: 0}),
+    files,
     images: [...images].sort(),
     volumes: [...used.values()].sort((a, b) => a.id.localeCompare(b.id)),
   }
@@ -163,6 +186,43 @@ export function withServiceLabels(compose: string, labels: Record<string, string
     }
   }
   return stringify(doc, {lineWidth: 0})
+}
+
+/** A referenced file is read whole into the hash; beyond this it is not a config file any more. */
+export const MAX_REFERENCED_FILE_BYTES = 16 * 1024 * 1024
+
+function fileDigest(path: string, what: string): string {
+  let data: Buffer
+  try {
+    const stat = statSync(path)
+    if (!stat.isFile()) throw new LayoutError(`${what}: ${path} is not a regular file`)
+    if (stat.size > MAX_REFERENCED_FILE_BYTES) {
+      throw new LayoutError(`${what}: ${path} holds ${stat.size} bytes, more than ${MAX_REFERENCED_FILE_BYTES}`)
+    }
+    data = readFileSync(path)
+  } catch (error) {
+    if (error instanceof LayoutError) throw error
+    throw new LayoutError(`${what}: cannot read ${path}: ${errorMessage(error)}`)
+  }
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** The Swarm names of the configs and secrets a rendered compose defines (what `stack deploy` creates). */
+export function stackObjectNames(compose: string, stack: string): {configs: Set<string>; secrets: Set<string>} {
+  const doc = parse(compose) as Record<string, unknown>
+  const names = (key: 'configs' | 'secrets') =>
+    new Set(
+      Object.entries(isRecord(doc[key]) ? doc[key] : {}).map(([name, spec]) =>
+        isRecord(spec) && typeof spec.name === 'string' ? spec.name : `${stack}_${name}`,
+      ),
+    )
+  return {configs: names('configs'), secrets: names('secrets')}
+}
+
+/** `{stack}_{key}_{digest}`, within the 64 characters Swarm allows for a config or secret name. */
+export function contentName(stack: string, key: string, digest: string): string {
+  const suffix = `_${digest.slice(0, 12)}`
+  return `${stack}_${key}`.slice(0, 64 - suffix.length) + suffix
 }
 
 export const CONTENT_LABEL = 'homeops.swarm.content'

@@ -281,3 +281,40 @@ describe('the environment of docker stack deploy', () => {
     await unwatch(await ws.swarm(), {url: 'envs', removeStacks: true})
   })
 })
+
+describe('files a compose references', () => {
+  it('deploys an edited env_file and config file, rolls the config by name, and --force never hits "only updates to Labels"', async () => {
+    const S = name('files')
+    const repo = ws.repo('files').stacks([S])
+    repo.stack(S, {extra: {env_file: ['app.env'], configs: [{source: 'conf', target: '/conf.txt'}]}})
+    const composePath = join(repo.dir, S, 'compose.yaml')
+    writeFileSync(composePath, `${readFileSync(composePath, 'utf8')}configs:\n  conf:\n    file: ./app.conf\n`)
+    repo.write(`${S}/app.env`, 'GREETING=one\n').write(`${S}/app.conf`, 'config one\n').commit('files')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const configs = () =>
+      dockerCli(['config', 'ls', '--filter', `label=com.docker.stack.namespace=${S}`, '--format', '{{.Name}}'])
+        .split('\n')
+        .filter(Boolean)
+    const first = configs()
+    expect(first).toHaveLength(1)
+
+    repo.write(`${S}/app.env`, 'GREETING=two\n').write(`${S}/app.conf`, 'config two\n').commit('edit files')
+    const report = await reconcile(await ws.swarm(), {repo: 'files'})
+    expect(report.exitCode).toBe(ExitCode.ok)
+    expect(outcome(report, S)).toMatchObject({outcome: 'deployed'})
+    expect(outcome(report, S)!.reason).toMatch(/file .*app\.conf, file .*app\.env/)
+    const spec = dockerCli(['service', 'inspect', `${S}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec}}'])
+    expect(spec).toContain('GREETING=two')
+    const second = configs()
+    expect(second).toHaveLength(1)
+    expect(second).not.toEqual(first)
+    expect(dockerCli(['config', 'inspect', second[0]!, '--format', '{{printf "%s" .Spec.Data}}'])).toBe(
+      'config two\n\n',
+    )
+
+    const forced = await reconcile(await ws.swarm(), {repo: 'files', force: true})
+    expect(forced.exitCode).toBe(ExitCode.ok)
+    expect(outcome(forced, S)).toMatchObject({reason: '--force', outcome: 'deployed'})
+    await unwatch(await ws.swarm(), {url: 'files', removeStacks: true})
+  })
+})

@@ -242,4 +242,19 @@ describe('stack hash', () => {
       /secret file .*db holds 1048576 bytes, too large for the environment of docker stack deploy \(Linux allows at most 131072 bytes per variable, E2BIG\)/,
     )
   })
+
+  it('hashes the files a compose references and names configs and secrets by their content', () => {
+    const compose = `services:\n  app:\n    image: x:1\n    env_file: [app.env]\n    configs: [conf]\n    secrets: [key]\nconfigs:\n  conf: {file: ./app.conf}\nsecrets:\n  key: {file: ./key.pem}\n  kept: {external: true}\n`
+    fx = webFixture(compose).write('web/app.env', 'A=1\n').write('web/app.conf', 'one\n').write('web/key.pem', 'k\n')
+    const before = prepared(fx).web
+    const doc = parse(before.rendered.compose) as {configs: {conf: {name: string}}; secrets: {key: {name: string}}}
+    expect(doc.configs.conf.name).toMatch(/^web_conf_[0-9a-f]{12}$/)
+    expect(doc.secrets.key.name).toMatch(/^web_key_[0-9a-f]{12}$/)
+    fx.write('web/app.conf', 'two\n').write('web/app.env', 'A=2\n')
+    const after = prepared(fx).web
+    expect(changedParts(before.parts, after.parts)).toEqual(['compose', 'file web/app.conf', 'file web/app.env'])
+    const renamed = parse(after.rendered.compose) as typeof doc
+    expect(renamed.configs.conf.name).not.toBe(doc.configs.conf.name)
+    expect(renamed.secrets.key.name).toBe(doc.secrets.key.name)
+  })
 })
