@@ -1,6 +1,7 @@
 import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
 import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
+import type {VolumeSpec} from './render.js'
 
 /**
  * Swarm access for GitOps: reads through the Engine API (services, tasks,
@@ -341,6 +342,54 @@ export async function pruneStackObjects(
     }
   }
   return removed
+}
+
+/**
+ * Makes sure each volume a stack will use is what its spec says before `stack deploy` runs: Docker
+ * silently keeps an existing volume of the same name whatever its options. One whose driver or
+ * options differ is removed (so the deploy creates it right) when no container uses it, and
+ * refused with the reason when one does. Returns the names recreated.
+ */
+export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): Promise<string[]> {
+  const recreated: string[] = []
+  for (const spec of specs) {
+    let info: {Driver?: string; Options?: Record<string, string> | null}
+    try {
+      info = await engine.get(enginePath('/volumes', spec.name))
+    } catch (error) {
+      if (error instanceof EngineError && error.statusCode === 404) continue
+      throw error
+    }
+    const options = info.Options ?? {}
+    const same =
+      (info.Driver ?? 'local') === spec.driver &&
+      Object.keys(options).length === Object.keys(spec.options).length &&
+      Object.entries(spec.options).every(([k, v]) => options[k] === v)
+    if (same) continue
+    const describe = (driver: string | undefined, opts: Record<string, string>) =>
+      `driver ${driver ?? 'local'}${
+        Object.keys(opts).length > 0
+          ? ` with ${Object.entries(opts)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : ' without options'
+      }`
+    const users = await engine.get<{Names?: string[]}[]>('/containers/json', {
+      all: true,
+      filters: {volume: [spec.name]},
+    })
+    if (users.length > 0) {
+      throw new OperationError(
+        `volume ${spec.name} (volumes.yaml entry "${spec.id}") already exists with ${describe(info.Driver, options)}, but the stack wants ${describe(spec.driver, spec.options)}; ${users.length} container(s) use it (${users
+          .flatMap((u) => u.Names ?? [])
+          .slice(0, 3)
+          .join(', ')}), so it was left as it is: stop them or remove the volume, then reconcile`,
+      )
+    }
+    await engine.delete(enginePath('/volumes', spec.name))
+    recreated.push(spec.name)
+  }
+  return recreated
 }
 
 export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {

@@ -13,6 +13,7 @@ import {
   type CliOptions,
   MAX_ENV_ENTRY_BYTES,
   MAX_ENV_TOTAL_BYTES,
+  checkVolumes,
   deployEnvironment,
   imageExists,
   pruneStackObjects,
@@ -252,7 +253,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   for (const w of work) {
     if (!w.fetch) continue
     try {
-      w.layout = readLayout(w.row.cloneDir)
+      w.layout = {...readLayout(w.row.cloneDir), namespace: w.row.name}
     } catch (error) {
       w.result.result = 'failed'
       w.result.error = redact(errorMessage(error))
@@ -736,6 +737,12 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   }
   for (const volume of prepared.rendered.volumes) {
     if (volume.type === 'volume' && volume.path) mkdirSync(nfsPath(w.layout!, volume), {recursive: true, mode: 0o755})
+  }
+  const recreated = await checkVolumes(env.engine, prepared.rendered.volumeSpecs)
+  if (recreated.length > 0) {
+    context.logger.warn(`stack ${name}: recreated volumes whose options had changed (no container used them)`, {
+      volumes: recreated.join(','),
+    })
   }
   await pullImages(env, prepared.rendered.images)
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000

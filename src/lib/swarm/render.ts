@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {existsSync, readFileSync, statSync} from 'node:fs'
-import {dirname, isAbsolute, join, relative} from 'node:path'
+import {basename, dirname, isAbsolute, join, relative} from 'node:path'
 import {parse, stringify} from 'yaml'
 
 import {errorMessage} from '../errors.js'
@@ -26,10 +26,42 @@ export interface RenderedStack {
   compose: string
   /** Files it references (env_file, configs/secrets `file:`): repository path → sha256 of the content. */
   files: Record<string, string>
+  /** The Docker volumes its `type: volume` entries become, as `stack deploy` will create them. */
+  volumeSpecs: VolumeSpec[]
   /** Image references of its services, normalised (`:latest` added when no tag). */
   images: string[]
   /** Entries of volumes.yaml the stack uses. */
   volumes: VolumeEntry[]
+}
+
+export interface VolumeSpec {
+  /** volumes.yaml id */
+  id: string
+  /** Docker volume name */
+  name: string
+  driver: string
+  options: Record<string, string>
+}
+
+/**
+ * Docker volume names are global to the daemon: a volumes.yaml id is named after its repository
+ * (`{repository}_{id}`), so two repositories using one id never share a directory; a volume with
+ * driver options also carries their digest, so a changed `path:` is a new volume pointing at the
+ * new directory instead of the old volume silently kept.
+ */
+export function volumeName(
+  layout: RepositoryLayout,
+  id: string,
+  driver: string,
+  options: Record<string, string>,
+): string {
+  const base = `${layout.namespace ?? basename(layout.root)}_${id}`
+  if (Object.keys(options).length === 0) return base
+  const sorted = Object.entries(options).sort(([a], [b]) => a.localeCompare(b))
+  return `${base}_${createHash('sha256')
+    .update(JSON.stringify([driver, sorted]))
+    .digest('hex')
+    .slice(0, 8)}`
 }
 
 const SERVICE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?$/
@@ -135,6 +167,7 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
   const declared: Record<string, unknown> = Object.fromEntries(
     Object.entries(isRecord(doc.volumes) ? doc.volumes : {}).filter(([id]) => !bindingIds.has(id)),
   )
+  const volumeSpecs: VolumeSpec[] = []
   for (const volume of used.values()) {
     if (volume.type === 'binding') continue
     const existing = isRecord(declared[volume.id]) ? (declared[volume.id] as Record<string, unknown>) : {}
@@ -142,7 +175,14 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     const backing = volume.path
       ? {driver: 'local', driver_opts: {type: 'none', o: 'bind', device: nfsPath(layout, volume)}}
       : {}
-    declared[volume.id] = {...backing, ...existing, name: existing.name ?? volume.id}
+    const spec: Record<string, unknown> = {...backing, ...existing}
+    const driver = typeof spec.driver === 'string' ? spec.driver : 'local'
+    const options = isRecord(spec.driver_opts)
+      ? Object.fromEntries(Object.entries(spec.driver_opts).map(([k, v]) => [k, String(v)]))
+      : {}
+    const name = typeof existing.name === 'string' ? existing.name : volumeName(layout, volume.id, driver, options)
+    declared[volume.id] = {...spec, name}
+    volumeSpecs.push({id: volume.id, name, driver, options})
   }
   if (Object.keys(declared).length > 0) doc.volumes = declared
   else delete doc.volumes
@@ -150,6 +190,7 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
   return {
     compose: stringify(doc, {lineWidth: 0}),
     files,
+    volumeSpecs,
     images: [...images].sort(),
     volumes: [...used.values()].sort((a, b) => a.id.localeCompare(b.id)),
   }

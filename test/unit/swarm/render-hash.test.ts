@@ -56,12 +56,31 @@ describe('renderStack', () => {
     expect(doc.volumes.data).toEqual({
       driver: 'local',
       driver_opts: {type: 'none', o: 'bind', device: join(fx.nfs, 'data/web')},
-      name: 'data',
+      name: expect.stringMatching(/^repo_data_[0-9a-f]{8}$/),
     })
-    expect(doc.volumes.cache).toEqual({name: 'cache'})
+    expect(doc.volumes.cache).toEqual({name: 'repo_cache'})
     expect(rendered.images).toEqual(['registry.test/app:latest'])
     // The secret is interpolated by docker stack deploy, never written into the compose.
     expect(rendered.compose).toContain('${DB_PASSWORD}')
+  })
+
+  it('names volumes per repository, and after their options (a moved path is a new volume)', () => {
+    fx = webFixture(WEB)
+    const layout = readLayout(fx.repo)
+    const names = (l: typeof layout) =>
+      Object.fromEntries(renderStack(l, l.stacks[0]!).volumeSpecs.map((v) => [v.id, v.name]))
+    const mine = names({...layout, namespace: 'homelab'})
+    const theirs = names({...layout, namespace: 'other'})
+    expect(mine.data).toMatch(/^homelab_data_/)
+    expect(theirs.data).toMatch(/^other_data_/)
+    expect(mine.cache).toBe('homelab_cache')
+    const moved = {
+      ...layout,
+      namespace: 'homelab',
+      volumes: layout.volumes.map((v) => (v.id === 'data' ? {...v, path: 'data/elsewhere'} : v)),
+    }
+    expect(names(moved).data).not.toBe(mine.data)
+    expect(names(moved).data).toMatch(/^homelab_data_/)
   })
 
   it('refuses a relative host path that leaves the repository', () => {
