@@ -1,4 +1,5 @@
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -7,9 +8,19 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ExitCode} from '../../../src/lib/errors.js'
 import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
 import {swarmStatus} from '../../../src/lib/swarm/status.js'
-import {testEnv} from '../../support/testenv.js'
+import {dockerEnv, testEnv} from '../../support/testenv.js'
 import {startGitHttp} from './git-http.js'
-import {Workspace, dockerCli, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+import {
+  GitRepo,
+  Workspace,
+  dockerCli,
+  git,
+  removeStacks,
+  run,
+  runningTasks,
+  serviceVersions,
+  stackName,
+} from './harness.js'
 
 /**
  * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
@@ -316,5 +327,128 @@ describe('files a compose references', () => {
     expect(forced.exitCode).toBe(ExitCode.ok)
     expect(outcome(forced, S)).toMatchObject({reason: '--force', outcome: 'deployed'})
     await unwatch(await ws.swarm(), {url: 'files', removeStacks: true})
+  })
+})
+
+describe('type: volume entries', () => {
+  const volumesToRemove: string[] = []
+  const containersToRemove: string[] = []
+  afterAll(async () => {
+    for (const c of containersToRemove) spawnSync('docker', ['rm', '-f', c], {env: dockerEnv(), stdio: 'ignore'})
+    await removeStacks([...created])
+    for (const v of volumesToRemove) spawnSync('docker', ['volume', 'rm', '-f', v], {env: dockerEnv(), stdio: 'ignore'})
+  }, 180_000)
+
+  const writer = (who: string) => ({command: ['sh', '-c', `echo ${who} > /data/who && exec sleep 3600`]})
+
+  it('keeps two repositories using one volume id apart, and follows a changed path', async () => {
+    const A = name('vol-a')
+    const B = name('vol-b')
+    const repoA = ws.repo(`vols-a-${run}`).stacks([A]).nfsYaml().write('volumes.yaml', '- id: shared\n  path: vol/a\n')
+    repoA.stack(A, {volumes: ['shared:/data'], extra: writer('from-a')}).commit('a')
+    const repoB = ws.repo(`vols-b-${run}`).stacks([B]).nfsYaml().write('volumes.yaml', '- id: shared\n  path: vol/b\n')
+    repoB.stack(B, {volumes: ['shared:/data'], extra: writer('from-b')}).commit('b')
+    expect((await watch(await ws.swarm(), {url: repoA.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    expect((await watch(await ws.swarm(), {url: repoB.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const who = (path: string) => () => {
+      try {
+        return readFileSync(join(repoA.nfs, path, 'who'), 'utf8')
+      } catch {
+        return undefined
+      }
+    }
+    expect(await waitFor('A to write', who('vol/a'))).toBe('from-a\n')
+    expect(await waitFor('B to write', who('vol/b'))).toBe('from-b\n')
+    const names = dockerCli(['volume', 'ls', '--format', '{{.Name}}']).split('\n')
+    volumesToRemove.push(...names.filter((n) => n.startsWith(`vols-a-${run}_`) || n.startsWith(`vols-b-${run}_`)))
+    expect(names.filter((n) => n.startsWith(`vols-a-${run}_shared_`))).toHaveLength(1)
+    expect(names.filter((n) => n.startsWith(`vols-b-${run}_shared_`))).toHaveLength(1)
+
+    repoA.write('volumes.yaml', '- id: shared\n  path: vol/a2\n').commit('moved')
+    const moved = await reconcile(await ws.swarm(), {repo: `vols-a-${run}`})
+    expect(outcome(moved, A)).toMatchObject({outcome: 'deployed'})
+    expect(outcome(moved, A)!.reason).toMatch(/volumes\.yaml/)
+    expect(await waitFor('A to write into the new path', who('vol/a2'))).toBe('from-a\n')
+    volumesToRemove.push(
+      ...dockerCli(['volume', 'ls', '--format', '{{.Name}}'])
+        .split('\n')
+        .filter((n) => n.startsWith(`vols-a-${run}_`)),
+    )
+    await unwatch(await ws.swarm(), {url: repoA.dir, removeStacks: true})
+    await unwatch(await ws.swarm(), {url: repoB.dir, removeStacks: true})
+  })
+
+  it('refuses a volume of the same name with other options while a container uses it, and recreates it once free', async () => {
+    const S = name('vol-conflict')
+    const repoName = `volc-${run}`
+    const volume = `${repoName}_cache`
+    volumesToRemove.push(volume)
+    dockerCli(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', volume])
+    const holder = `hotest-swarm-${run}-holder`
+    containersToRemove.push(holder)
+    dockerCli(['run', '-d', '--name', holder, '-v', `${volume}:/x`, `${testEnv().registry.host}/hotest/app:1.0.0`])
+    const repo = ws.repo(repoName).stacks([S]).nfsYaml().write('volumes.yaml', '- id: cache\n')
+    repo.stack(S, {volumes: ['cache:/data']}).commit('conflict')
+    const refused = (await watch(await ws.swarm(), {url: repo.dir})).reconcile
+    expect(refused.exitCode).toBe(ExitCode.failure)
+    expect(outcome(refused, S)!.error).toMatch(
+      new RegExp(
+        `volume ${volume} \\(volumes\\.yaml entry "cache"\\) already exists with driver local with .*type=tmpfs.*, but the stack wants driver local without options; 1 container\\(s\\) use it`,
+      ),
+    )
+    expect(await serviceVersions(S)).toEqual({})
+
+    dockerCli(['rm', '-f', holder])
+    const recreated = await reconcile(await ws.swarm(), {repo: repoName})
+    expect(outcome(recreated, S)).toMatchObject({outcome: 'deployed'})
+    expect(dockerCli(['volume', 'inspect', volume, '--format', '{{json .Options}}']).trim()).toMatch(/^(null|\{\})$/)
+    expect(ws.logs.join('\n')).toMatch(/recreated volumes whose options had changed .*volumes=volc-/)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
+
+describe('a full disk during a binding copy', () => {
+  it('leaves the binding as it was (every file the old version), names the binding and the path, and applies it once there is room', async () => {
+    const S = name('full')
+    const small = join(ws.root, 'small-nfs')
+    mkdirSync(small, {recursive: true})
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'hotest-swarm-full', small])
+    try {
+      const repo = new GitRepo(join(ws.root, 'repos', 'full'), small)
+      repo.stacks([S]).nfsYaml().write('volumes.yaml', '- id: site\n  type: binding\n  path: site\n')
+      for (const f of ['a', 'b', 'c']) repo.write(`site/${f}.txt`, `${f} v1\n`)
+      repo.stack(S, {volumes: ['site:/site:ro']}).commit('v1')
+      expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+
+      repo
+        .write('site/a.txt', 'a v2\n')
+        .write('site/b.txt', 'b'.repeat(400 * 1024))
+        .write('site/c.txt', 'c v2\n')
+      repo.commit('v2 does not fit')
+      const report = await reconcile(await ws.swarm(), {repo: 'full'})
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, S)!.error).toMatch(
+        /binding "site": cannot write .*small-nfs\/site\/b\.txt: no space left on the share \(ENOSPC\); the binding was left as it was/,
+      )
+      expect(['a', 'b', 'c'].map((f) => readFileSync(join(small, 'site', `${f}.txt`), 'utf8'))).toEqual([
+        'a v1\n',
+        'b v1\n',
+        'c v1\n',
+      ])
+      expect(readdirSync(join(small, 'site')).sort()).toEqual(['a.txt', 'b.txt', 'c.txt'])
+
+      repo.write('site/b.txt', 'b v2\n').commit('v2 fits')
+      const fixed = await reconcile(await ws.swarm(), {repo: 'full'})
+      expect(outcome(fixed, S)).toMatchObject({outcome: 'deployed'})
+      expect(['a', 'b', 'c'].map((f) => readFileSync(join(small, 'site', `${f}.txt`), 'utf8'))).toEqual([
+        'a v2\n',
+        'b v2\n',
+        'c v2\n',
+      ])
+      await unwatch(await ws.swarm(), {url: 'full', removeStacks: true})
+    } finally {
+      await removeStacks([S])
+      spawnSync('umount', [small], {stdio: 'ignore'})
+    }
   })
 })
