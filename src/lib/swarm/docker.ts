@@ -251,13 +251,18 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
     ? `task ${failedTask.Status?.State}: ${failedTask.Status?.Err ?? failedTask.Status?.Message}`
     : undefined
   if (state === 'rollback_completed' || state === 'paused' || state === 'rollback_paused') {
+    // The tasks that failed ran the spec that was rolled back: their error is the reason.
+    const taskError = lastError ?? latestTaskError(tasks)
+    const message = service.UpdateStatus?.Message
     return {
       name,
       running: running.length,
       desired,
       converged: false,
       stuck: true,
-      detail: `update ${state.replace('_', ' ')}: ${service.UpdateStatus?.Message ?? lastError ?? ''}`.trim(),
+      detail: [`update ${state.replace('_', ' ')}`, message, taskError ? `last ${taskError}` : undefined]
+        .filter(Boolean)
+        .join(': '),
     }
   }
   const onSpec = running.filter(current).length
@@ -272,6 +277,29 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
       ? undefined
       : (lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
   }
+}
+
+/**
+ * The latest task error of each service of a stack, whatever spec the task ran (a rolled-back
+ * update's tasks ran the spec that was rolled back): what a failed or stuck deploy reports.
+ */
+export async function stackTaskErrors(engine: DockerEngine, stack: string): Promise<string[]> {
+  const services = await stackServices(engine, stack)
+  if (services.length === 0) return []
+  const tasks = await engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID)}})
+  const out: string[] = []
+  for (const service of services) {
+    const error = latestTaskError(tasks.filter((t) => t.ServiceID === service.ID))
+    if (error) out.push(`${service.Spec?.Name ?? service.ID}: ${error}`)
+  }
+  return out
+}
+
+function latestTaskError(tasks: TaskInfo[]): string | undefined {
+  const failed = tasks
+    .filter((t) => ['failed', 'rejected'].includes(t.Status?.State ?? '') && (t.Status?.Err || t.Status?.Message))
+    .sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''))[0]
+  return failed ? `task ${failed.Status?.State}: ${failed.Status?.Err ?? failed.Status?.Message}` : undefined
 }
 
 /** Waits until every service of the stack runs its desired tasks on the current spec. */

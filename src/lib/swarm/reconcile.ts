@@ -4,7 +4,7 @@ import {isAbsolute, join, relative, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
 import type {DockerEngine} from '../docker/engine.js'
-import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
+import {ExitCode, type ExitCodeValue, OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
 import {stateDir} from '../paths.js'
 import {runTasks, type Task} from '../ui/terminal.js'
@@ -18,6 +18,7 @@ import {
   imageExists,
   pruneStackObjects,
   pullImage,
+  stackTaskErrors,
   removeImage,
   STACK_LABEL,
   stackDeploy,
@@ -746,6 +747,44 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   }
   await pullImages(env, prepared.rendered.images)
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
+  try {
+    await deployAndWait(env, w, prepared, useDetach, timeoutMs)
+  } catch (error) {
+    // The CLI of Docker 23+ waits itself and says only that it gave up: add what the tasks said.
+    const tasks = await stackTaskErrors(env.engine, name).catch(() => [])
+    const message = errorMessage(error)
+    const missing = tasks.filter((t) => !message.includes(t.slice(t.indexOf(': ') + 2)))
+    if (missing.length === 0) throw error
+    throw new OperationError(`${message}; ${missing.join('; ')}`)
+  }
+  const pruned = await pruneStackObjects(env.engine, name, stackObjectNames(prepared.rendered.compose, name)).catch(
+    (error: unknown) => {
+      context.logger.warn(`stack ${name}: could not list its configs and secrets`, {error: errorMessage(error)})
+      return []
+    },
+  )
+  if (pruned.length > 0)
+    context.logger.info(`stack ${name}: removed replaced configs/secrets`, {names: pruned.join(',')})
+  store.recordDeployed(
+    name,
+    prepared.hash,
+    JSON.stringify(prepared.parts),
+    w.result.commit,
+    prepared.rendered.images,
+    w.renderKey,
+  )
+}
+
+/** `docker stack deploy`, then the wait for convergence (the only wait with a CLI older than 23). */
+async function deployAndWait(
+  env: SwarmEnv,
+  w: RepoWork,
+  prepared: Prepared,
+  useDetach: boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const {context} = env
+  const name = prepared.layout.name
   const contentDigest = createHash('sha256')
     .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
     .digest('hex')
@@ -765,22 +804,6 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     useDetach,
   })
   await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
-  const pruned = await pruneStackObjects(env.engine, name, stackObjectNames(prepared.rendered.compose, name)).catch(
-    (error: unknown) => {
-      context.logger.warn(`stack ${name}: could not list its configs and secrets`, {error: errorMessage(error)})
-      return []
-    },
-  )
-  if (pruned.length > 0)
-    context.logger.info(`stack ${name}: removed replaced configs/secrets`, {names: pruned.join(',')})
-  store.recordDeployed(
-    name,
-    prepared.hash,
-    JSON.stringify(prepared.parts),
-    w.result.commit,
-    prepared.rendered.images,
-    w.renderKey,
-  )
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */

@@ -452,3 +452,42 @@ describe('a full disk during a binding copy', () => {
     }
   })
 })
+
+describe('messages of a deploy that fails', () => {
+  it.each([
+    ['docker CLI 28 (waits itself)', '/usr/local/bin/docker'],
+    ['docker CLI 20.10', '/usr/bin/docker'],
+  ])(
+    'a stack that does not converge fails with the task error: %s',
+    async (_label, cli) => {
+      const S = name(`noconv-${cli.includes('local') ? 'new' : 'old'}`)
+      const repo = ws.repo(`noconv-${cli.includes('local') ? 'new' : 'old'}`).stacks([S])
+      repo.stack(S, {extra: {command: ['false']}}).commit('crashes')
+      const report = (await watch(await ws.swarm({dockerCli: cli, convergeTimeoutSeconds: 10}), {url: repo.dir}))
+        .reconcile
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, S)!.error).toMatch(/did not converge within 10 s.*task failed: task: non-zero exit \(1\)/)
+      await unwatch(await ws.swarm({dockerCli: cli}), {url: repo.dir, removeStacks: true})
+    },
+    120_000,
+  )
+
+  it('a rolled-back update says why the new tasks failed', async () => {
+    const S = name('rollback')
+    const repo = ws.repo('rollback').stacks([S])
+    const deploy = {
+      replicas: 1,
+      update_config: {delay: '0s', monitor: '3s', failure_action: 'rollback', max_failure_ratio: 0},
+      rollback_config: {delay: '0s', monitor: '1s'},
+      restart_policy: {delay: '1s'},
+    }
+    repo.stack(S, {extra: {deploy}}).commit('good')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    repo.stack(S, {extra: {deploy, command: ['false']}}).commit('bad update')
+    const report = await reconcile(await ws.swarm({convergeTimeoutSeconds: 60}), {repo: 'rollback'})
+    expect(report.exitCode).toBe(ExitCode.failure)
+    expect(outcome(report, S)!.error).toMatch(/rollback.*task failed: task: non-zero exit \(1\)/)
+    expect(await runningTasks(S)).toBe(1)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  }, 120_000)
+})
