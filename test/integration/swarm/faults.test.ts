@@ -1,4 +1,5 @@
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -7,9 +8,19 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ExitCode} from '../../../src/lib/errors.js'
 import {type ReconcileReport, reconcile, unwatch, watch} from '../../../src/lib/swarm/reconcile.js'
 import {swarmStatus} from '../../../src/lib/swarm/status.js'
-import {testEnv} from '../../support/testenv.js'
+import {dockerEnv, testEnv} from '../../support/testenv.js'
 import {startGitHttp} from './git-http.js'
-import {Workspace, git, removeStacks, runningTasks, serviceVersions, stackName} from './harness.js'
+import {
+  GitRepo,
+  Workspace,
+  dockerCli,
+  git,
+  removeStacks,
+  run,
+  runningTasks,
+  serviceVersions,
+  stackName,
+} from './harness.js'
 
 /**
  * The faults of issue 17 injected into the real Swarm of the test environment: each case checks
@@ -222,4 +233,261 @@ describe('following the remote', () => {
     expect(Object.keys(await serviceVersions(S))).toEqual(Object.keys(before))
     await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
   })
+})
+
+describe('the environment of docker stack deploy', () => {
+  const LEAK = 'leaky-token-value-4711'
+
+  it("never gives a compose homeops's own environment; undefined variables, empty and 1 MB secrets fail their stack", async () => {
+    const GOOD = name('env-good')
+    const TYPO = name('env-typo')
+    const OWN = name('env-own')
+    const EMPTY = name('env-empty')
+    const HUGE = name('env-huge')
+    process.env.HOTEST_SWARM_LEAK = LEAK
+    try {
+      const repo = ws.repo('envs').stacks([GOOD, TYPO, OWN, EMPTY, HUGE]).nfsYaml()
+      repo
+        .stack(GOOD, {extra: {environment: {DB_PASSWORD: '${DB_PASSWORD}', FALLBACK: '${HOTEST_SWARM_LEAK:-none}'}}})
+        .write(`${GOOD}/secrets.yaml`, '- id: env-good\n  env: DB_PASSWORD\n')
+        .secret('env-good', 'good-secret-value')
+        .stack(TYPO, {extra: {environment: {DB_PASSWORD: '${DB_PASWORD}'}}})
+        .write(`${TYPO}/secrets.yaml`, '- id: env-good\n  env: DB_PASSWORD\n')
+        .stack(OWN, {extra: {environment: {TOKEN: '${HOTEST_SWARM_LEAK}'}}})
+        .stack(EMPTY, {extra: {environment: {V: '${EMPTY_VALUE}'}}})
+        .write(`${EMPTY}/secrets.yaml`, '- id: env-empty\n  env: EMPTY_VALUE\n')
+        .secret('env-empty', '')
+        .stack(HUGE, {extra: {environment: {V: '${HUGE_VALUE}'}}})
+        .write(`${HUGE}/secrets.yaml`, '- id: env-huge\n  env: HUGE_VALUE\n')
+        .secret('env-huge', 'h'.repeat(1024 * 1024))
+        .commit('envs')
+      const report = (await watch(await ws.swarm(), {url: repo.dir})).reconcile
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, GOOD)!.outcome).toBe('deployed')
+      expect(outcome(report, TYPO)!.error).toMatch(
+        /\$\{DB_PASWORD\} is not defined: .*\(DB_PASSWORD in .*secrets\.yaml\)/,
+      )
+      expect(outcome(report, OWN)!.error).toMatch(/\$\{HOTEST_SWARM_LEAK\} is not defined/)
+      expect(outcome(report, EMPTY)!.error).toMatch(
+        /secret file .*env-empty is empty; refusing to deploy an empty value/,
+      )
+      expect(outcome(report, HUGE)!.error).toMatch(
+        /secret file .*env-huge holds 1048576 bytes, too large for the environment of docker stack deploy/,
+      )
+      for (const s of [TYPO, OWN, EMPTY, HUGE]) expect(await serviceVersions(s)).toEqual({})
+
+      const spec = dockerCli(['service', 'inspect', `${GOOD}_app`, '--format', '{{json .Spec}}'])
+      expect(spec).toContain('DB_PASSWORD=good-secret-value')
+      expect(spec).toContain('FALLBACK=none')
+      expect(spec).not.toContain(LEAK)
+      expect(readFileSync(ws.statePath).includes(LEAK)).toBe(false)
+      expect(ws.logs.join('\n')).not.toContain(LEAK)
+
+      // Another process environment (cron vs serve) interpolates the same: nothing to redeploy.
+      process.env.HOTEST_SWARM_LEAK = 'another-value'
+      expect(outcome(await reconcile(await ws.swarm(), {repo: 'envs'}), GOOD)!.outcome).toBe('unchanged')
+    } finally {
+      delete process.env.HOTEST_SWARM_LEAK
+    }
+    await unwatch(await ws.swarm(), {url: 'envs', removeStacks: true})
+  })
+})
+
+describe('files a compose references', () => {
+  it('deploys an edited env_file and config file, rolls the config by name, and --force never hits "only updates to Labels"', async () => {
+    const S = name('files')
+    const repo = ws.repo('files').stacks([S])
+    repo.stack(S, {extra: {env_file: ['app.env'], configs: [{source: 'conf', target: '/conf.txt'}]}})
+    const composePath = join(repo.dir, S, 'compose.yaml')
+    writeFileSync(composePath, `${readFileSync(composePath, 'utf8')}configs:\n  conf:\n    file: ./app.conf\n`)
+    repo.write(`${S}/app.env`, 'GREETING=one\n').write(`${S}/app.conf`, 'config one\n').commit('files')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const configs = () =>
+      dockerCli(['config', 'ls', '--filter', `label=com.docker.stack.namespace=${S}`, '--format', '{{.Name}}'])
+        .split('\n')
+        .filter(Boolean)
+    const first = configs()
+    expect(first).toHaveLength(1)
+
+    repo.write(`${S}/app.env`, 'GREETING=two\n').write(`${S}/app.conf`, 'config two\n').commit('edit files')
+    const report = await reconcile(await ws.swarm(), {repo: 'files'})
+    expect(report.exitCode).toBe(ExitCode.ok)
+    expect(outcome(report, S)).toMatchObject({outcome: 'deployed'})
+    expect(outcome(report, S)!.reason).toMatch(/file .*app\.conf, file .*app\.env/)
+    const spec = dockerCli(['service', 'inspect', `${S}_app`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec}}'])
+    expect(spec).toContain('GREETING=two')
+    const second = configs()
+    expect(second).toHaveLength(1)
+    expect(second).not.toEqual(first)
+    expect(dockerCli(['config', 'inspect', second[0]!, '--format', '{{printf "%s" .Spec.Data}}'])).toBe(
+      'config two\n\n',
+    )
+
+    const forced = await reconcile(await ws.swarm(), {repo: 'files', force: true})
+    expect(forced.exitCode).toBe(ExitCode.ok)
+    expect(outcome(forced, S)).toMatchObject({reason: '--force', outcome: 'deployed'})
+    await unwatch(await ws.swarm(), {url: 'files', removeStacks: true})
+  })
+})
+
+describe('type: volume entries', () => {
+  const volumesToRemove: string[] = []
+  const containersToRemove: string[] = []
+  afterAll(async () => {
+    for (const c of containersToRemove) spawnSync('docker', ['rm', '-f', c], {env: dockerEnv(), stdio: 'ignore'})
+    await removeStacks([...created])
+    for (const v of volumesToRemove) spawnSync('docker', ['volume', 'rm', '-f', v], {env: dockerEnv(), stdio: 'ignore'})
+  }, 180_000)
+
+  const writer = (who: string) => ({command: ['sh', '-c', `echo ${who} > /data/who && exec sleep 3600`]})
+
+  it('keeps two repositories using one volume id apart, and follows a changed path', async () => {
+    const A = name('vol-a')
+    const B = name('vol-b')
+    const repoA = ws.repo(`vols-a-${run}`).stacks([A]).nfsYaml().write('volumes.yaml', '- id: shared\n  path: vol/a\n')
+    repoA.stack(A, {volumes: ['shared:/data'], extra: writer('from-a')}).commit('a')
+    const repoB = ws.repo(`vols-b-${run}`).stacks([B]).nfsYaml().write('volumes.yaml', '- id: shared\n  path: vol/b\n')
+    repoB.stack(B, {volumes: ['shared:/data'], extra: writer('from-b')}).commit('b')
+    expect((await watch(await ws.swarm(), {url: repoA.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    expect((await watch(await ws.swarm(), {url: repoB.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const who = (path: string) => () => {
+      try {
+        return readFileSync(join(repoA.nfs, path, 'who'), 'utf8')
+      } catch {
+        return undefined
+      }
+    }
+    expect(await waitFor('A to write', who('vol/a'))).toBe('from-a\n')
+    expect(await waitFor('B to write', who('vol/b'))).toBe('from-b\n')
+    const names = dockerCli(['volume', 'ls', '--format', '{{.Name}}']).split('\n')
+    volumesToRemove.push(...names.filter((n) => n.startsWith(`vols-a-${run}_`) || n.startsWith(`vols-b-${run}_`)))
+    expect(names.filter((n) => n.startsWith(`vols-a-${run}_shared_`))).toHaveLength(1)
+    expect(names.filter((n) => n.startsWith(`vols-b-${run}_shared_`))).toHaveLength(1)
+
+    repoA.write('volumes.yaml', '- id: shared\n  path: vol/a2\n').commit('moved')
+    const moved = await reconcile(await ws.swarm(), {repo: `vols-a-${run}`})
+    expect(outcome(moved, A)).toMatchObject({outcome: 'deployed'})
+    expect(outcome(moved, A)!.reason).toMatch(/volumes\.yaml/)
+    expect(await waitFor('A to write into the new path', who('vol/a2'))).toBe('from-a\n')
+    volumesToRemove.push(
+      ...dockerCli(['volume', 'ls', '--format', '{{.Name}}'])
+        .split('\n')
+        .filter((n) => n.startsWith(`vols-a-${run}_`)),
+    )
+    await unwatch(await ws.swarm(), {url: repoA.dir, removeStacks: true})
+    await unwatch(await ws.swarm(), {url: repoB.dir, removeStacks: true})
+  })
+
+  it('refuses a volume of the same name with other options while a container uses it, and recreates it once free', async () => {
+    const S = name('vol-conflict')
+    const repoName = `volc-${run}`
+    const volume = `${repoName}_cache`
+    volumesToRemove.push(volume)
+    dockerCli(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', volume])
+    const holder = `hotest-swarm-${run}-holder`
+    containersToRemove.push(holder)
+    dockerCli(['run', '-d', '--name', holder, '-v', `${volume}:/x`, `${testEnv().registry.host}/hotest/app:1.0.0`])
+    const repo = ws.repo(repoName).stacks([S]).nfsYaml().write('volumes.yaml', '- id: cache\n')
+    repo.stack(S, {volumes: ['cache:/data']}).commit('conflict')
+    const refused = (await watch(await ws.swarm(), {url: repo.dir})).reconcile
+    expect(refused.exitCode).toBe(ExitCode.failure)
+    expect(outcome(refused, S)!.error).toMatch(
+      new RegExp(
+        `volume ${volume} \\(volumes\\.yaml entry "cache"\\) already exists with driver local with .*type=tmpfs.*, but the stack wants driver local without options; 1 container\\(s\\) use it`,
+      ),
+    )
+    expect(await serviceVersions(S)).toEqual({})
+
+    dockerCli(['rm', '-f', holder])
+    const recreated = await reconcile(await ws.swarm(), {repo: repoName})
+    expect(outcome(recreated, S)).toMatchObject({outcome: 'deployed'})
+    expect(dockerCli(['volume', 'inspect', volume, '--format', '{{json .Options}}']).trim()).toMatch(/^(null|\{\})$/)
+    expect(ws.logs.join('\n')).toMatch(/recreated volumes whose options had changed .*volumes=volc-/)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})
+
+describe('a full disk during a binding copy', () => {
+  it('leaves the binding as it was (every file the old version), names the binding and the path, and applies it once there is room', async () => {
+    const S = name('full')
+    const small = join(ws.root, 'small-nfs')
+    mkdirSync(small, {recursive: true})
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'hotest-swarm-full', small])
+    try {
+      const repo = new GitRepo(join(ws.root, 'repos', 'full'), small)
+      repo.stacks([S]).nfsYaml().write('volumes.yaml', '- id: site\n  type: binding\n  path: site\n')
+      for (const f of ['a', 'b', 'c']) repo.write(`site/${f}.txt`, `${f} v1\n`)
+      repo.stack(S, {volumes: ['site:/site:ro']}).commit('v1')
+      expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+
+      repo
+        .write('site/a.txt', 'a v2\n')
+        .write('site/b.txt', 'b'.repeat(400 * 1024))
+        .write('site/c.txt', 'c v2\n')
+      repo.commit('v2 does not fit')
+      const report = await reconcile(await ws.swarm(), {repo: 'full'})
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, S)!.error).toMatch(
+        /binding "site": cannot write .*small-nfs\/site\/b\.txt: no space left on the share \(ENOSPC\); the binding was left as it was/,
+      )
+      expect(['a', 'b', 'c'].map((f) => readFileSync(join(small, 'site', `${f}.txt`), 'utf8'))).toEqual([
+        'a v1\n',
+        'b v1\n',
+        'c v1\n',
+      ])
+      expect(readdirSync(join(small, 'site')).sort()).toEqual(['a.txt', 'b.txt', 'c.txt'])
+
+      repo.write('site/b.txt', 'b v2\n').commit('v2 fits')
+      const fixed = await reconcile(await ws.swarm(), {repo: 'full'})
+      expect(outcome(fixed, S)).toMatchObject({outcome: 'deployed'})
+      expect(['a', 'b', 'c'].map((f) => readFileSync(join(small, 'site', `${f}.txt`), 'utf8'))).toEqual([
+        'a v2\n',
+        'b v2\n',
+        'c v2\n',
+      ])
+      await unwatch(await ws.swarm(), {url: 'full', removeStacks: true})
+    } finally {
+      await removeStacks([S])
+      spawnSync('umount', [small], {stdio: 'ignore'})
+    }
+  })
+})
+
+describe('messages of a deploy that fails', () => {
+  it.each([
+    ['docker CLI 28 (waits itself)', '/usr/local/bin/docker'],
+    ['docker CLI 20.10', '/usr/bin/docker'],
+  ])(
+    'a stack that does not converge fails with the task error: %s',
+    async (_label, cli) => {
+      const S = name(`noconv-${cli.includes('local') ? 'new' : 'old'}`)
+      const repo = ws.repo(`noconv-${cli.includes('local') ? 'new' : 'old'}`).stacks([S])
+      repo.stack(S, {extra: {command: ['false']}}).commit('crashes')
+      const report = (await watch(await ws.swarm({dockerCli: cli, convergeTimeoutSeconds: 10}), {url: repo.dir}))
+        .reconcile
+      expect(report.exitCode).toBe(ExitCode.failure)
+      expect(outcome(report, S)!.error).toMatch(/did not converge within 10 s.*task failed: task: non-zero exit \(1\)/)
+      await unwatch(await ws.swarm({dockerCli: cli}), {url: repo.dir, removeStacks: true})
+    },
+    120_000,
+  )
+
+  it('a rolled-back update says why the new tasks failed', async () => {
+    const S = name('rollback')
+    const repo = ws.repo('rollback').stacks([S])
+    const deploy = {
+      replicas: 1,
+      update_config: {delay: '0s', monitor: '3s', failure_action: 'rollback', max_failure_ratio: 0},
+      rollback_config: {delay: '0s', monitor: '1s'},
+      restart_policy: {delay: '1s'},
+    }
+    repo.stack(S, {extra: {deploy}}).commit('good')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    repo.stack(S, {extra: {deploy, command: ['false']}}).commit('bad update')
+    const report = await reconcile(await ws.swarm({convergeTimeoutSeconds: 60}), {repo: 'rollback'})
+    expect(report.exitCode).toBe(ExitCode.failure)
+    expect(outcome(report, S)!.error).toMatch(/rollback.*task failed: task: non-zero exit \(1\)/)
+    expect(await runningTasks(S)).toBe(1)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  }, 120_000)
 })
