@@ -213,6 +213,7 @@ export async function answersPromptly(
   started = performance.now()
   const tcp = await tcpAsk(port, queryPacket(labels, 1), {timeoutMs: ms, localAddress})
   const tcpMs = performance.now() - started
-  if (!udp || !tcp) throw new Error(`no answer within ${ms} ms (udp ${udp ? 'ok' : 'none'}, tcp ${tcp ? 'ok' : 'none'})`)
+  if (!udp || !tcp)
+    throw new Error(`no answer within ${ms} ms (udp ${udp ? 'ok' : 'none'}, tcp ${tcp ? 'ok' : 'none'})`)
   return {udpMs, tcpMs}
 }
