@@ -251,6 +251,13 @@ describe('install.sh', () => {
     expect(existsSync(bin)).toBe(false)
   })
 
+  it('rejects a service user name useradd would refuse, before changing anything', async () => {
+    const result = await run('bash', [installSh, '--with-systemd', '--user', 'Bad Name', ...dirFlags.slice(0, 2)])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('--user needs a user name')
+    expect(existsSync(bin)).toBe(false)
+  })
+
   it('rejects an unknown option with a usage hint', async () => {
     const result = await run('bash', [installSh, '--with-sytemd'])
     expect(result.code).toBe(1)
