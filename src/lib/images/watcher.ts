@@ -225,6 +225,8 @@ async function sendNotices(
     for (const [i, p] of pending.entries()) {
       if (!p.key) continue
       const {delivered, failed} = outcomes[i]!
+      // No notifier's threshold wanted it: nothing was sent, nothing to report.
+      if (delivered + failed === 0) continue
       report.notified.push({workload: p.result.workload, version: p.key, delivered, failed})
       // Notified once a notifier accepted it: a broken one must not cause repeats on the others, and a
       // version no notifier accepted (none wanted it, all failed) is offered again next run.
