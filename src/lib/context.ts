@@ -51,6 +51,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   let docker: Promise<DockerConnection> | undefined
   let engine: Promise<DockerEngine> | undefined
   const dockerHost = options.dockerHost ?? options.config.docker.host
+  const dockerTimeoutMs = options.config.docker.timeoutSeconds * 1000
 
   const context: Context = {
     config: options.config,
@@ -78,12 +79,23 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       })()
       return state
     },
+    // A failed connection is not kept: under `serve` a mode restarting after an outage must try again.
     docker() {
-      docker ??= import('./docker/client.js').then(({connectDocker}) => connectDocker(dockerHost))
+      docker ??= import('./docker/client.js')
+        .then(({connectDocker}) => connectDocker(dockerHost, {timeoutMs: dockerTimeoutMs}))
+        .catch((error: unknown) => {
+          docker = undefined
+          throw error
+        })
       return docker
     },
     engine() {
-      engine ??= import('./docker/engine.js').then(({connectEngine}) => connectEngine(dockerHost, options.env))
+      engine ??= import('./docker/engine.js')
+        .then(({connectEngine}) => connectEngine(dockerHost, options.env, {timeoutMs: dockerTimeoutMs}))
+        .catch((error: unknown) => {
+          engine = undefined
+          throw error
+        })
       return engine
     },
     async lock(scope) {

@@ -148,23 +148,23 @@ const configCases: Case[] = [
   {
     name: 'dns.records "10.0.0.1,other"',
     config: 'dns:\n  records:\n    a.lan: "10.0.0.1,other"\n',
-    expected: ['$CONFIG:3:12: dns.records.a.lan: "other" is not an IP address (a CNAME target must be alone)'],
+    expected: ['$CONFIG:3:12: dns.records."a.lan": "other" is not an IP address (a CNAME target must be alone)'],
   },
   {
     name: 'dns.records empty',
     config: 'dns:\n  records:\n    a.lan: ""\n',
-    expected: ['dns.records.a.lan: no address or target name'],
+    expected: ['dns.records."a.lan": no address or target name'],
   },
   {
     name: 'dns.records "bad name!"',
     config: 'dns:\n  records:\n    "bad name!": 10.0.0.1\n',
-    expected: ['$CONFIG:3:5: dns.records.bad name!: the name "bad name!" is not valid'],
+    expected: ['$CONFIG:3:5: dns.records."bad name!": the name "bad name!" is not valid'],
   },
   {name: 'dns.records "*"', config: 'dns:\n  records:\n    "*": 10.0.0.1\n', expected: ['the name "*" is not valid']},
   {
     name: 'dns.records CNAME loop',
     config: 'dns:\n  records:\n    a.lan: b.lan\n    b.lan: a.lan\n',
-    expected: ['$CONFIG:3:12: dns.records.a.lan: CNAME loop: a.lan → b.lan → a.lan'],
+    expected: ['$CONFIG:3:12: dns.records."a.lan": CNAME loop: a.lan → b.lan → a.lan'],
   },
 ]
 

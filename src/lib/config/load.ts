@@ -115,7 +115,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     )
   }
 
-  for (const secret of [...overlay.secrets, ...collectSecrets(configSchema, config)]) registerSecret(secret)
+  for (const secret of [...overlay.secrets, ...collectSecrets(configSchema, config)])
+    registerSecret(secret, {pinned: true})
   return {config, file: text === undefined ? undefined : path, sources: overlay.sources}
 }
 

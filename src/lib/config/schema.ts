@@ -53,9 +53,16 @@ export interface Field<T> {
 
 export type Infer<F> = F extends Field<infer T> ? T : never
 
+/** `dns.records."nas.home.lan"`: a free key (a map's) that is not a plain word is quoted, so the path reads one way. */
 export function pathToString(path: Path): string {
   let out = ''
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else {
+      const key = /^[A-Za-z_][\w-]*$/.test(part) ? part : JSON.stringify(part)
+      out += out ? `.${key}` : key
+    }
+  }
   return out
 }
 

@@ -14,6 +14,18 @@ import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFr
 
 export type DnsConfig = HomeopsConfig['dns']
 
+let registrable: ((name: string) => string | null) | undefined
+
+/**
+ * The public suffix list (tldts: a compiled trie, typed, no dependencies, ~1 µs a name; `psl` is slower
+ * and pulls the deprecated punycode module), loaded on first use only.
+ */
+async function loadPublicSuffixes(): Promise<void> {
+  if (registrable) return
+  const {getDomain} = await import('tldts')
+  registrable = (name) => getDomain(name, {allowPrivateDomains: true, validateHostname: false})
+}
+
 export interface DnsServiceOptions {
   config: DnsConfig
   logger: Logger
@@ -46,6 +58,7 @@ export class DnsService {
       zones: config.zones,
       logger: options.logger,
       debounceMs: options.debounceMs,
+      registrableDomain: (name) => registrable?.(name) ?? null,
     })
   }
 
@@ -56,6 +69,7 @@ export class DnsService {
   /** Loads every source; `watch` keeps them current (hosts watcher, Docker events). */
   async load(watch: boolean): Promise<void> {
     const {config, logger} = this.options
+    await loadPublicSuffixes()
     this.hostIp = await detectHostIp(config.hostIp)
     const statics = new Map<string, SourceRecord[]>()
     const records: SourceRecord[] = []
@@ -100,6 +114,8 @@ export class DnsService {
             upstreams,
             timeoutMs: config.upstreamTimeoutMs,
             cacheSize: config.cacheSize,
+            cacheBytes: config.cacheBytes,
+            forwardMax: config.forwardMax,
             udpSize: config.maxUdpSize,
           })
         : undefined
@@ -113,9 +129,13 @@ export class DnsService {
       forwarder: this.forwarder,
       limiter: this.limiter,
       logger,
-      workers: config.workers,
       rateLimit: config.rateLimit,
       native: config.native,
+      maxTcpConnections: config.tcpMaxConnections,
+      maxTcpPerSource: config.tcpMaxPerSource,
+      tcpMessageMs: config.tcpMessageTimeoutMs,
+      tcpIdleMs: config.tcpIdleMs,
+      tcpOutputBytes: config.tcpOutputBytes,
     })
     server.setData(this.store.data)
     this.unsubscribe = this.store.onChange((data) => {
@@ -135,13 +155,16 @@ export class DnsService {
       upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
       fastPath: server.fastPath,
       udpPath: server.udpPath,
-      workers: config.workers,
     })
     if (server.udpPath !== 'native') {
-      logger.info('dns native UDP threads not used', {
+      logger.warn('dns native answerer not used: the full path answers everything (slower)', {
         reason: server.nativeProblem ?? "Node's UDP socket handle is not as expected",
       })
     }
+    if (config.workers > 0)
+      logger.warn('dns.workers is ignored: the native answerer replaced the worker processes', {
+        workers: config.workers,
+      })
   }
 
   async stop(): Promise<void> {

@@ -1,11 +1,37 @@
 import type Dockerode from 'dockerode'
 
-import {OperationError, UserError, errnoCode} from '../errors.js'
+import {OperationError, TransientError, UserError, errnoCode, errorMessage} from '../errors.js'
 import {describeNetworkError} from '../http/network-error.js'
 
 export type Docker = Dockerode
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+
+/** `docker.timeoutSeconds`: how long any Engine call may go without a byte from the daemon. */
+export const DEFAULT_DOCKER_TIMEOUT_MS = 30_000
+
+/**
+ * The daemon accepted the connection but sent nothing for `timeoutMs` (a
+ * frozen, SIGSTOPped or overloaded dockerd). `code` is ETIMEDOUT like node's
+ * own timeouts, so every caller can tell it from a refused connection.
+ */
+export class DockerTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT'
+
+  constructor(readonly timeoutMs: number) {
+    super(`the Docker daemon did not answer within ${formatSeconds(timeoutMs)}`)
+    this.name = 'DockerTimeoutError'
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`
+}
+
+export interface DockerClientOptions {
+  /** Idle limit of every request (default 30 s); a stream resets it with each chunk. */
+  timeoutMs?: number
+}
 
 export type DockerEndpoint =
   {kind: 'unix'; socketPath: string} | {kind: 'tcp'; host: string; port: number; tls: boolean}
@@ -47,19 +73,34 @@ export interface DockerConnection {
  * `--docker-host`, then config/`DOCKER_HOST`, then the default socket.
  * dockerode is loaded lazily: it costs ~100 ms of start-up.
  */
-export async function createDocker(host: string | undefined): Promise<DockerConnection> {
+export async function createDocker(
+  host: string | undefined,
+  options: DockerClientOptions = {},
+): Promise<DockerConnection> {
   const endpoint = parseDockerHost(host || DEFAULT_DOCKER_HOST)
-  const {default: Dockerode} = await import('dockerode')
-  const docker =
+  const [{default: Dockerode}, {idleTimeoutAgent}] = await Promise.all([
+    import('dockerode'),
+    import('./idle-timeout.js'),
+  ])
+  const tls = endpoint.kind === 'tcp' && endpoint.tls
+  // Every request of this client goes through an agent whose sockets fail with DockerTimeoutError when the
+  // daemon goes quiet, so no call can wait for ever (docker-modem's own `timeout` only hangs up, wordlessly).
+  const agent = await idleTimeoutAgent(tls, options.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS)
+  // docker-modem passes `agent` to every request; @types/dockerode does not list it.
+  const clientOptions: Dockerode.DockerOptions & {agent: unknown} =
     endpoint.kind === 'unix'
-      ? new Dockerode({socketPath: endpoint.socketPath})
-      : new Dockerode({host: endpoint.host, port: endpoint.port, protocol: endpoint.tls ? 'https' : 'http'})
+      ? {socketPath: endpoint.socketPath, agent}
+      : {host: endpoint.host, port: endpoint.port, protocol: tls ? 'https' : 'http', agent}
+  const docker = new Dockerode(clientOptions)
   return {docker, endpoint, address: describeEndpoint(endpoint)}
 }
 
 /** Pings the daemon; a failure names the socket that was tried. */
-export async function connectDocker(host: string | undefined): Promise<DockerConnection> {
-  const connection = await createDocker(host)
+export async function connectDocker(
+  host: string | undefined,
+  options: DockerClientOptions = {},
+): Promise<DockerConnection> {
+  const connection = await createDocker(host, options)
   try {
     await connection.docker.ping()
   } catch (error) {
@@ -68,7 +109,20 @@ export async function connectDocker(host: string | undefined): Promise<DockerCon
   return connection
 }
 
-export function dockerUnreachable(address: string, error: unknown): OperationError {
+/**
+ * A daemon that cannot be reached: exit 1, naming the socket. One that
+ * accepted the connection and then said nothing: exit 3 (worth retrying: it
+ * is frozen, restarting or overloaded).
+ */
+export function dockerUnreachable(address: string, error: unknown): OperationError | TransientError {
+  if (error instanceof DockerTimeoutError || errnoCode(error) === 'ETIMEDOUT') {
+    const ms = error instanceof DockerTimeoutError ? error.timeoutMs : undefined
+    const within = ms === undefined ? `: ${errorMessage(error)}` : ` within ${formatSeconds(ms)}`
+    return new TransientError(`the Docker daemon at ${address} did not answer${within}`, {
+      hint: 'is dockerd frozen or overloaded? the limit is docker.timeoutSeconds',
+      cause: error,
+    })
+  }
   const code = errnoCode(error)
   const reason =
     code === 'ENOENT'

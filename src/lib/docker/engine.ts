@@ -1,11 +1,14 @@
 import {join} from 'node:path'
 
-import {UserError, errorMessage} from '../errors.js'
+import {UserError, errnoCode, errorMessage} from '../errors.js'
 import {FILE_LIMITS, FileReadError, readBoundedFile} from '../fs/read-file.js'
 import {nodeRequest} from '../http/node-request.js'
 import {
   DEFAULT_DOCKER_HOST,
+  DEFAULT_DOCKER_TIMEOUT_MS,
+  type DockerClientOptions,
   type DockerEndpoint,
+  DockerTimeoutError,
   describeEndpoint,
   dockerUnreachable,
   parseDockerHost,
@@ -24,8 +27,8 @@ export interface DockerEngine {
   readonly endpoint: DockerEndpoint
   /** `unix:///…` or `tcp://…`, for messages and the docker CLI's DOCKER_HOST. */
   readonly address: string
-  /** `GET /_ping`: throws, naming the address, when the daemon cannot be reached. */
-  ping(): Promise<void>
+  /** `GET /_ping`: throws, naming the address, when the daemon cannot be reached (or is slower than `timeoutMs`). */
+  ping(options?: {timeoutMs?: number}): Promise<void>
   /** GET a JSON answer; a status outside 2xx throws an EngineError. */
   get<T>(path: string, query?: Query): Promise<T>
   /** DELETE; a status outside 2xx throws an EngineError. */
@@ -54,13 +57,20 @@ export function enginePath(...segments: string[]): string {
 export async function connectEngine(
   host: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  options: DockerClientOptions = {},
 ): Promise<DockerEngine> {
-  const engine = createEngine(host, env)
+  const engine = createEngine(host, env, options)
   await engine.ping()
   return engine
 }
 
-export function createEngine(host: string | undefined, env: NodeJS.ProcessEnv = process.env): DockerEngine {
+/** Every request has one deadline, `timeoutMs` (default 30 s, `docker.timeoutSeconds`), for connect, headers and body. */
+export function createEngine(
+  host: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  options: DockerClientOptions = {},
+): DockerEngine {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS
   const endpoint = parseDockerHost(host || DEFAULT_DOCKER_HOST)
   const address = describeEndpoint(endpoint)
   const tls = endpoint.kind === 'tcp' && endpoint.tls ? tlsFiles(env) : undefined
@@ -69,7 +79,12 @@ export function createEngine(host: string | undefined, env: NodeJS.ProcessEnv = 
       ? `${endpoint.tls ? 'https' : 'http'}://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`
       : ''
 
-  const send = async (method: 'GET' | 'DELETE', path: string, query: Query | undefined): Promise<string> => {
+  const send = async (
+    method: 'GET' | 'DELETE',
+    path: string,
+    query: Query | undefined,
+    deadlineMs = timeoutMs,
+  ): Promise<string> => {
     const url = `${base}${path}${queryString(query)}`
     let answer
     try {
@@ -79,9 +94,10 @@ export function createEngine(host: string | undefined, env: NodeJS.ProcessEnv = 
         socketPath: endpoint.kind === 'unix' ? endpoint.socketPath : undefined,
         headers: {accept: 'application/json'},
         tls,
+        timeoutMs: deadlineMs,
       })
     } catch (error) {
-      throw dockerUnreachable(address, error)
+      throw dockerUnreachable(address, errnoCode(error) === 'ETIMEDOUT' ? new DockerTimeoutError(deadlineMs) : error)
     }
     const text = answer.body.toString('utf8')
     if (answer.status < 200 || answer.status >= 300) {
@@ -96,8 +112,8 @@ export function createEngine(host: string | undefined, env: NodeJS.ProcessEnv = 
   return {
     endpoint,
     address,
-    async ping(): Promise<void> {
-      await send('GET', '/_ping', undefined)
+    async ping(pingOptions = {}): Promise<void> {
+      await send('GET', '/_ping', undefined, pingOptions.timeoutMs ?? timeoutMs)
     },
     async get<T>(path: string, query?: Query): Promise<T> {
       const text = await send('GET', path, query)

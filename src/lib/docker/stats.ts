@@ -132,6 +132,13 @@ export interface ContainerWatcherOptions {
   maxBackoffMs?: number
   /** Keep a stats stream per running container (default true; false: the list only, for one-shot commands). */
   streams?: boolean
+  /**
+   * How often the daemon is pinged while connected (default 5 s): the event stream stays silent when nothing
+   * happens, so a frozen daemon shows only as an unanswered ping.
+   */
+  heartbeatMs?: number
+  /** How long a ping may take before the daemon counts as gone (default 3 s). */
+  pingTimeoutMs?: number
 }
 
 interface StatsStream {
@@ -164,6 +171,12 @@ export class ContainerWatcher {
   private lastError?: string
   private reconnects = 0
   private listeners = new Set<() => void>()
+  private heartbeatTimer?: NodeJS.Timeout
+  private pinging = false
+  /** Last time the daemon answered anything (ms since epoch). */
+  private lastContact = 0
+  /** When the connection was lost (ms since epoch), while disconnected. */
+  private lostAt?: number
 
   constructor(
     private readonly docker: Docker,
@@ -178,11 +191,14 @@ export class ContainerWatcher {
     await this.connect()
     this.refreshTimer = setInterval(() => void this.refresh().catch(() => {}), this.options.refreshMs ?? 30_000)
     this.refreshTimer.unref()
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs ?? 5000)
+    this.heartbeatTimer.unref()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.refreshTimer)
+    clearInterval(this.heartbeatTimer)
     clearTimeout(this.reconnectTimer)
     clearTimeout(this.debounceTimer)
     this.events?.destroy?.()
@@ -195,12 +211,23 @@ export class ContainerWatcher {
     return this.connectedFlag
   }
 
-  get info(): {connected: boolean; streams: number; reconnects: number; lastError?: string} {
+  get info(): {
+    connected: boolean
+    streams: number
+    reconnects: number
+    lastError?: string
+    /** Last time the daemon answered (ms since epoch; 0: never). */
+    lastContact: number
+    /** Since when the daemon has not answered (ms since epoch), while disconnected. */
+    lostAt?: number
+  } {
     return {
       connected: this.connectedFlag,
       streams: this.streams.size,
       reconnects: this.reconnects,
       lastError: this.lastError,
+      lastContact: this.lastContact,
+      ...(this.lostAt === undefined ? {} : {lostAt: this.lostAt}),
     }
   }
 
@@ -245,12 +272,49 @@ export class ContainerWatcher {
   }
 
   private async connect(): Promise<void> {
-    await this.docker.ping()
+    await this.ping()
     await this.subscribe()
     await this.refresh()
     this.connectedFlag = true
     this.lastError = undefined
+    this.lostAt = undefined
     this.backoffMs = this.options.minBackoffMs ?? 500
+  }
+
+  /** A ping with its own short limit; a daemon that does not answer it is treated as gone. */
+  private async ping(): Promise<void> {
+    const ms = this.options.pingTimeoutMs ?? 3000
+    try {
+      // dockerode passes `abortSignal` on; its types omit the options argument of ping.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (options: {
+        abortSignal: AbortSignal
+      }) => Promise<unknown>
+      await ping({abortSignal: AbortSignal.timeout(ms)})
+    } catch (error) {
+      const name = (error as {name?: string}).name
+      if (name === 'AbortError' || name === 'TimeoutError') {
+        throw new Error(`the Docker daemon did not answer a ping within ${Math.round(ms / 100) / 10} s`)
+      }
+      throw error
+    }
+    this.lastContact = Date.now()
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped || !this.connectedFlag || this.pinging) return
+    this.pinging = true
+    try {
+      await this.ping()
+    } catch (error) {
+      if (this.connectedFlag) {
+        const stream = this.events
+        this.events = undefined
+        stream?.destroy?.()
+        this.disconnected(errorMessage(error))
+      }
+    } finally {
+      this.pinging = false
+    }
   }
 
   private async subscribe(): Promise<void> {
@@ -260,6 +324,7 @@ export class ContainerWatcher {
     this.events = stream
     let buffer = ''
     stream.on('data', (chunk: Buffer) => {
+      this.lastContact = Date.now()
       buffer += chunk.toString('utf8')
       let newline: number
       while ((newline = buffer.indexOf('\n')) >= 0) {
@@ -318,6 +383,7 @@ export class ContainerWatcher {
   private disconnected(reason: string): void {
     if (this.stopped) return
     if (this.connectedFlag) this.options.logger.warn('lost the Docker daemon, reconnecting', {reason})
+    if (this.connectedFlag || this.lostAt === undefined) this.lostAt = Date.now()
     this.connectedFlag = false
     this.lastError = reason
     for (const id of [...this.streams.keys()]) this.detach(id)
@@ -349,6 +415,7 @@ export class ContainerWatcher {
 
   private async listAndAttach(): Promise<void> {
     const list = await this.docker.listContainers({all: true})
+    this.lastContact = Date.now()
     const seen = new Set<string>()
     const next = new Map<string, WatchedContainer>()
     for (const item of list) {
@@ -409,6 +476,7 @@ export class ContainerWatcher {
     const entry: StatsStream = {stream, buffer: ''}
     this.streams.set(id, entry)
     stream.on('data', (chunk: Buffer) => {
+      this.lastContact = Date.now()
       entry.buffer += chunk.toString('utf8')
       let newline: number
       while ((newline = entry.buffer.indexOf('\n')) >= 0) {

@@ -1,5 +1,6 @@
 import {OperationError, UserError, errorMessage} from '../errors.js'
 import type {Docker} from '../docker/client.js'
+import type {SelfIdentity} from '../docker/self.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {parseImageReference} from '../registry/reference.js'
@@ -30,6 +31,8 @@ export interface ApplyDeps {
   signal?: AbortSignal
   /** How long the update may take to converge / the new container to start. */
   timeoutMs?: number
+  /** Who "self" is (default: detected from /proc and the hostname); for tests. */
+  self?: SelfIdentity
 }
 
 /** What one update did: the history record, before it gets its id and time. */
@@ -170,7 +173,7 @@ export async function updateContainer(
   target: ApplyTarget,
   by: UpdateBy,
 ): Promise<ApplyOutcome> {
-  const {recreateContainer} = await import('../docker/recreate.js')
+  const {SelfUpdateError, recreateContainer} = await import('../docker/recreate.js')
   let info
   try {
     info = await deps.docker.getContainer(nameOrId).inspect()
@@ -207,6 +210,7 @@ export async function updateContainer(
       logger: deps.logger,
       signal: deps.signal,
       registryAuth: await registryAuthFor(deps.client, image),
+      self: deps.self,
     })
     const created = await deps.docker.getContainer(result.newId).inspect()
     const newImage = await deps.docker
@@ -217,6 +221,8 @@ export async function updateContainer(
     return outcome
   } catch (error) {
     if (error instanceof UserError) throw error
+    // Nothing was touched: recorded as refused, not as a rollback that never happened.
+    if (error instanceof SelfUpdateError) return {...outcome, result: 'refused', error: error.message}
     return {...outcome, result: 'rolled_back', error: errorMessage(error)}
   }
 }

@@ -2,7 +2,8 @@ import type {Database} from '../state/database.js'
 import type {CheckReport, CheckResult} from './checker.js'
 
 export type UpdateBy = 'auto' | 'manual' | 'link'
-export type UpdateResultKind = 'applied' | 'failed' | 'rolled_back'
+/** `refused`: homeops would not touch it (its own container); nothing changed. */
+export type UpdateResultKind = 'applied' | 'failed' | 'rolled_back' | 'refused'
 
 export interface UpdateRecord {
   id?: number

@@ -55,4 +55,32 @@ export const imagesMigrations: Migration[] = [
       );
     `,
   },
+  {
+    area: 'images',
+    version: 2,
+    description: "update result 'refused' (homeops's own container is never recreated by itself)",
+    // SQLite cannot change a CHECK constraint in place: the table is rebuilt, rows and ids kept.
+    sql: `
+      CREATE TABLE images_updates_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        workload TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        image TEXT NOT NULL,
+        previous_version TEXT,
+        new_version TEXT NOT NULL,
+        previous_digest TEXT,
+        new_digest TEXT,
+        by TEXT NOT NULL CHECK (by IN ('auto', 'manual', 'link')),
+        result TEXT NOT NULL CHECK (result IN ('applied', 'failed', 'rolled_back', 'refused')),
+        error TEXT
+      );
+      INSERT INTO images_updates_v2 (id, at, workload, kind, image, previous_version, new_version, previous_digest, new_digest, by, result, error)
+        SELECT id, at, workload, kind, image, previous_version, new_version, previous_digest, new_digest, by, result, error
+        FROM images_updates;
+      DROP TABLE images_updates;
+      ALTER TABLE images_updates_v2 RENAME TO images_updates;
+      CREATE INDEX images_updates_workload ON images_updates (workload, id);
+    `,
+  },
 ]

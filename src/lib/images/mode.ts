@@ -134,12 +134,9 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
           updates: updateHistory(await context!.state(), {workload, limit: Number.isFinite(limit) ? limit : 100}),
         })
       })
-      // Web UI actions: need serve.apiKey (standalone too: without a key nobody may change anything).
+      // Web UI actions: serve.apiKey, or from this machine only when none is set (the "no key" policy).
       const writes = {
-        access: {
-          apiKey: () => context?.config.serve.apiKey ?? '\u0000no-key-configured',
-          allowList: () => allowList(),
-        },
+        access: {apiKey: () => context?.config.serve.apiKey, allowList: () => allowList()},
         bodyLimit: 4 * 1024,
       }
       router.post('/update', (request) => updateFromUi(request), writes)
@@ -153,7 +150,12 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       )
       // The signed one-time token is the authentication (see RouteOptions.tokenAuth).
       router.get('/apply', (request) => confirmPage(request), {tokenAuth: true})
-      router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024, tokenAuth: true})
+      // The confirmation page's plain form posts it (form-urlencoded); scripts may send JSON.
+      router.post('/apply', (request) => applyFromLink(request), {
+        bodyLimit: 8 * 1024,
+        tokenAuth: true,
+        bodyTypes: ['form', 'json'],
+      })
     },
 
     async start(rt: ModeRuntime) {
@@ -161,6 +163,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       context = rt.context
       stopped = false
       await validateSchedule(settings().schedule)
+      // A notifier lacking a key fails the start (exit 2), not every check after it.
+      await (await import('./watcher.js')).createNotifiers(context)
       metrics = {
         checked: rt.metrics.counter('homeops_images_checked_total', 'Workloads checked for image updates'),
         available: rt.metrics.gauge(
@@ -340,6 +344,7 @@ function publicResult(r: CheckResult) {
     status: r.status,
     update: r.update,
     error: r.error,
+    note: r.note,
   }
 }
 

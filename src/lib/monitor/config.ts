@@ -1,4 +1,5 @@
-import {bool, list, listen, num, obj, str} from '../config/schema.js'
+import {bool, listen, num, obj, str} from '../config/schema.js'
+import {apiKeyField, cidrListField} from '../http/access-config.js'
 
 export const monitorSchema = obj({
   enabled: bool({default: false, description: 'run the monitor API in `homeops serve`'}),
@@ -6,8 +7,8 @@ export const monitorSchema = obj({
   gui: bool({default: true, env: ['GUI_ENABLED'], description: 'serve the web page'}),
   api: bool({default: false, env: ['API_ENABLED'], description: 'answer the HTTP API (Home Assistant)'}),
   auth: bool({default: false, env: ['AUTH_ENABLED'], description: 'require the API key on every API call'}),
-  apiKey: str({secret: true, env: ['API_KEY']}),
-  allowedIps: list(str(), {env: ['ALLOWED_IPS'], default: ['127.0.0.1/32', '::1/128']}),
+  apiKey: apiKeyField({env: ['API_KEY'], description: 'the key (16+ characters) required when auth is on'}),
+  allowedIps: cidrListField({env: ['ALLOWED_IPS'], default: ['127.0.0.1/32', '::1/128']}),
   settingsPath: str({
     env: ['SETTINGS_PATH'],
     description:

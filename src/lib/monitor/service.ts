@@ -66,9 +66,18 @@ export interface StatusMeta {
 }
 
 export interface StatusResponse {
-  status: 'ok'
+  /** `stale` while the Docker daemon does not answer: `updates` and `meta` are then the last known state. */
+  status: 'ok' | 'stale'
   updates: Record<string, UpdateStatus | 'not_found'>
   meta: Record<string, StatusMeta>
+  /** Added by homeops (the original tool has no such fields): whether Docker answers now. */
+  docker_connected: boolean
+  stale: boolean
+  /** When the daemon last answered (ISO time), so a reader knows how old `meta` is. */
+  as_of: string | null
+  /** While stale: since when, and why. */
+  stale_since?: string
+  error?: string
 }
 
 export interface UpdateOutcome {
@@ -211,7 +220,8 @@ export class MonitorService {
 
   /** `GET /status` (all) or `GET /status/NAME` (one; unknown → `not_found` and `{}`). */
   async status(options: {name?: string; force?: boolean; light?: boolean} = {}): Promise<StatusResponse> {
-    const response: StatusResponse = {status: 'ok', updates: {}, meta: {}}
+    const response: StatusResponse = {status: 'ok', updates: {}, meta: {}, ...this.freshness()}
+    if (response.stale) response.status = 'stale'
     const rows = await this.rows({name: options.name, force: options.force})
     if (options.name !== undefined && rows.length === 0) {
       response.updates[options.name] = 'not_found'
@@ -223,6 +233,20 @@ export class MonitorService {
       response.meta[row.name] = options.light ? {state: row.state, image: row.image} : metaOf(row)
     }
     return response
+  }
+
+  /** Whether the container data is current: the watcher loses the daemon within a heartbeat of it freezing. */
+  freshness(): Pick<StatusResponse, 'docker_connected' | 'stale' | 'as_of' | 'stale_since' | 'error'> {
+    const info = this.watcher.info
+    const asOf = info.lastContact ? new Date(info.lastContact).toISOString() : null
+    if (info.connected) return {docker_connected: true, stale: false, as_of: asOf}
+    return {
+      docker_connected: false,
+      stale: true,
+      as_of: asOf,
+      ...(info.lostAt === undefined ? {} : {stale_since: new Date(info.lostAt).toISOString()}),
+      error: `Docker unreachable: ${info.lastError ?? 'reconnecting'}`,
+    }
   }
 
   /**
@@ -304,9 +328,16 @@ export class MonitorService {
     let version: {Version?: string; ApiVersion?: string} = {}
     let error: string | undefined
     try {
-      await docker.ping()
+      // Bounded: a frozen daemon must not hold the diagnostics page for the client's whole idle limit.
+      // dockerode passes `abortSignal` on; its types omit the options argument of these two.
+      const bounded = docker as unknown as {
+        ping(options: {abortSignal: AbortSignal}): Promise<unknown>
+        version(options: {abortSignal: AbortSignal}): Promise<{Version?: string; ApiVersion?: string}>
+      }
+      const abortSignal = AbortSignal.timeout(3000)
+      await bounded.ping({abortSignal})
       ping = true
-      version = await docker.version()
+      version = await bounded.version({abortSignal})
     } catch (e) {
       error = dockerMessage(e)
     }
@@ -401,20 +432,22 @@ function metaOf(row: ContainerRow): StatusMeta {
 }
 
 /** The shared registry client, wrapped for the monitor (digest checks, pull credentials). */
-export async function registryAccess(config: HomeopsConfig, logger: Logger): Promise<RegistryAccess> {
-  const [{RegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
-    import('../registry/client.js'),
+export async function registryAccess(
+  config: HomeopsConfig,
+  logger: Logger,
+  extra: {version?: string; signal?: AbortSignal} = {},
+): Promise<RegistryAccess> {
+  const [{createRegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
+    import('../registry/factory.js'),
     import('../registry/update-status.js'),
     import('../registry/reference.js'),
   ])
-  const client = new RegistryClient({
-    credentials: config.registries.flatMap((r) =>
-      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
-    ),
-    logger,
-    // The monitor keeps its own cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
-    cacheTtlMs: 5_000,
-  })
+  // The one factory (same credentials, timeouts, User-Agent and abort as images). The monitor keeps its own
+  // cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
+  const client = createRegistryClient(
+    {config, logger, version: extra.version ?? 'unknown', signal: extra.signal},
+    {cacheTtlMs: 5_000},
+  )
   return {
     check: (image, repoDigests) => checkImageStatus(client, image, repoDigests),
     async credentialsFor(image) {
@@ -433,7 +466,7 @@ export async function openMonitorService(
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
-  const registry = await registryAccess(config, context.logger)
+  const registry = await registryAccess(config, context.logger, {version: context.version, signal: context.signal})
   const service = new MonitorService({
     docker,
     dockerAddress: address,

@@ -4,11 +4,13 @@ import {join} from 'node:path'
 import {type HomeopsConfig, type Mode} from '../config/root-schema.js'
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
-import {type AccessPolicy, enforceAccess, parseAllowList} from '../http/access.js'
+import {type AccessPolicy, enforceAccess, parseAllowList, writeAccess} from '../http/access.js'
+import {configuredHosts} from '../http/access-config.js'
 import {parseListen} from '../http/address.js'
-import {type Handler, HttpError, type RouteOptions, Router, json} from '../http/router.js'
+import {type Handler, type HttpRequest, HttpError, type RouteOptions, Router, json} from '../http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../http/server.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
+import {DockerProbe, type DockerProbeResult} from '../docker/probe.js'
 import {MetricsRegistry} from '../metrics/registry.js'
 import type {Notifier} from '../systemd/notify.js'
 import {registerProcessMetrics} from './metrics.js'
@@ -33,6 +35,8 @@ export interface ServeOptions {
   backoff?: Partial<BackoffOptions>
   startTimeoutMs?: number
   webRoot?: string
+  /** Tests: how `/health` pings the Docker daemon (default: `context.engine()`'s ping). */
+  dockerPing?: (timeoutMs: number) => Promise<void>
 }
 
 export interface ServeHandle {
@@ -56,7 +60,12 @@ export interface HealthReport {
   version: string
   uptimeSeconds: number
   modes: Record<string, Omit<ModeStatus, 'name'>>
+  /** Present while a mode that needs Docker is enabled: whether the daemon answers a ping now. */
+  docker?: DockerProbeResult
 }
+
+/** Modes that cannot work without the Docker daemon (dns only reads it when configured, and answers without it). */
+const DOCKER_MODES: readonly Mode[] = ['monitor', 'images', 'swarm']
 
 const SNAPSHOT_TIMEOUT_MS = 10_000
 
@@ -125,7 +134,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       const started = performance.now()
       let status = 500
       try {
-        enforceAccess(options?.tokenAuth ? policy.static : write ? policy.write : policy.read, request)
+        const shared = options?.tokenAuth ? policy.static : write ? policy.write : policy.read
+        // The key that is configured decides first, so either key works and a 401 (not a 403) asks for one.
+        const own = options?.access
+        const order = own?.apiKey?.() !== undefined ? [own, shared] : [shared, own]
+        for (const p of order) if (p) enforceAccess(p, request)
         if (!supervisor.has(name)) throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
         if (!supervisor.routable(name)) {
           const s = supervisor.get(name)!
@@ -144,13 +157,17 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     }
   }
 
+  const dockerProbe = new DockerProbe({
+    ping: options.dockerPing ?? (async (timeoutMs) => (await context.engine()).ping({timeoutMs})),
+  })
+
   // ---- core routes ----
-  router.get('/health', () => {
-    const report = health()
+  router.get('/health', async () => {
+    const report = await health()
     return json(report, report.status === 'ok' ? 200 : 503)
   })
   router.get('/metrics', () => metricsResponse(metrics.render() + renderProcessMetrics()), {access: policy.read})
-  router.get('/api/modes', async () => json(await modesReport()), {access: policy.read})
+  router.get('/api/modes', async (request) => json(await modesReport(request)), {access: policy.read})
   router.get(
     '/api/modes/:mode/snapshot',
     async (request) => {
@@ -168,25 +185,35 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     },
     {access: policy.read},
   )
-  // Lets the UI check a key before it is used for an action.
-  router.post('/api/auth', () => json({ok: true, required: Boolean(config.serve.apiKey)}), {access: policy.write})
+  // What this client may change, for the UI: `key` (send serve.apiKey), `loopback` (no key, local client),
+  // `refused` (no key, remote client: read only). POST also checks a key before the UI stores it.
+  const authReport = (request: HttpRequest) => ({
+    required: config.serve.apiKey !== undefined,
+    reads: Boolean(config.serve.apiKey && config.serve.protectReads),
+    writes: writeAccess(config.serve.apiKey, request),
+  })
+  router.get('/api/auth', (request) => json(authReport(request)), {access: policy.static})
+  router.post('/api/auth', (request) => json({ok: true, ...authReport(request)}), {access: policy.write})
   const files = staticFiles(root)
   router.get('/', (request) => files({...request, params: {'*': 'index.html'}}), {access: policy.static})
   router.get('/web/*', files, {access: policy.static})
   router.get('/favicon.ico', () => ({status: 204, body: ''}))
 
-  function health(): HealthReport {
+  async function health(): Promise<HealthReport> {
     const modes: HealthReport['modes'] = {}
     for (const {name, ...rest} of ordered()) modes[name] = rest
+    const needsDocker = supervisor.names().some((name) => DOCKER_MODES.includes(name as Mode))
+    const docker = needsDocker ? await dockerProbe.check() : undefined
     return {
-      status: supervisor.allUp() ? 'ok' : 'degraded',
+      status: supervisor.allUp() && docker?.reachable !== false ? 'ok' : 'degraded',
       version: context.version,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       modes,
+      ...(docker ? {docker} : {}),
     }
   }
 
-  async function modesReport() {
+  async function modesReport(request: HttpRequest) {
     const modes = await Promise.all(
       ordered().map(async (s) => ({
         ...s,
@@ -197,7 +224,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     )
     return {
       version: context.version,
-      auth: {writes: Boolean(config.serve.apiKey), reads: Boolean(config.serve.apiKey && config.serve.protectReads)},
+      auth: {
+        writes: Boolean(config.serve.apiKey),
+        reads: Boolean(config.serve.apiKey && config.serve.protectReads),
+        access: writeAccess(config.serve.apiKey, request),
+      },
       modes,
     }
   }
@@ -228,6 +259,8 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     router,
     logger,
     accessLog: options.accessLog ?? config.serve.accessLog ?? !process.stderr.isTTY,
+    allowedHosts: () => configuredHosts(config),
+    serverKey: () => config.serve.apiKey,
   })
   await supervisor.startAll()
   const summary = statusLine(supervisor.status())
@@ -341,7 +374,7 @@ function accessPolicies(current: () => HomeopsConfig): Policies {
   }
   return {
     read: {allowList, apiKey: () => (current().serve.protectReads ? current().serve.apiKey : undefined)},
-    write: {allowList, apiKey: () => current().serve.apiKey},
+    write: {allowList, apiKey: () => current().serve.apiKey, keySetting: 'serve.apiKey (HOMEOPS_API_KEY)'},
     static: {allowList},
     check() {
       const entries = current().serve.allowedIps
@@ -360,7 +393,9 @@ class GuardedRouter extends Router {
   }
 
   override add(method: string, pattern: string, handler: Handler, options?: RouteOptions): this {
-    return super.add(method, pattern, this.wrap(handler, method.toUpperCase(), options), options)
+    // The wrapper enforces the mode's access policy after serve's: the server must not check it first.
+    const {access: _access, ...rest} = options ?? {}
+    return super.add(method, pattern, this.wrap(handler, method.toUpperCase(), options), rest)
   }
 }
 

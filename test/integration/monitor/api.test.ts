@@ -168,6 +168,10 @@ describe('the Home Assistant integration replayed', () => {
       status: 'ok',
       updates: {'no-such-container': 'not_found'},
       meta: {'no-such-container': {}},
+      // homeops' additions: how fresh the data is
+      docker_connected: true,
+      stale: false,
+      as_of: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     })
   })
 

@@ -152,7 +152,7 @@ describe('values the modes would refuse are refused at load, with the place and 
     )
     const lines = problem(() => loadConfig({path, env: noEnv})).message.split('\n')
     expect(lines).toContain(
-      `${path}:3:12: dns.records.a.lan: CNAME loop: a.lan → b.lan → c.lan → a.lan (value "b.lan"); a CNAME must end at a name with addresses`,
+      `${path}:3:12: dns.records."a.lan": CNAME loop: a.lan → b.lan → c.lan → a.lan (value "b.lan"); a CNAME must end at a name with addresses`,
     )
     expect(lines.filter((l) => l.includes('CNAME loop'))).toHaveLength(2)
     const fine = file(

@@ -16,7 +16,11 @@ afterEach(async () => {
 async function serve(
   yaml: string,
   modes: Partial<Record<Mode, ServiceMode | Error>>,
-  extra: {reloadConfig?: () => HomeopsConfig; notifier?: Notifier} = {},
+  extra: {
+    reloadConfig?: () => HomeopsConfig
+    notifier?: Notifier
+    dockerPing?: (timeoutMs: number) => Promise<void>
+  } = {},
 ) {
   const {config} = configFrom(yaml)
   const logs = captureLogs()
@@ -25,6 +29,8 @@ async function serve(
     listen: '127.0.0.1:0',
     accessLog: false,
     backoff: {initialMs: 50, maxMs: 200},
+    // A daemon that answers, unless the test says otherwise.
+    dockerPing: async () => {},
     loadMode: async (name) => {
       const mode = modes[name]
       if (!mode) throw new Error(`lib/${name}/mode.js is not part of this build`)
@@ -74,6 +80,56 @@ describe('homeops serve (in process)', () => {
         ddns: {up: true},
       },
     })
+  })
+
+  it('answers /health 503 within the ping limit while the Docker daemon does not answer, and 200 once it does', async () => {
+    let frozen = true
+    let pings = 0
+    const {get} = await serve(
+      'monitor:\n  enabled: true\nddns:\n  enabled: true\n',
+      {monitor: new FakeMode('monitor'), ddns: new FakeMode('ddns')},
+      {
+        dockerPing: () => {
+          pings++
+          return frozen ? new Promise<void>(() => {}) : Promise.resolve()
+        },
+      },
+    )
+    const started = Date.now()
+    const [down, again] = await Promise.all([get('/health'), get('/health')])
+    expect(Date.now() - started).toBeLessThan(4000)
+    expect(pings).toBe(1) // concurrent checks share one ping
+    expect(down.status).toBe(503)
+    expect(again.status).toBe(503)
+    expect(down.body).toMatchObject({
+      status: 'degraded',
+      modes: {monitor: {up: true}, ddns: {up: true}},
+      docker: {reachable: false, error: 'the Docker daemon did not answer a ping within 2 s'},
+    })
+    // the answer is reused for a few seconds: a health poller does not pile pings on a frozen daemon
+    expect((await get('/health')).status).toBe(503)
+    expect(pings).toBe(1)
+
+    frozen = false
+    let health = await get('/health')
+    for (let i = 0; i < 100 && health.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      health = await get('/health')
+    }
+    expect(health.body).toMatchObject({status: 'ok', docker: {reachable: true}})
+  }, 20_000)
+
+  it('does not ask Docker for /health when no enabled mode needs it', async () => {
+    let pings = 0
+    const {get} = await serve(
+      'ddns:\n  enabled: true\n',
+      {ddns: new FakeMode('ddns')},
+      {dockerPing: () => (pings++, new Promise<void>(() => {}))},
+    )
+    const health = await get('/health')
+    expect(health.status).toBe(200)
+    expect(health.body).not.toHaveProperty('docker')
+    expect(pings).toBe(0)
   })
 
   it('starts only enabled modes and mounts each mode routes under /<mode>', async () => {
@@ -154,11 +210,11 @@ describe('homeops serve (in process)', () => {
 
   it('requires serve.apiKey for actions, and a refused action changes nothing', async () => {
     const monitor = new FakeMode('monitor')
-    const {get} = await serve('serve:\n  apiKey: s3cret-key-123\nmonitor:\n  enabled: true\n', {monitor})
+    const {get} = await serve('serve:\n  apiKey: s3cret-key-123456\nmonitor:\n  enabled: true\n', {monitor})
     expect((await get('/monitor/action', {method: 'POST'})).status).toBe(401)
     expect((await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 'wrong'}})).status).toBe(401)
     expect(monitor.actions).toBe(0)
-    const ok = await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 's3cret-key-123'}})
+    const ok = await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 's3cret-key-123456'}})
     expect(ok.status).toBe(200)
     expect(monitor.actions).toBe(1)
     // reads stay open unless protectReads
@@ -166,22 +222,25 @@ describe('homeops serve (in process)', () => {
     expect((await get('/metrics')).status).toBe(200)
     // the UI checks a key with POST /api/auth
     expect((await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer nope'}})).status).toBe(401)
-    expect((await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer s3cret-key-123'}})).status).toBe(
-      200,
-    )
+    expect(
+      (await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer s3cret-key-123456'}})).status,
+    ).toBe(200)
     const modes = await get('/api/modes')
-    expect(modes.body.auth).toEqual({writes: true, reads: false})
+    expect(modes.body.auth).toEqual({writes: true, reads: false, access: 'key'})
     expect(JSON.stringify(modes.body)).not.toContain('s3cret')
   })
 
   it('with serve.protectReads, needs the key for mode APIs and /metrics but still serves the page and /health', async () => {
-    const {get} = await serve('serve:\n  apiKey: k-123456\n  protectReads: true\nmonitor:\n  enabled: true\n', {
-      monitor: new FakeMode('monitor'),
-    })
+    const {get} = await serve(
+      'serve:\n  apiKey: k-123456-abcdefgh\n  protectReads: true\nmonitor:\n  enabled: true\n',
+      {
+        monitor: new FakeMode('monitor'),
+      },
+    )
     expect((await get('/monitor/status')).status).toBe(401)
     expect((await get('/metrics')).status).toBe(401)
     expect((await get('/api/modes')).status).toBe(401)
-    expect((await get('/monitor/status?key=k-123456')).status).toBe(200)
+    expect((await get('/monitor/status?key=k-123456-abcdefgh')).status).toBe(200)
     expect((await get('/')).status).toBe(200)
     expect((await get('/web/shared/ui.js')).status).toBe(200)
     expect((await get('/health')).status).toBe(200)
@@ -198,9 +257,9 @@ describe('homeops serve (in process)', () => {
     expect((await get('/web/shared/ui.js')).status).toBe(403)
   })
 
-  it('rejects an invalid serve.allowedIps entry at start with the key name', async () => {
+  it('rejects an invalid serve.allowedIps entry at load with the file, line and key name', async () => {
     await expect(serve('serve:\n  allowedIps: [not-an-ip]\n', {})).rejects.toThrow(
-      /serve.allowedIps: "not-an-ip" is not an address or CIDR range/,
+      /config\.yaml:2:\d+: serve\.allowedIps\[0\]: "not-an-ip" is not an address or CIDR range/,
     )
   })
 
