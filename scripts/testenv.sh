@@ -34,7 +34,7 @@ APPLETS=(sh ash sleep echo cat ls httpd nc wget true false env id ps printf test
   uname head tail sed awk wc ip ifconfig ping nslookup)
 
 # g++, make, python3: node-gyp builds the native DNS answerer (npm run build).
-PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2
+PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2 ddclient time
   ca-certificates g++ make python3)
 
 SOCK="$DIR/docker.sock"
