@@ -7,6 +7,7 @@
  * oclif command's (src/commands/ddns/update.ts and HomeopsCommand); test/e2e/ddns-lean.test.ts compares them.
  */
 import {readFileSync} from 'node:fs'
+import {isatty} from 'node:tty'
 
 import type {Context} from '../lib/context.js'
 import {ExitCode, type HomeopsError} from '../lib/errors.js'
@@ -92,11 +93,15 @@ export function parseLeanFlags(args: string[], env: NodeJS.ProcessEnv = process.
 export async function runLeanDdnsUpdate(args: string[], packageJsonUrl: URL): Promise<number | undefined> {
   const flags = parseLeanFlags(args)
   if (!flags) return undefined
-  const terminal = detectTerminal({json: flags.json})
-  const stderrTerm = detectTerminal({stdoutIsTTY: Boolean(process.stderr.isTTY)})
+  // isatty() instead of process.stderr.isTTY: an unchanged run logs nothing, and creating the stderr stream
+  // only to ask would cost a few milliseconds on every run.
+  const stderrIsTTY = isatty(2)
+  const terminal = detectTerminal({json: flags.json, stderrIsTTY, stdoutIsTTY: isatty(1)})
+  const stderrTerm = detectTerminal({stdoutIsTTY: stderrIsTTY})
   const buildLogger = (configLevel?: LogLevel, configFormat?: LogFormat) => {
     const envLevel = LOG_LEVELS.find((l) => l === process.env.HOMEOPS_LOG_LEVEL)
     return new Logger({
+      sink: {write: (line: string) => process.stderr.write(line)},
       level: flags.debug ? 'debug' : (flags.logLevel ?? envLevel ?? configLevel ?? 'info'),
       format: flags.logFormat ?? configFormat ?? (terminal.interactive ? 'pretty' : 'text'),
       paint: (lvl, text) =>
