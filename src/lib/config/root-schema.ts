@@ -41,6 +41,14 @@ export const configSchema = obj({
     protectReads: bool({default: false, description: 'require the API key to read mode APIs and /metrics too'}),
     allowedIps: list(str(), {description: 'CIDR ranges allowed to use the server (default: anyone who can reach it)'}),
     accessLog: bool({description: 'one log line per request (default: on when stderr is not a terminal)'}),
+    allowNoModes: bool({
+      default: false,
+      description: 'accept a reload (SIGHUP) of a file that enables no mode; refused otherwise, as a likely mistake',
+    }),
+    allowNoApiKey: bool({
+      default: false,
+      description: 'accept a reload (SIGHUP) of a file without serve.apiKey while one is in use; refused otherwise',
+    }),
   }),
   ddns: ddnsSchema,
   images: imagesSchema,
