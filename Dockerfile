@@ -33,8 +33,16 @@ RUN set -eu; \
     grep -v '^homeops:' /etc/group > /out/group; \
     echo 'homeops:x:10001:' >> /out/group
 
-# ---- runtime: node, the app, a non-root user; no shell commands run here ----
+# ---- runtime: node, the app, a non-root user ----
+# Meant to run with a read-only root filesystem, every capability dropped and no-new-privileges
+# (compose.yaml, deploy/swarm-stack.yaml): only /var/lib/homeops (a volume) and /tmp (a tmpfs)
+# are written.
 FROM ${NODE_IMAGE}
+# No setuid/setgid programs (su, mount, passwd… of the base image): nothing in the container can
+# gain privileges by exec, also where no-new-privileges cannot be set (Swarm services).
+RUN if command -v find >/dev/null 2>&1; then \
+      find / -xdev -type f \( -perm -4000 -o -perm -2000 \) -exec chmod a-s {} +; \
+    fi
 COPY --from=build /out/passwd /etc/passwd
 COPY --from=build /out/group /etc/group
 COPY --from=build --chown=10001:10001 /out/state /var/lib/homeops

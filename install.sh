@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Installs homeops on this host from this checkout (or an unpacked release tarball). DESIGN.md §7.
 #
-#   ./install.sh [install] [--prefix DIR] [--with-systemd] [--with-cron]
-#                [--systemd-dir DIR] [--cron-dir DIR] [--config-dir DIR]
+#   ./install.sh [install] [--prefix DIR] [--with-systemd] [--with-cron] [--low-ports]
+#                [--systemd-dir DIR] [--cron-dir DIR] [--config-dir DIR] [--state-dir DIR] [--user NAME]
 #   ./install.sh uninstall [--purge] [--prefix DIR] [--systemd-dir DIR] [--cron-dir DIR]
-#                [--config-dir DIR] [--state-dir DIR]
+#                [--config-dir DIR] [--state-dir DIR] [--user NAME]
 #
 #   --prefix DIR       npm global prefix: the package goes to DIR/lib/node_modules/homeops and
 #                      the command to DIR/bin/homeops (default /usr/local)
 #   --with-systemd     write homeops-ddns.service + homeops-ddns.timer (`homeops ddns update`
-#                      every 5 minutes) and homeops.service (`homeops serve`)
-#   --with-cron        write a cron entry running `homeops swarm reconcile` every 5 minutes
+#                      every 5 minutes) and homeops.service (`homeops serve`), run by the system
+#                      user of --user (created if missing, in the docker group), least privilege
+#   --with-cron        write a cron entry running `homeops swarm reconcile` every 5 minutes (root)
+#   --low-ports        let homeops.service listen below port 1024 (CAP_NET_BIND_SERVICE); without
+#                      it, granted only when the configuration enables dns (port 53) or serves
+#                      HTTP below 1024 at install time
 #   --systemd-dir DIR  where the units go (default /etc/systemd/system)
 #   --cron-dir DIR     where the cron entry goes (default /etc/cron.d)
 #   --config-dir DIR   configuration directory (default /etc/homeops); an example config.yaml
 #                      is written there only when there is none
-#   --state-dir DIR    state directory removed by `uninstall --purge` (default /var/lib/homeops)
+#   --state-dir DIR    state directory of the units, removed by `uninstall --purge`
+#                      (default /var/lib/homeops)
+#   --user NAME        system user of the units (default homeops); `uninstall --purge` removes it
+#                      when install.sh created it
 #   --purge            uninstall: also remove the configuration and state directories
 #
 # Safe to run again: the package and the unit files are replaced, the configuration never.
@@ -33,6 +40,10 @@ CRON_DIR=/etc/cron.d
 CONFIG_DIR=/etc/homeops
 STATE_DIR=/var/lib/homeops
 PURGE=0
+SERVICE_USER=homeops
+LOW_PORTS=auto
+# The comment of a user install.sh created: `uninstall --purge` removes only such a user.
+USER_COMMENT="homeops service (install.sh)"
 UNITS=(homeops-ddns.service homeops-ddns.timer homeops.service)
 CRON_FILE=homeops
 
@@ -44,7 +55,7 @@ die() {
 trap 'printf "install.sh: error: command failed (exit %s, line %s): %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 usage() {
-  sed -n '4,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '4,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # --- arguments ----------------------------------------------------------------
@@ -93,6 +104,15 @@ parse_args() {
       --with-cron)
         WITH_CRON=1
         shift
+        ;;
+      --low-ports)
+        LOW_PORTS=yes
+        shift
+        ;;
+      --user)
+        [[ $# -ge 2 && "$2" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--user needs a user name (lower case, up to 32 characters)"
+        SERVICE_USER=$2
+        shift 2
         ;;
       --purge)
         PURGE=1
@@ -204,46 +224,177 @@ write_file() {
   fi
 }
 
-config_env_line() { # units need HOMEOPS_CONFIG only when the configuration is not in its default place
-  if [[ "$CONFIG_DIR" != /etc/homeops ]]; then printf 'Environment=HOMEOPS_CONFIG=%s/config.yaml\n' "$CONFIG_DIR"; fi
+# --- the service user and its directories ------------------------------------------
+
+service_group() { id -gn "$SERVICE_USER" 2>/dev/null || printf '%s' "$SERVICE_USER"; }
+
+# A system user without a login or a home of its own, in the docker group: the Docker socket is
+# what homeops manages (and root-equivalent: see the README's "Units and least privilege").
+ensure_service_user() {
+  local nologin=/usr/sbin/nologin
+  [[ -x "$nologin" ]] || nologin=/bin/false
+  if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    say "service user $SERVICE_USER exists"
+  else
+    [[ $EUID -eq 0 ]] || die "creating the service user $SERVICE_USER needs root: run sudo ./install.sh … (or create it: useradd --system --user-group --home-dir $STATE_DIR --shell $nologin $SERVICE_USER)"
+    command -v useradd >/dev/null 2>&1 || die "useradd is missing: create the system user $SERVICE_USER, then run ./install.sh again"
+    useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home --shell "$nologin" \
+      --comment "$USER_COMMENT" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
+    say "created the system user $SERVICE_USER"
+  fi
+  if getent group docker >/dev/null 2>&1; then
+    if ! id -nG "$SERVICE_USER" | tr ' ' '\n' | grep -qx docker; then
+      [[ $EUID -eq 0 ]] || die "adding $SERVICE_USER to the docker group needs root"
+      usermod -aG docker "$SERVICE_USER" || die "usermod -aG docker $SERVICE_USER failed"
+      say "added $SERVICE_USER to the docker group"
+    fi
+  else
+    say "note: no 'docker' group on this host (yet): add $SERVICE_USER to it once Docker is installed (usermod -aG docker $SERVICE_USER)"
+  fi
 }
 
+# The state directory belongs to the service user. A state directory of an earlier, root-run
+# install is handed over whole; the database is created now so that a root run (cron, sudo)
+# never creates it first as root's (SQLite itself gives its -wal/-shm the database's owner).
+prepare_state_dir() {
+  local group owner
+  group=$(service_group)
+  if [[ ! -d "$STATE_DIR" ]]; then
+    install -d -m 0750 -o "$SERVICE_USER" -g "$group" "$STATE_DIR"
+    say "created $STATE_DIR (owner $SERVICE_USER)"
+  else
+    owner=$(stat -c %U "$STATE_DIR")
+    if [[ "$owner" != "$SERVICE_USER" ]]; then
+      chown -R --no-dereference "$SERVICE_USER:$group" "$STATE_DIR"
+      chmod 0750 "$STATE_DIR"
+      say "handed $STATE_DIR over to $SERVICE_USER (was $owner's)"
+    fi
+  fi
+  if [[ ! -e "$STATE_DIR/homeops.db" ]]; then
+    install -m 0600 -o "$SERVICE_USER" -g "$group" /dev/null "$STATE_DIR/homeops.db"
+  fi
+}
+
+# The service reads the configuration through its group; install.sh never changes its content.
+share_config_with_service() {
+  local group file
+  group=$(service_group)
+  chgrp "$group" "$CONFIG_DIR" && chmod 0750 "$CONFIG_DIR"
+  for file in "$CONFIG_DIR/config.yaml" "$CONFIG_DIR/config.yml"; do
+    [[ -f "$file" ]] || continue
+    if [[ "$(stat -c %g "$file")" == 0 ]]; then chgrp "$group" "$file"; fi
+    if [[ "$(stat -c %G "$file")" != "$group" ]] || (((8#$(stat -c %a "$file") & 8#040) == 0)); then
+      say "warning: $SERVICE_USER cannot read $file: chgrp $group $file && chmod g+r $file"
+    fi
+  done
+}
+
+# Whether homeops.service must bind a port below 1024: --low-ports, else what the configuration
+# asks for now (dns enabled: port 53 unless set higher; serve.listen below 1024).
+wants_low_ports() {
+  [[ "$LOW_PORTS" == yes ]] && return 0
+  local shown
+  shown=$(env -i PATH="$PATH" HOME=/nonexistent "$PREFIX/bin/homeops" config show --json \
+    --config "$CONFIG_DIR/config.yaml" 2>/dev/null) || {
+    say "note: could not read $CONFIG_DIR/config.yaml; homeops.service gets no low ports (--low-ports to grant them)"
+    return 1
+  }
+  node -e '
+    const {config} = JSON.parse(process.argv[1])
+    const port = (listen) => Number(/:(\d+)$/.exec(String(listen ?? ""))?.[1] ?? 65535)
+    const dns = config.dns ?? {}
+    const dnsLow = dns.enabled === true && (dns.port === undefined || (dns.port > 0 && dns.port < 1024))
+    process.exit(dnsLow || port(config.serve?.listen) < 1024 ? 0 : 1)
+  ' "$shown"
+}
+
+# --- units ---------------------------------------------------------------------------
+
+# Where a unit finds its files: a non-root homeops defaults to paths under its home, so both are
+# always given.
+unit_environment() {
+  printf 'Environment=HOMEOPS_CONFIG=%s/config.yaml\n' "$CONFIG_DIR"
+  printf 'Environment=HOMEOPS_DB_PATH=%s/homeops.db\n' "$STATE_DIR"
+}
+
+# Writable: the state directory only (ProtectSystem=strict makes the rest read-only). systemd
+# creates it with the right owner when it lies under /var/lib (StateDirectory=).
+unit_directories() {
+  if [[ "$STATE_DIR" == /var/lib/?* ]]; then
+    printf 'StateDirectory=%s\nStateDirectoryMode=0750\n' "${STATE_DIR#/var/lib/}"
+  fi
+  printf 'ReadWritePaths=%s\n' "$STATE_DIR"
+  if [[ "$CONFIG_DIR" == /etc/?* ]]; then
+    printf 'ConfigurationDirectory=%s\nConfigurationDirectoryMode=0750\n' "${CONFIG_DIR#/etc/}"
+  fi
+}
+
+# What a careful distribution package ships (systemd.exec(5)); test/integration/install.test.ts
+# checks every unit with `systemd-analyze security --offline=yes`.
 hardening() {
-  cat <<'EOF'
+  cat <<EOF
+User=$SERVICE_USER
+Group=$(service_group)
+UMask=0077
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
+DevicePolicy=closed
+PrivateMounts=yes
+PrivateIPC=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
 ProtectControlGroups=yes
 ProtectClock=yes
 ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
 RestrictSUIDSGID=yes
 RestrictRealtime=yes
 RestrictNamespaces=yes
+RemoveIPC=yes
 LockPersonality=yes
+KeyringMode=private
+# MemoryDenyWriteExecute= stays off: V8 (node) makes its JIT code pages executable with
+# mprotect and aborts when that is refused (checked under PR_SET_MDWE, the same rule).
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
 SystemCallErrorNumber=EPERM
-ProtectProc=invisible
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
-StateDirectory=homeops
-StateDirectoryMode=0750
-ReadWritePaths=/var/lib/homeops
-UMask=0027
+# node raises its soft open-file limit itself with setrlimit, which @resources refuses.
+LimitNOFILE=65536
+$(unit_directories)
 EOF
 }
 
+# None, or only CAP_NET_BIND_SERVICE for dns on port 53 / HTTP below 1024.
+capabilities() {
+  if [[ "$1" == low ]]; then
+    printf '%s\n' '# DNS on port 53 (or HTTP below 1024): this one capability, nothing else.' \
+      'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' 'AmbientCapabilities=CAP_NET_BIND_SERVICE'
+  else
+    printf '%s\n' '# No capability. To listen below 1024 (dns on port 53): ./install.sh --with-systemd --low-ports' \
+      'CapabilityBoundingSet=' 'AmbientCapabilities='
+  fi
+}
+
 install_systemd() {
-  local bin="$PREFIX/bin/homeops" groups_line="SupplementaryGroups=docker"
+  local bin="$PREFIX/bin/homeops" groups_line="SupplementaryGroups=docker" ports=none
   check_writable "$SYSTEMD_DIR" "systemd units"
   mkdir -p "$SYSTEMD_DIR"
+  ensure_service_user
+  prepare_state_dir
+  share_config_with_service
   if ! getent group docker >/dev/null 2>&1; then
     groups_line="# SupplementaryGroups=docker (no docker group on this host when installed)"
     say "note: no 'docker' group here; homeops.service is written without SupplementaryGroups=docker"
+  fi
+  if wants_low_ports; then
+    ports=low
+    say "homeops.service may listen below port 1024 (CAP_NET_BIND_SERVICE)"
   fi
 
   write_file "$SYSTEMD_DIR/homeops-ddns.service" 0644 <<EOF
@@ -257,14 +408,14 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=$bin ddns update
-$(config_env_line)
+$(unit_environment)
 # Secrets can come from systemd credentials instead of the config file, e.g.:
 # LoadCredential=INFOMANIAK_DDNS_PASSWORD:$CONFIG_DIR/ddns-password
 TimeoutStartSec=5min
 $(hardening)
-CapabilityBoundingSet=
-ProcSubset=pid
-PrivateIPC=yes
+$(capabilities none)
+# The provider and the IP echo services only (AF_NETLINK: node lists interfaces at start).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 EOF
 
   write_file "$SYSTEMD_DIR/homeops-ddns.timer" 0644 <<EOF
@@ -288,6 +439,8 @@ EOF
   write_file "$SYSTEMD_DIR/homeops.service" 0644 <<EOF
 # Installed by homeops install.sh. Runs every mode enabled in the configuration, with the web UI.
 # Enable with: systemctl enable --now homeops.service
+# Runs as $SERVICE_USER with the least privilege it needs: see "Units and least privilege" in the
+# README for what each line allows and how to widen it in a drop-in (systemctl edit homeops).
 [Unit]
 Description=homeops: long-running modes and web UI (homeops serve)
 Documentation=https://github.com/homeops/homeops#serve
@@ -301,7 +454,7 @@ NotifyAccess=all
 ExecStart=$bin serve
 # SIGHUP re-reads the configuration and restarts only the modes whose section changed.
 ExecReload=/bin/kill -HUP \$MAINPID
-$(config_env_line)
+$(unit_environment)
 # LoadCredential=HOMEOPS_API_KEY:$CONFIG_DIR/api-key
 Restart=on-failure
 RestartSec=5s
@@ -309,8 +462,12 @@ RestartSec=5s
 TimeoutStartSec=90s
 TimeoutStopSec=20s
 WatchdogSec=60s
+# The Docker socket: what homeops watches and updates.
 $groups_line
 $(hardening)
+$(capabilities "$ports")
+# AF_NETLINK: the interface list (dns.hostIp's default address).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 EOF
 
   if [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
@@ -324,11 +481,15 @@ install_cron() {
   check_writable "$CRON_DIR" "cron entry"
   mkdir -p "$CRON_DIR"
   local env_prefix=""
-  if [[ "$CONFIG_DIR" != /etc/homeops ]]; then env_prefix="HOMEOPS_CONFIG=$CONFIG_DIR/config.yaml "; fi
+  if [[ "$CONFIG_DIR" != /etc/homeops ]]; then env_prefix+="HOMEOPS_CONFIG=$CONFIG_DIR/config.yaml "; fi
+  if [[ "$STATE_DIR" != /var/lib/homeops ]]; then env_prefix+="HOMEOPS_DB_PATH=$STATE_DIR/homeops.db "; fi
   write_file "$CRON_DIR/$CRON_FILE" 0644 <<EOF
 # Installed by homeops install.sh: reconcile the Docker Swarm stacks of the watched git
 # repositories every 5 minutes. Output goes to syslog (tag homeops-swarm). A run that finds
 # another still running exits 5 at once.
+# As root, unlike the units: a reconcile writes binding contents and reads secrets under each
+# repository's nfs.path, wherever on the host (or NFS) the repository puts it, with the owners its
+# services need; no fixed list of writable paths can be given in advance.
 SHELL=/bin/sh
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 */5 * * * * root ${env_prefix}$PREFIX/bin/homeops swarm reconcile 2>&1 | logger -t homeops-swarm
@@ -410,6 +571,19 @@ safe_rm_dir() { # refuses the obviously wrong
   fi
 }
 
+# Only a user install.sh created (its comment says so): never one the administrator made.
+remove_service_user() {
+  local comment
+  id -u "$SERVICE_USER" >/dev/null 2>&1 || return 0
+  comment=$(getent passwd "$SERVICE_USER" | cut -d: -f5)
+  if [[ "$comment" != "$USER_COMMENT" ]]; then
+    say "kept the user $SERVICE_USER (not created by install.sh)"
+    return 0
+  fi
+  userdel "$SERVICE_USER" || die "userdel $SERVICE_USER failed"
+  say "removed the system user $SERVICE_USER"
+}
+
 do_uninstall() {
   local unit removed=0
   if [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
@@ -456,6 +630,7 @@ do_uninstall() {
   if ((PURGE)); then
     safe_rm_dir "$CONFIG_DIR"
     safe_rm_dir "$STATE_DIR"
+    remove_service_user
   else
     [[ -d "$CONFIG_DIR" ]] && say "kept $CONFIG_DIR (use --purge to remove it and $STATE_DIR)"
   fi

@@ -68,6 +68,57 @@ int main(int argc, char **argv) {
     add_answer(i % 2 ? &table.dynamic : &table.main, q, (size_t)n + 10);
   }
 
+  /* Forwarded answers (some expired, some DO-less) with TTL offsets, one deleted again. */
+  for (int i = 0; i < 200; i++) {
+    uint8_t q[32];
+    int n = snprintf((char *)q + 1, sizeof(q) - 1, "f%d", i);
+    q[0] = (uint8_t)n;
+    memcpy(q + 1 + n, "\x03net\x00\x00\x01\x00\x01", 9);
+    map_t tmp = {0};
+    add_answer(&tmp, q, (size_t)n + 10);
+    for (size_t j = 0; j < tmp.cap; j++) {
+      if (!tmp.slots[j].key) continue;
+      entry_t e = tmp.slots[j];
+      /* Re-allocate with two TTL offsets after the answers (one in range, one past the end). */
+      size_t base = e.key_len + e.plain_len + e.edns_len;
+      uint8_t *block = malloc(base + 4);
+      memcpy(block, e.key, base);
+      size_t ttl_at = HEADER + e.question_len + 6;
+      block[base] = (uint8_t)(ttl_at >> 8);
+      block[base + 1] = (uint8_t)ttl_at;
+      block[base + 2] = 0xff;
+      block[base + 3] = 0xf0;
+      free(e.key);
+      e.key = block;
+      e.plain = block + e.key_len;
+      e.edns = e.plain + e.plain_len;
+      e.ttl_offsets = block + base;
+      e.ttl_count = 2;
+      e.flags = ENTRY_FORWARD | (i % 3 ? ENTRY_NO_DO : 0);
+      e.stored = 0;
+      e.expires = i % 2 ? 1e9 : 0.5;
+      if (map_put(&table.forward, &e) != 0) free(block);
+      tmp.slots[j].key = NULL;
+    }
+    map_free(&tmp);
+    if (i % 7 == 0) map_del(&table.forward, q, (size_t)n + 10, hash_bytes(q, (size_t)n + 10));
+  }
+  /* Blocklist names. */
+  {
+    uint8_t buf[64 * 40];
+    size_t len = 0;
+    for (int i = 0; i < 64; i++) {
+      int n = snprintf((char *)buf + len + 3, 20, "ad%d", i);
+      buf[len] = (uint8_t)(1 + i % 3);
+      buf[len + 1] = (uint8_t)(n + 6);
+      buf[len + 2] = (uint8_t)n;
+      memcpy(buf + len + 3 + n, "\x03net\x00", 5);
+      len += 2 + (size_t)n + 6;
+    }
+    if (sinks_build(&table.sinks, buf, len) != 0) return 1;
+    table.sinks.ttl = 60;
+  }
+
   /* dig's query for nas.home.lan with EDNS and a cookie option. */
   uint8_t valid[HEADER + sizeof(nas) + 11 + 12] = {0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1};
   memcpy(valid + HEADER, nas, sizeof(nas));
@@ -95,26 +146,34 @@ int main(int argc, char **argv) {
         len = rnd() % (sizeof(valid) + 1);
         memcpy(packet, valid, len);
         break;
-      default: /* the valid query (with or without its OPT) with a few bytes changed */
+      default: /* the valid query (with or without its OPT), or one for a forwarded or blocklist name, a few bytes changed */
         len = rnd() % 2 ? sizeof(valid) : HEADER + sizeof(nas);
         memcpy(packet, valid, len);
         if (len == HEADER + sizeof(nas)) packet[11] = 0;
+        if (rnd() % 2) {
+          /* Same length as "nas.home.lan": "ad5.xxxx.net"-shaped names would not be in the table, so rewrite in place. */
+          static const uint8_t names[2][14] = {{3, 'f', '1', '2', 3, 'n', 'e', 't', 0, 0, 1, 0, 1, 0},
+                                               {3, 'a', 'd', '5', 3, 'n', 'e', 't', 0, 0, 28, 0, 1, 0}};
+          const uint8_t *q = names[rnd() % 2];
+          size_t qlen = 13;
+          size_t tail = len - HEADER - sizeof(nas);
+          memmove(packet + HEADER + qlen, packet + HEADER + sizeof(nas), tail);
+          memcpy(packet + HEADER, q, qlen);
+          len = HEADER + qlen + tail;
+        }
         for (int m = rnd() % 4; m > 0; m--) packet[rnd() % len] = (uint8_t)rnd();
     }
     /* An exact-size copy, so the sanitizer catches a read one byte past the datagram. */
     uint8_t *msg = malloc(len ? len : 1);
     memcpy(msg, packet, len);
-    int edns = 0;
-    size_t qend = 0;
-    const entry_t *e = lookup(&table, msg, len, 512 + rnd() % 3585, &edns, &qend);
-    if (e) {
-      size_t n = edns ? e->edns_len : e->plain_len;
-      if (qend > len || n > SEND_SIZE) {
-        fprintf(stderr, "fuzz: bad hit at iteration %ld (qend %zu, len %zu, answer %zu)\n", i, qend, len, n);
+    uint16_t metric = 0;
+    int from_cache = 0;
+    size_t n = answer_query(&table, msg, len, 512 + rnd() % 3585, (double)(rnd() % 4), out, &metric, &from_cache);
+    if (n) {
+      if (n > SEND_SIZE || n < HEADER || metric >= METRIC_COUNT) {
+        fprintf(stderr, "fuzz: bad hit at iteration %ld (len %zu, answer %zu)\n", i, len, n);
         return 1;
       }
-      memcpy(out, edns ? e->edns : e->plain, n);
-      patch(out, n, msg, qend, edns);
       if (out[0] != msg[0] || out[1] != msg[1]) return 1;
       hits++;
     }
@@ -131,6 +190,8 @@ int main(int argc, char **argv) {
   free(limiter.slots);
   map_free(&table.main);
   map_free(&table.dynamic);
+  map_free(&table.forward);
+  sinks_free(&table.sinks);
   pthread_mutex_destroy(&table.lock);
   return hits > 0 ? 0 : 1;
 }

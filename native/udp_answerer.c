@@ -9,8 +9,9 @@
  * copy with the query's ID, flags and name bytes patched in, sendmmsg(2).
  * Everything it does not answer (a miss, anything unusual) goes to
  * JavaScript untouched, through a thread-safe function, and is answered by
- * the full path there. The rules for "plain query" and the patching are the
- * same as src/lib/dns/hot-path.ts.
+ * the full path there. The rules for "plain query", the patching, the
+ * forwarded answers' TTL countdown and the blocklist answers are in
+ * dns_core.h, and only there.
  *
  * It also applies the server's source limiter before anything else: a token
  * bucket per source when a rate is configured, and fair sharing when the
@@ -57,6 +58,8 @@ static void table_unref(table_t *t) {
   if (left > 0) return;
   map_free(&t->main);
   map_free(&t->dynamic);
+  map_free(&t->forward);
+  sinks_free(&t->sinks);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
@@ -67,7 +70,7 @@ typedef struct {
   double queries[METRIC_COUNT];
   double per_bucket[BUCKET_COUNT];
   double answer_sum, answer_count;
-  double rate_limited, send_errors, overloaded;
+  double rate_limited, send_errors, overloaded, cache_hits;
 } counters_t;
 
 /* ---- an answerer: one socket, one thread -------------------------------- */
@@ -195,23 +198,22 @@ static int answer_batch(answerer_t *a, counters_t *local) {
       local->rate_limited++;
       continue;
     }
-    int edns = 0;
-    size_t qend = 0;
-    const entry_t *e = (a->recv_hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) ? NULL
-                                                                       : lookup(a->table, msg, len, a->max_udp, &edns, &qend);
-    if (!e) {
+    uint8_t *out = a->send_buf + answers * SEND_SIZE;
+    uint16_t metric = 0;
+    int from_cache = 0;
+    size_t out_len = (a->recv_hdrs[i].msg_hdr.msg_flags & MSG_TRUNC)
+                         ? 0
+                         : answer_query(a->table, msg, len, a->max_udp, received, out, &metric, &from_cache);
+    if (out_len == 0) {
       queue_miss(&misses, msg, len, &a->addrs[i]);
       continue;
     }
-    uint8_t *out = a->send_buf + answers * SEND_SIZE;
-    size_t out_len = edns ? e->edns_len : e->plain_len;
-    memcpy(out, edns ? e->edns : e->plain, out_len);
-    patch(out, out_len, msg, qend, edns);
     a->send_iov[answers].iov_base = out;
     a->send_iov[answers].iov_len = out_len;
     a->send_hdrs[answers].msg_hdr.msg_name = &a->addrs[i];
     a->send_hdrs[answers].msg_hdr.msg_namelen = a->recv_hdrs[i].msg_hdr.msg_namelen;
-    local->queries[e->metric < METRIC_COUNT ? e->metric : METRIC_COUNT - 1]++;
+    if (from_cache) local->cache_hits++;
+    local->queries[metric < METRIC_COUNT ? metric : METRIC_COUNT - 1]++;
     answers++;
   }
   pthread_mutex_unlock(&a->table->lock);
@@ -244,6 +246,7 @@ static void merge_counters(answerer_t *a, counters_t *local) {
   c->rate_limited += local->rate_limited;
   c->send_errors += local->send_errors;
   c->overloaded += local->overloaded;
+  c->cache_hits += local->cache_hits;
   pthread_mutex_unlock(&a->counters_lock);
   memset(local, 0, sizeof(*local));
 }
@@ -356,8 +359,8 @@ static napi_value create_table(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* One [key, plain, edns, questionLength, metric] tuple into an entry. */
-static int read_entry(napi_env env, napi_value tuple, entry_t *e) {
+/* One [key, plain, edns, questionLength, metric] tuple into an entry; `extra`: TTL offsets (forwarded answers). */
+static int read_entry_with(napi_env env, napi_value tuple, entry_t *e, const uint8_t *extra, size_t extra_len) {
   napi_value parts[5];
   for (uint32_t i = 0; i < 5; i++)
     if (napi_get_element(env, tuple, i, &parts[i]) != napi_ok) return -1;
@@ -372,11 +375,15 @@ static int read_entry(napi_env env, napi_value tuple, entry_t *e) {
   if (key_len == 0 || key_len > MAX_KEY || question_len != key_len || plain_len > 65535 || edns_len > 65535 ||
       plain_len < HEADER + question_len || edns_len < HEADER + question_len + 11)
     return -1;
-  uint8_t *block = malloc(key_len + plain_len + edns_len);
+  memset(e, 0, sizeof(*e));
+  uint8_t *block = malloc(key_len + plain_len + edns_len + extra_len);
   if (!block) return -1;
   memcpy(block, key, key_len);
   memcpy(block + key_len, plain, plain_len);
   memcpy(block + key_len + plain_len, edns, edns_len);
+  if (extra_len) memcpy(block + key_len + plain_len + edns_len, extra, extra_len);
+  e->ttl_offsets = block + key_len + plain_len + edns_len;
+  e->ttl_count = (uint16_t)(extra_len / 2);
   e->key = block;
   e->plain = block + key_len;
   e->edns = block + key_len + plain_len;
@@ -389,38 +396,128 @@ static int read_entry(napi_env env, napi_value tuple, entry_t *e) {
   return 0;
 }
 
-/* setTable(table, entries): replaces every answer (and forgets the dynamic ones). */
+static int read_entry(napi_env env, napi_value tuple, entry_t *e) { return read_entry_with(env, tuple, e, NULL, 0); }
+
+/*
+ * setTable(table, entries, sinks?) → entries skipped: replaces every answer (and forgets the dynamic
+ * ones). An entry that is not well-formed is skipped and counted, never thrown about: a bad answer must
+ * not stop the server. `sinks`: {names: Buffer of [bits][len][wire name]…, ttl, ra, metricA, metricAaaa}.
+ */
 static napi_value set_table(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   table_t *t = unwrap_table(env, argv[0]);
   if (!t) return NULL;
   uint32_t count = 0;
   CHECK(napi_get_array_length(env, argv[1], &count));
   map_t fresh = {0};
+  uint32_t skipped = 0;
   for (uint32_t i = 0; i < count; i++) {
     napi_value tuple;
     entry_t e;
     if (napi_get_element(env, argv[1], i, &tuple) != napi_ok || read_entry(env, tuple, &e) != 0) {
-      map_free(&fresh);
-      napi_throw_type_error(env, NULL, "setTable: entry is not [Buffer key, Buffer plain, Buffer edns, qlen, metric]");
-      return NULL;
+      skipped++;
+      continue;
     }
     if (map_put(&fresh, &e) != 0) {
       free(e.key);
-      map_free(&fresh);
-      napi_throw_error(env, NULL, "setTable: out of memory");
-      return NULL;
+      skipped++;
     }
+  }
+  sinks_t sinks = {0};
+  napi_valuetype kind = napi_undefined;
+  if (argc >= 3) napi_typeof(env, argv[2], &kind);
+  if (kind == napi_object) {
+    napi_value v;
+    uint8_t *names = NULL;
+    size_t names_len = 0;
+    uint32_t ttl = 0, ra = 0, metric_a = 0, metric_aaaa = 0;
+    if (napi_get_named_property(env, argv[2], "names", &v) != napi_ok || get_buffer(env, v, &names, &names_len) ||
+        sinks_build(&sinks, names, names_len) != 0)
+      skipped++;
+    if (napi_get_named_property(env, argv[2], "ttl", &v) == napi_ok) get_u32(env, v, &ttl);
+    if (napi_get_named_property(env, argv[2], "ra", &v) == napi_ok) get_u32(env, v, &ra);
+    if (napi_get_named_property(env, argv[2], "metricA", &v) == napi_ok) get_u32(env, v, &metric_a);
+    if (napi_get_named_property(env, argv[2], "metricAaaa", &v) == napi_ok) get_u32(env, v, &metric_aaaa);
+    sinks.ttl = ttl;
+    sinks.ra = ra ? 1 : 0;
+    sinks.metric_a = (uint16_t)(metric_a < METRIC_COUNT ? metric_a : METRIC_COUNT - 1);
+    sinks.metric_aaaa = (uint16_t)(metric_aaaa < METRIC_COUNT ? metric_aaaa : METRIC_COUNT - 1);
   }
   pthread_mutex_lock(&t->lock);
   map_t old_main = t->main, old_dynamic = t->dynamic;
+  sinks_t old_sinks = t->sinks;
   t->main = fresh;
+  t->sinks = sinks;
   memset(&t->dynamic, 0, sizeof(t->dynamic));
   pthread_mutex_unlock(&t->lock);
   map_free(&old_main);
   map_free(&old_dynamic);
+  sinks_free(&old_sinks);
+  napi_value out;
+  CHECK(napi_create_uint32(env, skipped, &out));
+  return out;
+}
+
+/*
+ * putForward(table, entry, ttlOffsets, ttlSeconds, noDo): a forwarded answer from the cache; the thread
+ * counts its TTLs (at the 2-byte big-endian offsets) down and stops answering it after ttlSeconds.
+ * Returns false when it was not kept (not well-formed).
+ */
+static napi_value put_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  table_t *t = unwrap_table(env, argv[0]);
+  if (!t) return NULL;
+  uint8_t *offsets = NULL;
+  size_t offsets_len = 0;
+  double ttl = 0;
+  bool no_do = false;
+  entry_t e;
+  bool kept = false;
+  if (argc >= 5 && get_buffer(env, argv[2], &offsets, &offsets_len) == 0 && offsets_len % 2 == 0 &&
+      offsets_len / 2 <= 65535 && napi_get_value_double(env, argv[3], &ttl) == napi_ok && ttl > 0 &&
+      napi_get_value_bool(env, argv[4], &no_do) == napi_ok &&
+      read_entry_with(env, argv[1], &e, offsets, offsets_len) == 0) {
+    e.flags = ENTRY_FORWARD | (no_do ? ENTRY_NO_DO : 0);
+    e.stored = now_seconds();
+    e.expires = e.stored + ttl;
+    pthread_mutex_lock(&t->lock);
+    int failed = map_put(&t->forward, &e);
+    pthread_mutex_unlock(&t->lock);
+    if (failed) free(e.key);
+    kept = !failed;
+  }
+  napi_value out;
+  CHECK(napi_get_boolean(env, kept, &out));
+  return out;
+}
+
+/* deleteForward(table, key): the forwarding cache evicted it. */
+static napi_value delete_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  table_t *t = unwrap_table(env, argv[0]);
+  if (!t) return NULL;
+  uint8_t *key = NULL;
+  size_t key_len = 0;
+  if (argc < 2 || get_buffer(env, argv[1], &key, &key_len) != 0) {
+    napi_throw_type_error(env, NULL, "deleteForward: expected a key");
+    return NULL;
+  }
+  uint32_t h = hash_bytes(key, key_len);
+  pthread_mutex_lock(&t->lock);
+  map_t old = {0};
+  if (key_len == 0) { /* an empty key: forget every forwarded answer */
+    old = t->forward;
+    memset(&t->forward, 0, sizeof(t->forward));
+  } else
+    map_del(&t->forward, key, key_len, h);
+  pthread_mutex_unlock(&t->lock);
+  map_free(&old);
   return undefined_value(env);
 }
 
@@ -642,6 +739,7 @@ static napi_value take_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "answerSum", c.answer_sum);
   set_number(env, out, "answerCount", c.answer_count);
   set_number(env, out, "sendErrors", c.send_errors);
+  set_number(env, out, "cacheHits", c.cache_hits);
   napi_create_object(env, &dropped);
   set_number(env, dropped, "malformed", 0);
   set_number(env, dropped, "rateLimited", c.rate_limited);
@@ -656,6 +754,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"createTable", NULL, create_table, NULL, NULL, NULL, napi_default, NULL},
       {"setTable", NULL, set_table, NULL, NULL, NULL, napi_default, NULL},
       {"addDynamic", NULL, add_dynamic, NULL, NULL, NULL, napi_default, NULL},
+      {"putForward", NULL, put_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"deleteForward", NULL, delete_forward, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, open_answerer, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_answerer, NULL, NULL, NULL, napi_default, NULL},
       {"takeStats", NULL, take_stats, NULL, NULL, NULL, napi_default, NULL},

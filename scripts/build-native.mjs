@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the native UDP answerer of `dns serve` (native/udp_answerer.c) with node-gyp, as part of
 // `npm run build`. Without a compiler the build warns and succeeds: the DNS server then answers on its
-// JavaScript hot path (slower, same answers). HOMEOPS_REQUIRE_NATIVE=1 (scripts/test.sh) makes a
+// full path, dns2 in JavaScript (slower, same answers). HOMEOPS_REQUIRE_NATIVE=1 (scripts/test.sh) makes a
 // failed build an error, so tests and benchmarks never measure the fallback by accident.
 import {spawnSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
@@ -16,7 +16,7 @@ function giveUp(reason) {
     console.error(`build-native: ${reason} (HOMEOPS_REQUIRE_NATIVE=1)`)
     process.exit(1)
   }
-  console.error(`build-native: warning: ${reason}; dns serve will answer UDP from JavaScript only`)
+  console.error(`build-native: warning: ${reason}; dns serve will answer everything on its full path (JavaScript)`)
   process.exit(0)
 }
 

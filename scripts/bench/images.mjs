@@ -8,12 +8,19 @@
 //     repository, no manifest GET (the digest comes from the HEAD's Docker-Content-Digest);
 //   - wall time of the check (median of --rounds), against a naive reference measured in the same run:
 //     one fresh client per workload (no sharing), i.e. what a watcher without a per-run cache does.
+// Then, through a loopback proxy in front of the same registry that adds 100 ms to every request and
+// demands Bearer tokens from its own token service (as Docker Hub, GHCR and Harbor do):
+//   (a) wall time of a full check against a reference client that checks every workload at once with no
+//       limit and no sharing (as What's Up Docker does: per request 401 → token → retry); goal ≤ 1.0×;
+//   (b) requests per run counted at the proxy: goal one token per scope (repository), no needless 401
+//       (one per registry to learn its scheme).
 // Writes test-results/bench-images.json; exits 1 when a request target is missed.
 //
 //   node scripts/bench/images.mjs [--rounds N]     (needs `npm run build` and /usr/bin/docker-registry)
 import {spawn} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer as createHttpServer, request as httpRequest} from 'node:http'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -204,6 +211,44 @@ try {
     return r.digestStatus !== (upToDate ? 'up_to_date' : 'update_available')
   })
 
+  // ---- through a slow, token-protected proxy ----
+  const proxy = await latencyTokenProxy(host, 100)
+  const proxied = workloads.map((w) => ({
+    ...w,
+    image: w.image.replace(host, proxy.host),
+    repoDigests: w.repoDigests.map((d) => d.replace(host, proxy.host)),
+  }))
+  async function sharedSlow() {
+    proxy.reset()
+    const client = new RegistryClient({dockerConfigPath: '/nonexistent'})
+    const started = performance.now()
+    const report = await checkWorkloads(proxied, {client, logger})
+    const ms = performance.now() - started
+    await client.close()
+    return {ms, report, counts: proxy.counts()}
+  }
+  async function referenceSlow() {
+    proxy.reset()
+    const started = performance.now()
+    const results = await Promise.all(proxied.map((w) => referenceCheck(w)))
+    const ms = performance.now() - started
+    return {ms, results, counts: proxy.counts()}
+  }
+  await sharedSlow()
+  await referenceSlow()
+  const slowShared = []
+  const slowReference = []
+  for (let i = 0; i < ROUNDS; i++) {
+    slowShared.push(await sharedSlow())
+    slowReference.push(await referenceSlow())
+  }
+  await proxy.close()
+  const slowSharedMs = median(slowShared.map((r) => r.ms))
+  const slowReferenceMs = median(slowReference.map((r) => r.ms))
+  const slowLast = slowShared.at(-1)
+  const refLast = slowReference.at(-1)
+  const refWrong = refLast.results.filter((r) => !r.ok).length
+
   const sharedMs = median(sharedRuns.map((r) => r.ms))
   const naiveMs = median(naiveRuns.map((r) => r.ms))
   const targets = [
@@ -238,6 +283,26 @@ try {
     `results: ${summary.updates} with updates, ${summary.errors} errors, ${wrong.length} wrong digest statuses`,
   )
   console.log('')
+  console.log('')
+  console.log(`through a loopback proxy adding 100 ms per request, with Bearer token auth (${ROUNDS} rounds)`)
+  console.log('requests per run (at the proxy)   homeops   reference (all at once, no limit, no sharing)')
+  for (const kind of ['token', 'unauthorized', 'manifest_head', 'manifest_get', 'tags_list', 'total'])
+    console.log(
+      `  ${kind.padEnd(30)}  ${String(slowLast.counts[kind] ?? 0).padStart(7)}   ${String(refLast.counts[kind] ?? 0).padStart(9)}`,
+    )
+  console.log(
+    `  ${'token scopes'.padEnd(30)}  ${String(slowLast.counts.scopes).padStart(7)}   ${String(refLast.counts.scopes).padStart(9)}`,
+  )
+  console.log(
+    `wall time of the check (median)   homeops ${slowSharedMs.toFixed(0)} ms   reference ${slowReferenceMs.toFixed(0)} ms   ratio ${(slowSharedMs / slowReferenceMs).toFixed(2)} (goal ≤ 1.00)`,
+  )
+  console.log(`results: ${slowLast.report.summary.errors} errors (homeops), ${refWrong} failed checks (reference)`)
+  console.log('')
+  targets.push(
+    ['token requests (one per scope)', slowLast.counts.token ?? 0, slowLast.counts.scopes],
+    ['401 answers (one per registry, to learn its scheme)', slowLast.counts.unauthorized ?? 0, 1],
+    ['errors through the slow proxy', slowLast.report.summary.errors, 0],
+  )
   let ok = wrong.length === 0 && summary.errors === 0
   for (const [what, got, want] of targets) {
     const pass = got === want
@@ -258,6 +323,13 @@ try {
         sharedMs,
         naiveMs,
         ratio: sharedMs / naiveMs,
+        latency100ms: {
+          homeopsMs: slowSharedMs,
+          referenceMs: slowReferenceMs,
+          ratio: slowSharedMs / slowReferenceMs,
+          requests: slowLast.counts,
+          referenceRequests: refLast.counts,
+        },
         ok,
       },
       null,
@@ -270,4 +342,97 @@ try {
   console.error(`bench images: ${error.stack ?? error}`)
   await stop()
   process.exit(2)
+}
+
+/**
+ * A reverse proxy on loopback in front of the registry: every request waits `delayMs` before it is
+ * forwarded, and /v2/ requests need a Bearer token for their repository from the proxy's own /token
+ * service (scope `repository:<name>:pull`), which it strips before forwarding. Counts what it answered.
+ */
+async function latencyTokenProxy(upstream, delayMs) {
+  let counts
+  const reset = () => {
+    counts = {token: 0, unauthorized: 0, manifest_head: 0, manifest_get: 0, tags_list: 0, total: 0, scopeSet: new Set()}
+  }
+  reset()
+  const server = createHttpServer((req, res) => {
+    counts.total++
+    setTimeout(() => {
+      const url = new URL(req.url, 'http://x')
+      if (url.pathname === '/token') {
+        counts.token++
+        const scopes = url.searchParams.getAll('scope')
+        for (const scope of scopes) counts.scopeSet.add(scope)
+        res.writeHead(200, {'content-type': 'application/json'})
+        res.end(JSON.stringify({token: `tok ${scopes.join(' ')}`, expires_in: 300}))
+        return
+      }
+      const repo = /^\/v2\/(.+)\/(?:manifests|tags)\//.exec(url.pathname)?.[1]
+      const scope = `repository:${repo}:pull`
+      if (repo && req.headers.authorization !== `Bearer tok ${scope}`) {
+        counts.unauthorized++
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="bench",scope="${scope}"`,
+          'content-type': 'application/json',
+        })
+        res.end('{"errors":[{"code":"UNAUTHORIZED"}]}')
+        return
+      }
+      if (url.pathname.endsWith('/tags/list')) counts.tags_list++
+      else if (req.method === 'HEAD') counts.manifest_head++
+      else counts.manifest_get++
+      const headers = {...req.headers, host: upstream}
+      delete headers.authorization
+      const [hostname, port] = upstream.split(':')
+      const forward = httpRequest({hostname, port, method: req.method, path: req.url, headers}, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers)
+        answer.pipe(res)
+      })
+      forward.on('error', () => res.writeHead(502).end())
+      req.pipe(forward)
+    }, delayMs)
+  })
+  server.keepAliveTimeout = 10_000
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    host: `127.0.0.1:${server.address().port}`,
+    reset,
+    counts: () => ({...counts, scopes: counts.scopeSet.size, scopeSet: undefined}),
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((r) => server.close(r))
+    },
+  }
+}
+
+/**
+ * The reference watcher: per workload, at once, with no limit and nothing shared: the tag list (for a
+ * version tag) and the manifest HEAD, each as 401 → token → retry, as What's Up Docker does.
+ */
+async function referenceCheck(workload) {
+  const match = /^([^/]+)\/(.+):([^:]+)$/.exec(workload.image)
+  const [, registry, repo, tag] = match
+  async function authed(path, method) {
+    const url = `http://${registry}${path}`
+    const headers = {accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json'}
+    let res = await fetch(url, {method, headers})
+    if (res.status === 401) {
+      await res.arrayBuffer()
+      const challenge = res.headers.get('www-authenticate')
+      const realm = /realm="([^"]+)"/.exec(challenge)[1]
+      const service = /service="([^"]+)"/.exec(challenge)[1]
+      const scope = /scope="([^"]+)"/.exec(challenge)[1]
+      const token = await fetch(
+        `${realm}?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(scope)}`,
+      ).then((r) => r.json())
+      res = await fetch(url, {method, headers: {...headers, authorization: `Bearer ${token.token}`}})
+    }
+    return res
+  }
+  const versioned = tag !== 'latest'
+  const [tags, head] = await Promise.all([
+    versioned ? authed(`/v2/${repo}/tags/list`, 'GET').then((r) => r.json()) : undefined,
+    authed(`/v2/${repo}/manifests/${tag}`, 'HEAD'),
+  ])
+  return {ok: head.status === 200 && (!versioned || Array.isArray(tags?.tags))}
 }

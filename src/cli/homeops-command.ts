@@ -2,7 +2,7 @@ import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 
 import {type HomeopsError, ExitCode, type ExitCodeValue, UserError} from '../lib/errors.js'
 import {LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel} from '../lib/log/logger.js'
-import {redact} from '../lib/log/redact.js'
+import {redact, redactDeep} from '../lib/log/redact.js'
 import type {Context} from '../lib/context.js'
 import {type Terminal, detectTerminal, paint} from '../lib/ui/terminal.js'
 
@@ -156,11 +156,18 @@ export abstract class HomeopsCommand<T> extends Command {
    * oclif tokenizes the JSON to colour it even when no theme sets colours
    * (milliseconds per kilobyte, on every `--json` run from cron); without a
    * theme the text is the same (test/unit/cli/json-output.test.ts), so it is
-   * written directly. Strings go to oclif, which parses them first.
+   * written directly. Strings go to oclif, which parses them first. Every
+   * string in it is redacted: a remote's answer a command passes through
+   * (an error, a provider's text) must not print a secret.
    */
   public override logJson(json: unknown): void {
-    if (this.config.theme?.json || typeof json === 'string') super.logJson(json)
-    else ux.stdout(JSON.stringify(json, null, 2))
+    if (this.config.theme?.json || typeof json === 'string') {
+      super.logJson(typeof json === 'string' ? redact(json) : redactDeep(json))
+      return
+    }
+    // One pass over the text in the usual case (no secret in it); the value is rewritten only when one is.
+    const text = JSON.stringify(json, null, 2)
+    ux.stdout(redact(text) === text ? text : JSON.stringify(redactDeep(json), null, 2))
   }
 
   protected paint(tone: Parameters<typeof paint>[1], text: string): string {
@@ -173,7 +180,8 @@ export abstract class HomeopsCommand<T> extends Command {
     // `this.exit(n)` and `--help`/`--version` arrive here as ExitError: nothing to print.
     if (oclifExit(error) !== undefined && error.message.startsWith('EEXIT')) return
     const message = redact(error.message)
-    const hint = (error as Partial<HomeopsError>).hint
+    const rawHint = (error as Partial<HomeopsError>).hint
+    const hint = rawHint === undefined ? undefined : redact(rawHint)
     const debug = this.globalFlags?.debug || process.env.HOMEOPS_DEBUG === '1'
     if (this.jsonEnabled()) {
       this.logJson({error: {message, exitCode, ...(hint ? {hint} : {})}})

@@ -5,7 +5,7 @@ import {ExitCode} from '../lib/errors.js'
 export default class Doctor extends HomeopsCommand<DoctorReport> {
   static override summary = 'Check that this host has what the enabled modes need'
   static override description =
-    'One line per check: config, state database, Docker, swarm role, docker CLI, git, DNS port. Exits 1 when a check that an enabled mode needs fails.'
+    'One line per check: config, state database, Docker, swarm role, docker CLI, git, DNS port, API key (a server listening beyond loopback without one). Exits 1 when a check that an enabled mode needs fails.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json --config ./config.yaml',

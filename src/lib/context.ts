@@ -67,7 +67,11 @@ export async function createContext(options: ContextOptions): Promise<Context> {
           import('./state/database.js'),
           import('./state/registry.js'),
         ])
-        const db = await openState({path: statePath, migrations: allMigrations})
+        const db = await openState({
+          path: statePath,
+          migrations: allMigrations,
+          onWarning: (message, fields) => options.logger.warn(message, fields),
+        })
         cleanups.push(() => {
           db.close()
         })
@@ -95,18 +99,14 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       return engine
     },
     async lock(scope) {
-      const [{acquireLock}, {stateDir}, {mkdirSync}, {join}] = await Promise.all([
+      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, {join}] = await Promise.all([
         import('./state/lock.js'),
         import('./paths.js'),
-        import('node:fs'),
+        import('./state/directory.js'),
         import('node:path'),
       ])
       const dir = stateDir(statePath)
-      try {
-        mkdirSync(dir, {recursive: true, mode: 0o700})
-      } catch {
-        // acquireLock reports the unwritable directory with a clear message.
-      }
+      ensureStateDirectory(dir)
       const lock = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
       cleanups.push(() => lock.release())
       return lock

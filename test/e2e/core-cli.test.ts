@@ -109,6 +109,8 @@ describe('homeops doctor', () => {
       'docker-cli',
       'git',
       'dns-port',
+      'dns-native',
+      'api-key',
     ])
     for (const check of report.checks) expect(check, check.id).toMatchObject({ok: true})
     expect(report.checks.find((c) => c.id === 'swarm')?.detail).toBe('this node is a swarm manager')

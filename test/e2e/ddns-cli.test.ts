@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -20,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await provider.close()
   await source.close()
+  rmSync(dir, {recursive: true, force: true})
 })
 
 /** A fresh state directory and the legacy single-record environment of the original tool. */
@@ -134,6 +135,39 @@ describe('homeops ddns (built CLI)', () => {
     expect(JSON.parse(history.stdout).entries).toEqual([
       expect.objectContaining({record: 'home.example.org', family: 'ipv4', ip: V4, previousIp: V4, result: 'nochg'}),
     ])
+  })
+
+  it('update: SIGTERM aborts the request in flight, records "stopped", releases the lock and exits 3', async () => {
+    const e = env({DDNS_REQUEST_TIMEOUT: '60'})
+    provider.script.push('hang')
+    const before = provider.requests.length
+    const child = spawn(process.execPath, [cliPath, 'ddns', 'update', '--json'], {
+      env: {...process.env, ...e},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    try {
+      const deadline = Date.now() + 20_000
+      while (provider.requests.length === before) {
+        if (Date.now() > deadline) throw new Error(`no request reached the provider:\n${stderr}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const stopAt = Date.now()
+      child.kill('SIGTERM')
+      expect(await exited).toBe(3)
+      expect(Date.now() - stopAt).toBeLessThan(5000)
+      expect(stderr).toContain('SIGTERM received, stopping')
+      expect(JSON.parse(stdout).records[0]).toMatchObject({action: 'sent', result: 'stopped', exitCode: 3})
+      expect(existsSync(join(dir, `s${n}`, 'ddns.lock'))).toBe(false)
+      const history = await runCli(['ddns', 'history', '--json'], {env: e})
+      expect(JSON.parse(history.stdout).entries[0]).toMatchObject({result: 'stopped'})
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('serve: loops, answers /status, and stops with exit 0 on SIGTERM', async () => {

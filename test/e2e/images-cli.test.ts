@@ -81,6 +81,7 @@ describe('homeops images (built CLI)', () => {
       'update',
       'digestStatus',
       'error',
+      'note',
       'transient',
       'source',
       'releaseUrl',
@@ -110,6 +111,43 @@ describe('homeops images (built CLI)', () => {
     expect(missing.stderr).toContain('no running container or Swarm service named "hotest-images-none"')
   })
 
+  it('check reports a locally built image as local image (exit 0), with no registry request', async () => {
+    const local = `${name}-local`
+    // A committed image has no RepoDigests: it never came from a registry.
+    const ref = `hotest-images-local-${randomBytes(3).toString('hex')}:1.0.0`
+    docker('commit', name, ref)
+    try {
+      docker(
+        'run',
+        '-d',
+        '--name',
+        local,
+        '--label',
+        `homeops.images.scope=${name}`,
+        '--label',
+        'homeops.images.mode=NOTIFICATION',
+        ref,
+      )
+      const result = await runCli(['images', 'check', '--workload', local, '--json'], {env: cliEnv()})
+      expect(result.code).toBe(0)
+      const report = JSON.parse(result.stdout) as {
+        results: Record<string, unknown>[]
+        registryRequests: {requests: number}
+      }
+      expect(report.results[0]).toMatchObject({workload: local, status: 'local_image', error: null})
+      expect(report.registryRequests.requests).toBe(0)
+      const table = await runCli(['images', 'check', '--workload', local], {env: cliEnv()})
+      expect(table.code).toBe(0)
+      expect(table.stdout).toContain('local image')
+      expect(table.stdout).toContain(
+        `${local}: built or loaded locally (no registry digest): not compared with a registry`,
+      )
+    } finally {
+      docker('rm', '-f', local)
+      docker('rmi', ref)
+    }
+  })
+
   it('check exits 3 when the only failure is an unreachable registry, and says which', async () => {
     const offline = `${name}-offline`
     const ref = `127.0.0.1:9/hotest/app:1.0.0`
@@ -132,7 +170,15 @@ describe('homeops images (built CLI)', () => {
       expect(result.code).toBe(3)
       const row = (JSON.parse(result.stdout) as {results: Record<string, unknown>[]}).results[0]!
       expect(row).toMatchObject({workload: offline, status: 'error', transient: true})
-      expect(row.error).toContain('cannot reach the registry 127.0.0.1:9')
+      expect(row.error).toBe('cannot reach the registry 127.0.0.1:9: connection refused')
+      // People get the cause once, and the request count says what was tried.
+      const table = await runCli(['images', 'check', '--workload', offline], {
+        env: cliEnv({HOMEOPS_IMAGES_REQUEST_TIMEOUT_SECONDS: '3'}),
+      })
+      expect(table.code).toBe(3)
+      expect(table.stdout.split('cannot reach the registry').length - 1).toBe(1)
+      expect(table.stderr).not.toContain('cannot reach the registry')
+      expect(table.stdout).toMatch(/1 errors · [1-9]\d* registry requests/)
     } finally {
       docker('rm', '-f', offline)
       docker('rmi', ref)

@@ -126,7 +126,17 @@ describe('homeops swarm (built CLI, no TTY)', () => {
       images: Record<string, unknown>[]
     }
     expect(Object.keys(status.repositories[0]!).sort()).toEqual(
-      ['branch', 'lastCommit', 'lastError', 'lastFetchedAt', 'lastResult', 'lastRunAt', 'name', 'url'].sort(),
+      [
+        'branch',
+        'followsDefault',
+        'lastCommit',
+        'lastError',
+        'lastFetchedAt',
+        'lastResult',
+        'lastRunAt',
+        'name',
+        'url',
+      ].sort(),
     )
     expect(status.stacks.map((s) => [s.name, s.status, s.services])).toEqual([
       [API, 'deployed', {running: 1, desired: 1, count: 1}],
@@ -149,7 +159,7 @@ describe('homeops swarm (built CLI, no TTY)', () => {
   it('a second reconcile while one runs exits 5 naming the holder pid', async () => {
     const first = start(['swarm', 'reconcile', '--force'])
     await until('the lock of the first run', () => existsSync(lockFile), first)
-    const holder = Number(readFileSync(lockFile, 'utf8').trim())
+    const holder = Number(readFileSync(lockFile, 'utf8').split('\n')[0])
     expect(holder).toBe(first.child.pid)
     const second = await cli(['swarm', 'reconcile'])
     expect(second.code).toBe(5)

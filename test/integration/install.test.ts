@@ -1,5 +1,6 @@
-import {spawn} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -44,6 +45,8 @@ const dirs = {
   config: join(root, 'etc-homeops'),
   state: join(root, 'var-lib-homeops'),
 }
+// The units' system user: created by install.sh, removed by `uninstall --purge` (and by afterAll if a test failed).
+const serviceUser = `hotest-sec-${randomBytes(4).toString('hex')}`
 const dirFlags = [
   '--prefix',
   dirs.prefix,
@@ -52,11 +55,37 @@ const dirFlags = [
   '--cron-dir',
   dirs.cron,
   `--config-dir=${dirs.config}`,
+  '--state-dir',
+  dirs.state,
+  '--user',
+  serviceUser,
 ]
 const bin = join(dirs.prefix, 'bin', 'homeops')
-const userConfig = 'log:\n  level: debug\n'
+// dns enabled with its default port: the second install must grant CAP_NET_BIND_SERVICE for port 53.
+const userConfig = 'log:\n  level: debug\ndns:\n  enabled: true\n'
+const SERVICES = ['homeops-ddns.service', 'homeops.service']
 
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+afterAll(() => {
+  if (userExists(serviceUser)) spawnSync('userdel', [serviceUser])
+  rmSync(root, {recursive: true, force: true})
+})
+
+function userExists(name: string): boolean {
+  return spawnSync('id', ['-u', name]).status === 0
+}
+
+/** `systemd-analyze security --offline=yes` of a unit file: its overall exposure (0 = locked down, 10 = unsafe). */
+async function exposure(unit: string): Promise<{score: number; report: string}> {
+  const result = await run('systemd-analyze', ['security', '--offline=yes', '--no-pager', unit], process.env, 60_000)
+  const report = result.stdout + result.stderr
+  const match = /Overall exposure level for \S+: (\d+\.\d)/.exec(report)
+  if (!match) throw new Error(`systemd-analyze gave no score for ${unit} (exit ${result.code}):\n${report}`)
+  return {score: Number(match[1]), report}
+}
+
+function mode(path: string): string {
+  return (statSync(path).mode & 0o777).toString(8)
+}
 
 // npm installs the package and its production dependencies twice here: allow minutes, not the default.
 describe('install.sh', () => {
@@ -65,6 +94,11 @@ describe('install.sh', () => {
     if (!existsSync(join(repoRoot, 'dist')) || !existsSync(join(repoRoot, 'oclif.manifest.json'))) {
       throw new Error('dist/ or oclif.manifest.json is missing: run `npm run build` before the integration tests')
     }
+    if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+      throw new Error('systemd-analyze is missing: apt-get install systemd (scripts/testenv.sh install)')
+    }
+    if (process.getuid?.() !== 0)
+      throw new Error('install.sh creates the service user: run the integration tests as root')
   })
 
   it('installs into a prefix with systemd units, a cron entry and an example config', async () => {
@@ -80,17 +114,20 @@ describe('install.sh', () => {
     expect(ddns).toContain(`ExecStart=${bin} ddns update\n`)
     expect(ddns).toContain('Type=oneshot')
     for (const line of [
+      `User=${serviceUser}`,
       'NoNewPrivileges=yes',
       'ProtectSystem=strict',
       'ProtectHome=yes',
       'PrivateTmp=yes',
-      'StateDirectory=homeops',
-      'ReadWritePaths=/var/lib/homeops',
+      'UMask=0077',
+      'CapabilityBoundingSet=',
+      `ReadWritePaths=${dirs.state}`,
+      `Environment=HOMEOPS_CONFIG=${dirs.config}/config.yaml`,
+      `Environment=HOMEOPS_DB_PATH=${dirs.state}/homeops.db`,
     ]) {
       expect(ddns).toContain(`\n${line}\n`)
     }
     expect(ddns).toContain('# LoadCredential=INFOMANIAK_DDNS_PASSWORD:')
-    expect(ddns).toContain(`Environment=HOMEOPS_CONFIG=${dirs.config}/config.yaml`)
 
     const timer = readFileSync(join(dirs.systemd, 'homeops-ddns.timer'), 'utf8')
     expect(timer).toMatch(/^OnCalendar=\*:0\/5$/m)
@@ -104,14 +141,54 @@ describe('install.sh', () => {
     expect(serve).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m)
     expect(serve).toMatch(/^Restart=on-failure$/m)
     expect(serve).toMatch(/^ProtectSystem=strict$/m)
-    expect(serve).toMatch(/SupplementaryGroups=docker/)
+    expect(serve).toMatch(new RegExp(`^User=${serviceUser}$`, 'm'))
+    expect(serve).toMatch(/^SupplementaryGroups=docker$/m)
+    // The example config enables no DNS: no capability at all.
+    expect(serve).toMatch(/^CapabilityBoundingSet=$/m)
+    expect(serve).toMatch(/^AmbientCapabilities=$/m)
+    expect(serve).not.toMatch(/^MemoryDenyWriteExecute=yes/m)
+
+    // The service user: a system account without a shell, in the docker group, owning the state.
+    const account = spawnSync('getent', ['passwd', serviceUser], {encoding: 'utf8'}).stdout.trim().split(':')
+    expect(Number(account[2])).toBeLessThan(1000)
+    expect(account[6]).toMatch(/nologin|false/)
+    expect(spawnSync('id', ['-nG', serviceUser], {encoding: 'utf8'}).stdout.split(/\s+/)).toContain('docker')
+    const uid = Number(account[2])
+    expect(statSync(dirs.state).uid).toBe(uid)
+    expect(mode(dirs.state)).toBe('750')
+    expect(statSync(join(dirs.state, 'homeops.db')).uid).toBe(uid)
+    expect(mode(join(dirs.state, 'homeops.db'))).toBe('600')
+    // The configuration is root's, readable by the service through its group.
+    expect(statSync(join(dirs.config, 'config.yaml')).uid).toBe(0)
+    expect(statSync(join(dirs.config, 'config.yaml')).gid).toBe(Number(account[3]))
+    expect(mode(join(dirs.config, 'config.yaml'))).toBe('640')
 
     const cron = readFileSync(join(dirs.cron, 'homeops'), 'utf8')
-    expect(cron).toContain(`*/5 * * * * root HOMEOPS_CONFIG=${dirs.config}/config.yaml ${bin} swarm reconcile`)
+    expect(cron).toContain(
+      `*/5 * * * * root HOMEOPS_CONFIG=${dirs.config}/config.yaml HOMEOPS_DB_PATH=${dirs.state}/homeops.db ${bin} swarm reconcile`,
+    )
     expect(cron).toContain('logger -t homeops')
 
     expect(existsSync(join(dirs.config, 'config.yaml'))).toBe(true)
   }, 600_000)
+
+  it('writes units that systemd accepts: every directive known and valid (systemd-analyze verify)', async () => {
+    const units = [...SERVICES, 'homeops-ddns.timer'].map((unit) => join(dirs.systemd, unit))
+    const result = await run('systemd-analyze', ['verify', '--man=no', ...units], process.env, 60_000)
+    expect(result.stdout + result.stderr).toBe('')
+    expect(result.code).toBe(0)
+  })
+
+  it('writes units that systemd-analyze scores at 2.5 or less (least privilege)', async () => {
+    for (const unit of SERVICES) {
+      const {score, report} = await exposure(join(dirs.systemd, unit))
+      expect(score, `${unit}:\n${report}`).toBeLessThanOrEqual(2.5)
+    }
+    // A timer runs nothing itself: what it starts is homeops-ddns.service, scored above.
+    const timer = readFileSync(join(dirs.systemd, 'homeops-ddns.timer'), 'utf8')
+    expect(timer).not.toMatch(/^\[Service\]|^Exec/m)
+    expect(timer).toMatch(/^Unit=homeops-ddns\.service$/m)
+  })
 
   it('writes an example config that the installed homeops accepts', async () => {
     const result = await run(bin, ['config', 'validate', '--config', join(dirs.config, 'config.yaml')], {
@@ -129,6 +206,13 @@ describe('install.sh', () => {
     expect(result.stdout).toContain(`unchanged ${join(dirs.systemd, 'homeops-ddns.service')}`)
     expect(readFileSync(join(dirs.config, 'config.yaml'), 'utf8')).toBe(userConfig)
     expect((await run(bin, ['--version'])).code).toBe(0)
+
+    // dns is enabled now, on its default port 53: homeops.service gets that one capability, and still scores.
+    const serve = readFileSync(join(dirs.systemd, 'homeops.service'), 'utf8')
+    expect(serve).toMatch(/^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m)
+    expect(serve).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m)
+    const {score, report} = await exposure(join(dirs.systemd, 'homeops.service'))
+    expect(score, report).toBeLessThanOrEqual(2.5)
   }, 600_000)
 
   it('uninstalls the package, the link, the units and the cron entry, and keeps the config', async () => {
@@ -149,10 +233,11 @@ describe('install.sh', () => {
   it('removes the config and state directories with uninstall --purge', async () => {
     mkdirSync(dirs.state, {recursive: true})
     writeFileSync(join(dirs.state, 'homeops.db'), '')
-    const result = await run('bash', [installSh, 'uninstall', '--purge', '--state-dir', dirs.state, ...dirFlags])
+    const result = await run('bash', [installSh, 'uninstall', '--purge', ...dirFlags])
     expect(result.code, result.stderr).toBe(0)
     expect(existsSync(dirs.config)).toBe(false)
     expect(existsSync(dirs.state)).toBe(false)
+    expect(userExists(serviceUser), 'the service user install.sh created').toBe(false)
   })
 
   it('refuses a Node.js older than 20, saying so', async () => {
@@ -163,6 +248,13 @@ describe('install.sh', () => {
     const result = await run('bash', [installSh, ...dirFlags], {...process.env, PATH: `${fakeBin}:${process.env.PATH}`})
     expect(result.code).toBe(1)
     expect(result.stderr).toContain('Node.js 20 or newer is required, found 18.19.0')
+    expect(existsSync(bin)).toBe(false)
+  })
+
+  it('rejects a service user name useradd would refuse, before changing anything', async () => {
+    const result = await run('bash', [installSh, '--with-systemd', '--user', 'Bad Name', ...dirFlags.slice(0, 2)])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('--user needs a user name')
     expect(existsSync(bin)).toBe(false)
   })
 

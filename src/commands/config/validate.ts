@@ -16,6 +16,10 @@ export default class ConfigValidate extends HomeopsCommand<ValidateReport> {
       const {checkDdnsConfig} = await import('../../lib/ddns/updater.js')
       checkDdnsConfig(config.ddns)
     }
+    if (config.images.schedule) {
+      const {validateSchedule} = await import('../../lib/images/mode.js')
+      await validateSchedule(config.images.schedule)
+    }
     this.print(
       `${this.paint('ok', '✔')} ${configFile ? `${configFile} is valid` : 'no config file; defaults and environment are valid'}`,
     )

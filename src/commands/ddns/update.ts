@@ -8,7 +8,14 @@ export default class DdnsUpdate extends HomeopsCommand<DdnsRunReport> {
   static override summary = 'Update dynamic DNS records once (for systemd timers and cron)'
   static override description = `Detects the public IPv4 (and IPv6 when enabled), then sends an update only for records whose provider does not already hold that address. Blocked records (badauth, nohost…) and records in back-off (911, 5xx) send nothing.
 
-Exit codes: 0 ok or nothing to do, 2 configuration error, 3 temporary failure (detection failed everywhere, 911/dnserr, 5xx, timeouts, deferred), 4 refused and blocked (badauth, nohost, notfqdn, badagent, abuse, numhost; also while still blocked), 5 another run holds the lock, 1 other failures. With several records the most severe wins: 4 > 3 > 1 > 0.`
+Exit codes (with several records the most severe wins: 4 > 3 > 1 > 0):
+  0  ok, or nothing to do
+  1  other failures: an answer that cannot be read, a mismatching address (and while deferred after one)
+  2  configuration error
+  3  temporary: detection failed, 911/dnserr, 5xx, 429, provider unreachable, timeout (outcome unknown),
+     stopped by SIGTERM, or deferred after one of these
+  4  refused and blocked: badauth, nohost, notfqdn, badagent, abuse, numhost (also while still blocked)
+  5  another run holds the lock`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --dry-run --record home.example.org',
@@ -29,6 +36,9 @@ Exit codes: 0 ok or nothing to do, 2 configuration error, 3 temporary failure (d
 
   async run(): Promise<DdnsRunReport> {
     const {flags} = await this.parse(DdnsUpdate)
+    // SIGTERM/SIGINT (systemd's stop, TimeoutStartSec) abort the request in flight; the pass records
+    // "stopped, outcome unknown", the lock is released on the way out, and the run exits 3.
+    this.handleSignals()
     const {checkDdnsConfig, runPass, withDdnsLogLevel} = await import('../../lib/ddns/updater.js')
     const context = withDdnsLogLevel(await this.context(), this.explicitLogLevel())
     checkDdnsConfig(context.config.ddns) // a config error exits 2 before anything is locked or created

@@ -2,11 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
 import type {CheckReport, CheckResult} from '../../lib/images/checker.js'
-import {ExitCode} from '../../lib/errors.js'
 
 export default class ImagesCheck extends HomeopsCommand<CheckReport> {
   static override summary = 'Check the images of running containers and Swarm services for newer versions'
-  static override description = `One row per workload: image, current tag, the newest version its strategy allows, the newest overall, mode and status. Semver tags are compared by version (same format, prefix and variant); other tags (latest) by digest. Results are stored for \`images history\` and the web UI. Nothing is changed. Exit 0 when every workload was checked (updates available or not); 1 when some could not be (bad label, registry refused), 3 when the only failures are temporary (registry unreachable, rate limited).`
+  static override description = `One row per workload: image, current tag, the newest version its strategy allows, the newest overall, mode and status. Semver tags are compared by version (same format, prefix and variant); other tags (latest) by digest. Results are stored for \`images history\` and the web UI. Nothing is changed. A workload whose tag is a version but has no candidate gets a line saying why (strategy, other variants, filters). A container running a locally built image (no registry digest) is \`local image\`, not an error. Exit 0 when every workload was checked in full (updates available or not); 1 when some could not be, even in part (bad label, registry refused, digest check failed beside a version found); 3 when the only failures are temporary (registry unreachable, rate limited).`
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --workload web --json',
@@ -19,16 +18,18 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(ImagesCheck)
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{runCheck}, {withSpinner}] = await Promise.all([
+    const [{runCheck}, {checkExitCode}, {withSpinner}] = await Promise.all([
       import('../../lib/images/watcher.js'),
+      import('../../lib/images/checker.js'),
       import('../../lib/ui/terminal.js'),
     ])
+    // The table names every failure once; no log line repeats it.
     const report = await withSpinner(this.terminal, 'Checking images…', () =>
-      runCheck(context, {workload: flags.workload}),
+      runCheck(context, {workload: flags.workload, logErrors: false}),
     )
     if (!this.jsonEnabled()) await this.render(report)
-    const errors = report.results.filter((r) => r.status === 'error')
-    if (errors.length > 0) process.exitCode = errors.every((r) => r.transient) ? ExitCode.temporary : ExitCode.failure
+    const code = checkExitCode(report)
+    if (code !== 0) process.exitCode = code
     return report
   }
 
@@ -64,13 +65,16 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
         report.results,
       ),
     )
-    for (const r of report.results.filter((x) => x.error))
-      this.print(this.paint(r.status === 'error' ? 'bad' : 'muted', `${r.workload}: ${r.error}`))
+    for (const r of report.results) {
+      if (r.error) this.print(this.paint('bad', `${r.workload}: ${r.error}`))
+      else if (r.note && !r.update) this.print(this.paint('muted', `${r.workload}: ${r.note}`))
+    }
     const s = report.summary
+    const local = s.local > 0 ? `, ${s.local} local` : ''
     this.print(
       this.paint(
         'muted',
-        `${s.workloads} workloads, ${s.updates} with updates, ${s.errors} errors · ${report.registryRequests.requests} registry requests in ${(report.durationMs / 1000).toFixed(1)} s`,
+        `${s.workloads} workloads, ${s.updates} with updates, ${s.errors} errors${local} · ${report.registryRequests.requests} registry requests in ${(report.durationMs / 1000).toFixed(1)} s`,
       ),
     )
   }

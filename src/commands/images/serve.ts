@@ -21,6 +21,7 @@ export default class ImagesServe extends HomeopsCommand<ImagesServeReport> {
     interval: Flags.integer({
       description: 'seconds between checks (default images.intervalSeconds)',
       min: 10,
+      max: 30 * 86400,
       env: 'HOMEOPS_IMAGES_INTERVAL',
     }),
     schedule: Flags.string({description: 'cron expression, wins over --interval', env: 'HOMEOPS_IMAGES_SCHEDULE'}),

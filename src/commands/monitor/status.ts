@@ -25,7 +25,7 @@ A container update that was interrupted (the process killed half-way) is listed 
   static override args = {name: Args.string({description: 'only this container (name or id)'})}
   static override flags = {
     watch: Flags.boolean({description: 'refresh in place until Ctrl-C, like top'}),
-    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 2, min: 1}),
+    interval: Flags.integer({description: 'seconds between refreshes with --watch', default: 2, min: 1, max: 86400}),
     check: Flags.boolean({
       description: 'ask the registries for update status (--no-check: metrics only, no network)',
       default: true,
@@ -71,10 +71,8 @@ A container update that was interrupted (the process killed half-way) is listed 
       const stamp = this.paint('muted', `${new Date().toLocaleTimeString()}  every ${flags.interval}s  Ctrl-C to stop`)
       if (tty) process.stdout.write('\u001B[H\u001B[2J' + render(rows) + '\n\n' + stamp + '\n')
       else this.print(render(rows) + '\n')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, flags.interval * 1000)
-        context.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), {once: true})
-      })
+      const {sleep} = await import('../../lib/time/sleep.js')
+      await sleep(flags.interval * 1000, context.signal)
       rows = await service.rows({name: args.name, checkUpdates: flags.check})
     }
     return {containers: rows, interrupted_updates: service.interruptedUpdates()}

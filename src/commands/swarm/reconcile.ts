@@ -5,7 +5,7 @@ import type {ReconcileReport} from '../../lib/swarm/reconcile.js'
 
 export default class SwarmReconcile extends HomeopsCommand<ReconcileReport> {
   static override summary = 'Fetch every watched repository and deploy the stacks whose hash changed'
-  static override description = `Safe to run from cron: one cached clone per repository (git fetch, never a fresh clone), a stack is deployed only when its hash (rendered compose, bindings, volumes.yaml/nfs.yaml, secret values) changed, and the hash is recorded only once the services converged. Stacks removed from stacks.yaml are removed from the Swarm; images homeops pulled that nothing references any more are removed.
+  static override description = `Safe to run from cron: one cached clone per repository (git fetch, never a fresh clone), a stack is deployed only when its hash (rendered compose, bindings, volumes.yaml/nfs.yaml, secret values) changed, and the hash is recorded only once the services converged. Stacks removed from stacks.yaml are removed from the Swarm, unless a repository suddenly lists none or drops more than swarm.pruneMaxShare of its stacks (refused unless --allow-prune-all); images homeops pulled that nothing references any more are removed.
 
 Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others were still applied), 2 bad flags or config, 3 a remote was unreachable (what is deployed stays), 5 another run holds the lock.`
   static override examples = [
@@ -18,6 +18,10 @@ Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others we
     'dry-run': Flags.boolean({
       description: 'print the plan (create / update / unchanged / remove, and why) and change nothing',
       env: 'HOMEOPS_SWARM_DRY_RUN',
+    }),
+    'allow-prune-all': Flags.boolean({
+      description:
+        'let this run remove every stack a repository dropped, past swarm.pruneMaxShare (also when stacks.yaml lists none)',
     }),
     repo: Flags.string({description: 'only this watched repository (URL or name)', env: 'HOMEOPS_SWARM_REPO'}),
     'docker-host': dockerHostFlag,
@@ -32,6 +36,7 @@ Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others we
       force: flags.force,
       dryRun: flags['dry-run'],
       repo: flags.repo,
+      allowPruneAll: flags['allow-prune-all'],
     })
     // Under --json the table is not wanted: neither built nor its module loaded.
     if (!this.jsonEnabled()) {

@@ -1,7 +1,6 @@
-import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {errnoCode, errorMessage} from '../errors.js'
+import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {type Field, type Issue, type ObjectField, type Path, type Shape, isPlainObject, pathToString} from './schema.js'
 
 /** Where a config value came from, for error messages and `config show --sources`. */
@@ -99,20 +98,41 @@ function readEnvValue(
     }
     const credentials = env.CREDENTIALS_DIRECTORY
     if (credentials) {
-      const text = readSecretFile(join(credentials, name), () => undefined)
+      const file = join(credentials, name)
+      let missing = false
+      const text = readSecretFile(
+        file,
+        (message) =>
+          result.issues.push({
+            path,
+            where: `$CREDENTIALS_DIRECTORY/${name}`,
+            message: `cannot read ${file}: ${message}`,
+          }),
+        () => (missing = true),
+      )
       if (text !== undefined) return {name: `$CREDENTIALS_DIRECTORY/${name}`, text}
+      if (!missing) return undefined
     }
   }
   return undefined
 }
 
-/** Reads a secret from a file, dropping one trailing newline (as `echo` writes it). */
-export function readSecretFile(file: string, onError: (message: string) => void): string | undefined {
+/**
+ * Reads a secret from a file, dropping one trailing newline (as `echo` writes
+ * it): a regular file of at most 64 KiB (a FIFO or `/dev/zero` is refused, not
+ * waited on). `onMissing`, when given, takes a missing file instead of `onError`.
+ */
+export function readSecretFile(
+  file: string,
+  onError: (message: string) => void,
+  onMissing?: () => void,
+): string | undefined {
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+    return readBoundedText(file, {maxBytes: FILE_LIMITS.secret}).replace(/\r?\n$/, '')
   } catch (error) {
-    const code = errnoCode(error)
-    onError(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(error))
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'ENOENT' && onMissing) onMissing()
+    else onError(error.reason)
     return undefined
   }
 }

@@ -1,8 +1,8 @@
-import {readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import type {Document, LineCounter, Node as YamlNode} from 'yaml'
 
-import {UserError, errnoCode, errorMessage} from '../errors.js'
+import {UserError} from '../errors.js'
+import {FILE_LIMITS, FileReadError, formatBytes, readBoundedText} from '../fs/read-file.js'
 import {registerSecret} from '../log/redact.js'
 import {defaultConfigPath} from '../paths.js'
 import {type HomeopsConfig, configSchema} from './root-schema.js'
@@ -67,7 +67,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // yaml costs ~70-200 ms to load: only when there is a file (an env-only setup, e.g. a systemd unit, skips it).
   const yaml = text === undefined ? undefined : loadYaml()
   const lineCounter = yaml ? new yaml.LineCounter() : undefined
-  const doc = yaml && text !== undefined ? yaml.parseDocument(text, {lineCounter, uniqueKeys: true}) : undefined
+  const doc = yaml && text !== undefined ? parseYaml(yaml, text, path, lineCounter!) : undefined
 
   if (doc && doc.errors.length > 0) {
     throw new ConfigError(
@@ -79,8 +79,18 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       'fix the YAML syntax at that position (indent with spaces, `key: value` pairs)',
     )
   }
+  const duplicates = doc ? duplicateKeys(doc) : []
+  if (duplicates.length > 0) {
+    throw new ConfigError(
+      duplicates.map(({offset, key}) => {
+        const {line, col} = lineCounter!.linePos(offset)
+        return {where: `${path}:${line}:${col}`, path: '', message: `duplicate key "${key}" in the same mapping`}
+      }),
+      'a key may appear once per mapping: remove or merge the repeated one',
+    )
+  }
 
-  const parsed: unknown = doc ? doc.toJS() : {}
+  const parsed: unknown = doc ? toPlain(doc, path) : {}
   if (parsed !== null && parsed !== undefined && !isPlainObject(parsed)) {
     throw new ConfigError([{where: path, path: '', message: 'expected a mapping of settings at the top level'}])
   }
@@ -105,26 +115,90 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     )
   }
 
-  for (const secret of [...overlay.secrets, ...collectSecrets(configSchema, config)]) registerSecret(secret)
+  for (const secret of [...overlay.secrets, ...collectSecrets(configSchema, config)])
+    registerSecret(secret, {pinned: true})
   return {config, file: text === undefined ? undefined : path, sources: overlay.sources}
 }
 
 function readConfigText(path: string, explicit: boolean): string | undefined {
   try {
-    return readFileSync(path, 'utf8')
+    return readBoundedText(path, {maxBytes: FILE_LIMITS.config})
   } catch (error) {
-    const code = errnoCode(error)
-    if (code === 'ENOENT' && !explicit) return undefined
-    if (code === 'ENOENT') {
+    if (!(error instanceof FileReadError)) throw error
+    if (error.code === 'ENOENT' && !explicit) return undefined
+    if (error.code === 'ENOENT') {
       throw new UserError(`config file ${path} does not exist`, {hint: 'check --config / $HOMEOPS_CONFIG'})
     }
-    if (code === 'EACCES') {
+    if (error.code === 'EACCES' || error.code === 'EPERM') {
       throw new UserError(`config file ${path} is not readable by this user`, {
         hint: 'run with sudo or fix its permissions',
       })
     }
-    if (code === 'EISDIR') throw new UserError(`config path ${path} is a directory, expected a YAML file`)
-    throw new UserError(`cannot read config file ${path}: ${errorMessage(error)}`)
+    if (error.code === 'EISDIR') throw new UserError(`config path ${path} is a directory, expected a YAML file`)
+    if (error.code === 'EFBIG') {
+      throw new UserError(`config file ${path} ${error.reason}`, {
+        hint: `a homeops config is a few KiB; the limit is ${formatBytes(FILE_LIMITS.config)}`,
+      })
+    }
+    throw new UserError(`cannot read config file ${path}: ${error.reason}`)
+  }
+}
+
+/**
+ * The YAML library's own `uniqueKeys` check compares every key with every
+ * other (a 1 MB file took 29 s): keys are checked in one pass by
+ * `duplicateKeys` instead. Pathological nesting that exhausts the parser's
+ * stack is a config error, not a crash.
+ */
+function parseYaml(yaml: typeof import('yaml'), text: string, path: string, lineCounter: LineCounter): Document {
+  try {
+    return yaml.parseDocument(text, {lineCounter, uniqueKeys: false})
+  } catch (error) {
+    if (error instanceof RangeError) {
+      throw new ConfigError([{where: path, path: '', message: 'malformed YAML: nested too deeply'}])
+    }
+    throw error
+  }
+}
+
+/** Keys repeated within one mapping, each at its second occurrence. Linear in the size of the document. */
+function duplicateKeys(doc: Document): {offset: number; key: string}[] {
+  const {isMap, isSeq, isPair, isScalar} = loadYaml()
+  const found: {offset: number; key: string}[] = []
+  const stack: unknown[] = [doc.contents]
+  while (stack.length > 0) {
+    const node = stack.pop()
+    if (isMap(node)) {
+      const seen = new Set<string>()
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+        if (seen.has(key)) found.push({offset: rangeStart(pair.key) ?? 0, key: key.slice(0, 80)})
+        else seen.add(key)
+        stack.push(pair.value)
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item)
+    }
+  }
+  return found.sort((a, b) => a.offset - b.offset).slice(0, 20)
+}
+
+/** `toJS` with alias expansion bounded (a "billion laughs" file): an error naming the file, exit 2. */
+function toPlain(doc: Document, path: string): unknown {
+  try {
+    return doc.toJS({maxAliasCount: 100})
+  } catch (error) {
+    if (error instanceof ReferenceError && /excessive alias count/i.test(error.message)) {
+      throw new ConfigError(
+        [{where: path, path: '', message: 'too many alias expansions (a "billion laughs" file?)'}],
+        'expand the aliases (*name) by hand, or use fewer of them',
+      )
+    }
+    if (error instanceof RangeError) {
+      throw new ConfigError([{where: path, path: '', message: 'malformed YAML: nested too deeply'}])
+    }
+    throw error
   }
 }
 

@@ -2,15 +2,11 @@ import {LOG_FORMATS, LOG_LEVELS} from '../log/logger.js'
 import {ddnsSchema} from '../ddns/config.js'
 import {dnsSchema} from '../dns/config.js'
 import {imagesSchema} from '../images/config.js'
+import {apiKeyField, cidrListField, hostListField} from '../http/access-config.js'
 import {monitorSchema} from '../monitor/config.js'
+import {registryCredentialSchema} from '../registry/config.js'
 import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, list, num, obj, oneOf, str} from './schema.js'
-
-export const registryCredentialSchema = obj({
-  host: str({nonEmpty: true, description: 'registry host as in image names, e.g. ghcr.io or 127.0.0.1:5000'}),
-  username: str(),
-  password: str({secret: true}),
-})
+import {type Infer, array, bool, listen, num, obj, oneOf, str} from './schema.js'
 
 export const configSchema = obj({
   log: obj({
@@ -32,14 +28,21 @@ export const configSchema = obj({
   }),
   registries: array(registryCredentialSchema),
   serve: obj({
-    listen: str({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
-    apiKey: str({
-      secret: true,
+    listen: listen({default: '127.0.0.1:8080', description: 'address of `homeops serve` (HOST:PORT)'}),
+    apiKey: apiKeyField({
       env: ['HOMEOPS_API_KEY'],
-      description: 'key required for actions that change something (X-API-Key header, Bearer token or ?key=)',
+      description:
+        'key (16+ characters) required for actions that change something (X-API-Key header, Bearer token or ?key=); without one, only this machine (loopback) may change anything',
     }),
     protectReads: bool({default: false, description: 'require the API key to read mode APIs and /metrics too'}),
-    allowedIps: list(str(), {description: 'CIDR ranges allowed to use the server (default: anyone who can reach it)'}),
+    allowedIps: cidrListField({
+      description: 'CIDR ranges allowed to use the server (default: anyone who can reach it)',
+    }),
+    allowedHosts: hostListField({
+      env: ['ALLOWED_HOSTS'],
+      description:
+        "names this server is reached by (Host header; DNS rebinding guard): IP literals, localhost, the listen host and this machine's names are always accepted; `*.example.org` for subdomains",
+    }),
     accessLog: bool({description: 'one log line per request (default: on when stderr is not a terminal)'}),
     allowNoModes: bool({
       default: false,

@@ -7,6 +7,16 @@
  * loaded value. Hand-written rather than zod/ajv because the env and secret
  * rules and YAML line:column positions are the bulk of the work either way.
  */
+import type {Validator} from './validators.js'
+import {
+  hostnameValidator,
+  httpUrlProblem,
+  ipAddressListProblem,
+  ipAddressProblem,
+  listenProblem,
+  upstreamProblem,
+} from './validators.js'
+
 export type Path = readonly (string | number)[]
 
 export interface Issue {
@@ -43,9 +53,16 @@ export interface Field<T> {
 
 export type Infer<F> = F extends Field<infer T> ? T : never
 
+/** `dns.records."nas.home.lan"`: a free key (a map's) that is not a plain word is quoted, so the path reads one way. */
 export function pathToString(path: Path): string {
   let out = ''
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else {
+      const key = /^[A-Za-z_][\w-]*$/.test(part) ? part : JSON.stringify(part)
+      out += out ? `.${key}` : key
+    }
+  }
   return out
 }
 
@@ -53,8 +70,13 @@ function describe(raw: unknown): string {
   if (raw === null) return 'null'
   if (Array.isArray(raw)) return 'a list'
   if (typeof raw === 'object') return 'a mapping'
-  if (typeof raw === 'string') return `"${raw}"`
+  if (typeof raw === 'string') return quote(raw)
   return `${typeof raw} ${String(raw)}`
+}
+
+/** A value quoted for a message, cut so a huge value cannot make a huge error. */
+export function quote(text: string): string {
+  return text.length > 100 ? `"${text.slice(0, 100)}…" (${text.length} characters)` : `"${text}"`
 }
 
 function fail<T>(ctx: DecodeContext, path: Path, message: string, fallback: T): T {
@@ -69,6 +91,8 @@ interface StringOptions extends FieldMeta {
   /** Shown when `pattern` does not match: "expected <patternHint>". */
   patternHint?: string
   nonEmpty?: boolean
+  /** Why the value cannot be used (with the expected form), or undefined. */
+  validate?: Validator
 }
 
 export function str(options: StringOptions & {default: string}): Field<string>
@@ -87,10 +111,12 @@ export function str(options: StringOptions & {default?: string} = {}): Field<str
         return fail(
           ctx,
           path,
-          `expected ${options.patternHint ?? `a value matching ${options.pattern}`}, got "${raw}"`,
+          `expected ${options.patternHint ?? `a value matching ${options.pattern}`}, got ${quote(raw)}`,
           options.default,
         )
       }
+      const problem = options.validate?.(raw)
+      if (problem) return fail(ctx, path, `${problem}, got ${quote(raw)}`, options.default)
       return raw
     },
   }
@@ -100,6 +126,22 @@ interface NumberOptions extends FieldMeta {
   min?: number
   max?: number
   integer?: boolean
+  /** Shown with the bounds: `must be at most 604800 seconds (7 days)`. */
+  unit?: 'ms' | 'seconds' | 'minutes' | 'hours' | 'days'
+}
+
+const UNIT_MS = {ms: 1, seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000} as const
+
+function bound(value: number, unit: NumberOptions['unit']): string {
+  if (!unit) return String(value)
+  const ms = value * UNIT_MS[unit]
+  const human =
+    ms >= UNIT_MS.days && ms % UNIT_MS.days === 0
+      ? `${ms / UNIT_MS.days} days`
+      : ms >= UNIT_MS.hours && ms % UNIT_MS.hours === 0
+        ? `${ms / UNIT_MS.hours} hours`
+        : undefined
+  return human && !human.startsWith(`${value} `) ? `${value} ${unit} (${human})` : `${value} ${unit}`
 }
 
 export function num(options: NumberOptions & {default: number}): Field<number>
@@ -119,7 +161,7 @@ export function num(options: NumberOptions & {default?: number} = {}): Field<num
       if (options.min !== undefined && raw < options.min)
         return fail(ctx, path, `must be at least ${options.min}, got ${raw}`, options.default)
       if (options.max !== undefined && raw > options.max)
-        return fail(ctx, path, `must be at most ${options.max}, got ${raw}`, options.default)
+        return fail(ctx, path, `must be at most ${bound(options.max, options.unit)}, got ${raw}`, options.default)
       return raw
     },
   }
@@ -262,8 +304,13 @@ export function obj<S extends Shape>(shape: S, options: FieldMeta = {}): ObjectF
   }
 }
 
+export interface MapOptions<T> extends FieldMeta {
+  /** Checks the decoded mapping as a whole (keys, references between entries); returns its problems. */
+  validate?: (entries: Record<string, T>) => {key: string; message: string; atKey?: boolean}[]
+}
+
 /** A mapping with free keys (e.g. static DNS records `name: ip`). */
-export function map<T>(value: Field<T>, options: FieldMeta = {}): Field<Record<string, T>> {
+export function map<T>(value: Field<T>, options: MapOptions<T> = {}): Field<Record<string, T>> {
   return {
     kind: 'map',
     meta: options,
@@ -271,10 +318,56 @@ export function map<T>(value: Field<T>, options: FieldMeta = {}): Field<Record<s
       if (raw === undefined || raw === null) return {}
       if (!isPlainObject(raw)) return fail(ctx, path, `expected a mapping, got ${describe(raw)}`, {})
       const out: Record<string, T> = {}
+      const before = ctx.issues.length
       for (const [k, v] of Object.entries(raw)) out[k] = value.decode(v, [...path, k], ctx)
+      if (options.validate && ctx.issues.length === before) {
+        for (const problem of options.validate(out)) {
+          ctx.issues.push({path: [...path, problem.key], message: problem.message, atKey: problem.atKey})
+        }
+      }
       return out
     },
   }
+}
+
+// ---- typed strings -------------------------------------------------------
+
+type TypedStringOptions = Omit<StringOptions, 'validate' | 'pattern' | 'patternHint'>
+
+/** An IP address literal (`dns.bind`). */
+export function ip(options: TypedStringOptions & {default: string}): Field<string>
+export function ip(options?: TypedStringOptions): Field<string | undefined>
+export function ip(options: TypedStringOptions & {default?: string} = {}): Field<string | undefined> {
+  return str({...options, validate: ipAddressProblem})
+}
+
+/** One IP address or several separated by commas (`HOSTIP`). */
+export function ipList(options: TypedStringOptions = {}): Field<string | undefined> {
+  return str({...options, validate: ipAddressListProblem})
+}
+
+/** A listen address `HOST:PORT` (`serve.listen`, `monitor.listen`, …). */
+export function listen(options: TypedStringOptions & {default: string}): Field<string>
+export function listen(options?: TypedStringOptions): Field<string | undefined>
+export function listen(options: TypedStringOptions & {default?: string} = {}): Field<string | undefined> {
+  return str({...options, validate: listenProblem})
+}
+
+/** A DNS host name (`dns.zones` items). */
+export function hostname(options: TypedStringOptions = {}): Field<string | undefined> {
+  return str({...options, validate: hostnameValidator})
+}
+
+/** An `http://` or `https://` URL (not for secrets: a bad value is quoted in the message). */
+export function httpUrl(options: TypedStringOptions & {default: string}): Field<string>
+export function httpUrl(options?: TypedStringOptions): Field<string | undefined>
+export function httpUrl(options: TypedStringOptions & {default?: string} = {}): Field<string | undefined> {
+  return str({...options, validate: httpUrlProblem})
+}
+
+/** A DNS resolver address `IP[:PORT]` (`dns.upstreams` items). */
+export function upstream(options: TypedStringOptions = {}): Field<string | undefined> {
+  return str({...options, validate: upstreamProblem})
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -7,6 +7,8 @@ import {type DdnsHttpClient, HttpFailure} from './http.js'
 
 export type IpSource =
   | {kind: 'http'; url: string; label: string}
+  | {kind: 'iface'; name: string; label: string}
+  | {kind: 'exec'; argv: string[]; label: string}
   | {kind: 'dns'; server: string; port: number; name: string; type: DnsType; class: DnsClass; label: string}
 
 /**
@@ -36,6 +38,16 @@ export const DEFAULT_SOURCES: Record<Family, readonly string[]> = {
  * `{"ip": …}` answer) or `dns://RESOLVER[:PORT]/NAME?type=A|AAAA|TXT&class=IN|CH`.
  */
 export function parseSource(text: string, family: Family, setting: string): IpSource {
+  const trimmed = text.trim()
+  if (trimmed.startsWith('exec:')) {
+    const argv = trimmed.slice(5).trim().split(/\s+/).filter(Boolean)
+    if (!argv[0]?.startsWith('/')) throw sourceError(text, setting, 'the command must be an absolute path')
+    return {kind: 'exec', argv, label: `exec:${argv[0]}`}
+  }
+  const iface = /^iface:\/\/([A-Za-z0-9_.:@-]{1,15})\/?$/.exec(trimmed)
+  if (iface) return {kind: 'iface', name: iface[1]!, label: `iface://${iface[1]}`}
+  if (trimmed.startsWith('iface:'))
+    throw sourceError(text, setting, 'expected iface://NAME (an interface name, at most 15 characters)')
   let url: URL
   try {
     url = new URL(text.trim())
@@ -72,7 +84,7 @@ export function parseSource(text: string, family: Family, setting: string): IpSo
 
 function sourceError(text: string, setting: string, why: string): UserError {
   return new UserError(`${setting}: IP source "${text}" is invalid: ${why}`, {
-    hint: 'use https://echo.example/ or dns://RESOLVER-IP/NAME?type=A|AAAA|TXT[&class=CH]',
+    hint: 'use https://echo.example/, dns://RESOLVER-IP/NAME?type=A|AAAA|TXT[&class=CH], iface://eth0 or exec:/path/to/command [args]',
   })
 }
 
@@ -143,6 +155,15 @@ export async function detectAddress(family: Family, sources: IpSource[], options
 }
 
 async function askSource(source: IpSource, family: Family, options: DetectOptions): Promise<string> {
+  if (source.kind === 'iface') {
+    const {interfaceAddress} = await import('./local-sources.js')
+    return interfaceAddress(source.name, family)
+  }
+  if (source.kind === 'exec') {
+    const {commandOutput} = await import('./local-sources.js')
+    const output = await commandOutput(source.argv, family, {timeoutMs: options.timeoutMs, signal: options.signal})
+    return extractAddress(output, family)
+  }
   if (source.kind === 'dns') {
     const {queryDns} = await import('./dns-query.js')
     const answers = await queryDns({...source, timeoutMs: options.timeoutMs, signal: options.signal})
@@ -157,11 +178,15 @@ async function askSource(source: IpSource, family: Family, options: DetectOption
     throw error
   }
   if (answer.status < 200 || answer.status > 299) throw new Error(`HTTP ${answer.status}`)
-  return extractAddress(answer.body)
+  return extractAddress(answer.body, family)
 }
 
-/** Plain text (`1.2.3.4\n`), JSON (`{"ip": "1.2.3.4"}`), or a Cloudflare-trace style `ip=1.2.3.4` line. */
-export function extractAddress(body: string): string {
+/**
+ * Plain text (`1.2.3.4\n`), JSON (`{"ip": "1.2.3.4"}`), a Cloudflare-trace style `ip=1.2.3.4` line, or a page
+ * (checkip.dyndns.org's `<body>Current IP Address: 1.2.3.4</body>`) whose text holds exactly one valid public
+ * address of the family: two different addresses, or none, return the text as it is (and it is refused).
+ */
+export function extractAddress(body: string, family?: Family): string {
   const text = body.trim()
   if (text.startsWith('{')) {
     try {
@@ -176,7 +201,25 @@ export function extractAddress(body: string): string {
   }
   const line = /^ip=(.+)$/m.exec(text)
   if (line) return line[1]!.trim()
-  return text.split(/\r?\n/)[0]!.trim()
+  const first = text.split(/\r?\n/)[0]!.trim()
+  if (family === undefined || isIP(first) !== 0) return first
+  const found = addressesIn(text, family)
+  return found.length === 1 ? found[0]! : first
+}
+
+/** The distinct valid public addresses of `family` in a page's text (tags and entities out of the way). */
+function addressesIn(page: string, family: Family): string[] {
+  const text = page
+    .slice(0, 4096)
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&[a-z]+;|&#\d+;/gi, ' ')
+  const candidates = family === 4 ? text.match(/\d{1,3}(?:\.\d{1,3}){3}/g) : text.match(/[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+/g)
+  const found = new Set<string>()
+  for (const candidate of candidates ?? []) {
+    const checked = checkPublicAddress(candidate, family)
+    if (checked.ok) found.add(checked.ip)
+  }
+  return [...found]
 }
 
 /** A remote answer, made safe and short for logs. */

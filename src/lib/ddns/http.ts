@@ -1,7 +1,9 @@
 import type {Agent as HttpAgent, IncomingHttpHeaders} from 'node:http'
 
-import {errnoCode, errorMessage} from '../errors.js'
+import {errnoCode} from '../errors.js'
+import {describeNetworkError} from '../http/network-error.js'
 import {RequestTimeoutError, nodeRequest} from '../http/node-request.js'
+import {redact} from '../log/redact.js'
 import type {Family} from './address.js'
 
 export interface HttpClientOptions {
@@ -29,10 +31,17 @@ export interface HttpAnswer {
   body: string
 }
 
-/** Why a request got no answer: `timeout` and `network` are worth retrying, `aborted` means we are stopping. */
+/**
+ * Why a request got no answer:
+ * - `unreachable`: the request never reached the server (connection refused, name not resolved, no route):
+ *   the only failure worth retrying within a run;
+ * - `timeout`: the request may have reached the server: the outcome is unknown, never resent in the run;
+ * - `network`: the connection broke or TLS failed after connecting;
+ * - `aborted`: we are stopping.
+ */
 export class HttpFailure extends Error {
   constructor(
-    readonly kind: 'timeout' | 'network' | 'aborted',
+    readonly kind: 'unreachable' | 'timeout' | 'network' | 'aborted',
     message: string,
   ) {
     super(message)
@@ -78,13 +87,16 @@ export class DdnsHttpClient {
         maxBytes: request.maxBytes ?? 256 * 1024,
         overflow: 'cut',
       })
-      return {status: answer.status, headers: answer.headers, body: answer.body.toString('utf8')}
+      // Whatever a remote answers is masked here, before anything reads it: a provider echoing the password
+      // (`badauth <password>`) must not carry it into the database, history, --json, routes or logs.
+      return {status: answer.status, headers: answer.headers, body: redact(answer.body.toString('utf8'))}
     } catch (error) {
       if (this.options.signal?.aborted) throw new HttpFailure('aborted', 'stopped')
       if (error instanceof RequestTimeoutError) {
         throw new HttpFailure('timeout', `no answer within ${this.options.timeoutMs / 1000}s`)
       }
-      throw new HttpFailure('network', describeNetworkError(error))
+      const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
+      throw new HttpFailure(UNREACHABLE.has(code ?? '') ? 'unreachable' : 'network', describeNetworkError(error).reason)
     }
   }
 
@@ -110,26 +122,5 @@ export class DdnsHttpClient {
   }
 }
 
-function describeNetworkError(error: unknown): string {
-  const code = errnoCode(error) ?? errnoCode((error as {cause?: unknown}).cause)
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'name not resolved'
-    case 'ECONNRESET':
-      return 'connection reset'
-    case 'ENETUNREACH':
-    case 'EHOSTUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'network unreachable over this address family'
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'CERT_HAS_EXPIRED':
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS certificate rejected (${code})`
-    default:
-      return errorMessage(error)
-  }
-}
+/** Errors raised before a request could reach the server: nothing was sent, resending is harmless. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'])

@@ -57,4 +57,10 @@ export const ddnsMigrations: Migration[] = [
       CREATE INDEX ddns_attempts_record_at ON ddns_attempts (record, at);
     `,
   },
+  {
+    area: 'ddns',
+    version: 2,
+    description: 'ddns exit code of the last answer (a deferred record keeps the code of the answer that deferred it)',
+    sql: `ALTER TABLE ddns_state ADD COLUMN last_exit_code INTEGER;`,
+  },
 ]

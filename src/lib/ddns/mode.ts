@@ -1,6 +1,7 @@
 import type {Context} from '../context.js'
 import {LockedError, errorMessage} from '../errors.js'
 import type {Router} from '../http/router.js'
+import {sleep} from '../time/sleep.js'
 import type {Gauge, MetricsRegistry} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import type {DdnsHistoryReport, RecordStatus} from './status.js'
@@ -248,19 +249,6 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
       return new Promise((resolve) => waiters.push(resolve))
     },
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, {once: true})
-  })
 }
 
 export function formatDuration(ms: number): string {

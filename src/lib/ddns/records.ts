@@ -3,7 +3,8 @@ import {createHash} from 'node:crypto'
 import type {HomeopsConfig} from '../config/root-schema.js'
 import {UserError} from '../errors.js'
 import type {Family} from './address.js'
-import type {DdnsProviderName} from './config.js'
+import {type IpSource, parseSource} from './detect.js'
+import {type DdnsProviderName, providerInfo} from './providers/registry.js'
 
 export type DdnsConfig = HomeopsConfig['ddns']
 
@@ -16,10 +17,13 @@ export interface DdnsRecord {
   username?: string
   password?: string
   token?: string
+  secret?: string
   /** Resolved endpoint (dyndns2 update URL, DuckDNS update URL, Cloudflare API base). */
   server: string
   zone?: string
   families: Family[]
+  /** The record's own IP sources, per family, when it sets them (else the global ones apply). */
+  sources?: Partial<Record<Family, IpSource[]>>
   /** Where it is configured, for messages: `ddns.records[1]` or `ddns.hostname (INFOMANIAK_DDNS_*)`. */
   origin: string
   /**
@@ -32,13 +36,6 @@ export interface DdnsRecord {
    * credentials themselves): a blocked state holds only while this is unchanged.
    */
   fingerprint: string
-}
-
-export const DEFAULT_SERVERS: Record<DdnsProviderName, string | undefined> = {
-  infomaniak: 'https://infomaniak.com/nic/update',
-  dyndns2: undefined,
-  duckdns: 'https://www.duckdns.org/update',
-  cloudflare: 'https://api.cloudflare.com/client/v4',
 }
 
 const FQDN = /^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}\.?$/
@@ -98,10 +95,12 @@ interface RawRecord {
   username?: string
   password?: string
   token?: string
+  secret?: string
   server?: string
   zone?: string
   ipv4?: boolean
   ipv6?: boolean
+  ipSources?: {v4: string[]; v6: string[]}
 }
 
 function build(
@@ -119,11 +118,9 @@ function build(
     problems.push(`${at('hostname')}: "${hostname}" is not a fully qualified domain name (e.g. home.example.org)`)
   }
   const provider = raw.provider
-  if (provider === 'infomaniak' || provider === 'dyndns2') {
-    if (!raw.username) problems.push(`${at('username')}: required for provider ${provider}`)
-    if (!raw.password) problems.push(`${at('password')}: required for provider ${provider}`)
-  } else if (!raw.token) {
-    problems.push(`${at('token')}: required for provider ${provider}`)
+  const info = providerInfo(provider)
+  for (const key of info.required) {
+    if (!raw[key]) problems.push(`${at(key)}: required for provider ${provider} (${info.keys})`)
   }
   const configured = raw.server ?? (provider === 'infomaniak' || provider === 'dyndns2' ? ddns.server : undefined)
   const server = resolveServer(provider, configured, at('server'), problems)
@@ -131,18 +128,36 @@ function build(
   if (raw.ipv4 ?? true) families.push(4)
   if (raw.ipv6 ?? ddns.ipv6) families.push(6)
   if (families.length === 0) problems.push(`${origin}: both ipv4 and ipv6 are off, nothing to update`)
+  if (info.families === '4' && raw.ipv6 === true) {
+    problems.push(`${at('ipv6')}: provider ${provider} updates IPv4 only`)
+  }
+  // ddns.ipv6 on for the whole setup: an IPv4-only provider's records keep to IPv4.
+  if (info.families === '4' && families.includes(6)) families.splice(families.indexOf(6), 1)
   if (provider === 'duckdns' && !/\.duckdns\.org\.?$/i.test(hostname) && FQDN.test(hostname)) {
     problems.push(`${at('hostname')}: DuckDNS names end in .duckdns.org, got "${hostname}"`)
+  }
+  const sources: Partial<Record<Family, IpSource[]>> = {}
+  for (const family of [4, 6] as const) {
+    const list = raw.ipSources?.[family === 4 ? 'v4' : 'v6'] ?? []
+    if (list.length === 0) continue
+    try {
+      sources[family] = list.map((text, i) => parseSource(text, family, `${at(`ipSources.v${family}`)}[${i}]`))
+    } catch (error) {
+      problems.push((error as Error).message)
+    }
   }
   if (problems.length > before || server === undefined) return undefined
   const name = raw.name?.trim() || hostname
   const zone = raw.zone?.trim() || undefined
   const target = digest({provider, server, hostname: hostname.toLowerCase(), zone}).slice(0, 16)
-  const secret = raw.password ?? raw.token ?? ''
   const fingerprint = digest({
     target,
     username: raw.username ?? null,
-    secret: digest(secret),
+    // One credential hashes as before the `secret` key existed, so an upgrade keeps existing blocks.
+    secret:
+      raw.secret === undefined
+        ? digest(raw.password ?? raw.token ?? '')
+        : digest([raw.password, raw.token, raw.secret]),
     families,
   }).slice(0, 32)
   return {
@@ -152,9 +167,11 @@ function build(
     username: raw.username,
     password: raw.password,
     token: raw.token,
+    secret: raw.secret,
     server,
     zone,
     families,
+    ...(Object.keys(sources).length > 0 ? {sources} : {}),
     origin,
     target,
     fingerprint,
@@ -167,7 +184,7 @@ function resolveServer(
   setting: string,
   problems: string[],
 ): string | undefined {
-  const text = configured?.trim() || DEFAULT_SERVERS[provider]
+  const text = configured?.trim() || providerInfo(provider).server
   if (!text) {
     problems.push(
       `${setting}: required for provider ${provider} (e.g. https://dynupdate.no-ip.com), or set DDNS_SERVER`,

@@ -17,6 +17,8 @@ export interface RecordState {
   lastCheckedAt: string | null
   failures: number
   notBefore: string | null
+  /** Exit code of the last answer: a deferred run exits with the code of the answer that deferred it. */
+  lastExitCode: number | null
 }
 
 export interface BlockState {
@@ -58,6 +60,7 @@ export interface AttemptInput {
   httpStatus?: number
   tries: number
   durationMs: number
+  exitCode: number
 }
 
 /** Attempts kept in `ddns_attempts` (all records together). */
@@ -66,7 +69,7 @@ export const HISTORY_KEEP = 5000
 const STATE_COLUMNS = `record, family, hostname, provider, target, last_ip AS lastIp, last_ip_at AS lastIpAt,
   last_detected_ip AS lastDetectedIp, last_result AS lastResult, last_message AS lastMessage,
   last_result_at AS lastResultAt, last_success_at AS lastSuccessAt, last_checked_at AS lastCheckedAt,
-  failures, not_before AS notBefore`
+  failures, not_before AS notBefore, last_exit_code AS lastExitCode`
 
 /** All SQL of the ddns area. Every change that touches several rows is one transaction. */
 export class DdnsStore {
@@ -147,6 +150,31 @@ export class DdnsStore {
     })()
   }
 
+  /**
+   * No answer to act on: nothing reached the provider, or the outcome is unknown (timeout, stopped). History and
+   * one more failure, but no "not before": back-off applies only to answers the provider gave.
+   */
+  unsettled(attempt: AttemptInput): void {
+    this.db.transaction(() => {
+      this.insertAttempt(attempt, 'sent')
+      this.upsert(attempt, {failures: this.failures(attempt) + 1, not_before: null})
+    })()
+  }
+
+  /** DNS shows the provider holds `ip` after an unknown outcome: a success, noted `confirmed` in history. */
+  confirmed(attempt: AttemptInput): void {
+    this.db.transaction(() => {
+      this.insertAttempt(attempt, 'confirmed')
+      this.upsert(attempt, {
+        last_ip: attempt.ip,
+        last_ip_at: attempt.at,
+        last_success_at: attempt.at,
+        failures: 0,
+        not_before: null,
+      })
+    })()
+  }
+
   /** Consecutive failures of this record and family against its current target. */
   failures(key: {record: string; family: Family; target: string}): number {
     const state = this.state(key.record, key.family)
@@ -205,6 +233,7 @@ export class DdnsStore {
       last_message: attempt.answer,
       last_result_at: attempt.at,
       last_checked_at: attempt.at,
+      last_exit_code: attempt.exitCode,
       ...changes,
     }
     const columns = Object.keys(base)

@@ -1,12 +1,14 @@
 import type {Context} from '../context.js'
 import {ExitCode, UserError, errorMessage} from '../errors.js'
+import {sleep as abortableSleep} from '../time/sleep.js'
 import {type Family, familyLabel} from './address.js'
 import {DEFAULT_SOURCES, type Detection, type IpSource, detectAddress, parseSource} from './detect.js'
 import {DdnsHttpClient, HttpFailure} from './http.js'
 import {fatalHint} from './providers/dyndns2.js'
-import type {DdnsProvider, ProviderAnswer} from './providers/provider.js'
+import {redact} from '../log/redact.js'
+import {type AnswerKind, type DdnsProvider, MAX_REMOTE_DELAY_S, type ProviderAnswer} from './providers/provider.js'
 import {type DdnsRecord, effectiveRecords, isCleartextRemote} from './records.js'
-import {type AttemptInput, DdnsStore} from './store.js'
+import {type AttemptInput, DdnsStore, type RecordState} from './store.js'
 
 /**
  * What happened to one record and family in a pass:
@@ -109,6 +111,7 @@ interface Work {
   record: DdnsRecord
   family: Family
   previousIp: string | null
+  state: RecordState | undefined
   report: RecordReport
 }
 
@@ -178,38 +181,48 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
           result: state.lastResult ?? 'deferred',
           answer: state.lastMessage,
           notBefore: state.notBefore,
-          exitCode: ExitCode.temporary,
+          // One answer, one exit code: the run that deferred and every deferred run after it agree.
+          exitCode: state.lastExitCode ?? ExitCode.temporary,
           message: `deferred until ${state.notBefore} after ${state.lastResult ?? 'a failure'} (${state.failures} failure${state.failures === 1 ? '' : 's'} in a row); \`--force\` sends now`,
         })
       }
-      work.push({record, family, previousIp, report})
+      work.push({record, family, previousIp, state: sameTarget ? state : undefined, report})
     }
   }
 
-  // Detect only the families some record still needs: a fully blocked or deferred setup asks nobody.
-  const needed = new Set(work.filter((w) => w.report.result === 'pending').map((w) => w.family))
+  // Detect only what some record still needs (a fully blocked or deferred setup asks nobody), once per family
+  // and source list: records with their own sources (`ddns.records[].ipSources`) get their own detection.
+  const sourcesOf = (record: DdnsRecord, family: Family) => record.sources?.[family] ?? sources[family]
+  const groups = new Map<string, {family: Family; sources: IpSource[]}>()
+  for (const w of work) {
+    if (w.report.result !== 'pending') continue
+    const list = sourcesOf(w.record, w.family)
+    groups.set(sourceKey(w.family, list), {family: w.family, sources: list})
+  }
   const http = new DdnsHttpClient({
     userAgent: `homeops/${context.version}`,
     timeoutMs: ddns.requestTimeout * 1000,
     signal,
   })
-  const detections = new Map<Family, Detection>()
+  const detections = new Map<string, Detection>()
   try {
-    const families = ([4, 6] as const).filter((f) => needed.has(f))
     const results = await Promise.all(
-      families.map((family) =>
-        detectAddress(family, sources[family], {
+      [...groups.entries()].map(async ([key, group]) => {
+        const detection = await detectAddress(group.family, group.sources, {
           http,
           timeoutMs: ddns.requestTimeout * 1000,
           requireAgreement: ddns.requireAgreement,
           signal,
-        }),
-      ),
+        })
+        return [key, detection] as const
+      }),
     )
-    for (const detection of results) {
-      detections.set(detection.family, detection)
+    for (const [key, detection] of results) {
+      detections.set(key, detection)
       logDetection(context, detection)
     }
+    const detectionOf = (record: DdnsRecord, family: Family) =>
+      detections.get(sourceKey(family, sourcesOf(record, family)))
 
     const providers = new Map<string, DdnsProvider>()
     const blockedNow = new Set<string>()
@@ -231,40 +244,17 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
         })
         continue
       }
-      const detection = detections.get(family)!
-      if (!detection.ip) {
+      try {
+        const outcome = await handle(context, store, item, detectionOf, providers, http, options, signal, now)
+        if (outcome === 'fatal') blockedNow.add(record.name)
+      } catch (error) {
+        // One record never stops the others: a bug or an unexpected answer fails this record only.
         Object.assign(report, {
-          result: 'detection-failed',
-          exitCode: ExitCode.temporary,
-          message: `${familyLabel(family)} detection failed (${detection.error}); nothing sent, the record keeps its address`,
+          result: 'error',
+          exitCode: ExitCode.failure,
+          message: `failed: ${redact(errorMessage(error))}`,
         })
-        continue
       }
-      report.detectedIp = detection.ip
-      if (detection.ip === item.previousIp && !options.force) {
-        Object.assign(report, {result: 'unchanged', message: `unchanged: the provider already has ${detection.ip}`})
-        if (!options.dryRun) store.checked({record: record.name, family}, detection.ip, now().toISOString())
-        continue
-      }
-      if (options.dryRun) {
-        Object.assign(report, {
-          action: 'dry-run',
-          result: 'would-send',
-          message: `would send ${detection.ip}${item.previousIp ? ` (provider has ${item.previousIp})` : ' (first update)'}`,
-        })
-        continue
-      }
-      let provider = providers.get(record.name)
-      if (!provider) {
-        const {createProvider} = await import('./providers/factory.js')
-        provider = await createProvider({record, http})
-        providers.set(record.name, provider)
-      }
-      const detected: Partial<Record<Family, string>> = {}
-      for (const [f, d] of detections) if (d.ip) detected[f] = d.ip
-      const outcome = await send(context, provider, item, detection.ip, detected, options, signal)
-      persist(context, store, item, detection.ip, outcome, now, options.random ?? Math.random)
-      if (outcome.answer.kind === 'fatal') blockedNow.add(record.name)
     }
   } finally {
     await http.close()
@@ -289,6 +279,142 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
   return report
 }
 
+/** Detect → compare → (check by DNS) → send → persist, for one record and family. */
+async function handle(
+  context: Context,
+  store: DdnsStore,
+  item: Work,
+  detectionOf: (record: DdnsRecord, family: Family) => Detection | undefined,
+  providers: Map<string, DdnsProvider>,
+  http: DdnsHttpClient,
+  options: PassOptions,
+  signal: AbortSignal,
+  now: () => Date,
+): Promise<AnswerKind | undefined> {
+  const {record, family, report} = item
+  const ddns = context.config.ddns
+  const detection = detectionOf(record, family)!
+  if (!detection.ip) {
+    Object.assign(report, {
+      result: 'detection-failed',
+      exitCode: ExitCode.temporary,
+      message: `${familyLabel(family)} detection failed (${detection.error}); nothing sent, the record keeps its address`,
+    })
+    return undefined
+  }
+  report.detectedIp = detection.ip
+  const state = item.state
+  const refreshDue = refreshIsDue(state, ddns.maxAgeDays, now())
+  if (detection.ip === item.previousIp && !options.force && !refreshDue) {
+    Object.assign(report, {result: 'unchanged', message: `unchanged: the provider already has ${detection.ip}`})
+    if (!options.dryRun) store.checked({record: record.name, family}, detection.ip, now().toISOString())
+    return undefined
+  }
+  const reason = detection.ip === item.previousIp && refreshDue && !options.force ? 'refresh' : 'change'
+  if (options.dryRun) {
+    Object.assign(report, {
+      action: 'dry-run',
+      result: 'would-send',
+      message:
+        reason === 'refresh'
+          ? `would resend ${detection.ip} (last accepted ${state?.lastSuccessAt}, older than ${ddns.maxAgeDays} days)`
+          : `would send ${detection.ip}${item.previousIp ? ` (provider has ${item.previousIp})` : ' (first update)'}`,
+    })
+    return undefined
+  }
+  // The last send of this very address ended without an answer: the provider may hold it already. Ask DNS first.
+  if (
+    state &&
+    !options.force &&
+    (state.lastResult === 'timeout' || state.lastResult === 'stopped') &&
+    state.lastDetectedIp === detection.ip
+  ) {
+    const {recordHolds} = await import('./dns-check.js')
+    if (
+      await recordHolds(record.hostname, family, detection.ip, {resolver: ddns.checkResolver, timeoutMs: 2000, signal})
+    ) {
+      store.confirmed(
+        attemptOf(item, detection.ip, {kind: 'good', code: 'confirmed', text: 'confirmed by DNS'}, 0, 0, now()),
+      )
+      Object.assign(report, {
+        action: 'skipped',
+        result: 'confirmed',
+        message: `the last update's outcome was unknown; DNS shows ${record.hostname} at ${detection.ip}: nothing sent`,
+      })
+      return undefined
+    }
+  }
+  let provider = providers.get(record.name)
+  if (!provider) {
+    const {createProvider} = await import('./providers/factory.js')
+    provider = await createProvider({record, http})
+    providers.set(record.name, provider)
+  }
+  const detected: Partial<Record<Family, string>> = {}
+  for (const f of [4, 6] as const) {
+    const ip = detectionOf(record, f)?.ip
+    if (ip) detected[f] = ip
+  }
+  const outcome = await send(context, provider, item, detection.ip, detected, options, signal)
+  persist(context, store, item, detection.ip, outcome, now, options.random ?? Math.random)
+  if (reason === 'refresh' && report.exitCode === 0) {
+    report.message = `resent ${detection.ip}: the last accepted update is older than ${ddns.maxAgeDays} days (${report.message})`
+  }
+  return outcome.answer.kind
+}
+
+/** Periodic refresh (ddclient's max-interval): the provider last accepted this address more than `maxAgeDays` ago. */
+export function refreshIsDue(state: RecordState | undefined, maxAgeDays: number, now: Date): boolean {
+  if (!state?.lastSuccessAt || maxAgeDays <= 0) return false
+  return now.getTime() - Date.parse(state.lastSuccessAt) > maxAgeDays * 86_400_000
+}
+
+function attemptOf(
+  item: Work,
+  ip: string,
+  answer: ProviderAnswer,
+  tries: number,
+  durationMs: number,
+  at: Date,
+): AttemptInput {
+  const {record, family} = item
+  return {
+    at: at.toISOString(),
+    record: record.name,
+    family,
+    hostname: record.hostname,
+    provider: record.provider,
+    target: record.target,
+    ip,
+    previousIp: item.previousIp,
+    result: answer.code,
+    // Providers answer through the masking HTTP client; masked again here so nothing else can slip through.
+    answer: redact(answer.text),
+    httpStatus: answer.httpStatus,
+    tries,
+    durationMs,
+    exitCode: exitCodeOf(answer),
+  }
+}
+
+function exitCodeOf(answer: ProviderAnswer): number {
+  switch (answer.kind) {
+    case 'good':
+    case 'nochg':
+      return ExitCode.ok
+    case 'fatal':
+      return ExitCode.fatalRemote
+    case 'error':
+      return ExitCode.failure
+    default:
+      return ExitCode.temporary
+  }
+}
+
+function sourceKey(family: Family, list: IpSource[]): string {
+  return `${family} ${list.map((s) => s.label).join(' ')}`
+}
+
 function selectRecords(all: DdnsRecord[], names: string[] | undefined): DdnsRecord[] {
   if (all.length === 0) {
     throw new UserError('no ddns records are configured', {
@@ -303,6 +429,23 @@ function selectRecords(all: DdnsRecord[], names: string[] | undefined): DdnsReco
     })
   }
   return all.filter((r) => names.some((n) => n.toLowerCase() === r.name.toLowerCase()))
+}
+
+/** The longest a run waits between two tries of a provider it could not reach. */
+const MAX_IN_RUN_WAIT_MS = 5000
+
+function failureAnswer(error: unknown): ProviderAnswer {
+  if (!(error instanceof HttpFailure)) return {kind: 'error', code: 'error', text: redact(errorMessage(error))}
+  switch (error.kind) {
+    case 'aborted':
+      return {kind: 'unknown', code: 'stopped', text: 'stopped while sending; outcome unknown'}
+    case 'timeout':
+      return {kind: 'unknown', code: 'timeout', text: `${error.message}; outcome unknown`}
+    case 'unreachable':
+      return {kind: 'unreached', code: 'unreachable', text: error.message}
+    default:
+      return {kind: 'unreached', code: 'network', text: error.message}
+  }
 }
 
 interface SendOutcome {
@@ -324,30 +467,24 @@ async function send(
   const sleep = options.sleep ?? abortableSleep
   const random = options.random ?? Math.random
   const started = performance.now()
-  let answer: ProviderAnswer = {kind: 'transient', code: 'stopped', text: 'stopped'}
+  let answer: ProviderAnswer = {kind: 'unknown', code: 'stopped', text: 'stopped'}
   let tries = 0
+  // One request per record per run for any answer the provider gave (dyndns2: after 911 or dnserr, nothing for
+  // 30 minutes). Only a connection that never reached the provider is tried again, briefly, within the run.
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
     tries++
     try {
       answer = await provider.update({family: item.family, ip, detected})
     } catch (error) {
-      if (error instanceof HttpFailure && error.kind === 'aborted') {
-        answer = {kind: 'transient', code: 'stopped', text: 'stopped while sending'}
-        break
-      }
-      answer =
-        error instanceof HttpFailure
-          ? {kind: 'transient', code: error.kind, text: error.message}
-          : {kind: 'error', code: 'error', text: errorMessage(error)}
+      answer = failureAnswer(error)
     }
-    if (answer.kind !== 'transient' || attempt === maxRetries || signal.aborted) break
-    // Exponential back-off with jitter (×0.5–1.5), honouring a longer Retry-After, capped by what a run should wait.
-    const base = retryBackoff * 1000 * 2 ** attempt * (0.5 + random())
-    const wait = Math.min(Math.max(base, (answer.retryAfterSeconds ?? 0) * 1000), 5 * 60_000)
-    context.logger.warn('ddns update failed, retrying', {
+    if (answer.kind !== 'unreached' || attempt === maxRetries || signal.aborted) break
+    // Exponential with jitter (×0.5–1.5), capped: a timer run never waits more than a few seconds.
+    const wait = Math.min(retryBackoff * 1000 * 2 ** attempt * (0.5 + random()), MAX_IN_RUN_WAIT_MS)
+    context.logger.warn('ddns provider unreachable, retrying', {
       record: item.record.name,
       family: familyLabel(item.family),
-      result: answer.code,
+      error: answer.text,
       retryInSeconds: Math.round(wait / 100) / 10,
       attempt: attempt + 1,
       of: maxRetries + 1,
@@ -376,28 +513,19 @@ function persist(
 ): void {
   const {record, family, report} = item
   const {answer} = outcome
-  const at = now().toISOString()
-  const attempt: AttemptInput = {
-    at,
-    record: record.name,
-    family,
-    hostname: record.hostname,
-    provider: record.provider,
-    target: record.target,
-    ip,
-    previousIp: item.previousIp,
+  const attempt = attemptOf(item, ip, answer, outcome.tries, outcome.durationMs, now())
+  Object.assign(report, {
+    action: 'sent',
     result: answer.code,
-    answer: answer.text,
-    httpStatus: answer.httpStatus,
+    answer: attempt.answer,
     tries: outcome.tries,
-    durationMs: outcome.durationMs,
-  }
-  Object.assign(report, {action: 'sent', result: answer.code, answer: answer.text, tries: outcome.tries})
+    exitCode: attempt.exitCode,
+  })
+  const tries = `${outcome.tries} tr${outcome.tries === 1 ? 'y' : 'ies'}`
   switch (answer.kind) {
     case 'good':
     case 'nochg':
       store.succeeded(attempt)
-      report.exitCode = ExitCode.ok
       report.message =
         answer.kind === 'good'
           ? `updated to ${ip}${item.previousIp ? ` (was ${item.previousIp})` : ''}`
@@ -406,23 +534,34 @@ function persist(
     case 'fatal': {
       store.blocked(attempt, record.fingerprint)
       const hint = fatalHint(answer.code)
-      report.exitCode = ExitCode.fatalRemote
       report.message = `refused: ${answer.code}${hint ? ` (${hint})` : ''}; the record is blocked until its configuration changes or \`homeops ddns update --force\``
       return
     }
+    case 'unknown':
+      store.unsettled(attempt)
+      report.message =
+        answer.code === 'stopped'
+          ? 'stopped while sending, outcome unknown; the next run checks and decides'
+          : `${answer.text}: not resent in this run; the next run checks and decides`
+      return
+    case 'unreached':
+      store.unsettled(attempt)
+      report.message = `provider not reached (${answer.text}) after ${tries}; the next run tries again`
+      return
     default: {
-      if (answer.code === 'stopped') {
-        report.exitCode = ExitCode.temporary
-        report.message = 'stopped while sending; nothing recorded'
-        return
+      if (answer.retryAfterRaw !== undefined) {
+        context.logger.warn('ddns provider asked for an out-of-range delay; clamped', {
+          record: record.name,
+          retryAfter: answer.retryAfterRaw,
+          clampedToSeconds: answer.retryAfterSeconds ?? 'ignored',
+        })
       }
       const failures = store.failures({record: record.name, family, target: record.target}) + 1
       const delay = deferDelay(answer, failures, random)
       const notBefore = new Date(now().getTime() + delay).toISOString()
       store.failed(attempt, notBefore)
       report.notBefore = notBefore
-      report.exitCode = answer.kind === 'transient' ? ExitCode.temporary : ExitCode.failure
-      report.message = `${answer.kind === 'transient' ? 'provider unavailable' : 'failed'}: ${answer.text} after ${outcome.tries} tr${outcome.tries === 1 ? 'y' : 'ies'}; next attempt not before ${notBefore}`
+      report.message = `${answer.kind === 'transient' ? 'provider unavailable' : 'failed'}: ${attempt.answer}; next attempt not before ${notBefore}`
       context.logger.debug('ddns back-off persisted', {record: record.name, failures, notBefore})
     }
   }
@@ -438,21 +577,11 @@ export function deferDelay(answer: ProviderAnswer, failures: number, random: () 
   const serverSide = answer.code === '911' || answer.code === 'dnserr'
   const base = serverSide ? 30 * 60_000 : 5 * 60_000
   const cap = serverSide ? 4 * 3600_000 : 3600_000
-  const delay = Math.min(base * 2 ** Math.max(0, failures - 1), cap) * (0.8 + 0.4 * random())
-  return Math.max(Math.round(delay), (answer.retryAfterSeconds ?? 0) * 1000)
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, {once: true})
-  })
+  const exponent = Math.min(Math.max(0, failures - 1), 20)
+  const delay = Math.min(base * 2 ** exponent, cap) * (0.8 + 0.4 * random())
+  // The remote's wish is already clamped (MAX_REMOTE_DELAY_S); clamp again so no caller can defer for years.
+  const asked = Math.min(answer.retryAfterSeconds ?? 0, MAX_REMOTE_DELAY_S) * 1000
+  return Math.max(Math.round(delay), asked)
 }
 
 function logDetection(context: Context, detection: Detection): void {

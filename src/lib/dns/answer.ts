@@ -1,8 +1,8 @@
 import {Packet} from 'dns2'
 
-import {inZone, isWildcard, parentName} from './names.js'
+import {ancestorIn, parentName} from './names.js'
 import type {NameEntry, ZoneData} from './store.js'
-import {CLASS_IN, RCODE, TYPE} from './wire.js'
+import {CLASS_IN, HEADER, RCODE, TYPE, walkRecords} from './wire.js'
 
 /** A resource record in the shape dns2's encoder takes. */
 export interface Rr {
@@ -51,22 +51,26 @@ export function authoritative(data: ZoneData, name: string, type: number): AuthA
   }
   if (found === 'nxdomain') return {rcode: RCODE.NXDOMAIN, answers: [], authority: [soa(data, name)]}
   if (found === 'nodata') {
-    if (type === TYPE.SOA && data.zones.includes(name))
+    if (type === TYPE.SOA && data.zoneSet.has(name))
       return {rcode: RCODE.NOERROR, answers: [soa(data, name)], authority: []}
     return {rcode: RCODE.NOERROR, answers: [], authority: [soa(data, name)]}
   }
-  return answerEntry(data, name, found, type, 0)
+  return answerEntry(data, name, found, type, new Set([name]))
 }
 
-function answerEntry(data: ZoneData, owner: string, entry: NameEntry, type: number, depth: number): AuthAnswer {
+function answerEntry(data: ZoneData, owner: string, entry: NameEntry, type: number, seen: Set<string>): AuthAnswer {
   if (entry.cname) {
     const cname: Rr = {name: owner, type: TYPE.CNAME, class: CLASS_IN, ttl: entry.ttl, domain: entry.cname}
     if (type === TYPE.CNAME || type === TYPE.ANY) return {rcode: RCODE.NOERROR, answers: [cname], authority: []}
+    // A loop (or a chain longer than any sane one) has no answer: SERVFAIL, as a resolver would give.
+    if (seen.has(entry.cname) || seen.size > MAX_CNAME_CHAIN) return {rcode: RCODE.SERVFAIL, answers: [], authority: []}
+    seen.add(entry.cname)
     const target = lookup(data, entry.cname)
-    if (!target || depth >= MAX_CNAME_CHAIN) return {rcode: RCODE.NOERROR, answers: [cname], authority: []}
+    if (!target) return {rcode: RCODE.NOERROR, answers: [cname], authority: []}
     if (target === 'nxdomain') return {rcode: RCODE.NXDOMAIN, answers: [cname], authority: [soa(data, entry.cname)]}
     if (target === 'nodata') return {rcode: RCODE.NOERROR, answers: [cname], authority: [soa(data, entry.cname)]}
-    const rest = answerEntry(data, entry.cname, target, type, depth + 1)
+    const rest = answerEntry(data, entry.cname, target, type, seen)
+    if (rest.rcode === RCODE.SERVFAIL) return rest
     return {rcode: rest.rcode, answers: [cname, ...rest.answers], authority: rest.authority}
   }
   const a = entry.a.map((address) => ({name: owner, type: TYPE.A, class: CLASS_IN, ttl: entry.ttl, address}))
@@ -76,7 +80,7 @@ function answerEntry(data: ZoneData, owner: string, entry: NameEntry, type: numb
   else if (type === TYPE.AAAA) answers = aaaa
   else if (type === TYPE.ANY)
     answers = a.length > 0 ? a : aaaa // RFC 8482: one RRset is enough
-  else if (type === TYPE.SOA && data.zones.includes(owner)) answers = [soa(data, owner)]
+  else if (type === TYPE.SOA && data.zoneSet.has(owner)) answers = [soa(data, owner)]
   if (answers.length > 0) return {rcode: RCODE.NOERROR, answers, authority: []}
   return {rcode: RCODE.NOERROR, answers: [], authority: [soa(data, owner)]}
 }
@@ -84,13 +88,13 @@ function answerEntry(data: ZoneData, owner: string, entry: NameEntry, type: numb
 /** An entry, or whether the name is in a served zone without one. Undefined: not ours. */
 function lookup(data: ZoneData, name: string): NameEntry | 'nxdomain' | 'nodata' | undefined {
   const exact = data.names.get(name)
-  if (exact && !isWildcard(name)) return exact
-  const zone = data.zones.find((z) => inZone(name, z))
-  if (data.nodes.has(name)) return exact ?? (zone || data.names.has(name) ? 'nodata' : undefined)
+  if (exact) return exact
+  const zone = ancestorIn(name, data.zoneSet)
+  if (data.nodes.has(name)) return 'nodata'
   // Closest encloser: the nearest ancestor that exists; only its wildcard may match.
   let ancestor = parentName(name)
   while (ancestor !== undefined) {
-    if (data.nodes.has(ancestor) || data.names.has(`*.${ancestor}`)) {
+    if (data.nodes.has(ancestor) || data.names.has(ancestor) || data.names.has(`*.${ancestor}`)) {
       const wildcard = data.names.get(`*.${ancestor}`)
       if (wildcard) return wildcard
       break
@@ -102,7 +106,7 @@ function lookup(data: ZoneData, name: string): NameEntry | 'nxdomain' | 'nodata'
 
 /** The SOA of the zone holding `name` (the name itself when it is in no zone). */
 export function soa(data: ZoneData, name: string): Rr {
-  const zone = data.zones.find((z) => inZone(name, z)) ?? name
+  const zone = ancestorIn(name, data.zoneSet) ?? name
   return {
     name: zone,
     type: TYPE.SOA,
@@ -134,6 +138,36 @@ export function encodeAnswer(
   answer: AuthAnswer,
   options: {ra: boolean; maxUdpSize: number},
 ): EncodedAnswer {
+  let plain = encodePlain(question, answer, options)
+  if (plain.length > MAX_MESSAGE - OPT_LENGTH) {
+    // Too big even for TCP (an RRset of thousands): the most records that fit, with the OPT too.
+    let low = 0
+    let high = answer.answers.length
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2)
+      const trial = encodePlain(question, {...answer, answers: answer.answers.slice(0, middle), authority: []}, options)
+      if (trial.length <= MAX_MESSAGE - OPT_LENGTH) low = middle
+      else high = middle - 1
+    }
+    plain = encodePlain(question, {...answer, answers: answer.answers.slice(0, low), authority: []}, options)
+  }
+  return {
+    plain,
+    edns: withOpt(plain, options.maxUdpSize),
+    rcode: answer.rcode,
+    questionLength: wireLength(question.name) + 4,
+  }
+}
+
+/** The largest DNS message (TCP's two-byte length). */
+export const MAX_MESSAGE = 65535
+const OPT_LENGTH = 11
+
+function encodePlain(
+  question: {name: string; type: number; klass: number},
+  answer: AuthAnswer,
+  options: {ra: boolean},
+): Buffer {
   const packet = new Packet()
   packet.header = new Packet.Header({
     id: 0,
@@ -147,13 +181,42 @@ export function encodeAnswer(
   packet.questions = [new Packet.Question(question.name, question.type, question.klass)]
   packet.answers = answer.answers.map((rr) => new Packet.Resource(rr))
   packet.authorities = answer.authority.map((rr) => new Packet.Resource(rr))
-  const plain = (packet.toBuffer as (writer?: unknown) => Buffer)(new ByteWriter())
-  return {
-    plain,
-    edns: withOpt(plain, options.maxUdpSize),
-    rcode: answer.rcode,
-    questionLength: wireLength(question.name) + 4,
+  return (packet.toBuffer as (writer?: unknown) => Buffer)(new ByteWriter())
+}
+
+/**
+ * An answer cut to `limit` bytes for UDP: the header and question, as many whole answer records as
+ * fit (authority and additional records dropped), our OPT when the client sent one, and TC set so the
+ * client asks again over TCP. Records are cut at their boundaries; compression pointers only point
+ * backwards, so what is kept stays valid.
+ */
+export function truncateTo(full: Buffer, questionEnd: number, limit: number, edns: boolean, udpSize: number): Buffer {
+  const records = walkRecords(full, questionEnd) ?? []
+  const room = limit - (edns ? OPT_LENGTH : 0)
+  let end = questionEnd
+  let count = 0
+  for (const record of records) {
+    if (record.section !== 'answer' || record.end > room) break
+    end = record.end
+    count++
   }
+  const out = Buffer.alloc(end)
+  full.copy(out, 0, 0, end)
+  out[2] = out[2]! | 0x02
+  out.writeUInt16BE(count, 6)
+  out.writeUInt16BE(0, 8)
+  out.writeUInt16BE(0, 10)
+  return edns ? withOpt(out, udpSize) : out
+}
+
+/** Offset just after the question of a well-formed message. */
+export function questionEnd(message: Buffer): number {
+  let p = HEADER
+  while (p < message.length && message[p] !== 0) {
+    if ((message[p]! & 0xc0) === 0xc0) return p + 2 + 4
+    p += message[p]! + 1
+  }
+  return p + 1 + 4
 }
 
 /** Appends an OPT record (our UDP size, version 0, no options) and counts it. */

@@ -4,7 +4,8 @@ import {isIPv6} from 'node:net'
 import net from 'node:net'
 
 import {UserError} from '../errors.js'
-import {HEADER, type Query, RCODE, TYPE, walkRecords} from './wire.js'
+import {MAX_MESSAGE, withOpt} from './answer.js'
+import {HEADER, type Query, RCODE, TYPE, skipName, walkRecords} from './wire.js'
 
 export interface Upstream {
   host: string
@@ -34,23 +35,42 @@ function checked(host: string, port: string | undefined, text: string): Upstream
 export interface ForwarderOptions {
   upstreams: Upstream[]
   timeoutMs: number
+  /** Answers cached at most. */
   cacheSize: number
+  /** Bytes of cached answers at most (`dns.cacheBytes`). */
+  cacheBytes?: number
+  /** Questions forwarded at the same time at most (dnsmasq's dns-forward-max); beyond: SERVFAIL. */
+  forwardMax?: number
   /** Our EDNS UDP size, offered upstream and to clients. */
   udpSize: number
-  /** Longest time an answer stays cached, in seconds. */
+  /** Longest time an answer stays cached, in seconds (and the largest TTL passed on). */
   maxTtl?: number
   /** Longest time a negative answer stays cached (RFC 2308), in seconds. */
   maxNegativeTtl?: number
 }
 
-interface CacheEntry {
-  /** The upstream answer with our question bytes (lower case) and an OPT record, ID 0. */
+/** A cached answer, sanitised: header (ID 0, QR RA, rcode), the question, the records kept; no OPT. */
+export interface CachedAnswer {
   message: Buffer
   storedAt: number
   expiresAt: number
+  /** Offsets of every record's TTL in `message`. */
   ttlOffsets: number[]
-  /** Offset of the OPT record (last in the message), or -1. */
-  optOffset: number
+  rcode: number
+}
+
+interface CacheEntry extends CachedAnswer {
+  key: string
+  /** The lower-case question bytes (the native table's key). */
+  question: Buffer
+  dnssecOk: boolean
+  bytes: number
+}
+
+/** Where cache changes go besides the cache itself (the native answerer's table). */
+export interface CacheListener {
+  stored(question: Buffer, answer: CachedAnswer, ttlSeconds: number): void
+  evicted(question: Buffer): void
 }
 
 export interface ForwarderStats {
@@ -59,47 +79,85 @@ export interface ForwarderStats {
   failures: number
   tcpFallbacks: number
   cached: number
+  cacheBytes: number
+  inflight: number
+  /** Misses answered SERVFAIL because forwardMax questions were already out. */
+  overMax: number
+  /** Upstream answers that could not be used (malformed, not answering the question). */
+  rejected: number
 }
+
+const ENTRY_OVERHEAD = 160
 
 /**
  * Forwards questions outside our zones: UDP to each upstream in turn (a fresh
- * socket and random ID per query), TCP when the answer comes back truncated;
- * answers are cached for their smallest TTL (negative ones for the SOA
- * minimum), in a bounded LRU; identical questions in flight share one upstream
- * query.
+ * socket and random ID per query), TCP when the answer comes back truncated.
+ * Answers are sanitised before anything else sees them (only the records
+ * answering the question and its CNAME chain, TTLs capped, trailing bytes and
+ * unrelated records dropped), then cached for their smallest TTL (negative
+ * ones per RFC 2308), bounded in entries and bytes (LRU). Identical questions
+ * in flight share one upstream query; at most `forwardMax` are in flight
+ * (each with one socket), so the sockets are bounded too.
  */
 export class Forwarder {
-  readonly stats: ForwarderStats = {forwarded: 0, cacheHits: 0, failures: 0, tcpFallbacks: 0, cached: 0}
+  readonly stats: ForwarderStats = {
+    forwarded: 0,
+    cacheHits: 0,
+    failures: 0,
+    tcpFallbacks: 0,
+    cached: 0,
+    cacheBytes: 0,
+    inflight: 0,
+    overMax: 0,
+    rejected: 0,
+  }
+
   private readonly cache = new Map<string, CacheEntry>()
   private readonly inflight = new Map<string, Promise<CacheEntry | undefined>>()
   private closed = false
+  listener: CacheListener | undefined
 
   constructor(private readonly options: ForwarderOptions) {}
+
+  get forwardMax(): number {
+    return this.options.forwardMax ?? 150
+  }
 
   close(): void {
     this.closed = true
     this.cache.clear()
+    this.stats.cached = 0
+    this.stats.cacheBytes = 0
   }
 
   /**
    * The full answer for the client's query (ID, flags and question bytes
-   * patched; OPT kept only when the client sent one), or undefined when no
-   * upstream answered (the caller answers SERVFAIL).
+   * patched; OPT only when the client sent one), or undefined when no
+   * upstream answered or too many questions are out (the caller answers SERVFAIL).
    */
   async resolve(query: Query, message: Buffer): Promise<Buffer | undefined> {
-    const key = `${query.name}|${query.type}|${query.klass}|${query.opt?.dnssecOk ? 1 : 0}`
+    const dnssecOk = query.opt?.dnssecOk ?? false
+    const key = `${query.name}|${query.type}|${query.klass}|${dnssecOk ? 1 : 0}`
     const now = Date.now()
-    let entry = this.cache.get(key)
+    let entry: CachedAnswer | undefined = this.cache.get(key)
     if (entry && entry.expiresAt > now) {
       this.cache.delete(key)
-      this.cache.set(key, entry) // most recently used last
+      this.cache.set(key, entry as CacheEntry) // most recently used last
       this.stats.cacheHits++
     } else {
-      if (entry) this.cache.delete(key)
+      if (entry) this.evict(key)
       let pending = this.inflight.get(key)
       if (!pending) {
-        pending = this.fetch(query, message).finally(() => this.inflight.delete(key))
+        if (this.inflight.size >= this.forwardMax) {
+          this.stats.overMax++
+          return undefined
+        }
+        pending = this.fetch(query, message, key).finally(() => {
+          this.inflight.delete(key)
+          this.stats.inflight = this.inflight.size
+        })
         this.inflight.set(key, pending)
+        this.stats.inflight = this.inflight.size
       }
       entry = await pending
       if (!entry) return undefined
@@ -107,106 +165,242 @@ export class Forwarder {
     return this.forClient(entry, query, message)
   }
 
-  private async fetch(query: Query, message: Buffer): Promise<CacheEntry | undefined> {
+  private async fetch(query: Query, message: Buffer, key: string): Promise<CacheEntry | undefined> {
     if (this.closed) return undefined
     const question = Buffer.from(message.subarray(HEADER, query.questionEnd))
     lowerName(question)
-    let fallback: Buffer | undefined
+    const dnssecOk = query.opt?.dnssecOk ?? false
+    let fallback: CacheEntry | undefined
     for (const upstream of this.options.upstreams) {
       const id = randomInt(0x10000)
       const request = buildQuery(id, question, query, this.options.udpSize)
-      let answer: Buffer | undefined
+      let raw: Buffer
       try {
         this.stats.forwarded++
-        answer = await udpExchange(upstream, request, id, question, this.options.timeoutMs)
-        if (answer[2]! & 0x02) {
+        raw = await udpExchange(upstream, request, id, question, this.options.timeoutMs)
+        if (raw[2]! & 0x02) {
           this.stats.tcpFallbacks++
-          answer = await tcpExchange(upstream, request, id, question, this.options.timeoutMs)
+          raw = await tcpExchange(upstream, request, id, question, this.options.timeoutMs)
         }
       } catch {
         this.stats.failures++
         continue
       }
-      const rcode = answer[3]! & 0x0f
-      if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) {
-        fallback = answer
+      const clean = sanitizeAnswer(raw, question, {
+        dnssecOk,
+        maxTtl: this.options.maxTtl ?? 86400,
+        maxNegativeTtl: this.options.maxNegativeTtl ?? 10800,
+      })
+      if (!clean) {
+        this.stats.rejected++
         continue
       }
-      return this.store(query, answer)
+      const now = Date.now()
+      const entry: CacheEntry = {
+        ...clean.answer,
+        storedAt: now,
+        expiresAt: now + clean.ttl * 1000,
+        key,
+        question,
+        dnssecOk,
+        bytes: clean.answer.message.length + question.length + key.length + ENTRY_OVERHEAD,
+      }
+      if (clean.answer.rcode === RCODE.SERVFAIL || clean.answer.rcode === RCODE.REFUSED) {
+        fallback = {...entry, expiresAt: now}
+        continue
+      }
+      if (clean.ttl > 0) this.store(entry, clean.ttl)
+      return entry
     }
-    return fallback ? this.entryFor(fallback, 0) : undefined
+    return fallback
   }
 
-  private store(query: Query, answer: Buffer): CacheEntry | undefined {
-    const records = walkRecords(answer, HEADER + (answer.readUInt16BE(4) === 1 ? questionLength(answer) : 0))
-    if (!records) return undefined
-    const rcode = answer[3]! & 0x0f
-    let ttl = Infinity
-    const answers = records.filter((r) => r.section === 'answer')
-    if (rcode === RCODE.NOERROR && answers.length > 0) {
-      for (const r of answers) ttl = Math.min(ttl, answer.readUInt32BE(r.ttlOffset))
-      ttl = Math.min(ttl, this.options.maxTtl ?? 86400)
-    } else if (rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN) {
-      const soa = records.find((r) => r.section === 'authority' && r.type === TYPE.SOA)
-      ttl = soa
-        ? Math.min(
-            answer.readUInt32BE(soa.ttlOffset),
-            answer.readUInt32BE(soa.end - 4),
-            this.options.maxNegativeTtl ?? 10800,
-          )
-        : 0
-    } else {
-      ttl = 0
-    }
-    const entry = this.entryFor(answer, ttl)
-    if (!entry || ttl <= 0 || this.options.cacheSize <= 0 || this.closed) return entry
-    const key = `${query.name}|${query.type}|${query.klass}|${query.opt?.dnssecOk ? 1 : 0}`
-    this.cache.set(key, entry)
-    while (this.cache.size > this.options.cacheSize) this.cache.delete(this.cache.keys().next().value!)
+  private store(entry: CacheEntry, ttl: number): void {
+    const maxBytes = this.options.cacheBytes ?? 16 << 20
+    if (this.options.cacheSize <= 0 || this.closed || entry.bytes > maxBytes / 4) return
+    if (this.cache.has(entry.key)) this.evict(entry.key)
+    this.cache.set(entry.key, entry)
+    this.stats.cacheBytes += entry.bytes
+    while (this.cache.size > this.options.cacheSize || this.stats.cacheBytes > maxBytes)
+      this.evict(this.cache.keys().next().value!)
     this.stats.cached = this.cache.size
-    return entry
+    if (!entry.dnssecOk) this.listener?.stored(entry.question, entry, ttl)
   }
 
-  private entryFor(answer: Buffer, ttl: number): CacheEntry | undefined {
-    const qEnd = HEADER + questionLength(answer)
-    const records = walkRecords(answer, qEnd)
-    if (!records) return undefined
-    const ttlOffsets: number[] = []
-    let optOffset = -1
-    for (const r of records) {
-      if (r.type === TYPE.OPT) {
-        if (r === records[records.length - 1]) optOffset = r.start
-        continue
-      }
-      ttlOffsets.push(r.ttlOffset)
-    }
-    const now = Date.now()
-    return {message: answer, storedAt: now, expiresAt: now + ttl * 1000, ttlOffsets, optOffset}
+  private evict(key: string): void {
+    const entry = this.cache.get(key)
+    if (!entry) return
+    this.cache.delete(key)
+    this.stats.cacheBytes -= entry.bytes
+    this.stats.cached = this.cache.size
+    if (!entry.dnssecOk) this.listener?.evicted(entry.question)
   }
 
-  private forClient(entry: CacheEntry, query: Query, message: Buffer): Buffer {
-    const keepOpt = query.opt !== undefined && entry.optOffset >= 0
-    const length = entry.optOffset >= 0 && !keepOpt ? entry.optOffset : entry.message.length
-    const out = Buffer.alloc(length)
-    entry.message.copy(out, 0, 0, length)
-    if (entry.optOffset >= 0 && !keepOpt) out.writeUInt16BE(out.readUInt16BE(10) - 1, 10)
-    if (keepOpt) out.writeUInt16BE(this.options.udpSize, entry.optOffset + 3)
-    out.writeUInt16BE(query.id, 0)
-    out[2] = 0x80 | (out[2]! & 0x02) | (query.rd ? 0x01 : 0) // QR, TC as received, RD from the client; AA off
-    out[3] = 0x80 | (out[3]! & 0x2f) | (query.cd ? 0x10 : 0) // RA, AD + rcode from upstream, CD from the client
-    message.copy(out, HEADER, HEADER, query.questionEnd)
+  private forClient(entry: CachedAnswer, query: Query, message: Buffer): Buffer {
+    const body = Buffer.from(entry.message)
+    body.writeUInt16BE(query.id, 0)
+    body[2] = (body[2]! & 0xfe) | (query.rd ? 0x01 : 0) // RD from the client
+    body[3] = (body[3]! & 0xef) | (query.cd ? 0x10 : 0) // CD from the client
+    message.copy(body, HEADER, HEADER, query.questionEnd)
     const elapsed = Math.floor((Date.now() - entry.storedAt) / 1000)
     if (elapsed > 0) {
-      for (const offset of entry.ttlOffsets) out.writeUInt32BE(Math.max(0, out.readUInt32BE(offset) - elapsed), offset)
+      for (const offset of entry.ttlOffsets)
+        body.writeUInt32BE(Math.max(0, body.readUInt32BE(offset) - elapsed), offset)
     }
+    if (!query.opt) return body
+    const out = withOpt(body, this.options.udpSize)
+    out[out.length - 4] = query.opt.dnssecOk ? 0x80 : 0
     return out
   }
 }
 
-function questionLength(message: Buffer): number {
-  let p = HEADER
-  while (p < message.length && message[p] !== 0) p += message[p]! + 1
-  return p + 1 + 4 - HEADER
+const NAME_RDATA: Record<number, [number, number]> = {
+  // type: [bytes before the first name, names]
+  [TYPE.NS]: [0, 1],
+  [TYPE.CNAME]: [0, 1],
+  [TYPE.PTR]: [0, 1],
+  [TYPE.MX]: [2, 1],
+  [TYPE.SRV]: [6, 1],
+  [TYPE.SOA]: [0, 2],
+}
+const TYPE_RRSIG = 46
+const QUESTION_POINTER = String.fromCharCode(0xc0, HEADER)
+const DNSSEC_TYPES = new Set([TYPE_RRSIG, 47, 50]) // RRSIG, NSEC, NSEC3
+
+/**
+ * An upstream answer made safe to cache and pass on: the header (ID 0, QR, RA, AD and rcode kept;
+ * AA and TC off), our question, the answer records for the question name and its CNAME chain (the
+ * asked type, CNAMEs, signatures when DO), SOA/NS authority for negative answers and referrals, no
+ * additional records, names uncompressed, TTLs with the top bit set taken as 0 (RFC 2181 §8) and capped.
+ * Undefined when the message is not well-formed. `ttl`: how long it may be cached (RFC 2308 for
+ * negative answers; 0: not at all).
+ */
+export function sanitizeAnswer(
+  raw: Buffer,
+  question: Buffer,
+  options: {dnssecOk: boolean; maxTtl: number; maxNegativeTtl: number},
+): {answer: CachedAnswer; ttl: number} | undefined {
+  if (raw.length < HEADER + question.length || raw.readUInt16BE(4) !== 1) return undefined
+  const qEnd = HEADER + question.length
+  const records = walkRecords(raw, qEnd)
+  if (!records) return undefined
+  const qtype = question.readUInt16BE(question.length - 4)
+  const rcode = raw[3]! & 0x0f
+  // The CNAME chain from the question name, in answer order (bounded by the records there are).
+  const chain = [question.subarray(0, question.length - 4).toString('latin1')]
+  for (let round = 0; round < 16; round++) {
+    const tail = chain[chain.length - 1]!
+    const next = records.find((r) => r.section === 'answer' && r.type === TYPE.CNAME && sameWire(raw, r.start, tail))
+    const target = next && expandName(raw, next.rdataOffset, next.end)
+    if (!target || chain.includes(target.wire)) break
+    chain.push(target.wire)
+  }
+  const last = chain[chain.length - 1]!
+  const parts: Buffer[] = []
+  const ttlOffsets: number[] = []
+  let length = qEnd
+  let answerCount = 0
+  let authorityCount = 0
+  let minTtl = Infinity
+  let soaTtl: number | undefined
+  for (const r of records) {
+    if (r.section === 'additional') continue
+    const owner = expandName(raw, r.start, r.end)
+    if (!owner) return undefined
+    if (r.section === 'answer') {
+      const wanted =
+        r.type === qtype || qtype === TYPE.ANY || r.type === TYPE.CNAME || (options.dnssecOk && r.type === TYPE_RRSIG)
+      if (!wanted || !chain.includes(owner.wire)) continue
+    } else {
+      // Authority: the zone's SOA or NS for the last name of the chain (and proofs when DO).
+      const ofChain = last === owner.wire || last.endsWith(owner.wire) || owner.wire === '\0'
+      const wanted = r.type === TYPE.SOA || r.type === TYPE.NS || (options.dnssecOk && DNSSEC_TYPES.has(r.type))
+      if (!wanted || !(ofChain || DNSSEC_TYPES.has(r.type))) continue
+    }
+    let rdata = raw.subarray(r.rdataOffset, r.end)
+    const names = NAME_RDATA[r.type]
+    if (names) {
+      const [prefix, count] = names
+      const pieces: Buffer[] = [raw.subarray(r.rdataOffset, r.rdataOffset + prefix)]
+      let p = r.rdataOffset + prefix
+      for (let i = 0; i < count; i++) {
+        const name = expandName(raw, p, r.end)
+        if (!name) return undefined
+        pieces.push(Buffer.from(name.wire, 'latin1'))
+        p = name.end
+      }
+      pieces.push(raw.subarray(p, r.end))
+      rdata = Buffer.concat(pieces)
+    }
+    let ttl = raw.readUInt32BE(r.ttlOffset)
+    ttl = ttl >= 0x80000000 ? 0 : Math.min(ttl, options.maxTtl)
+    // The question's name as a pointer to the question (so the client's letter case shows there too).
+    const ownerBytes = owner.wire === chain[0] ? QUESTION_POINTER : owner.wire
+    const size = ownerBytes.length + 10 + rdata.length
+    if (length + size > MAX_MESSAGE - 11) break // what fits in one message, with room for an OPT
+    const record = Buffer.alloc(size)
+    record.write(ownerBytes, 0, 'latin1')
+    const o = ownerBytes.length
+    record.writeUInt16BE(r.type, o)
+    record.writeUInt16BE(r.klass, o + 2)
+    ttlOffsets.push(length + o + 4)
+    record.writeUInt32BE(ttl, o + 4)
+    record.writeUInt16BE(rdata.length, o + 8)
+    rdata.copy(record, o + 10)
+    if (r.section === 'answer') {
+      answerCount++
+      minTtl = Math.min(minTtl, ttl)
+    } else {
+      authorityCount++
+      if (r.type === TYPE.SOA) {
+        // RFC 2308: a negative answer lives for the smaller of the SOA's TTL and its MINIMUM.
+        const minimum = rdata.readUInt32BE(rdata.length - 4)
+        soaTtl = Math.min(ttl, minimum >= 0x80000000 ? 0 : minimum, options.maxNegativeTtl)
+        record.writeUInt32BE(soaTtl, o + 4)
+      }
+    }
+    parts.push(record)
+    length += size
+  }
+  const header = Buffer.alloc(HEADER)
+  header[2] = 0x80 // QR; RD patched per client
+  header[3] = 0x80 | (raw[3]! & 0x20) | rcode // RA, AD as received, rcode
+  header.writeUInt16BE(1, 4)
+  header.writeUInt16BE(answerCount, 6)
+  header.writeUInt16BE(authorityCount, 8)
+  const message = Buffer.concat([header, question, ...parts], length)
+  let ttl = 0
+  if (rcode === RCODE.NOERROR && answerCount > 0) ttl = minTtl
+  else if (rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN) ttl = soaTtl ?? 0
+  return {answer: {message, storedAt: 0, expiresAt: 0, ttlOffsets, rcode}, ttl}
+}
+
+/** A name at `offset` (pointers followed, validated), as lower-case uncompressed wire bytes in a latin1 string. */
+function expandName(buf: Buffer, offset: number, end: number): {wire: string; end: number} | undefined {
+  const after = skipName(buf, offset, end)
+  if (after < 0) return undefined
+  let out = ''
+  let p = offset
+  for (let hops = 0; hops < 128;) {
+    const len = buf[p]!
+    if (len === 0) return {wire: out + '\0', end: after}
+    if ((len & 0xc0) === 0xc0) {
+      p = ((len & 0x3f) << 8) | buf[p + 1]!
+      hops++
+      continue
+    }
+    out += String.fromCharCode(len)
+    for (let i = p + 1; i <= p + len; i++) {
+      const c = buf[i]!
+      out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c)
+    }
+    p += len + 1
+  }
+  return undefined
+}
+
+function sameWire(buf: Buffer, offset: number, wire: string): boolean {
+  return expandName(buf, offset, buf.length)?.wire === wire
 }
 
 function lowerName(question: Buffer): void {

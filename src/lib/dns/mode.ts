@@ -2,6 +2,7 @@ import {HttpError, type Router, json} from '../http/router.js'
 import type {MetricsRegistry} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {effectiveDnsPort} from './config.js'
+import type {ForwarderStats} from './forwarder.js'
 import {ANSWER_BUCKETS, METRIC_RCODES, METRIC_TYPES} from './server.js'
 import {type DnsConfig, DnsService, type RecordsReport, dockerConnector} from './service.js'
 
@@ -26,13 +27,12 @@ export interface DnsSnapshot extends RecordsReport {
   port: number
   upstreams: string[]
   fastPath: boolean
-  /** How UDP is read and answered: `native` threads, the `js` hot path, or the `public` dgram API. */
+  /** How UDP is read and answered: `native` threads (the fast path), or `public` (dgram, the full path). */
   udpPath: string
-  workers: {processes: number; answered: number}
   startedAt: string | null
   queries: {total: number; byRcode: Record<string, number>; byType: Record<string, number>}
   dropped: {malformed: number; rateLimited: number; tcpRejected: number; overloaded: number}
-  forwarder: {forwarded: number; cacheHits: number; failures: number; tcpFallbacks: number; cached: number} | null
+  forwarder: ForwarderStats | null
 }
 
 /**
@@ -71,7 +71,6 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       upstreams: s.config.upstreams,
       fastPath: s.server?.fastPath ?? false,
       udpPath: s.server?.udpPath ?? 'none',
-      workers: {processes: s.server?.workerCount ?? 0, answered: s.server?.workerAnswers ?? 0},
       startedAt: s.startedAt?.toISOString() ?? null,
       queries: {total, byRcode, byType},
       dropped: {...(stats?.dropped ?? {malformed: 0, rateLimited: 0, tcpRejected: 0, overloaded: 0})},
@@ -239,7 +238,59 @@ function registerMetrics(metrics: MetricsRegistry, current: () => DnsService | u
     return f ? [{value: f.stats.forwarded}] : []
   })
   metrics.collectedCounter('homeops_dns_cache_hits_total', 'Forwarded questions answered from the cache', () => {
+    const s = current()
+    const f = s?.forwarder
+    if (!f) return []
+    const native = s.server?.stats.nativeCacheHits ?? 0
+    return [
+      {labels: {path: 'native'}, value: native},
+      {labels: {path: 'full'}, value: f.stats.cacheHits},
+    ]
+  })
+  metrics.collectedGauge('homeops_dns_forward_inflight', 'Questions forwarded upstream and not answered yet', () => {
     const f = current()?.forwarder
-    return f ? [{value: f.stats.cacheHits}] : []
+    return f ? [{value: f.stats.inflight}] : []
+  })
+  metrics.collectedGauge(
+    'homeops_dns_forward_max',
+    'Questions forwarded at the same time at most (dns.forwardMax)',
+    () => {
+      const f = current()?.forwarder
+      return f ? [{value: f.forwardMax}] : []
+    },
+  )
+  metrics.collectedCounter(
+    'homeops_dns_forward_refused_total',
+    'Forwarded questions answered SERVFAIL without asking, by reason',
+    () => {
+      const f = current()?.forwarder
+      return f ? [{labels: {reason: 'forward_max'}, value: f.stats.overMax}] : []
+    },
+  )
+  metrics.collectedCounter('homeops_dns_upstream_rejected_total', 'Upstream answers not usable (malformed)', () => {
+    const f = current()?.forwarder
+    return f ? [{value: f.stats.rejected}] : []
+  })
+  metrics.collectedGauge('homeops_dns_cache_entries', 'Forwarded answers cached', () => {
+    const f = current()?.forwarder
+    return f ? [{value: f.stats.cached}] : []
+  })
+  metrics.collectedGauge('homeops_dns_cache_bytes', 'Bytes of forwarded answers cached (bound: dns.cacheBytes)', () => {
+    const f = current()?.forwarder
+    return f ? [{value: f.stats.cacheBytes}] : []
+  })
+  metrics.collectedGauge('homeops_dns_tcp_connections', 'Open DNS TCP connections', () => {
+    const server = current()?.server
+    return server ? [{value: server.tcpConnections}] : []
+  })
+  metrics.collectedCounter('homeops_dns_tcp_closed_total', 'DNS TCP connections closed by a bound, by reason', () => {
+    const stats = current()?.server?.stats
+    if (!stats) return []
+    return [
+      {labels: {reason: 'per_source_limit'}, value: stats.tcpClosed.perSource},
+      {labels: {reason: 'message_timeout'}, value: stats.tcpClosed.messageTimeout},
+      {labels: {reason: 'idle'}, value: stats.tcpClosed.idle},
+      {labels: {reason: 'output_limit'}, value: stats.tcpClosed.outputLimit},
+    ]
   })
 }

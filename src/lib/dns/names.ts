@@ -37,6 +37,21 @@ export function parentName(name: string): string | undefined {
   return dot < 0 ? undefined : name.slice(dot + 1)
 }
 
+/** The nearest of `name` and its ancestors that `set` holds (the root `''` last), or undefined. */
+export function ancestorIn(name: string, set: ReadonlySet<string>): string | undefined {
+  let node: string | undefined = name
+  while (node !== undefined) {
+    if (set.has(node)) return node
+    node = parentName(node)
+  }
+  return set.has('') ? '' : undefined
+}
+
+/** The addresses blocklists point names at: no PTR is derived for them. */
+export function isSinkAddress(address: string): boolean {
+  return address === '0.0.0.0' || address === '::'
+}
+
 /** True when `name` is `zone` or below it. */
 export function inZone(name: string, zone: string): boolean {
   if (zone === '') return true

@@ -6,27 +6,19 @@ import {Packet} from 'dns2'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
-import {authoritative, encodeAnswer, withOpt} from './answer.js'
+import {MAX_MESSAGE, authoritative, encodeAnswer, questionEnd, truncateTo, withOpt} from './answer.js'
 import type {Forwarder} from './forwarder.js'
-import {
-  DnsStats,
-  type HotEntry,
-  type SendFn,
-  answerFast,
-  attachRaw,
-  hit,
-  lookupFast,
-  metricIndex,
-  patch,
-} from './hot-path.js'
 import {encodeWireName} from './names.js'
-import {type NativeAnswerer, NativeTable, attachNative, nativeAddon} from './native.js'
+import {type NativeAnswerer, type NativeSinks, NativeTable, attachNative, nativeAddon} from './native.js'
 import type {RateLimiter} from './rate-limit.js'
-import type {WorkerPool} from './workers.js'
+import {DnsStats, type HotEntry, metricIndex, patch} from './stats.js'
 import type {ZoneData} from './store.js'
 import {CLASS_IN, HEADER, type Query, RCODE, TYPE, errorResponse, scanQuery} from './wire.js'
 
-export {ANSWER_BUCKETS, DnsStats, METRIC_RCODES, METRIC_TYPES} from './hot-path.js'
+export {ANSWER_BUCKETS, DnsStats, METRIC_RCODES, METRIC_TYPES} from './stats.js'
+
+const TYPE_IXFR = 251
+const TYPE_AXFR = 252
 
 export interface DnsServerOptions {
   bind: string
@@ -39,12 +31,17 @@ export interface DnsServerOptions {
   logger: Logger
   /** Pre-encoded answers kept beyond the store's own names (wildcards, NXDOMAIN, …). */
   dynamicEntries?: number
-  /** Open TCP connections at most. */
+  /** Open TCP connections at most (`dns.tcpMaxConnections`). */
   maxTcpConnections?: number
+  /** Open TCP connections per source address at most (`dns.tcpMaxPerSource`). */
+  maxTcpPerSource?: number
+  /** A connection without a query in flight or on its way is closed after this (`dns.tcpIdleMs`). */
   tcpIdleMs?: number
-  /** Extra processes answering UDP from the pre-encoded table (0: this process only). */
-  workers?: number
-  /** `dns.rateLimit`, for the workers' own limiters and the native threads. */
+  /** A TCP message (the first one from connecting) must arrive whole within this (`dns.tcpMessageTimeoutMs`). */
+  tcpMessageMs?: number
+  /** Answer bytes queued for a connection before it stops being read (`dns.tcpOutputBytes`). */
+  tcpOutputBytes?: number
+  /** `dns.rateLimit`, for the native threads' own limiter. */
   rateLimit?: number
   /** Answer UDP on native threads when the addon is built (`dns.native`); default true. */
   native?: boolean
@@ -52,8 +49,8 @@ export interface DnsServerOptions {
 
 type Entry = HotEntry
 
-/** How a socket's datagrams are read: a native thread, the JS handle path, or dgram's public API. */
-export type UdpPath = 'native' | 'js' | 'public'
+/** How a socket's datagrams are read: a native thread (the fast path), or dgram's API into the full path. */
+export type UdpPath = 'native' | 'public'
 
 interface UdpEndpoint {
   socket: dgram.Socket
@@ -65,16 +62,16 @@ interface UdpEndpoint {
 }
 
 /**
- * The DNS server: UDP and TCP sockets, IPv4 and IPv6.
+ * The DNS server: UDP and TCP sockets, IPv4 and IPv6. One data plane:
  *
- * Hot path (UDP): the question is read straight from the buffer, looked up
- * in a table of answers pre-encoded by dns2 when the store changed, copied
- * with the query's ID, flags and name bytes patched in, and sent. Where the
- * native addon is built, a thread per socket does this in batches
- * (native.ts) and hands everything else to `onUdp`; otherwise the JS hot path
- * does it per datagram. Anything else (forwarding, errors, truncation, TCP)
- * goes through `answer()`, which validates the whole message first and
- * parses it with dns2.
+ * - the fast path, native (native.ts): a thread per UDP socket answers plain
+ *   queries from a table of answers pre-encoded by dns2 when the store
+ *   changed, from the forwarding cache (TTLs counted down) and for blocklist
+ *   names, in batches, and hands everything else to `onUdp`;
+ * - the full path, `answer()`: validates the whole message, parses it with
+ *   dns2, answers from the same pre-encoded answers or the store, forwards,
+ *   truncates, refuses. It serves TCP, every miss of the fast path, and all of
+ *   UDP when the addon is not built.
  */
 export class DnsServer {
   private readonly counters = new DnsStats()
@@ -84,11 +81,8 @@ export class DnsServer {
   private readonly udp: UdpEndpoint[] = []
   private readonly tcpServers: net.Server[] = []
   private readonly tcpSockets = new Set<net.Socket>()
+  private readonly tcpPerSource = new Map<string, number>()
   private fillTimer: NodeJS.Immediate | undefined
-  private pool: WorkerPool | undefined
-  private filled = false
-  /** Answers sent by worker processes (they are in `stats` too). */
-  workerAnswers = 0
   private readonly ra: boolean
   private readonly maxUdp: number
   /** The answers the native threads serve; undefined when they are off or not built. */
@@ -105,6 +99,30 @@ export class DnsServer {
       this.nativeTable = addon ? new NativeTable(addon) : undefined
       this.nativeProblem = error
     }
+    const table = this.nativeTable
+    if (table && options.forwarder) {
+      // Forwarded answers the cache keeps (DO-less questions) are answered by the native threads too.
+      const udpSize = this.maxUdp
+      options.forwarder.listener = {
+        stored: (question, answer, ttl) => {
+          const edns = withOpt(answer.message, udpSize)
+          const entry: HotEntry = {
+            plain: answer.message,
+            edns,
+            rcode: answer.rcode,
+            questionLength: question.length,
+            metric: metricIndex(question.readUInt16BE(question.length - 4), answer.rcode),
+          }
+          table.putForward(question, entry, answer.ttlOffsets, ttl, true)
+        },
+        evicted: (question) => table.deleteForward(question),
+      }
+    }
+  }
+
+  /** Open TCP connections. */
+  get tcpConnections(): number {
+    return this.tcpSockets.size
   }
 
   /** Counters of every path, the native threads' included. */
@@ -128,9 +146,9 @@ export class DnsServer {
     return this.udp[0]?.port ?? this.options.port
   }
 
-  /** True when UDP answers bypass dgram's public API (native threads or the JS handle path). */
+  /** True when the native threads answer UDP. */
   get fastPath(): boolean {
-    return this.udp.length > 0 && this.udp.every((e) => e.path !== 'public')
+    return this.udp.length > 0 && this.udp.every((e) => e.path === 'native')
   }
 
   /** How UDP is answered, e.g. `native` (diagnostics; several values when sockets differ). */
@@ -138,40 +156,78 @@ export class DnsServer {
     return [...new Set(this.udp.map((e) => e.path))].join(',') || 'none'
   }
 
-  /** New records: drop every pre-encoded answer, then re-encode the store's names in the background. */
+  /**
+   * New records: the full path answers from them at once (encoding on demand); the pre-encoded
+   * answers are rebuilt in the background and handed to the native threads in one swap, which keep
+   * answering from the previous ones until then (no gap). Blocklist names are not pre-encoded: the
+   * native threads synthesise their answers from the names alone.
+   */
   setData(data: ZoneData): void {
     this.data = data
     this.table = new Map()
     this.dynamic = new Map()
-    this.nativeTable?.set(this.table)
-    this.filled = false
     if (this.fillTimer) clearImmediate(this.fillTimer)
-    const work: [string, number][] = []
-    for (const name of data.names.keys()) {
-      if (name.startsWith('*.')) continue
-      work.push([name, TYPE.A], [name, TYPE.AAAA])
-    }
-    for (const name of data.ptr.keys()) work.push([name, TYPE.PTR])
+    const work: string[] = []
+    for (const [name, entry] of data.names) if (!entry.sink && !name.startsWith('*.')) work.push(name)
+    for (const name of data.ptr.keys()) work.push(name)
+    const names = data.names.size
     let i = 0
     const step = () => {
       this.fillTimer = undefined
       if (this.data !== data) return
-      const end = Math.min(work.length, i + 256)
+      const end = Math.min(work.length, i + 128)
       for (; i < end; i++) {
-        const [name, type] = work[i]!
-        const key = tableKey(name, type, CLASS_IN)
-        if (this.table.has(key)) continue
-        const entry = this.encode(data, name, type, CLASS_IN)
-        if (entry) this.table.set(key, entry)
+        const name = work[i]!
+        for (const type of i < work.length - data.ptr.size ? [TYPE.A, TYPE.AAAA] : [TYPE.PTR]) {
+          const key = tableKey(name, type, CLASS_IN)
+          if (this.table.has(key)) continue
+          const entry = this.encode(data, name, type, CLASS_IN)
+          if (entry) this.table.set(key, entry)
+        }
       }
-      if (i < work.length) this.fillTimer = setImmediate(step)
-      else {
-        this.filled = true
-        this.nativeTable?.set(this.table, this.dynamic)
-        this.pool?.setTable(this.table)
+      if (i < work.length) {
+        this.fillTimer = setImmediate(step)
+        return
       }
+      const table = this.nativeTable
+      if (!table) return
+      const skipped = table.set(this.table, this.dynamic, this.sinks(data))
+      if (skipped > 0) this.options.logger.warn('dns answers left to the full path', {count: skipped, names})
     }
     step()
+  }
+
+  /** Blocklist names for the native threads: `[bits][length][wire name]…`. */
+  private sinks(data: ZoneData): NativeSinks {
+    let size = 0
+    for (const [name, entry] of data.names) if (entry.sink) size += name.length + 4
+    const names = Buffer.allocUnsafe(size)
+    let o = 0
+    for (const [name, entry] of data.names) {
+      if (!entry.sink) continue
+      names[o] = (entry.a.length > 0 ? 1 : 0) | (entry.aaaa.length > 0 ? 2 : 0)
+      const start = o + 2
+      let p = start
+      let label = p++
+      for (let k = 0; k < name.length; k++) {
+        const c = name.charCodeAt(k)
+        if (c === 0x2e) {
+          names[label] = p - label - 1
+          label = p++
+        } else names[p++] = c
+      }
+      names[label] = p - label - 1
+      names[p++] = 0
+      names[o + 1] = p - start
+      o = p
+    }
+    return {
+      names: names.subarray(0, o),
+      ttl: data.ttl,
+      ra: this.ra ? 1 : 0,
+      metricA: metricIndex(TYPE.A, RCODE.NOERROR),
+      metricAaaa: metricIndex(TYPE.AAAA, RCODE.NOERROR),
+    }
   }
 
   async start(): Promise<void> {
@@ -197,38 +253,9 @@ export class DnsServer {
         throw listenError(error, hosts.map((h) => h.address).join(', '), port)
       }
     }
-    const count = this.options.workers ?? 0
-    if (count > 0) {
-      const {WorkerPool} = await import('./workers.js')
-      this.pool = new WorkerPool({
-        count,
-        sockets: this.udp.map((e) => e.socket),
-        maxUdp: this.maxUdp,
-        rateLimit: this.options.rateLimit ?? 0,
-        native: this.options.native !== false,
-        logger: this.options.logger,
-        onMiss: (index, msg, address, port) => {
-          const endpoint = this.udp[index]
-          if (endpoint) this.onUdp(msg, address, port, endpoint, undefined)
-        },
-        onStats: (stats) => {
-          this.counters.merge(stats)
-          this.workerAnswers += stats.answerCount
-        },
-      })
-      this.pool.start()
-      if (this.filled) this.pool.setTable(this.table)
-    }
-  }
-
-  /** Worker processes running (dns.workers). */
-  get workerCount(): number {
-    return this.pool?.size ?? 0
   }
 
   async stop(): Promise<void> {
-    await this.pool?.stop()
-    this.pool = undefined
     if (this.fillTimer) clearImmediate(this.fillTimer)
     this.fillTimer = undefined
     for (const e of this.udp.splice(0)) {
@@ -246,6 +273,7 @@ export class DnsServer {
     }
     for (const socket of this.tcpSockets) socket.destroy()
     this.tcpSockets.clear()
+    this.tcpPerSource.clear()
     await Promise.all(this.tcpServers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
   }
 
@@ -308,7 +336,7 @@ export class DnsServer {
     })
   }
 
-  /** Native threads when built, else the direct handle path when Node's internals allow it, else the public API. */
+  /** The native thread when built (misses come back to `onUdp`), else dgram's API into the full path. */
   private installFastPath(endpoint: UdpEndpoint): void {
     const native =
       this.nativeTable &&
@@ -317,35 +345,18 @@ export class DnsServer {
         this.nativeTable,
         {maxUdp: this.maxUdp, perSource: this.options.rateLimit ?? 0},
         // The thread applied the source limiter already.
-        (msg, address, port) => this.onUdp(msg, address, port, endpoint, undefined, true),
+        (msg, address, port) => this.onUdp(msg, address, port, endpoint, true),
       )
     if (native) {
       endpoint.native = native
       endpoint.path = 'native'
       return
     }
-    const raw = attachRaw(
-      endpoint.socket,
-      (msg, address, port, send) => this.onUdp(msg, address, port, endpoint, send),
-      () => this.counters.sendErrors++,
-      (error) => {
-        this.counters.dropped.malformed++
-        this.options.logger.debug('dns packet failed', {error: errorMessage(error)})
-      },
-    )
-    if (raw) endpoint.path = 'js'
-    else endpoint.socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint, undefined))
+    endpoint.socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port, endpoint))
   }
 
-  /** One UDP datagram. `send` is the direct path; it returns false when it kept the buffer. */
-  private onUdp(
-    msg: Buffer,
-    address: string,
-    port: number,
-    endpoint: UdpEndpoint,
-    send: SendFn | undefined,
-    limited = false,
-  ): void {
+  /** One UDP datagram for the full path. */
+  private onUdp(msg: Buffer, address: string, port: number, endpoint: UdpEndpoint, limited = false): void {
     const started = performance.now()
     const stats = this.counters
     const limiter = this.options.limiter
@@ -353,20 +364,6 @@ export class DnsServer {
       stats.dropped.rateLimited++
       return
     }
-    if (answerFast(msg, address, port, send, this.table, this.dynamic, this.maxUdp, stats, started)) return
-    if (!send) {
-      // Public API: the hot path only looked; answer from a copy.
-      const entry = lookupFast(msg, this.table, this.dynamic, this.maxUdp)
-      if (entry) {
-        const copy = Buffer.from(hit.edns ? entry.edns : entry.plain)
-        patch(copy, msg, hit.qend, hit.edns)
-        this.sendPublic(endpoint, copy, port, address)
-        stats.queries[entry.metric]!++
-        stats.observe((performance.now() - started) / 1000)
-        return
-      }
-    }
-    // ---- everything else ----
     void this.answer(msg, 'udp').then(
       (out) => {
         if (out) this.sendPublic(endpoint, out, port, address)
@@ -419,7 +416,9 @@ export class DnsServer {
     const type = parsed.type
     const klass = parsed.class
     const limit =
-      transport === 'tcp' ? 65535 : query.opt ? Math.min(Math.max(query.opt.udpSize, 512), this.maxUdp) : 512
+      transport === 'tcp' ? MAX_MESSAGE : query.opt ? Math.min(Math.max(query.opt.udpSize, 512), this.maxUdp) : 512
+    // Zone transfers are not offered (RFC 5936 allows REFUSED); nothing to hand out name by name.
+    if (type === TYPE_AXFR || type === TYPE_IXFR) return this.error(query, RCODE.REFUSED, question)
 
     const data = this.data
     if (data && (klass === CLASS_IN || klass === 255)) {
@@ -438,8 +437,8 @@ export class DnsServer {
         this.counters.queries[entry.metric]!++
         const full = Buffer.from(query.opt ? entry.edns : entry.plain)
         if (entry.questionLength === query.questionEnd - HEADER) patch(full, msg, query.questionEnd, Boolean(query.opt))
-        else patchHeader(full, msg, Boolean(query.opt))
-        return full.length > limit ? truncated(full, Boolean(query.opt), this.maxUdp) : full
+        else patchHeader(full, msg)
+        return full.length > limit ? this.truncate(full, query, limit) : full
       }
     }
     if (klass !== CLASS_IN) return this.error(query, RCODE.REFUSED, question)
@@ -448,8 +447,15 @@ export class DnsServer {
     const answer = await forwarder.resolve(query, msg)
     if (!answer) return this.error(query, RCODE.SERVFAIL, question)
     this.counters.queries[metricIndex(type, answer[3]! & 0x0f)]!++
-    if (answer.length > limit) return truncated(answer, Boolean(query.opt), this.maxUdp)
+    if (answer.length > limit) return this.truncate(answer, query, limit)
     return answer
+  }
+
+  /** What fits of an answer over UDP, TC set; over TCP answers are at most 64 KiB already. */
+  private truncate(full: Buffer, query: Query, limit: number): Buffer {
+    const out = truncateTo(full, questionEnd(full), limit, Boolean(query.opt), this.maxUdp)
+    if (query.opt?.dnssecOk) out[out.length - 4] = 0x80
+    return out
   }
 
   private error(query: Query, rcode: number, question: Buffer): Buffer {
@@ -470,39 +476,98 @@ export class DnsServer {
     }
   }
 
+  /**
+   * One TCP connection, bounded: per-source connection count, a deadline for each message (the
+   * first one from connecting: a client trickling bytes cannot hold a slot), an idle timeout between
+   * messages, and at most `tcpOutputBytes` of answers queued (and 16 queries in flight) before the
+   * connection stops being read (a client that pipelines and never reads cannot grow our memory).
+   */
   private onTcp(socket: net.Socket): void {
+    const source = socket.remoteAddress ?? '?'
+    const perSource = this.tcpPerSource.get(source) ?? 0
+    if (perSource >= (this.options.maxTcpPerSource ?? 16)) {
+      this.counters.tcpClosed.perSource++
+      socket.destroy()
+      return
+    }
+    this.tcpPerSource.set(source, perSource + 1)
     this.tcpSockets.add(socket)
-    socket.setTimeout(this.options.tcpIdleMs ?? 10_000, () => socket.destroy())
+    const idleMs = this.options.tcpIdleMs ?? 10_000
+    const messageMs = this.options.tcpMessageMs ?? 3000
+    const outputCap = this.options.tcpOutputBytes ?? 128 * 1024
+    let deadline: NodeJS.Timeout | undefined
+    const close = (reason: keyof DnsStats['tcpClosed']) => {
+      if (socket.destroyed) return
+      this.counters.tcpClosed[reason]++
+      socket.destroy()
+    }
+    const startDeadline = () => {
+      deadline ??= setTimeout(() => close('messageTimeout'), messageMs)
+    }
+    const stopDeadline = () => {
+      if (deadline) clearTimeout(deadline)
+      deadline = undefined
+    }
+    startDeadline()
+    socket.setTimeout(idleMs, () => close('idle'))
     socket.on('error', () => socket.destroy())
-    socket.on('close', () => this.tcpSockets.delete(socket))
+    socket.on('close', () => {
+      stopDeadline()
+      this.tcpSockets.delete(socket)
+      const left = (this.tcpPerSource.get(source) ?? 1) - 1
+      if (left > 0) this.tcpPerSource.set(source, left)
+      else this.tcpPerSource.delete(source)
+    })
     let buffered: Buffer = Buffer.alloc(0)
+    let inFlight = 0
     let chain = Promise.resolve()
+    const throttle = () => {
+      const full = socket.writableLength >= outputCap || inFlight >= 16
+      if (full && !socket.isPaused()) socket.pause()
+      else if (!full && socket.isPaused()) socket.resume()
+    }
+    socket.on('drain', throttle)
     socket.on('data', (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      let completed = false
       while (buffered.length >= 2) {
         const length = buffered.readUInt16BE(0)
+        if (length < HEADER) {
+          // Not even a header: nothing to answer, and no reason to keep the connection.
+          this.counters.dropped.malformed++
+          socket.destroy()
+          return
+        }
         if (buffered.length < length + 2) break
         const message = Buffer.from(buffered.subarray(2, 2 + length))
         buffered = buffered.subarray(2 + length)
+        completed = true
+        inFlight++
         // Answers go back in order, one query at a time per connection.
         chain = chain.then(async () => {
           const started = performance.now()
           let out: Buffer | undefined
           try {
-            out = await this.answer(message, 'tcp')
+            out = socket.destroyed ? undefined : await this.answer(message, 'tcp')
           } catch (error) {
             this.counters.dropped.malformed++
             this.options.logger.debug('dns tcp query failed', {error: errorMessage(error)})
           }
+          inFlight--
           this.counters.observe((performance.now() - started) / 1000)
-          if (!out || socket.destroyed) return
-          const framed = Buffer.alloc(out.length + 2)
-          framed.writeUInt16BE(out.length, 0)
-          out.copy(framed, 2)
-          socket.write(framed)
+          if (out && !socket.destroyed) {
+            const framed = Buffer.alloc(out.length + 2)
+            framed.writeUInt16BE(out.length, 0)
+            out.copy(framed, 2)
+            socket.write(framed)
+            if (socket.writableLength > outputCap * 4) return close('outputLimit')
+          }
+          throttle()
         })
       }
-      if (buffered.length > 65537 * 4) socket.destroy() // a client that never lets us answer
+      if (completed) stopDeadline()
+      if (buffered.length > 0) startDeadline()
+      throttle()
     })
   }
 }
@@ -513,33 +578,11 @@ export function tableKey(name: string, type: number, klass: number): string {
   return wire.toString('latin1') + String.fromCharCode(type >> 8, type & 0xff, klass >> 8, klass & 0xff)
 }
 
-function patchHeader(out: Buffer, msg: Buffer, edns: boolean): void {
+function patchHeader(out: Buffer, msg: Buffer): void {
   out[0] = msg[0]!
   out[1] = msg[1]!
   out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01)
   out[3] = (out[3]! & 0xef) | (msg[3]! & 0x10)
-  void edns
-}
-
-/** The header and question only, TC set (and our OPT when the client sent one): "ask again over TCP". */
-function truncated(full: Buffer, edns: boolean, udpSize: number): Buffer {
-  let p = HEADER
-  while (p < full.length && full[p] !== 0) {
-    if ((full[p]! & 0xc0) === 0xc0) {
-      p += 1
-      break
-    }
-    p += full[p]! + 1
-  }
-  const qend = p + 5
-  const out = Buffer.alloc(qend)
-  full.copy(out, 0, 0, qend)
-  out[2] = out[2]! | 0x02
-  out.writeUInt16BE(1, 4)
-  out.writeUInt16BE(0, 6)
-  out.writeUInt16BE(0, 8)
-  out.writeUInt16BE(0, 10)
-  return edns ? withOpt(out, udpSize) : out
 }
 
 interface ListenHost {

@@ -1,19 +1,30 @@
 import type {HomeopsConfig} from '../config/root-schema.js'
 import type {Context} from '../context.js'
 import type {DockerConnection} from '../docker/client.js'
-import {UserError, errorMessage} from '../errors.js'
+import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import {effectiveDnsPort} from './config.js'
 import {DockerSource, type DockerSourceStatus} from './docker-source.js'
 import {Forwarder, parseUpstream} from './forwarder.js'
 import {type HostIp, detectHostIp} from './host-ip.js'
 import {HostsDirectory} from './hosts-file.js'
-import {nameProblem, normalizeName} from './names.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
 import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
 
 export type DnsConfig = HomeopsConfig['dns']
+
+let registrable: ((name: string) => string | null) | undefined
+
+/**
+ * The public suffix list (tldts: a compiled trie, typed, no dependencies, ~1 µs a name; `psl` is slower
+ * and pulls the deprecated punycode module), loaded on first use only.
+ */
+async function loadPublicSuffixes(): Promise<void> {
+  if (registrable) return
+  const {getDomain} = await import('tldts')
+  registrable = (name) => getDomain(name, {allowPrivateDomains: true, validateHostname: false})
+}
 
 export interface DnsServiceOptions {
   config: DnsConfig
@@ -47,6 +58,7 @@ export class DnsService {
       zones: config.zones,
       logger: options.logger,
       debounceMs: options.debounceMs,
+      registrableDomain: (name) => registrable?.(name) ?? null,
     })
   }
 
@@ -57,17 +69,12 @@ export class DnsService {
   /** Loads every source; `watch` keeps them current (hosts watcher, Docker events). */
   async load(watch: boolean): Promise<void> {
     const {config, logger} = this.options
+    await loadPublicSuffixes()
     this.hostIp = await detectHostIp(config.hostIp)
     const statics = new Map<string, SourceRecord[]>()
     const records: SourceRecord[] = []
-    for (const [name, value] of Object.entries(config.records)) {
-      const problem = staticProblem(name, String(value))
-      if (problem)
-        throw new UserError(`dns.records."${name}": ${problem}`, {
-          hint: 'use name: address, name: address1,address2 or name: other.name (a CNAME); * only as the first label',
-        })
-      records.push(...recordsFromValue(name, String(value)))
-    }
+    // The schema checked every entry at load (dns/static-records.ts).
+    for (const [name, value] of Object.entries(config.records)) records.push(...recordsFromValue(name, String(value)))
     statics.set('config', records)
     this.store.replaceKind('static', statics)
     if (config.hostsDirectory) {
@@ -107,6 +114,8 @@ export class DnsService {
             upstreams,
             timeoutMs: config.upstreamTimeoutMs,
             cacheSize: config.cacheSize,
+            cacheBytes: config.cacheBytes,
+            forwardMax: config.forwardMax,
             udpSize: config.maxUdpSize,
           })
         : undefined
@@ -120,9 +129,13 @@ export class DnsService {
       forwarder: this.forwarder,
       limiter: this.limiter,
       logger,
-      workers: config.workers,
       rateLimit: config.rateLimit,
       native: config.native,
+      maxTcpConnections: config.tcpMaxConnections,
+      maxTcpPerSource: config.tcpMaxPerSource,
+      tcpMessageMs: config.tcpMessageTimeoutMs,
+      tcpIdleMs: config.tcpIdleMs,
+      tcpOutputBytes: config.tcpOutputBytes,
     })
     server.setData(this.store.data)
     this.unsubscribe = this.store.onChange((data) => {
@@ -142,13 +155,16 @@ export class DnsService {
       upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
       fastPath: server.fastPath,
       udpPath: server.udpPath,
-      workers: config.workers,
     })
     if (server.udpPath !== 'native') {
-      logger.info('dns native UDP threads not used', {
+      logger.warn('dns native answerer not used: the full path answers everything (slower)', {
         reason: server.nativeProblem ?? "Node's UDP socket handle is not as expected",
       })
     }
+    if (config.workers > 0)
+      logger.warn('dns.workers is ignored: the native answerer replaced the worker processes', {
+        workers: config.workers,
+      })
   }
 
   async stop(): Promise<void> {
@@ -213,21 +229,4 @@ export function dockerConnector(context: Context, dockerHost?: string): () => Pr
     const {connectDocker} = await import('../docker/client.js')
     return connectDocker(dockerHost ?? context.config.docker.host)
   }
-}
-
-/** Why a static record cannot be served (config errors stop start-up instead of being skipped). */
-function staticProblem(name: string, value: string): string | undefined {
-  const problem = nameProblem(normalizeName(name))
-  if (problem) return `the name is not valid (${problem})`
-  const records = recordsFromValue(name, value)
-  if (records.length === 0) return 'no address or target name'
-  for (const record of records) {
-    if (record.type !== 'CNAME') continue
-    if (/^[\d.]+$/.test(record.value) || record.value.includes(':'))
-      return `"${record.value}" is not a valid IP address`
-    if (records.length > 1) return `"${record.value}" is not an IP address (a CNAME target must be alone)`
-    const target = nameProblem(normalizeName(record.value))
-    if (target) return `"${record.value}" is neither an IP address nor a valid name (${target})`
-  }
-  return undefined
 }

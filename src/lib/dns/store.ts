@@ -1,8 +1,9 @@
 import type {Logger} from '../log/logger.js'
 import {
   addressFamily,
+  ancestorIn,
   canonicalAddress,
-  inZone,
+  isSinkAddress,
   isWildcard,
   nameProblem,
   normalizeName,
@@ -26,8 +27,24 @@ export interface SourceRecord {
   value: string
 }
 
+/**
+ * Blocklist names of one origin (hosts lines with the sink addresses `0.0.0.0` / `::`), already
+ * normalised and checked: kept as bare strings, so a million-line list costs little more than its names.
+ */
+export interface SinkNames {
+  a: string[]
+  aaaa: string[]
+}
+
+/** What one origin contributes. */
+export interface OriginData {
+  records: SourceRecord[]
+  sinks?: SinkNames
+}
+
 /** One name as served. */
 export interface NameEntry {
+  /** The name (empty in the entries blocklist names share: their name is the map key). */
   name: string
   a: string[]
   aaaa: string[]
@@ -36,6 +53,8 @@ export interface NameEntry {
   kind: SourceKind
   /** `docker:container/web`, `hosts:/etc/homeops/hosts/lan`, … */
   sources: string[]
+  /** A blocklist name (only sink addresses; one shared entry per file and families). */
+  sink?: boolean
 }
 
 /** A row of `dns records` and `/dns/records`. */
@@ -60,12 +79,13 @@ export interface ZoneData {
   readonly ttl: number
   /** Exact names, wildcards included as `*.suffix`. */
   readonly names: ReadonlyMap<string, NameEntry>
-  /** Every name and every ancestor of one inside a served zone (empty non-terminals exist). */
+  /** Zone apexes and the ancestors of names inside a served zone (empty non-terminals exist); names are in `names`. */
   readonly nodes: ReadonlySet<string>
   /** Reverse names → the names whose A/AAAA records point there. */
   readonly ptr: ReadonlyMap<string, string[]>
   /** Served zones, longest first. */
   readonly zones: readonly string[]
+  readonly zoneSet: ReadonlySet<string>
   readonly conflicts: readonly Conflict[]
   rows(): RecordRow[]
 }
@@ -77,12 +97,18 @@ export interface RecordStoreOptions {
   logger?: Logger
   /** Delay that merges bursts of changes into one rebuild (ms). */
   debounceMs?: number
+  /**
+   * The registrable domain of a name by the public suffix list (tldts), null for a public suffix;
+   * derived zones never go above it. Absent: a derived zone is the name itself.
+   */
+  registrableDomain?: (name: string) => string | null
 }
 
 interface Origin {
   kind: SourceKind
   id: string
   records: SourceRecord[]
+  sinks?: SinkNames
 }
 
 /**
@@ -119,14 +145,14 @@ export class RecordStore {
       if (!before) return
       this.origins.delete(key)
     } else {
-      if (before && sameRecords(before.records, records)) return
+      if (before && sameRecords(before.records, records) && !before.sinks) return
       this.origins.set(key, {kind, id, records})
     }
     this.schedule()
   }
 
   /** Replaces every origin of one kind (a full resync). */
-  replaceKind(kind: SourceKind, byId: Map<string, SourceRecord[]>): void {
+  replaceKind(kind: SourceKind, byId: Map<string, SourceRecord[] | OriginData>): void {
     let changed = false
     for (const [key, origin] of this.origins) {
       if (origin.kind === kind && !byId.has(origin.id)) {
@@ -134,18 +160,19 @@ export class RecordStore {
         changed = true
       }
     }
-    for (const [id, records] of byId) {
+    for (const [id, value] of byId) {
+      const {records, sinks} = Array.isArray(value) ? {records: value, sinks: undefined} : value
       const key = `${kind}:${id}`
       const before = this.origins.get(key)
-      if (records.length === 0) {
+      if (records.length === 0 && !sinks?.a.length && !sinks?.aaaa.length) {
         if (before) {
           this.origins.delete(key)
           changed = true
         }
         continue
       }
-      if (before && sameRecords(before.records, records)) continue
-      this.origins.set(key, {kind, id, records})
+      if (before && sameRecords(before.records, records) && sameSinks(before.sinks, sinks)) continue
+      this.origins.set(key, {kind, id, records, sinks})
       changed = true
     }
     if (changed) this.schedule()
@@ -182,6 +209,49 @@ export class RecordStore {
       this.flush()
     }, this.options.debounceMs ?? 50)
     this.timer.unref?.()
+  }
+
+  /**
+   * Blocklist names into `names`: one shared entry per origin and families, so a million names cost a
+   * map slot each. A name another source defines too keeps the source order: a stronger one is left
+   * alone, a weaker one is replaced, another hosts line adds the sink address to it.
+   */
+  private addSinks(origins: Origin[], names: Map<string, NameEntry>, ttl: number): void {
+    for (const origin of origins) {
+      if (!origin.sinks) continue
+      const source = `${origin.kind}:${origin.id}`
+      const shared: NameEntry[] = [1, 2, 3].map((bits) => ({
+        name: '',
+        a: bits & 1 ? ['0.0.0.0'] : [],
+        aaaa: bits & 2 ? ['::'] : [],
+        ttl,
+        kind: origin.kind,
+        sources: [source],
+        sink: true,
+      }))
+      const rank = SOURCE_ORDER.indexOf(origin.kind)
+      const add = (name: string, bit: 1 | 2) => {
+        const before = names.get(name)
+        if (!before || (!before.sink && SOURCE_ORDER.indexOf(before.kind) > rank)) {
+          names.set(name, shared[bit - 1]!)
+          return
+        }
+        if (before.sink) {
+          const had = (before.a.length > 0 ? 1 : 0) | (before.aaaa.length > 0 ? 2 : 0)
+          const bits = had | bit
+          if (bits === had) return
+          if (before.sources[0] === source) names.set(name, shared[bits - 1]!)
+          else names.set(name, {...before, a: bits & 1 ? ['0.0.0.0'] : [], aaaa: bits & 2 ? ['::'] : []})
+          return
+        }
+        if (before.kind !== origin.kind || before.cname) return
+        const list = bit === 1 ? before.a : before.aaaa
+        const address = bit === 1 ? '0.0.0.0' : '::'
+        if (!list.includes(address)) list.push(address)
+      }
+      for (const name of origin.sinks.a) add(name, 1)
+      for (const name of origin.sinks.aaaa) add(name, 2)
+    }
   }
 
   private build(): ZoneData {
@@ -263,26 +333,42 @@ export class RecordStore {
       })
     }
 
-    const zones = computeZones(this.options.zones ?? [], names.keys())
-    const nodes = new Set<string>()
-    for (const name of names.keys()) {
-      let node: string | undefined = isWildcard(name) ? name.slice(2) : name
-      nodes.add(name)
-      while (node !== undefined && zones.some((z) => inZone(node!, z))) {
-        nodes.add(node)
-        node = parentName(node)
+    this.addSinks(sortedOrigins, names, ttl)
+
+    // Zones come from the names of labels and static records only: a hosts (blocklist) name never makes
+    // the server authoritative for its parent.
+    const zones = computeZones(
+      this.options.zones ?? [],
+      (function* () {
+        for (const [name, entry] of names) if (entry.kind !== 'hosts') yield name
+      })(),
+      this.options.registrableDomain,
+    )
+    const zoneSet = new Set(zones)
+    const nodes = new Set<string>(zones)
+    if (zones.length > 0) {
+      for (const name of names.keys()) {
+        // Empty non-terminals: the ancestors of a name up to its zone (each walk stops at a known node).
+        if (ancestorIn(name, zoneSet) === undefined) continue
+        // A wildcard's base exists as an empty non-terminal; a name's own node is its entry.
+        let node = isWildcard(name) ? name.slice(2) : parentName(name)
+        while (node !== undefined && !nodes.has(node) && ancestorIn(node, zoneSet) !== undefined) {
+          nodes.add(node)
+          node = parentName(node)
+        }
       }
     }
-    for (const zone of zones) nodes.add(zone)
 
+    // PTR for every address but the sinks (0.0.0.0 / ::: thousands of blocked names must not answer there).
     const ptr = new Map<string, string[]>()
-    for (const entry of names.values()) {
-      if (isWildcard(entry.name)) continue
+    for (const [name, entry] of names) {
+      if (entry.sink || isWildcard(name)) continue
       for (const address of [...entry.a, ...entry.aaaa]) {
+        if (isSinkAddress(address)) continue
         const reverse = reverseName(address)
         const list = ptr.get(reverse)
-        if (list) list.push(entry.name)
-        else ptr.set(reverse, [entry.name])
+        if (list) list.push(name)
+        else ptr.set(reverse, [name])
       }
     }
 
@@ -296,14 +382,15 @@ export class RecordStore {
       nodes,
       ptr,
       zones,
+      zoneSet,
       conflicts,
       rows() {
         const rows: RecordRow[] = []
-        for (const entry of names.values()) {
+        for (const [name, entry] of names) {
           const source = entry.sources.join(',')
-          for (const value of entry.a) rows.push({name: entry.name, type: 'A', value, ttl: entry.ttl, source})
-          for (const value of entry.aaaa) rows.push({name: entry.name, type: 'AAAA', value, ttl: entry.ttl, source})
-          if (entry.cname) rows.push({name: entry.name, type: 'CNAME', value: entry.cname, ttl: entry.ttl, source})
+          for (const value of entry.a) rows.push({name, type: 'A', value, ttl: entry.ttl, source})
+          for (const value of entry.aaaa) rows.push({name, type: 'AAAA', value, ttl: entry.ttl, source})
+          if (entry.cname) rows.push({name, type: 'CNAME', value: entry.cname, ttl: entry.ttl, source})
         }
         return rows
       },
@@ -317,34 +404,49 @@ function sameData(entry: NameEntry, record: SourceRecord): boolean {
   return entry.cname === record.value
 }
 
+function sameSinks(a: SinkNames | undefined, b: SinkNames | undefined): boolean {
+  if (!a || !b) return !a?.a.length && !a?.aaaa.length && !b?.a.length && !b?.aaaa.length
+  const same = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i])
+  return same(a.a, b.a) && same(a.aaaa, b.aaaa)
+}
+
 function sameRecords(a: SourceRecord[], b: SourceRecord[]): boolean {
   if (a.length !== b.length) return false
   return a.every((r, i) => r.name === b[i]!.name && r.type === b[i]!.type && r.value === b[i]!.value)
 }
 
 /**
- * Configured zones as given; otherwise the parent domain of every name (the
- * name itself for a single label), with zones nested in another one dropped.
+ * Configured zones as given; otherwise, for every name, its parent domain, but never above the name's
+ * registrable domain (public suffix list: `doubleclick.net` gives `doubleclick.net`, not `net`), and
+ * the name itself for a single label; zones nested in another one are dropped. Linear in the names.
  */
-export function computeZones(configured: string[], names: Iterable<string>): string[] {
+export function computeZones(
+  configured: string[],
+  names: Iterable<string>,
+  registrableDomain?: (name: string) => string | null,
+): string[] {
   const set = new Set<string>()
   if (configured.length > 0) {
     for (const zone of configured) set.add(normalizeName(zone))
   } else {
     for (const name of names) {
       const base = isWildcard(name) ? name.slice(2) : name
-      set.add(parentName(base) ?? base)
+      const parent = parentName(base)
+      if (parent === undefined) {
+        set.add(base)
+        continue
+      }
+      const registrable = registrableDomain?.(base)
+      // Without a list nothing is known about the parent: the name alone.
+      set.add(registrable && (parent === registrable || parent.endsWith('.' + registrable)) ? parent : base)
     }
     for (const zone of [...set]) {
-      for (const other of set) {
-        if (other !== zone && inZone(zone, other)) {
-          set.delete(zone)
-          break
-        }
-      }
+      const above = parentName(zone)
+      if (above !== undefined && ancestorIn(above, set) !== undefined) set.delete(zone)
     }
+    set.delete('')
   }
-  return [...set].filter(Boolean).sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+  return [...set].sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
 }
 
 /** Records from a value such as `10.0.0.5`, `10.0.0.5,fd00::5` or `app.home.lan` (a CNAME). */

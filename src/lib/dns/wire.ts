@@ -183,6 +183,9 @@ export function scanQuery(buf: Uint8Array, length = buf.length): Scan {
   if (last !== length) return {kind: 'error', rcode: RCODE.FORMERR, id, flags, question, reason: 'trailing bytes'}
   const read = readName(view, HEADER)
   if (!read) return {kind: 'error', rcode: RCODE.FORMERR, id, flags, question, reason: 'malformed question'}
+  // `\x08nas.home\x03lan` is not nas.home.lan: a dot inside a label has no text form we could match.
+  if (labelHoldsDot(view, HEADER, nameEnd))
+    return {kind: 'error', rcode: RCODE.FORMERR, id, flags, question, reason: 'a label holds a dot'}
   let opt: Opt | undefined
   let badOpt = false
   for (const record of records) {
@@ -220,6 +223,13 @@ export function scanQuery(buf: Uint8Array, length = buf.length): Scan {
       badOpt: badOpt || undefined,
     },
   }
+}
+
+function labelHoldsDot(buf: Uint8Array, offset: number, end: number): boolean {
+  for (let p = offset; p < end && buf[p] !== 0; p += buf[p]! + 1) {
+    for (let i = p + 1; i <= p + buf[p]! && i < end; i++) if (buf[i] === 0x2e) return true
+  }
+  return false
 }
 
 /** A bare error answer: the header (ID, opcode, RD, CD kept), the question when it was readable. */

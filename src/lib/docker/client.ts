@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode'
 
 import {OperationError, TransientError, UserError, errnoCode, errorMessage} from '../errors.js'
+import {describeNetworkError} from '../http/network-error.js'
 
 export type Docker = Dockerode
 
@@ -128,9 +129,7 @@ export function dockerUnreachable(address: string, error: unknown): OperationErr
       ? 'no socket there'
       : code === 'EACCES'
         ? 'permission denied (add the user to the docker group or use sudo)'
-        : code === 'ECONNREFUSED'
-          ? 'connection refused'
-          : errorMessage(error)
+        : describeNetworkError(error).reason
   return new OperationError(`cannot reach the Docker daemon at ${address}: ${reason}`, {
     hint: 'is dockerd running? set DOCKER_HOST or --docker-host to its socket',
     cause: error,

@@ -1,7 +1,7 @@
-import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
+import {FILE_LIMITS, FileReadError, readBoundedFile} from '../fs/read-file.js'
 import {nodeRequest} from '../http/node-request.js'
 import {
   DEFAULT_DOCKER_HOST,
@@ -156,11 +156,14 @@ function tlsFiles(env: NodeJS.ProcessEnv): {ca: Buffer; cert: Buffer; key: Buffe
   if (!dir) return undefined
   const read = (name: string) => {
     try {
-      return readFileSync(join(dir, name))
+      return readBoundedFile(join(dir, name), {maxBytes: FILE_LIMITS.small})
     } catch (error) {
-      throw new UserError(`cannot read ${join(dir, name)} (DOCKER_CERT_PATH): ${errorMessage(error)}`, {
-        hint: 'DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem',
-      })
+      throw new UserError(
+        `cannot read ${join(dir, name)} (DOCKER_CERT_PATH): ${error instanceof FileReadError ? error.reason : errorMessage(error)}`,
+        {
+          hint: 'DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem',
+        },
+      )
     }
   }
   return {ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem')}

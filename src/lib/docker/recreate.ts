@@ -5,6 +5,7 @@ import type Dockerode from 'dockerode'
 import {HomeopsError, OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import {type Lock, acquireLock} from '../state/lock.js'
+import {sleep} from '../time/sleep.js'
 import type {Docker} from './client.js'
 import {type RegistryAuth, pullImage} from './pull.js'
 import {type SelfIdentity, isSelfContainer, selfIdentity} from './self.js'
@@ -561,18 +562,4 @@ export function dockerMessage(error: unknown): string {
   const json = (error as {json?: {message?: string}}).json
   if (json && typeof json.message === 'string') return json.message
   return text.replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim()
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-      {once: true},
-    )
-  })
 }

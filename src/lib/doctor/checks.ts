@@ -7,10 +7,12 @@ import type {HomeopsConfig, Mode} from '../config/root-schema.js'
 import {MODES} from '../config/root-schema.js'
 import {effectiveDnsPort} from '../dns/config.js'
 import {errnoCode, errorMessage} from '../errors.js'
+import {parseListen} from '../http/address.js'
+import {isLoopback} from '../net/cidr.js'
 import {defaultStatePath} from '../paths.js'
 
 export interface CheckResult {
-  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port'
+  id: 'config' | 'state' | 'docker' | 'swarm' | 'docker-cli' | 'git' | 'dns-port' | 'dns-native' | 'api-key'
   title: string
   ok: boolean
   /** What was found: a version, a path, or what went wrong. */
@@ -97,11 +99,14 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   )
   checks.push(await commandCheck('git', 'git', 'git', ['--version'], 'install git (needed for swarm GitOps)'))
   if (config) checks.push(await dnsPortCheck(config))
+  checks.push(await dnsNativeCheck())
+  if (config) checks.push(apiKeyCheck(config))
 
   const enabledModes = config ? MODES.filter((m) => config[m].enabled) : []
   const results: CheckResult[] = checks.map((c) => {
     const neededBy = enabledModes.filter((m) => NEEDS[m].includes(c.id))
-    return {...c, neededBy, required: c.id === 'config' || c.id === 'state' || neededBy.length > 0}
+    const always = c.id === 'config' || c.id === 'state' || c.id === 'api-key'
+    return {...c, neededBy, required: always || neededBy.length > 0}
   })
   return {ok: results.every((c) => c.ok || !c.required), enabledModes, checks: results}
 }
@@ -182,6 +187,61 @@ async function dnsPortCheck(config: HomeopsConfig): Promise<Omit<CheckResult, 'r
         ? 'stop the other DNS server (systemd-resolved stub?) or set DNS_PORT'
         : 'run as root or set DNS_PORT above 1023'
     return {id: 'dns-port', title, ok: false, detail, hint}
+  }
+}
+
+/**
+ * The "no key" policy (README "Security"): a server listening beyond this
+ * machine without a key refuses every change from other machines. That is
+ * safe but surely not what was meant, so doctor fails until a key is set.
+ */
+export function apiKeyCheck(config: HomeopsConfig): Omit<CheckResult, 'required' | 'neededBy'> {
+  const exposed: string[] = []
+  const hints = new Set<string>()
+  const beyondLoopback = (listen: string) => {
+    try {
+      const {host} = parseListen(listen)
+      return host !== 'localhost' && !isLoopback(host)
+    } catch {
+      return false // reported by the command that listens
+    }
+  }
+  if (beyondLoopback(config.serve.listen) && !config.serve.apiKey) {
+    exposed.push(`homeops serve on ${config.serve.listen}`)
+    hints.add('serve.apiKey (HOMEOPS_API_KEY)')
+  }
+  if (beyondLoopback(config.images.listen) && !config.serve.apiKey) {
+    exposed.push(`images serve on ${config.images.listen}`)
+    hints.add('serve.apiKey (HOMEOPS_API_KEY)')
+  }
+  if (beyondLoopback(config.monitor.listen) && !(config.monitor.auth && config.monitor.apiKey)) {
+    exposed.push(`monitor serve on ${config.monitor.listen}`)
+    hints.add('monitor.auth: true with monitor.apiKey (AUTH_ENABLED, API_KEY)')
+  }
+  const title = 'API key'
+  if (exposed.length === 0) return {id: 'api-key', title, ok: true, detail: 'every server beyond loopback has a key'}
+  return {
+    id: 'api-key',
+    title,
+    ok: false,
+    detail: `listening beyond this machine without a key (changes from other machines are refused): ${exposed.join(', ')}`,
+    hint: `set ${[...hints].join(' and ')}, 16+ characters (openssl rand -base64 24), or listen on 127.0.0.1`,
+  }
+}
+
+/** The native answerer of `dns serve`: without it the server works, on its full path only (slower). */
+async function dnsNativeCheck(): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
+  const {nativeAddon} = await import('../dns/native.js')
+  const {addon, error} = nativeAddon()
+  const title = 'DNS answerer' // not longer than the other titles: the table keeps its width
+  if (addon)
+    return {id: 'dns-native', title, ok: true, detail: 'built: owned, cached and blocklist names answered natively'}
+  return {
+    id: 'dns-native',
+    title,
+    ok: false,
+    detail: `${error ?? 'not available'}; dns serve answers everything on its full path (JavaScript, slower)`,
+    hint: 'install a C compiler and the Node headers (build-essential, nodejs-dev), then npm run build',
   }
 }
 

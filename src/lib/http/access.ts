@@ -1,21 +1,29 @@
 import {createHash, timingSafeEqual} from 'node:crypto'
-import {BlockList, isIP} from 'node:net'
 
 import {UserError} from '../errors.js'
+import {CIDR_EXAMPLES, type Cidr, cidrMatcher, isLoopback, parseCidr} from '../net/cidr.js'
+import {SAFE_METHODS} from './request-guard.js'
 import type {HttpRequest} from './router.js'
 import {HttpError} from './router.js'
 
 /**
  * Who may call a route. Each part is a function so a change of settings
- * (monitor's `/settings`) applies to the next request without a restart.
+ * (monitor's `/settings`, a SIGHUP reload) applies to the next request.
  */
 export interface AccessPolicy {
   /** When it returns false: 403 {"error":"api_disabled"}. */
   enabled?: () => boolean
-  /** When it returns a key, requests must carry it (`?key=`, `Authorization: Bearer`, `X-API-Key`). */
+  /**
+   * The key requests must carry (`?key=`, `Authorization: Bearer`, `X-API-Key`).
+   * A route with this function is key-governed: when it returns undefined (no
+   * key configured), requests that change something are allowed from loopback
+   * clients only (the "no key" policy, README "Security").
+   */
   apiKey?: () => string | undefined
   /** When it returns a list, the client address must be in it. */
   allowList?: () => AllowList | undefined
+  /** Where the key is configured, for the refusal message (default serve.apiKey). */
+  keySetting?: string
 }
 
 export interface AllowList {
@@ -23,30 +31,20 @@ export interface AllowList {
   allows(address: string): boolean
 }
 
-/** CIDR allow-list for IPv4 and IPv6 (`10.0.0.0/8`, `::1/128`, or a single address). */
+/** CIDR allow-list for IPv4 and IPv6 (`10.0.0.0/8`, `::1/128`, or a single address); strict, see net/cidr.ts. */
 export function parseAllowList(entries: readonly string[], setting = 'allowed addresses'): AllowList {
-  const list = new BlockList()
+  const ranges: Cidr[] = []
   for (const entry of entries) {
-    const [address = '', prefixText] = entry.trim().split('/')
-    const family = isIP(address)
-    const max = family === 6 ? 128 : 32
-    const prefix = prefixText === undefined ? max : Number(prefixText)
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-      throw new UserError(`${setting}: "${entry}" is not an address or CIDR range`, {
-        hint: 'e.g. 192.168.1.0/24, 127.0.0.1, ::1/128',
+    const parsed = parseCidr(entry)
+    if (!parsed.ok) {
+      throw new UserError(`${setting}: "${entry}" is not an address or CIDR range: ${parsed.reason}`, {
+        hint: CIDR_EXAMPLES,
       })
     }
-    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4')
+    ranges.push(parsed.cidr)
   }
-  return {
-    entries: [...entries],
-    allows(remote) {
-      const address = remote.startsWith('::ffff:') && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote
-      const family = isIP(address)
-      if (family === 0) return false
-      return list.check(address, family === 6 ? 'ipv6' : 'ipv4')
-    },
-  }
+  const matcher = cidrMatcher(ranges)
+  return {entries: [...entries], allows: (remote) => matcher.allows(remote)}
 }
 
 /** Constant-time comparison (hashing first makes the lengths equal). */
@@ -72,9 +70,47 @@ export function enforceAccess(policy: AccessPolicy, request: HttpRequest): void 
     throw new HttpError(403, {error: 'forbidden', reason: `address ${request.remoteAddress} is not allowed`})
   }
   if (policy.enabled && !policy.enabled()) throw new HttpError(403, {error: 'api_disabled'})
-  const key = policy.apiKey?.()
+  if (!policy.apiKey || request.authenticated) return
+  const key = policy.apiKey()
   if (key !== undefined) {
     const given = presentedKey(request)
     if (given === undefined || !secretsEqual(given, key)) throw new HttpError(401, {error: 'unauthorized'})
+    request.authenticated = true
+    return
   }
+  if (!SAFE_METHODS.has(request.method) && !isLocalClient(request)) {
+    throw new HttpError(403, noKeyRefusal(policy.keySetting ?? 'serve.apiKey'))
+  }
+}
+
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host']
+
+/**
+ * A client on this machine: a loopback address, and not relayed by a reverse
+ * proxy on this machine (which would make every Internet client look local).
+ */
+export function isLocalClient(request: Pick<HttpRequest, 'remoteAddress' | 'headers'>): boolean {
+  return isLoopback(request.remoteAddress) && !PROXY_HEADERS.some((h) => request.headers[h] !== undefined)
+}
+
+/** The 403 body of a write refused by the "no key" policy. */
+export function noKeyRefusal(setting: string): Record<string, unknown> {
+  return {
+    error: 'no_api_key',
+    message: 'no API key is configured: changes are accepted from this machine (loopback) only',
+    hint: `set ${setting} (16+ characters) to act from other machines`,
+  }
+}
+
+/**
+ * What a client may do under a key-governed policy, for `/api/auth` and the UI:
+ * `key` (a key is configured: send it), `loopback` (no key, this client is
+ * local: allowed), `refused` (no key, remote client: read only).
+ */
+export function writeAccess(
+  key: string | undefined,
+  request: Pick<HttpRequest, 'remoteAddress' | 'headers'>,
+): 'key' | 'loopback' | 'refused' {
+  if (key !== undefined) return 'key'
+  return isLocalClient(request) ? 'loopback' : 'refused'
 }

@@ -1,6 +1,7 @@
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
 
 import type {AccessPolicy} from './access.js'
+import type {BodyType} from './request-guard.js'
 
 export interface HttpRequest {
   method: string
@@ -15,6 +16,8 @@ export interface HttpRequest {
   json(): Promise<unknown>
   text(): Promise<string>
   raw: IncomingMessage
+  /** Set once a key check passed (the server-wide key, or a route's): later key checks accept it. */
+  authenticated?: boolean
 }
 
 export interface HttpResponse {
@@ -52,6 +55,12 @@ export interface RouteOptions {
    * allow-list to this route, not the API key.
    */
   tokenAuth?: boolean
+  /**
+   * Media types a body may have on a state-changing request (default JSON only;
+   * anything else is a 415). A form is what a plain HTML form sends: only for
+   * pages that work without scripts (the images apply-link confirmation).
+   */
+  bodyTypes?: BodyType[]
 }
 
 interface Route {
@@ -90,6 +99,11 @@ export class Router {
   mount(other: Router, prefix = ''): this {
     for (const route of other.routes) this.routes.push({...route, segments: [...split(prefix), ...route.segments]})
     return this
+  }
+
+  /** Every route's method, path and options (start-up checks). */
+  list(): {method: string; path: string; options: RouteOptions}[] {
+    return this.routes.map((r) => ({method: r.method, path: '/' + r.segments.join('/'), options: r.options}))
   }
 
   match(method: string, path: string): RouteMatch {

@@ -6,6 +6,7 @@ import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {parseImageReference} from '../registry/reference.js'
 import {localDigestsFor} from '../registry/update-status.js'
+import {sleep} from '../time/sleep.js'
 import type {UpdateBy, UpdateRecord} from './history.js'
 import type {ServiceInfo} from './workloads.js'
 
@@ -149,7 +150,7 @@ async function waitForConvergence(
   while (Date.now() < deadline) {
     if (deps.signal?.aborted)
       return {ok: false, state: 'aborted', message: 'homeops is stopping; the update continues in Swarm'}
-    await new Promise((r) => setTimeout(r, 500))
+    await sleep(500)
     const info = (await service.inspect()) as ServiceInfo
     const status = info.UpdateStatus
     if (!status?.State) continue

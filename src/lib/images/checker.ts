@@ -8,7 +8,11 @@ import {type UpdateStatus, checkImageStatus, localDigestsFor} from '../registry/
 import {findCandidates, parseVersionTag, type Strategy} from './versions.js'
 import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} from './workloads.js'
 
-export type CheckStatus = 'up_to_date' | 'update_available' | 'disabled' | 'unknown' | 'error'
+/**
+ * `local_image`: the container runs an image that never came from its registry (built or loaded locally,
+ * no `RepoDigests`): nothing to compare, and not a failure.
+ */
+export type CheckStatus = 'up_to_date' | 'update_available' | 'local_image' | 'disabled' | 'unknown' | 'error'
 
 export interface CheckResult {
   workload: string
@@ -32,7 +36,10 @@ export interface CheckResult {
   update: {type: 'version'; tag: string} | {type: 'digest'; tag: string; digest: string} | null
   /** The tag's digest comparison (DESIGN.md §5.2 statuses). */
   digestStatus: UpdateStatus | null
+  /** Part of the check failed (also beside `update_available`, when the other part succeeded). */
   error: string | null
+  /** Why no newer version is offered (for `images check`), when the tag is a version without a candidate. */
+  note: string | null
   /** The error is worth retrying later (registry unreachable, rate limited). */
   transient: boolean
   /** Settings carried along for notifications. */
@@ -45,7 +52,8 @@ export interface CheckReport {
   checkedAt: string
   durationMs: number
   results: CheckResult[]
-  summary: {workloads: number; updates: number; errors: number; disabled: number}
+  /** `errors`: workloads whose check failed in whole or in part. */
+  summary: {workloads: number; updates: number; errors: number; disabled: number; local: number}
   registryRequests: {requests: number; byKind: Record<string, number>}
 }
 
@@ -54,7 +62,7 @@ export interface CheckOptions {
   overrides?: SettingsOverrides
   logger: Logger
   maxTags?: number
-  /** Workloads checked at the same time (the client limits per registry too). */
+  /** Workloads checked at the same time (default 256; the client's adaptive per-registry limit is what bounds traffic). */
   concurrency?: number
   signal?: AbortSignal
 }
@@ -71,7 +79,7 @@ export async function checkWorkloads(workloads: readonly Workload[], options: Ch
       results[index] = await checkOne(workloads[index]!, options)
     }
   }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(options.concurrency ?? 8, workloads.length))}, worker))
+  await Promise.all(Array.from({length: Math.max(1, Math.min(options.concurrency ?? 256, workloads.length))}, worker))
   const done = results.filter(Boolean)
   return {
     runId: randomUUID(),
@@ -81,8 +89,9 @@ export async function checkWorkloads(workloads: readonly Workload[], options: Ch
     summary: {
       workloads: done.length,
       updates: done.filter((r) => r.status === 'update_available').length,
-      errors: done.filter((r) => r.status === 'error').length,
+      errors: done.filter((r) => r.error !== null).length,
       disabled: done.filter((r) => r.status === 'disabled').length,
+      local: done.filter((r) => r.status === 'local_image').length,
     },
     registryRequests: {requests: options.client.stats.requests, byKind: {...options.client.stats.byKind}},
   }
@@ -106,6 +115,7 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
     update: null,
     digestStatus: null,
     error: null,
+    note: null,
     transient: false,
     source: workload.source ?? null,
     releaseUrl: null,
@@ -131,9 +141,16 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
   result.mode = settings.mode
   result.strategy = settings.strategy
   result.releaseUrl = settings.releaseUrl ?? null
-  if (!ref) return {...result, error: 'runs an image ID, not a name: nothing to compare'}
+  if (!ref) return {...result, note: 'runs an image ID, not a name: nothing to compare'}
   if (settings.mode === 'DISABLED') return {...result, status: 'disabled'}
-  if (!result.currentTag) return {...result, error: 'pinned by digest without a tag: nothing to follow'}
+  if (!result.currentTag) return {...result, note: 'pinned by digest without a tag: nothing to follow'}
+  if (workload.kind === 'container' && !ref.digest && workload.repoDigests.length === 0)
+    return {
+      ...result,
+      status: 'local_image',
+      digestStatus: 'unknown_local_digest',
+      note: 'built or loaded locally (no registry digest): not compared with a registry',
+    }
 
   const errors: string[] = []
   const version = parseVersionTag(result.currentTag)
@@ -157,6 +174,7 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
     })
     result.newestAllowed = found.newestAllowed ?? null
     result.newestOverall = found.newestOverall ?? null
+    result.note = found.reason ?? null
   }
   result.digestStatus = digestOutcome.status
   result.remoteDigest = digestOutcome.remoteDigest ?? null
@@ -175,8 +193,19 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
   else if (digestOutcome.status === 'up_to_date' || (version && tagsOutcome)) result.status = 'up_to_date'
   else result.status = 'unknown'
   if (errors.length > 0) result.error = [...new Set(errors)].join('; ')
-  if (digestOutcome.status === 'unknown_local_digest' && !result.error)
-    result.error = version ? null : 'the local image has no registry digest (built locally?)'
+  if (digestOutcome.status === 'unknown_local_digest' && !version && !result.error)
+    result.note = 'the local image has no digest from this repository: nothing to compare'
   log.debug('checked', {status: result.status, current: result.currentTag, allowed: result.newestAllowed})
   return result
+}
+
+/**
+ * The exit code of a check (README "Exit codes"): 0 when every workload was checked in full; 3 when every
+ * failure is temporary; 1 otherwise. A failed digest check beside a version found by the tag list is a
+ * failure too: the result is incomplete.
+ */
+export function checkExitCode(report: Pick<CheckReport, 'results'>): 0 | 1 | 3 {
+  const failed = report.results.filter((r) => r.error !== null)
+  if (failed.length === 0) return 0
+  return failed.every((r) => r.transient) ? 3 : 1
 }

@@ -4,6 +4,7 @@ import {type AllowList, parseAllowList} from '../http/access.js'
 import {type HttpRequest, type HttpResponse, HttpError, type Router, json} from '../http/router.js'
 import type {Counter, Gauge} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {type Periodic, periodic} from '../time/scheduler.js'
 import type {CheckResult} from './checker.js'
 import type {WatchReport} from './watcher.js'
 
@@ -23,8 +24,6 @@ export interface ImagesMode extends ServiceMode {
   runNow(): Promise<WatchReport | undefined>
   readonly nextRunAt: Date | undefined
 }
-
-const MAX_TIMEOUT = 2_147_483_647
 
 /** Next run time from a cron expression or an interval. */
 export async function nextRun(schedule: string | undefined, intervalSeconds: number, from = new Date()): Promise<Date> {
@@ -55,7 +54,7 @@ export async function validateSchedule(schedule: string | undefined): Promise<vo
 export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
   let context: Context | undefined
   let runtime: ModeRuntime | undefined
-  let timer: NodeJS.Timeout | undefined
+  let scheduler: Periodic | undefined
   let running: Promise<WatchReport | undefined> | undefined
   let stopped = false
   let lastReport: WatchReport | undefined
@@ -74,16 +73,16 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     }
   }
 
-  const schedule = async () => {
-    if (stopped) return
+  const nextDelayMs = async () => {
     const s = settings()
     next = await nextRun(s.schedule, s.intervalSeconds)
-    const delay = Math.max(0, Math.min(next.getTime() - Date.now(), MAX_TIMEOUT))
-    timer = setTimeout(() => {
-      void pass().finally(() => void schedule())
-    }, delay)
-    timer.unref?.()
     context!.logger.debug('next image check', {at: next.toISOString()})
+    return next.getTime() - Date.now()
+  }
+  const schedule = async () => {
+    if (stopped) return
+    scheduler = periodic({run: pass, nextDelayMs})
+    await scheduler.start()
   }
 
   const pass = (): Promise<WatchReport | undefined> => {
@@ -135,12 +134,9 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
           updates: updateHistory(await context!.state(), {workload, limit: Number.isFinite(limit) ? limit : 100}),
         })
       })
-      // Web UI actions: need serve.apiKey (standalone too: without a key nobody may change anything).
+      // Web UI actions: serve.apiKey, or from this machine only when none is set (the "no key" policy).
       const writes = {
-        access: {
-          apiKey: () => context?.config.serve.apiKey ?? '\u0000no-key-configured',
-          allowList: () => allowList(),
-        },
+        access: {apiKey: () => context?.config.serve.apiKey, allowList: () => allowList()},
         bodyLimit: 4 * 1024,
       }
       router.post('/update', (request) => updateFromUi(request), writes)
@@ -154,7 +150,12 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       )
       // The signed one-time token is the authentication (see RouteOptions.tokenAuth).
       router.get('/apply', (request) => confirmPage(request), {tokenAuth: true})
-      router.post('/apply', (request) => applyFromLink(request), {bodyLimit: 8 * 1024, tokenAuth: true})
+      // The confirmation page's plain form posts it (form-urlencoded); scripts may send JSON.
+      router.post('/apply', (request) => applyFromLink(request), {
+        bodyLimit: 8 * 1024,
+        tokenAuth: true,
+        bodyTypes: ['form', 'json'],
+      })
     },
 
     async start(rt: ModeRuntime) {
@@ -162,6 +163,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       context = rt.context
       stopped = false
       await validateSchedule(settings().schedule)
+      // A notifier lacking a key fails the start (exit 2), not every check after it.
+      await (await import('./watcher.js')).createNotifiers(context)
       metrics = {
         checked: rt.metrics.counter('homeops_images_checked_total', 'Workloads checked for image updates'),
         available: rt.metrics.gauge(
@@ -178,8 +181,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
 
     async stop() {
       stopped = true
-      if (timer) clearTimeout(timer)
-      timer = undefined
+      scheduler?.stop()
+      scheduler = undefined
       if (running) await running
     },
 
@@ -341,6 +344,7 @@ function publicResult(r: CheckResult) {
     status: r.status,
     update: r.update,
     error: r.error,
+    note: r.note,
   }
 }
 

@@ -3,8 +3,9 @@ import {hostname} from 'node:os'
 import {LockedError, OperationError, UserError, errorMessage} from '../errors.js'
 import type {Context} from '../context.js'
 import type {Notifier} from '../notify/notifiers.js'
-import type {UpdateNotice} from '../notify/message.js'
-import {RegistryClient} from '../registry/client.js'
+import type {UpdateNotice} from './notice.js'
+import type {RegistryClient} from '../registry/client.js'
+import {createRegistryClient} from '../registry/factory.js'
 import {parseImageReference} from '../registry/reference.js'
 import {type ApplyOutcome, SERVICE_LABELS, imageName, updateContainer, updateService} from './apply.js'
 import {type CheckReport, type CheckResult, checkOne, checkWorkloads} from './checker.js'
@@ -22,28 +23,19 @@ import {findReleaseNotes, summarizeReleaseNotes} from './release-notes.js'
 import {type Workload, discoverWorkloads, imageLabel} from './workloads.js'
 import type {ServiceInfo} from './workloads.js'
 
-/** The registry client configured from `registries:` and `images.*`. */
-export function createRegistryClient(context: Context): RegistryClient {
-  const images = context.config.images
-  return new RegistryClient({
-    credentials: context.config.registries.flatMap((r) =>
-      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
-    ),
-    timeoutMs: images.requestTimeoutSeconds * 1000,
-    concurrencyPerRegistry: images.concurrencyPerRegistry,
-    maxTags: images.maxTags,
-    tagListTimeoutMs: images.tagListTimeoutSeconds * 1000,
-    logger: context.logger.child({component: 'registry'}),
-    userAgent: `homeops/${context.version}`,
-    signal: context.signal,
-  })
-}
+/** The registry client configured from `registries:` and `images.*`: the one factory, re-exported for commands. */
+export {createRegistryClient} from '../registry/factory.js'
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
-  const {createNotifier} = await import('../notify/notifiers.js')
-  return context.config.images.notifiers.map((n) =>
-    createNotifier({type: n.type, url: n.url!, token: n.token, topic: n.topic, name: n.name, priority: n.priority}),
-  )
+  const {createNotifier, missingNotifierKeys} = await import('../notify/notifiers.js')
+  return context.config.images.notifiers.map((n, i) => {
+    const missing = missingNotifierKeys(n)
+    if (missing.length > 0)
+      throw new UserError(`images.notifiers[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
+        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
+      })
+    return createNotifier(n)
+  })
 }
 
 /** Running containers and services, limited to `images.scope` when set. */
@@ -60,6 +52,8 @@ export interface CheckRunOptions {
   client?: RegistryClient
   /** Store results in the state database (default true). */
   record?: boolean
+  /** One warning log line per failed workload (default true; `images check` prints them in its table instead). */
+  logErrors?: boolean
 }
 
 /** Discovers workloads, checks them, stores the results. */
@@ -85,9 +79,10 @@ export async function runCheck(context: Context, options: CheckRunOptions = {}):
       signal: context.signal,
     })
     if (options.record !== false) recordCheck(await context.state(), report, context.config.images.historyDays)
-    for (const r of report.results) {
-      if (r.status === 'error') context.logger.warn('image check failed', {workload: r.workload, error: r.error})
-    }
+    if (options.logErrors !== false)
+      for (const r of report.results) {
+        if (r.error) context.logger.warn('image check failed', {workload: r.workload, error: r.error})
+      }
     return report
   } finally {
     if (!options.client) await client.close()
@@ -120,6 +115,8 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
     const notifiers = options.notifiers ?? (await createNotifiers(context))
     const report: WatchReport = {check, notified: [], updates: []}
     const publicUrl = options.publicUrl ?? context.config.images.publicUrl
+    // Collected over the run and sent at the end: one digest per notifier (images.batchNotifications).
+    const pending: {notice: UpdateNotice; result: CheckResult; key?: string}[] = []
     for (const result of check.results) {
       if (context.signal.aborted) break
       if (result.status !== 'update_available' || !result.update) continue
@@ -142,17 +139,24 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
           recordUpdate(db, {...outcome, at: new Date().toISOString()})
         }
         report.updates.push(outcome)
-        await notify(context, notifiers, result, outcome.result === 'applied' ? 'update_applied' : 'update_failed', {
-          error: outcome.error ?? undefined,
-        })
+        if (notifiers.length > 0)
+          pending.push({
+            notice: await buildNotice(
+              context,
+              result,
+              outcome.result === 'applied' ? 'update_applied' : 'update_failed',
+              {error: outcome.error ?? undefined},
+            ),
+            result,
+          })
         continue
       }
       if (result.mode !== 'NOTIFICATION') continue
       const key = notificationKey(result)!
       if (wasNotified(db, result.workload, key)) continue
       if (notifiers.length === 0) {
+        // Not marked as notified: a notifier added later still hears about it.
         context.logger.info('update available (no notifier configured)', {workload: result.workload, version: key})
-        markNotified(db, result.workload, key)
         continue
       }
       let applyUrl: string | undefined
@@ -165,15 +169,13 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
         applyUrl = `${publicUrl.replace(/\/+$/, '')}/images/apply?token=${link.token}`
         applyExpiresAt = link.expiresAt.toISOString()
       }
-      const deliveries = await notify(context, notifiers, result, 'update_available', {applyUrl, applyExpiresAt})
-      const delivered = deliveries.filter((d) => d.ok).length
-      report.notified.push({workload: result.workload, version: key, delivered, failed: deliveries.length - delivered})
-      // Remembered once any notifier got it: a broken notifier must not cause repeats on the others.
-      if (delivered > 0) {
-        markNotified(db, result.workload, key)
-        if (result.kind === 'service') await labelNotified(context, result.workload, key)
-      }
+      pending.push({
+        notice: await buildNotice(context, result, 'update_available', {applyUrl, applyExpiresAt}),
+        result,
+        key,
+      })
     }
+    if (notifiers.length > 0) await sendNotices(context, notifiers, pending, check, report)
     return report
   } finally {
     if (!options.client) await client.close()
@@ -195,15 +197,57 @@ function failedOutcome(result: CheckResult, by: UpdateBy, error: string): ApplyO
   }
 }
 
-async function notify(
+/** Delivers the run's notices, remembers what some notifier accepted, mirrors state (MQTT). */
+async function sendNotices(
   context: Context,
   notifiers: Notifier[],
+  pending: {notice: UpdateNotice; result: CheckResult; key?: string}[],
+  check: CheckReport,
+  report: WatchReport,
+): Promise<void> {
+  const [{deliver, publishState}, {toNotice, digestTitleFor, workloadEntity}] = await Promise.all([
+    import('../notify/notifiers.js'),
+    import('./notice.js'),
+  ])
+  const host = hostname()
+  const db = await context.state()
+  if (pending.length > 0) {
+    const {outcomes} = await deliver(
+      notifiers,
+      pending.map((p) => toNotice(p.notice)),
+      {
+        logger: context.logger,
+        batch: context.config.images.batchNotifications,
+        title: (count) => digestTitleFor(count, host),
+        host,
+      },
+    )
+    for (const [i, p] of pending.entries()) {
+      if (!p.key) continue
+      const {delivered, failed} = outcomes[i]!
+      // No notifier's threshold wanted it: nothing was sent, nothing to report.
+      if (delivered + failed === 0) continue
+      report.notified.push({workload: p.result.workload, version: p.key, delivered, failed})
+      // Notified once a notifier accepted it: a broken one must not cause repeats on the others, and a
+      // version no notifier accepted (none wanted it, all failed) is offered again next run.
+      if (delivered > 0) {
+        markNotified(db, p.result.workload, p.key)
+        if (p.result.kind === 'service') await labelNotified(context, p.result.workload, p.key)
+      }
+    }
+  }
+  const entities = check.results
+    .filter((r) => r.currentTag && ['up_to_date', 'update_available', 'local_image'].includes(r.status))
+    .map(workloadEntity)
+  await publishState(notifiers, 'images', entities, host, context.logger)
+}
+
+async function buildNotice(
+  context: Context,
   result: CheckResult,
   event: UpdateNotice['event'],
   extra: Partial<UpdateNotice>,
-) {
-  if (notifiers.length === 0) return []
-  const {notifyAll} = await import('../notify/notifiers.js')
+): Promise<UpdateNotice> {
   const images = context.config.images
   const update = result.update!
   const newVersion = update.type === 'version' ? update.tag : `${update.tag} (${update.digest.slice(7, 19)})`
@@ -227,7 +271,7 @@ async function notify(
           },
         )
       : undefined
-  const notice: UpdateNotice = {
+  return {
     event,
     workload: result.workload,
     kind: result.kind,
@@ -236,10 +280,10 @@ async function notify(
     newVersion,
     releaseNotesUrl: notes.url,
     summary,
+    newTag: update.tag,
     host: hostname(),
     ...extra,
   }
-  return notifyAll(notifiers, notice, context.logger)
 }
 
 async function labelNotified(context: Context, service: string, version: string): Promise<void> {
@@ -303,12 +347,39 @@ async function applyTarget(
     const outcome =
       workload.kind === 'service'
         ? await updateService(deps, workload.id, target, by)
-        : await updateContainer(deps, workload.id, target, by)
+        : ((await composeUpdate(context, workload.id, target, by)) ??
+          (await updateContainer(deps, workload.id, target, by)))
     recordUpdate(await context.state(), {...outcome, at: new Date().toISOString()})
     return outcome
   } finally {
     lock.release()
   }
+}
+
+/** With images.composeUpdates, a container of a compose project is updated through its compose file. */
+async function composeUpdate(
+  context: Context,
+  containerId: string,
+  target: {tag: string; digest?: string},
+  by: UpdateBy,
+): Promise<ApplyOutcome | undefined> {
+  if (!context.config.images.composeUpdates) return undefined
+  const {docker, address} = await context.docker()
+  const {composeProjectOf, updateComposeService} = await import('./compose.js')
+  const info = await docker.getContainer(containerId).inspect()
+  if (!composeProjectOf(info.Config.Labels ?? {})) return undefined
+  return updateComposeService(
+    {
+      docker,
+      logger: context.logger,
+      signal: context.signal,
+      timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
+      dockerHost: address,
+    },
+    containerId,
+    target,
+    by,
+  )
 }
 
 export interface ApplyRequest {

@@ -81,7 +81,8 @@ export class Logger {
   private emit(level: LogLevel, msg: string, extra?: LogFields): void {
     if (!this.enabled(level)) return
     const fields = extra ? {...this.fields, ...extra} : this.fields
-    this.sink.write(redact(this.formatLine(level, msg, fields)) + '\n')
+    // Redacted before formatting: quoting (`k="a\"b"`) or folding lines (` ⏎ `) would change how a secret reads.
+    this.sink.write(this.formatLine(level, redact(msg), redactFields(fields)) + '\n')
   }
 
   private formatLine(level: LogLevel, msg: string, fields: LogFields): string {
@@ -102,6 +103,20 @@ export class Logger {
       }
     }
   }
+}
+
+function redactFields(fields: LogFields): LogFields {
+  const out: LogFields = {}
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string') out[k] = redact(v)
+    else if (typeof v === 'number') {
+      // A numeric secret (a PIN) logged as a number.
+      const text = String(v)
+      const masked = redact(text)
+      out[k] = masked === text ? v : masked
+    } else out[k] = v
+  }
+  return out
 }
 
 function singleLine(text: string): string {

@@ -48,13 +48,26 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
 
   const allowList = () => settings?.allowList()
   const apiKey = () => settings?.requiredKey()
-  const apiPolicy: AccessPolicy = {allowList, enabled: () => settings?.current.apiEnabled ?? false, apiKey}
-  const guiPolicy: AccessPolicy = {allowList, enabled: () => settings?.current.guiEnabled ?? false, apiKey}
+  // Without auth, changes come from this machine only (the "no key" policy in enforceAccess).
+  const keySetting = 'AUTH_ENABLED=true with API_KEY (monitor.auth, monitor.apiKey, or the settings dialog)'
+  const apiPolicy: AccessPolicy = {
+    allowList,
+    enabled: () => settings?.current.apiEnabled ?? false,
+    apiKey,
+    keySetting,
+  }
+  const guiPolicy: AccessPolicy = {
+    allowList,
+    enabled: () => settings?.current.guiEnabled ?? false,
+    apiKey,
+    keySetting,
+  }
   const pagePolicy: AccessPolicy = {allowList, enabled: () => settings?.current.guiEnabled ?? false}
   const settingsPolicy: AccessPolicy = {
     allowList,
     enabled: () => Boolean(settings && (settings.current.apiEnabled || settings.current.guiEnabled)),
     apiKey,
+    keySetting,
   }
 
   const running = (): MonitorService => {

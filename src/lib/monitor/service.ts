@@ -28,6 +28,7 @@ import {
 import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
+import {sleep} from '../time/sleep.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
 
 /** One container as `monitor status --json` and the web page see it. */
@@ -172,7 +173,7 @@ export class MonitorService {
         name === undefined ? this.watcher.containers() : [this.watcher.find(name)].filter((c) => c !== undefined)
       const running = chosen.filter((c) => c.state === 'running')
       if (running.every((c) => (this.watcher.metrics(c.id)?.cpu ?? null) !== null)) return
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await sleep(100)
     }
   }
 
@@ -507,20 +508,22 @@ function metaOf(row: ContainerRow): StatusMeta {
 }
 
 /** The shared registry client, wrapped for the monitor (digest checks, pull credentials). */
-export async function registryAccess(config: HomeopsConfig, logger: Logger): Promise<RegistryAccess> {
-  const [{RegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
-    import('../registry/client.js'),
+export async function registryAccess(
+  config: HomeopsConfig,
+  logger: Logger,
+  extra: {version?: string; signal?: AbortSignal} = {},
+): Promise<RegistryAccess> {
+  const [{createRegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
+    import('../registry/factory.js'),
     import('../registry/update-status.js'),
     import('../registry/reference.js'),
   ])
-  const client = new RegistryClient({
-    credentials: config.registries.flatMap((r) =>
-      r.host ? [{host: r.host, username: r.username, password: r.password}] : [],
-    ),
-    logger,
-    // The monitor keeps its own cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
-    cacheTtlMs: 5_000,
-  })
+  // The one factory (same credentials, timeouts, User-Agent and abort as images). The monitor keeps its own
+  // cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
+  const client = createRegistryClient(
+    {config, logger, version: extra.version ?? 'unknown', signal: extra.signal},
+    {cacheTtlMs: 5_000},
+  )
   return {
     check: (image, repoDigests) => checkImageStatus(client, image, repoDigests),
     async credentialsFor(image) {
@@ -540,7 +543,7 @@ export async function openMonitorService(
   const {docker, address} = await context.docker()
   const config = context.config
   const [registry, db, {stateJournal}, {stateDir}] = await Promise.all([
-    registryAccess(config, context.logger),
+    registryAccess(config, context.logger, {version: context.version, signal: context.signal}),
     context.state(),
     import('../docker/update-journal.js'),
     import('../paths.js'),

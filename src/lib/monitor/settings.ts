@@ -1,9 +1,11 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, open, readFile, rename, stat, unlink} from 'node:fs/promises'
+import {chmod, mkdir, open, rename, stat, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {UserError, errnoCode, errorMessage} from '../errors.js'
+import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {type AllowList, parseAllowList} from '../http/access.js'
+import {apiKeyProblem} from '../http/access-config.js'
 import type {Logger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
 
@@ -27,7 +29,6 @@ export interface SettingsView {
 }
 
 export const MASK = '********'
-const MIN_KEY_LENGTH = 8
 const KNOWN = ['api_enabled', 'gui_enabled', 'auth_enabled', 'api_key', 'allowed_cidrs', 'generate_api_key']
 
 export function generateApiKey(): string {
@@ -65,19 +66,22 @@ export class SettingsStore {
   ) {
     this.settings = settings
     this.allow = parseAllowList(settings.allowedCidrs, 'monitor allowed addresses')
-    registerSecret(settings.apiKey)
+    registerSecret(settings.apiKey, {slot: `monitor.apiKey ${options.path}`})
   }
 
   static async load(options: SettingsStoreOptions): Promise<SettingsStore> {
     let settings = {...options.defaults, allowedCidrs: [...options.defaults.allowedCidrs]}
     let text: string | undefined
     try {
-      text = await readFile(options.path, 'utf8')
+      text = readBoundedText(options.path, {maxBytes: FILE_LIMITS.small})
     } catch (error) {
       if (errnoCode(error) !== 'ENOENT') {
-        throw new UserError(`cannot read the monitor settings file ${options.path}: ${errorMessage(error)}`, {
-          hint: 'fix its permissions or point SETTINGS_PATH elsewhere',
-        })
+        throw new UserError(
+          `cannot read the monitor settings file ${options.path}: ${error instanceof FileReadError ? error.reason : errorMessage(error)}`,
+          {
+            hint: 'fix its permissions or point SETTINGS_PATH elsewhere',
+          },
+        )
       }
     }
     if (text !== undefined) {
@@ -103,7 +107,6 @@ export class SettingsStore {
         hint: 'set API_KEY (or monitor.apiKey), or disable AUTH_ENABLED',
       })
     }
-    if (settings.apiKey) registerSecret(settings.apiKey)
     return new SettingsStore(options, settings)
   }
 
@@ -151,7 +154,7 @@ export class SettingsStore {
         await writeAtomic(this.options.path, JSON.stringify(toFile(next), null, 2) + '\n')
         this.settings = next
         this.allow = allow
-        if (next.apiKey) registerSecret(next.apiKey)
+        registerSecret(next.apiKey ?? undefined, {slot: `monitor.apiKey ${this.options.path}`})
         this.options.logger.info('monitor settings changed', {changed: changed.join(',')})
       }
       return {settings: this.view(), changed, ...(generated ? {generated_api_key: generated} : {})}
@@ -192,9 +195,8 @@ function parsePatch(raw: unknown, {fromFile}: {fromFile: boolean}): Patch {
     else if (key === MASK && !fromFile) {
       // The masked value sent back by a form: unchanged.
     } else {
-      if (key.length < MIN_KEY_LENGTH || /\s/.test(key)) {
-        throw new UserError(`api_key must be at least ${MIN_KEY_LENGTH} characters without spaces`)
-      }
+      const problem = apiKeyProblem(key)
+      if (problem) throw new UserError(`api_key: ${problem}`)
       patch.apiKey = key
     }
   }

@@ -2,9 +2,9 @@ import {OperationError, TransientError} from '../errors.js'
 import {type OutgoingAnswer, requestText} from '../http/client.js'
 
 /**
- * POSTs to a notification service. 4xx is a configuration problem
- * (OperationError), 5xx/429/network trouble is worth retrying
- * (TransientError). `what` names the notifier, never its URL (it may hold a secret).
+ * Sends a JSON or form body to a notification service. 4xx is a configuration problem
+ * (OperationError), 5xx/429/network trouble is worth retrying (TransientError). `what` names the
+ * notifier, never its URL (it may hold a secret: Telegram and Discord put tokens in the path).
  */
 export async function post(
   url: string,
@@ -12,10 +12,11 @@ export async function post(
   headers: Record<string, string>,
   what: string,
   timeoutMs = 10_000,
+  method: 'POST' | 'PUT' = 'POST',
 ): Promise<OutgoingAnswer> {
   // Network trouble: TransientError "<what>: cannot deliver the notification: <reason>".
   const answer = await requestText(url, `${what}: cannot deliver the notification`, {
-    method: 'POST',
+    method,
     body,
     headers,
     timeoutMs,

@@ -2,9 +2,11 @@ import {createHash} from 'node:crypto'
 
 import type {Dispatcher} from 'undici'
 
-import {HomeopsError, OperationError, TransientError, errnoCode, errorMessage} from '../errors.js'
+import {HomeopsError, OperationError, TransientError} from '../errors.js'
 import {type Logger, silentLogger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
+import {describeNetworkError} from '../http/network-error.js'
 import {nextLink, parseRateLimit, parseRetryAfter, parseWwwAuthenticate} from './auth.js'
 import {CredentialStore, type CredentialInput, type RegistryCredential} from './credentials.js'
 import {DOCKER_HUB, type ImageReference, formatReference, familiarName} from './reference.js'
@@ -23,7 +25,11 @@ export interface RegistryClientOptions {
   dockerConfigPath?: string
   /** Per request (default 15 s). */
   timeoutMs?: number
-  /** Requests in flight per registry host (default 4). */
+  /**
+   * Requests in flight per registry host to start with (default 128). The limit adapts: it grows by one per
+   * answered request up to 4× this (at most 512) and halves on 429/503, so a slow registry is not flooded
+   * and a fast one is not throttled.
+   */
   concurrencyPerRegistry?: number
   logger?: Logger
   userAgent?: string
@@ -59,12 +65,25 @@ interface Scope {
 }
 
 interface HostState {
-  /** Learned from the first challenge; lets later requests authenticate up front. */
-  auth?: {scheme: 'basic'} | {scheme: 'bearer'; realm: string; service?: string}
+  /**
+   * Learned from this host's own first answer (never from a host it redirected to); lets later requests
+   * authenticate up front. `none`: it answered without asking for credentials.
+   */
+  auth?: {scheme: 'none'} | {scheme: 'basic'} | {scheme: 'bearer'; realm: string; service?: string}
+  /** The first request in flight while the scheme is unknown: the others wait for it instead of each getting a 401. */
+  probe?: Promise<void>
   active: number
+  /** Adaptive concurrency limit (see `concurrencyPerRegistry`). */
+  limit: number
   waiting: (() => void)[]
+  /** A 429/503 asked everyone to wait until then. */
+  pausedUntil?: number
   /** Docker Hub's `ratelimit-remaining` reached 0: manifest GETs are refused until then. */
   exhaustedUntil?: number
+  /** The "almost used up" warning was logged (once per client, not per request). */
+  warnedLow?: boolean
+  /** Unreachable a moment ago: later requests in this run fail at once with the same cause. */
+  down?: {error: TransientError; until: number}
 }
 
 interface CachedToken {
@@ -81,6 +100,10 @@ interface Response {
 }
 
 const DEFAULT_TIMEOUT = 15_000
+const DEFAULT_CONCURRENCY = 128
+const MAX_CONCURRENCY = 512
+/** How long an unreachable registry is not asked again (a long-lived client retries after this). */
+const DOWN_FOR_MS = 30_000
 const MAX_BODY = 32 * 1024 * 1024
 const COSIGN_TAG = /^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/
 const DIGEST_HEADER = /^sha256:[0-9a-f]{64}$/
@@ -100,6 +123,8 @@ export class RegistryClient {
   private readonly credentials: CredentialStore
   private readonly hosts = new Map<string, HostState>()
   private readonly tokens = new Map<string, CachedToken>()
+  /** Token requests in flight, per host and scope: concurrent callers share one request. */
+  private readonly pendingTokens = new Map<string, Promise<string>>()
   private readonly digestCache = new Map<string, {at: number; value: Promise<string>}>()
   private readonly tagCache = new Map<string, {at: number; value: Promise<TagListResult>}>()
   private dispatcher?: Promise<Dispatcher>
@@ -186,6 +211,7 @@ export class RegistryClient {
     const what = familiarName(ref)
     const deadline = Date.now() + timeoutMs
     const seen = new Set<string>()
+    const visited = new Set<string>()
     let url: string | undefined =
       `${this.baseUrl(ref.registry)}/v2/${ref.repository}/tags/list?n=${this.options.tagPageSize ?? 1000}`
     let pages = 0
@@ -200,6 +226,7 @@ export class RegistryClient {
         })
         break
       }
+      visited.add(url)
       const response = await this.send('tags_list', scope, 'GET', url, {accept: 'application/json'}, what)
       this.expectOk(response, what, ref.registry, 'tag list')
       pages++
@@ -223,7 +250,11 @@ export class RegistryClient {
         if (truncated) this.logger.warn('tag list capped', {image: what, maxTags})
         break
       }
-      if (next === response.url) break
+      if (next !== undefined && (visited.has(next) || next === response.url))
+        throw new OperationError(
+          `${ref.registry} sent tag list pages of ${what} that link back to a page already read (a loop after ${pages} page${pages > 1 ? 's' : ''})`,
+          {hint: 'the registry paginates wrongly; report it to its operator'},
+        )
       if (next && new URL(next).host !== new URL(response.url).host) {
         this.logger.warn('not following a tag list page on another host', {image: what})
         break
@@ -245,44 +276,88 @@ export class RegistryClient {
   ): Promise<Response> {
     const host = this.host(scope.host)
     const maxAttempts = this.options.maxAttempts ?? 3
-    let authHeader = await this.authorizationFor(scope, host)
-    let retriedAuth = false
-    for (let attempt = 1; ; attempt++) {
-      const response = await this.limited(scope.host, () =>
-        this.http(method, url, {...headers, ...(authHeader ? {authorization: authHeader} : {})}, what, scope.host),
-      )
-      this.noteRateLimit(scope.host, host, response)
-      if (response.status === 401 && !retriedAuth) {
-        this.count('auth_challenge')
-        retriedAuth = true
-        const next = await this.answerChallenge(scope, host, response, authHeader !== undefined, what)
-        authHeader = next
-        // Redirected to another registry that challenged us (lscr.io → ghcr.io): its token goes to it directly.
-        if (response.url !== url) url = response.url
-        continue
-      }
-      this.count(kind)
-      if (response.status === 401) throw await this.unauthorized(scope, what)
-      if (response.status === 429) {
-        const wait = parseRetryAfter(single(response.headers['retry-after'])) ?? 1000 * 2 ** (attempt - 1)
-        const maxWait = this.options.maxRetryWaitMs ?? 60_000
-        if (attempt >= maxAttempts || wait > maxWait) {
-          throw new TransientError(
-            `${scope.host} is rate limiting requests for ${what} (HTTP 429${wait ? `, retry after ${Math.ceil(wait / 1000)} s` : ''})`,
-            {hint: 'wait and run again, or log in to the registry for a higher limit'},
-          )
-        }
-        this.logger.warn('registry rate limit, waiting', {registry: scope.host, ms: wait, attempt})
-        await sleep(wait)
-        continue
-      }
-      if (response.status >= 500 && attempt < 2) {
-        this.logger.debug('registry server error, retrying once', {registry: scope.host, status: response.status})
-        await sleep(500)
-        continue
-      }
-      return response
+    // While the first request to a host learns its scheme, the others wait rather than each collecting a 401.
+    let probing: (() => void) | undefined
+    while (!host.auth && host.probe) await host.probe
+    if (!host.auth) host.probe = new Promise<void>((resolve) => (probing = resolve))
+    const endProbe = () => {
+      if (!probing) return
+      host.probe = undefined
+      probing()
+      probing = undefined
     }
+    try {
+      let authHeader = await this.authorizationFor(scope, host)
+      let retriedAuth = false
+      let target = scope
+      for (let attempt = 1; ; attempt++) {
+        // Down a moment ago (another request just failed to connect): same cause, no request sent.
+        const down = this.host(target.host).down
+        if (down && down.until > Date.now()) throw down.error
+        let response: Response
+        try {
+          response = await this.limited(target.host, () =>
+            this.http(method, url, {...headers, ...(authHeader ? {authorization: authHeader} : {})}, what, target.host),
+          )
+        } catch (error) {
+          this.count(kind)
+          throw error
+        }
+        const answeredBy = new URL(response.url).host
+        // A host that answers, or redirects elsewhere, without challenging us needs nothing up front.
+        if (!host.auth && (response.status !== 401 || answeredBy !== scope.host)) host.auth = {scheme: 'none'}
+        this.noteRateLimit(target.host, this.host(target.host), response)
+        if (response.status === 401 && !retriedAuth) {
+          this.count('auth_challenge')
+          retriedAuth = true
+          if (answeredBy !== target.host) {
+            // Redirected to another registry that challenged us (lscr.io → ghcr.io): that host's own challenge,
+            // anonymous, and its token goes to it directly. The first registry's credentials never go there.
+            target = {host: answeredBy, repository: scope.repository}
+            url = response.url
+          }
+          authHeader = await this.answerChallenge(target, this.host(target.host), response, authHeader, what, {
+            foreign: target.host !== scope.host,
+            // The scheme is known: the waiting requests go on (fetching their own tokens) while this one fetches its.
+            learned: endProbe,
+          })
+          endProbe()
+          continue
+        }
+        endProbe()
+        this.count(kind)
+        if (response.status === 401) throw await this.unauthorized(target, what)
+        if (response.status === 429 || (response.status === 503 && response.headers['retry-after'] !== undefined)) {
+          const maxWait = this.options.maxRetryWaitMs ?? 60_000
+          const asked = parseRetryAfter(single(response.headers['retry-after']))
+          const wait = Math.min(asked ?? 1000 * 2 ** (attempt - 1), maxWait)
+          this.backOff(this.host(target.host), wait)
+          if (attempt >= maxAttempts || (asked !== undefined && asked > maxWait)) {
+            throw new TransientError(
+              `${target.host} is rate limiting requests for ${what} (HTTP ${response.status}${asked !== undefined ? `, retry after ${Math.ceil(asked / 1000)} s` : ''})`,
+              {hint: 'wait and run again, or log in to the registry for a higher limit'},
+            )
+          }
+          this.logger.warn('registry rate limit, waiting', {registry: target.host, ms: wait, attempt})
+          await sleep(wait)
+          continue
+        }
+        if (response.status >= 500 && attempt < 2) {
+          this.logger.debug('registry server error, retrying once', {registry: target.host, status: response.status})
+          await sleep(500)
+          continue
+        }
+        return response
+      }
+    } finally {
+      endProbe()
+    }
+  }
+
+  /** A 429/503: fewer requests at once to this host, and none until the wait is over. */
+  private backOff(host: HostState, waitMs: number): void {
+    host.limit = Math.max(1, Math.floor(host.limit / 2))
+    host.pausedUntil = Math.max(host.pausedUntil ?? 0, Date.now() + waitMs)
   }
 
   private count(kind: RequestKind): void {
@@ -292,39 +367,61 @@ export class RegistryClient {
 
   /** Up-front auth once the host's scheme is known: saves the 401 round trip on every request after the first. */
   private async authorizationFor(scope: Scope, host: HostState): Promise<string | undefined> {
-    if (!host.auth) return undefined
+    if (!host.auth || host.auth.scheme === 'none') return undefined
     if (host.auth.scheme === 'basic') {
       const cred = await this.credentials.get(scope.host)
       return cred ? basicHeader(cred) : undefined
     }
-    const tokenScope = `repository:${scope.repository}:pull`
-    const cached = this.tokens.get(tokenKey(scope.host, tokenScope))
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`
-    const token = await this.fetchToken(scope, host.auth.realm, host.auth.service, [tokenScope])
-    return `Bearer ${token}`
+    return `Bearer ${await this.token(scope, host.auth.realm, host.auth.service, [`repository:${scope.repository}:pull`], true)}`
+  }
+
+  /** A cached token, else one request shared by every caller asking for the same host and scopes. */
+  private token(
+    scope: Scope,
+    realm: string,
+    service: string | undefined,
+    scopes: string[],
+    withCredentials: boolean,
+  ): Promise<string> {
+    const key = tokenKey(scope.host, scopes.join(' '))
+    const cached = this.tokens.get(key)
+    if (cached && cached.expiresAt > Date.now()) return Promise.resolve(cached.token)
+    let pending = this.pendingTokens.get(key)
+    if (!pending) {
+      pending = this.fetchToken(scope, realm, service, scopes, withCredentials).finally(() =>
+        this.pendingTokens.delete(key),
+      )
+      this.pendingTokens.set(key, pending)
+    }
+    return pending
   }
 
   private async answerChallenge(
     scope: Scope,
     host: HostState,
     response: Response,
-    sentAuth: boolean,
+    sent: string | undefined,
     what: string,
+    options: {foreign: boolean; learned?: () => void},
   ): Promise<string | undefined> {
     const challenges = parseWwwAuthenticate(response.headers['www-authenticate'])
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm)
     if (bearer) {
       const realm = bearer.params.realm!
       host.auth = {scheme: 'bearer', realm, service: bearer.params.service}
+      if (!options.foreign) options.learned?.()
       // Use the scope the registry asked for; fall back to pull on this repository.
       const scopes = bearer.params.scope ? bearer.params.scope.split(' ') : [`repository:${scope.repository}:pull`]
-      for (const s of scopes) this.tokens.delete(tokenKey(scope.host, s))
-      return `Bearer ${await this.fetchToken(scope, realm, bearer.params.service, scopes)}`
+      const key = tokenKey(scope.host, scopes.join(' '))
+      // A token we just sent and was refused is stale; one fetched meanwhile by another request is fine.
+      if (sent && sent === `Bearer ${this.tokens.get(key)?.token}`) this.tokens.delete(key)
+      return `Bearer ${await this.token(scope, realm, bearer.params.service, scopes, !options.foreign)}`
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
       host.auth = {scheme: 'basic'}
-      const cred = await this.credentials.get(scope.host)
-      if (!cred || sentAuth) throw await this.unauthorized(scope, what)
+      if (!options.foreign) options.learned?.()
+      const cred = options.foreign ? undefined : await this.credentials.get(scope.host)
+      if (!cred || sent) throw await this.unauthorized(scope, what)
       return basicHeader(cred)
     }
     throw new OperationError(
@@ -337,6 +434,7 @@ export class RegistryClient {
     realm: string,
     service: string | undefined,
     scopes: string[],
+    withCredentials: boolean,
   ): Promise<string> {
     let url: URL
     try {
@@ -348,13 +446,18 @@ export class RegistryClient {
       throw new OperationError(`${scope.host} sent a token realm that is not http(s)`)
     if (service) url.searchParams.set('service', service)
     for (const s of scopes) url.searchParams.append('scope', s)
-    const cred = await this.credentials.get(scope.host)
+    // Credentials go only to the realm the configured host itself named, never to one a redirect target names.
+    const cred = withCredentials ? await this.credentials.get(scope.host) : undefined
     const headers: Record<string, string> = {accept: 'application/json'}
     if (cred) headers.authorization = basicHeader(cred)
-    const response = await this.limited(url.host, () =>
-      this.http('GET', url.toString(), headers, `a token for ${scope.repository}`, scope.host),
-    )
-    this.count('token')
+    let response: Response
+    try {
+      response = await this.limited(url.host, () =>
+        this.http('GET', url.toString(), headers, `a token for ${scope.repository}`, scope.host, {redirects: false}),
+      )
+    } finally {
+      this.count('token')
+    }
     if (response.status === 401 || response.status === 403) {
       throw new OperationError(
         cred
@@ -376,9 +479,9 @@ export class RegistryClient {
     const token = typeof body.token === 'string' ? body.token : body.access_token
     if (typeof token !== 'string' || token === '')
       throw new OperationError(`the token service of ${scope.host} answered without a token`)
-    registerSecret(token)
     // The spec's default lifetime is 60 s; keep a margin so a token never expires in flight.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60
+    registerSecret(token, {ttlMs: lifetime * 1000})
     const expiresAt = Date.now() + Math.max(1, lifetime - Math.min(30, lifetime / 10)) * 1000
     for (const s of scopes) this.tokens.set(tokenKey(scope.host, s), {token, expiresAt})
     return token
@@ -397,10 +500,14 @@ export class RegistryClient {
   private noteRateLimit(hostName: string, host: HostState, response: Response): void {
     const limit = parseRateLimit(single(response.headers['ratelimit-remaining']))
     if (!limit) return
+    // The window comes from the remote: at most a day, whatever it says.
+    const windowSeconds = Math.min(limit.windowSeconds ?? 60, 86_400)
     if (limit.remaining === 0) {
-      host.exhaustedUntil = Date.now() + (limit.windowSeconds ?? 60) * 1000
-      this.logger.warn('registry pull rate limit used up', {registry: hostName, windowSeconds: limit.windowSeconds})
-    } else if (limit.remaining < 10) {
+      if (!host.exhaustedUntil || host.exhaustedUntil < Date.now())
+        this.logger.warn('registry pull rate limit used up', {registry: hostName, windowSeconds})
+      host.exhaustedUntil = Date.now() + windowSeconds * 1000
+    } else if (limit.remaining < 10 && !host.warnedLow) {
+      host.warnedLow = true
       this.logger.warn('registry pull rate limit almost used up', {registry: hostName, remaining: limit.remaining})
     }
   }
@@ -429,8 +536,11 @@ export class RegistryClient {
     headers: Record<string, string>,
     what: string,
     registry: string,
+    options: {redirects?: boolean} = {},
   ): Promise<Response> {
     if (this.closed) throw new OperationError('the registry client is closed')
+    const down = this.host(registry).down
+    if (down && down.until > Date.now()) throw down.error
     const {request} = await import('undici')
     const dispatcher = await this.getDispatcher()
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT
@@ -453,7 +563,9 @@ export class RegistryClient {
       } catch (error) {
         if (this.options.signal?.aborted)
           throw new TransientError(`request to ${registry} for ${what} aborted: stopping`)
-        throw unreachable(registry, what, error, timeoutMs)
+        const failure = unreachable(registry, error, timeoutMs)
+        this.host(registry).down = {error: failure, until: Date.now() + DOWN_FOR_MS}
+        throw failure
       }
       let body: Buffer
       try {
@@ -461,7 +573,7 @@ export class RegistryClient {
         if (method === 'HEAD') await res.body.dump()
       } catch (error) {
         if (error instanceof HomeopsError) throw error
-        throw unreachable(registry, what, error, timeoutMs)
+        throw unreachable(registry, error, timeoutMs)
       }
       this.logger.debug('registry request', {
         method,
@@ -470,7 +582,12 @@ export class RegistryClient {
         ms: Math.round(performance.now() - started),
       })
       const location = single(res.headers.location)
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && redirects < 3) {
+      if (
+        options.redirects !== false &&
+        [301, 302, 303, 307, 308].includes(res.statusCode) &&
+        location &&
+        redirects < 3
+      ) {
         const next = new URL(location, current)
         // Credentials go to the host they were meant for only.
         if (next.host !== new URL(current).host) delete allHeaders.authorization
@@ -498,23 +615,41 @@ export class RegistryClient {
   private host(name: string): HostState {
     let state = this.hosts.get(name)
     if (!state) {
-      state = {active: 0, waiting: []}
+      state = {active: 0, limit: this.startLimit(), waiting: []}
       this.hosts.set(name, state)
     }
     return state
   }
 
+  private startLimit(): number {
+    return Math.min(MAX_CONCURRENCY, Math.max(1, this.options.concurrencyPerRegistry ?? DEFAULT_CONCURRENCY))
+  }
+
   private async limited<T>(hostName: string, work: () => Promise<T>): Promise<T> {
-    const limit = Math.max(1, this.options.concurrencyPerRegistry ?? 4)
     const state = this.host(hostName)
-    while (state.active >= limit) await new Promise<void>((resolve) => state.waiting.push(resolve))
+    for (;;) {
+      const pause = (state.pausedUntil ?? 0) - Date.now()
+      if (pause > 0) await sleep(pause)
+      else if (state.active >= state.limit) await new Promise<void>((resolve) => state.waiting.push(resolve))
+      else break
+    }
     state.active++
+    let ok = false
     try {
-      return await work()
+      const result = await work()
+      ok = true
+      return result
     } finally {
       state.active--
-      state.waiting.shift()?.()
+      // Additive increase per answer (the window doubles per round trip while the registry keeps up).
+      if (ok) state.limit = Math.min(Math.min(MAX_CONCURRENCY, this.startLimit() * 4), state.limit + 1)
+      for (let free = state.limit - state.active; free > 0 && state.waiting.length > 0; free--) state.waiting.shift()!()
     }
+  }
+
+  /** The current adaptive limit for a host (for tests and the benchmark). */
+  concurrencyOf(hostName: string): number {
+    return this.host(hostName).limit
   }
 
   private memo<T>(
@@ -601,29 +736,11 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
   return Buffer.concat(chunks)
 }
 
-function unreachable(registry: string, what: string, error: unknown, timeoutMs: number): TransientError {
-  const cause = error as {cause?: unknown; name?: string}
-  const code = errnoCode(error) ?? errnoCode(cause.cause)
-  const timedOut =
-    cause.name === 'TimeoutError' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT'
-  const reason = timedOut
-    ? `no answer within ${timeoutMs / 1000} s`
-    : code === 'ECONNREFUSED'
-      ? 'connection refused'
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-        ? 'the host name does not resolve'
-        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
-          ? 'the connection was reset'
-          : errorMessage(error)
-  return new TransientError(`cannot reach the registry ${registry} for ${what}: ${reason}`, {
+/** One message per cause and registry (not per image), so a registry that is down is reported once per workload. */
+function unreachable(registry: string, error: unknown, timeoutMs: number): TransientError {
+  const {reason} = describeNetworkError(error, timeoutMs)
+  return new TransientError(`cannot reach the registry ${registry}: ${reason}`, {
     hint: 'check the network and the registry host; homeops retries on the next run',
     cause: error,
   })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

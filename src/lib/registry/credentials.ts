@@ -1,10 +1,11 @@
 import {spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
+import {FILE_LIMITS, readBoundedText} from '../fs/read-file.js'
 import {registerSecret} from '../log/redact.js'
 import type {Logger} from '../log/logger.js'
+import type {CloudAuthInput} from './cloud-auth.js'
 import {DOCKER_HUB, normalizeRegistryHost} from './reference.js'
 
 /** A username/password (or token) for one registry, and where it came from (for messages, never the value). */
@@ -13,13 +14,15 @@ export interface RegistryCredential {
   password: string
   /** `config`, `~/.docker/config.json`, `docker-credential-pass`, … */
   source: string
+  /** Issued by a cloud token service: asked again shortly before this (ms since epoch). */
+  expiresAt?: number
 }
 
-export interface CredentialInput {
-  host: string
-  username?: string
-  password?: string
-}
+/** A `registries:` entry: `type` (default basic) decides how its credential is obtained (see cloud-auth.ts). */
+export type CredentialInput = Omit<CloudAuthInput, 'type'> & {type?: CloudAuthInput['type']}
+
+/** Renew an issued credential this long before it expires. */
+const RENEW_BEFORE_MS = 5 * 60_000
 
 /** `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
 export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -44,12 +47,14 @@ export class CredentialStore {
   private readonly logger?: Logger
   private dockerConfig?: DockerConfigFile | null
   private readonly cache = new Map<string, Promise<RegistryCredential | undefined>>()
+  private readonly expiries = new Map<string, number>()
 
   constructor(options: {credentials?: CredentialInput[]; dockerConfigPath?: string; logger?: Logger}) {
     this.explicit = options.credentials ?? []
     this.dockerConfigPath = options.dockerConfigPath ?? defaultDockerConfigPath()
     this.logger = options.logger
-    for (const c of this.explicit) registerSecret(c.password)
+    for (const c of this.explicit)
+      for (const secret of [c.password, c.token, c.clientSecret, c.secretAccessKey]) registerSecret(secret)
   }
 
   get(host: string): Promise<RegistryCredential | undefined> {
@@ -58,12 +63,33 @@ export class CredentialStore {
     if (!found) {
       found = this.lookup(key)
       this.cache.set(key, found)
+      // A failed exchange is not kept: the next request asks the token service again.
+      found.catch(() => {
+        if (this.cache.get(key) === found) this.cache.delete(key)
+      })
+      // An issued credential is renewed shortly before it expires (one shared request).
+      void found.then(
+        (cred) => {
+          if (cred?.expiresAt !== undefined) this.expiries.set(key, cred.expiresAt)
+        },
+        () => {},
+      )
+    } else if ((this.expiries.get(key) ?? Infinity) - RENEW_BEFORE_MS < Date.now()) {
+      this.expiries.delete(key)
+      this.cache.delete(key)
+      return this.get(host)
     }
     return found
   }
 
   private async lookup(host: string): Promise<RegistryCredential | undefined> {
     const explicit = this.explicit.find((c) => normalizeRegistryHost(c.host) === host)
+    if (explicit && explicit.type && explicit.type !== 'basic') {
+      const {issueCredential} = await import('./cloud-auth.js')
+      const issued = await issueCredential({...explicit, type: explicit.type})
+      if (issued) this.logger?.debug('registry credential issued', {registry: host, source: issued.source})
+      return issued
+    }
     if (explicit && (explicit.username || explicit.password)) {
       return {username: explicit.username ?? '', password: explicit.password ?? '', source: 'config registries'}
     }
@@ -97,7 +123,7 @@ export class CredentialStore {
   private readDockerConfig(): DockerConfigFile | undefined {
     if (this.dockerConfig !== undefined) return this.dockerConfig ?? undefined
     try {
-      const parsed = JSON.parse(readFileSync(this.dockerConfigPath, 'utf8')) as unknown
+      const parsed = JSON.parse(readBoundedText(this.dockerConfigPath, {maxBytes: FILE_LIMITS.small})) as unknown
       this.dockerConfig = parsed && typeof parsed === 'object' ? (parsed as DockerConfigFile) : null
     } catch (error) {
       const code = (error as {code?: string}).code

@@ -4,9 +4,18 @@ import {join} from 'node:path'
 import {type HomeopsConfig, type Mode} from '../config/root-schema.js'
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
-import {type AccessPolicy, enforceAccess, parseAllowList} from '../http/access.js'
+import {type AccessPolicy, enforceAccess, parseAllowList, writeAccess} from '../http/access.js'
+import {configuredHosts} from '../http/access-config.js'
 import {parseListen} from '../http/address.js'
-import {type Handler, HttpError, type RouteMatch, type RouteOptions, Router, json} from '../http/router.js'
+import {
+  type Handler,
+  type HttpRequest,
+  HttpError,
+  type RouteMatch,
+  type RouteOptions,
+  Router,
+  json,
+} from '../http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../http/server.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
 import {DockerProbe, type DockerProbeResult} from '../docker/probe.js'
@@ -139,7 +148,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       const started = performance.now()
       let status = 500
       try {
-        enforceAccess(options?.tokenAuth ? policy.static : write ? policy.write : policy.read, request)
+        const shared = options?.tokenAuth ? policy.static : write ? policy.write : policy.read
+        // The key that is configured decides first, so either key works and a 401 (not a 403) asks for one.
+        const own = options?.access
+        const order = own?.apiKey?.() !== undefined ? [own, shared] : [shared, own]
+        for (const p of order) if (p) enforceAccess(p, request)
         // A route of an instance that was disabled (and perhaps replaced by a new one) never reaches it.
         if (supervisor.mode(name) !== mode)
           throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
@@ -170,7 +183,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     return json(report, report.status === 'ok' ? 200 : 503)
   })
   router.get('/metrics', () => metricsResponse(metrics.render() + renderProcessMetrics()), {access: policy.read})
-  router.get('/api/modes', async () => json(await modesReport()), {access: policy.read})
+  router.get('/api/modes', async (request) => json(await modesReport(request)), {access: policy.read})
   router.get(
     '/api/modes/:mode/snapshot',
     async (request) => {
@@ -188,8 +201,15 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     },
     {access: policy.read},
   )
-  // Lets the UI check a key before it is used for an action.
-  router.post('/api/auth', () => json({ok: true, required: Boolean(config.serve.apiKey)}), {access: policy.write})
+  // What this client may change, for the UI: `key` (send serve.apiKey), `loopback` (no key, local client),
+  // `refused` (no key, remote client: read only). POST also checks a key before the UI stores it.
+  const authReport = (request: HttpRequest) => ({
+    required: config.serve.apiKey !== undefined,
+    reads: Boolean(config.serve.apiKey && config.serve.protectReads),
+    writes: writeAccess(config.serve.apiKey, request),
+  })
+  router.get('/api/auth', (request) => json(authReport(request)), {access: policy.static})
+  router.post('/api/auth', (request) => json({ok: true, ...authReport(request)}), {access: policy.write})
   const files = staticFiles(root)
   router.get('/', (request) => files({...request, params: {'*': 'index.html'}}), {access: policy.static})
   router.get('/web/*', files, {access: policy.static})
@@ -209,7 +229,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     }
   }
 
-  async function modesReport() {
+  async function modesReport(request: HttpRequest) {
     const modes = await Promise.all(
       ordered().map(async (s) => ({
         ...s,
@@ -220,7 +240,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     )
     return {
       version: context.version,
-      auth: {writes: Boolean(config.serve.apiKey), reads: Boolean(config.serve.apiKey && config.serve.protectReads)},
+      auth: {
+        writes: Boolean(config.serve.apiKey),
+        reads: Boolean(config.serve.apiKey && config.serve.protectReads),
+        access: writeAccess(config.serve.apiKey, request),
+      },
       modes,
     }
   }
@@ -251,6 +275,8 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     router,
     logger,
     accessLog: options.accessLog ?? config.serve.accessLog ?? !process.stderr.isTTY,
+    allowedHosts: () => configuredHosts(config),
+    serverKey: () => config.serve.apiKey,
   })
   await supervisor.startAll()
   const summary = statusLine(supervisor.status())
@@ -397,7 +423,7 @@ function accessPolicies(current: () => HomeopsConfig): Policies {
   }
   return {
     read: {allowList, apiKey: () => (current().serve.protectReads ? current().serve.apiKey : undefined)},
-    write: {allowList, apiKey: () => current().serve.apiKey},
+    write: {allowList, apiKey: () => current().serve.apiKey, keySetting: 'serve.apiKey (HOMEOPS_API_KEY)'},
     static: {allowList},
     check() {
       const entries = current().serve.allowedIps
@@ -440,7 +466,9 @@ class GuardedRouter extends Router {
   }
 
   override add(method: string, pattern: string, handler: Handler, options?: RouteOptions): this {
-    return super.add(method, pattern, this.wrap(handler, method.toUpperCase(), options), options)
+    // The wrapper enforces the mode's access policy after serve's: the server must not check it first.
+    const {access: _access, ...rest} = options ?? {}
+    return super.add(method, pattern, this.wrap(handler, method.toUpperCase(), options), rest)
   }
 }
 

@@ -1,5 +1,6 @@
 import type {Context} from '../context.js'
 import type {AccessPolicy} from '../http/access.js'
+import {configuredHosts} from '../http/access-config.js'
 import type {ListenAddress} from '../http/address.js'
 import {type HttpResponse, Router, json} from '../http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../http/server.js'
@@ -69,6 +70,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
         router: standaloneRouter(options, metrics),
         logger: context.logger,
         accessLog: options.accessLog,
+        allowedHosts: () => configuredHosts(context.config),
       })
     } catch (error) {
       await mode.stop()

@@ -8,11 +8,13 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  rmdirSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
 import {basename, dirname, join, relative} from 'node:path'
 
+import {errnoCode, errorMessage} from '../errors.js'
 import {LayoutError, isWithin} from './layout.js'
 
 /**
@@ -92,62 +94,126 @@ export interface SyncResult {
   unchanged: number
 }
 
+/** One file to bring up to date: where it goes and what it must hold. */
+interface Change {
+  source: string
+  target: string
+  data: Buffer
+  temp?: string
+}
+
 /**
- * Brings `{nfs}/{path}` up to the repository content. `target` was checked to
- * stay under the NFS root when the layout was read; it is checked again here
- * in case a symlink appeared since.
+ * Brings `{nfs}/{path}` up to the repository content as a whole or not at all: every changed file
+ * is first written beside its target (`.name.homeops-…`, where a full disk or any write error
+ * strikes); only when all of them are written are they renamed over their targets, one rename each
+ * (no space needed, no reader sees half a file). A failure while staging removes what was staged
+ * and leaves the binding exactly as it was; the error names the binding and the path.
+ * `target` was checked to stay under the NFS root when the layout was read; it is checked again
+ * here in case a symlink appeared since.
  */
 export function syncBinding(content: BindingContent, nfsRoot: string, target: string, what: string): SyncResult {
   const result: SyncResult = {written: 0, unchanged: 0}
-  const ensureDir = (dir: string) => {
-    mkdirSync(dir, {recursive: true, mode: 0o755})
+  const realNfs = realpathSync(nfsRoot)
+  const created: string[] = []
+  const staged: Change[] = []
+  const ensureDir = (dir: string): string => {
+    const kind = kindOf(dir)
+    if (kind === 'file') throw conflict(what, dir, 'a file', 'a folder')
+    if (kind === 'absent') {
+      ensureDir(dirname(dir))
+      mkdirSync(dir, {mode: 0o755})
+      created.push(dir)
+    }
     const real = realpathSync(dir)
-    if (!isWithin(realpathSync(nfsRoot), real)) {
+    if (!isWithin(realNfs, real)) {
       throw new LayoutError(`${what}: ${dir} leaves the NFS root ${nfsRoot} (resolves to ${real})`)
     }
     if ((statSync(real).mode & 0o777) !== 0o755) chmodSync(real, 0o755)
     return real
   }
-  if (content.kind === 'absent') {
-    ensureDir(target)
-    return result
-  }
-  if (content.kind === 'file') {
-    const dir = ensureDir(dirname(target))
-    writeIfChanged(content.files[0]!.source, join(dir, basename(target)), result)
-    return result
-  }
-  const root = ensureDir(target)
-  for (const dir of content.directories) ensureDir(join(root, dir))
-  for (const file of content.files) {
-    const dir = ensureDir(dirname(join(root, file.path)))
-    writeIfChanged(file.source, join(dir, basename(file.path)), result)
-  }
-  return result
-}
-
-function writeIfChanged(source: string, target: string, result: SyncResult): void {
-  const data = readFileSync(source)
   try {
-    const existing = lstatSync(target)
-    if (existing.isFile() && !existing.isSymbolicLink()) {
-      if (readFileSync(target).equals(data)) {
-        if ((existing.mode & 0o777) !== 0o644) chmodSync(target, 0o644)
+    if (content.kind === 'absent') {
+      ensureDir(target)
+      return result
+    }
+    const files =
+      content.kind === 'file'
+        ? [{source: content.files[0]!.source, target}]
+        : content.files.map((f) => ({source: f.source, target: join(target, f.path)}))
+    if (content.kind === 'directory') {
+      ensureDir(target)
+      for (const dir of content.directories) ensureDir(join(target, dir))
+    }
+    // Plan: what differs (and whether anything stands in the way), before writing anything.
+    const changes: Change[] = []
+    for (const file of files) {
+      const dir = ensureDir(dirname(file.target))
+      const finalPath = join(dir, basename(file.target))
+      const data = readFileSync(file.source)
+      const kind = kindOf(finalPath)
+      if (kind === 'directory') throw conflict(what, finalPath, 'a folder', 'a file')
+      if (kind === 'file' && readFileSync(finalPath).equals(data)) {
+        if ((statSync(finalPath).mode & 0o777) !== 0o644) chmodSync(finalPath, 0o644)
         result.unchanged++
-        return
+        continue
+      }
+      changes.push({source: file.source, target: finalPath, data})
+    }
+    // Stage every changed file beside its target.
+    for (const change of changes) {
+      change.temp = join(
+        dirname(change.target),
+        `.${basename(change.target)}.homeops-${randomBytes(4).toString('hex')}`,
+      )
+      staged.push(change)
+      try {
+        writeFileSync(change.temp, change.data, {mode: 0o644, flag: 'wx'})
+        chmodSync(change.temp, 0o644)
+      } catch (error) {
+        throw new LayoutError(
+          `${what}: cannot write ${change.target}: ${writeError(error)}; the binding was left as it was`,
+        )
       }
     }
-  } catch {
-    // absent: write it
-  }
-  const temp = join(dirname(target), `.${basename(target)}.homeops-${randomBytes(4).toString('hex')}`)
-  try {
-    writeFileSync(temp, data, {mode: 0o644, flag: 'wx'})
-    chmodSync(temp, 0o644)
-    renameSync(temp, target)
+    // Switch: renames only.
+    for (const change of changes) {
+      renameSync(change.temp!, change.target)
+      change.temp = undefined
+      result.written++
+    }
+    return result
   } catch (error) {
-    rmSync(temp, {force: true})
-    throw error
+    for (const change of staged) if (change.temp) rmSync(change.temp, {force: true})
+    for (const dir of created.reverse()) {
+      try {
+        rmdirSync(dir)
+      } catch {
+        // not empty any more: someone else writes there
+      }
+    }
+    if (error instanceof LayoutError) throw error
+    throw new LayoutError(`${what}: cannot update ${target}: ${writeError(error)}`)
   }
-  result.written++
+}
+
+function kindOf(path: string): 'file' | 'directory' | 'absent' | 'other' {
+  try {
+    const stat = statSync(path)
+    return stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : 'other'
+  } catch {
+    return 'absent'
+  }
+}
+
+function conflict(what: string, path: string, is: string, wants: string): LayoutError {
+  return new LayoutError(
+    `${what}: ${path} is ${is} on the NFS share, but the repository now has ${wants} there; move or remove it on the share, then reconcile (homeops never deletes what it did not write)`,
+  )
+}
+
+function writeError(error: unknown): string {
+  const code = errnoCode(error)
+  if (code === 'ENOSPC') return 'no space left on the share (ENOSPC)'
+  if (code === 'EDQUOT') return 'disk quota exceeded on the share (EDQUOT)'
+  return errorMessage(error)
 }

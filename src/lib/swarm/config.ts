@@ -16,11 +16,31 @@ export const swarmSchema = obj({
     description: 'hosts (host or host:port) that receive githubToken; no other host ever does',
   }),
   repositories: array(swarmRepositorySchema, {description: 'per-repository tokens'}),
-  reconcileIntervalSeconds: num({default: 300, min: 30}),
+  reconcileIntervalSeconds: num({default: 300, min: 30, max: 7 * 86400, unit: 'seconds'}),
   convergeTimeoutSeconds: num({
     default: 300,
     min: 5,
+    max: 86400,
+    unit: 'seconds',
     description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
+  }),
+  pruneProtection: bool({
+    default: true,
+    description:
+      'refuse a repository that suddenly lists no stacks, or would remove more than pruneMaxShare of its stacks (override once with `swarm reconcile --allow-prune-all`)',
+  }),
+  pruneMaxShare: num({
+    default: 0.5,
+    min: 0,
+    max: 1,
+    description: "the largest share (0..1) of a repository's deployed stacks one reconcile may remove",
+  }),
+  gitTimeoutSeconds: num({
+    default: 120,
+    min: 5,
+    max: 3600,
+    description:
+      'longest a git command may stay silent, and a transfer may stall, before the repository counts as unreachable for this run (exit 3)',
   }),
   cacheDir: str({description: 'where repository clones are cached; defaults beside the state database'}),
   dockerCli: str({default: 'docker', description: 'the docker CLI used for `stack deploy` / `stack rm`'}),

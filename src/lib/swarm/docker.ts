@@ -1,6 +1,8 @@
 import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
-import {OperationError, errorMessage} from '../errors.js'
+import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
+import type {VolumeSpec} from './render.js'
 
 /**
  * Swarm access for GitOps: reads through the Engine API (services, tasks,
@@ -26,11 +28,32 @@ interface CliResult {
   timedOut: boolean
 }
 
-function childEnv(options: CliOptions, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {...process.env, DOCKER_HOST: options.address, ...extra}
-  // DOCKER_HOST decides; a context would otherwise win over it in some CLI versions.
-  delete env.DOCKER_CONTEXT
+/**
+ * The environment of every docker CLI child, and so everything a compose file can interpolate
+ * besides the stack's own secrets: PATH, HOME (the CLI's config and registry logins), the
+ * DOCKER_* variables that configure the CLI, SSH_AUTH_SOCK for an ssh:// DOCKER_HOST. Nothing else
+ * of homeops's environment (tokens, API keys) reaches it. DOCKER_HOST is the daemon homeops talks
+ * to; DOCKER_CONTEXT is dropped (it would win over DOCKER_HOST in some CLI versions).
+ */
+export function deployEnvironment(address: string, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(from)) {
+    if (value === undefined) continue
+    if (['PATH', 'HOME', 'SSH_AUTH_SOCK'].includes(key) || (key.startsWith('DOCKER_') && key !== 'DOCKER_CONTEXT')) {
+      env[key] = value
+    }
+  }
+  env.DOCKER_HOST = address
   return env
+}
+
+/** Linux's limit for one `NAME=value` string of a child's environment (MAX_ARG_STRLEN, 32 pages). */
+export const MAX_ENV_ENTRY_BYTES = 128 * 1024
+/** What the whole environment may take, kept well under ARG_MAX (2 MB with an 8 MB stack) beside argv. */
+export const MAX_ENV_TOTAL_BYTES = 1024 * 1024
+
+function childEnv(options: CliOptions, extra: Record<string, string> = {}): Record<string, string> {
+  return {...deployEnvironment(options.address), ...extra}
 }
 
 async function runCli(
@@ -51,6 +74,9 @@ async function runCli(
       stripFinalNewline: true,
       all: false,
     })
+    if (errnoCode(result) === 'E2BIG' || /\bE2BIG\b/.test(String(result.message ?? ''))) {
+      throw environmentTooLarge(extra.env)
+    }
     return {
       stdout: String(result.stdout ?? ''),
       stderr: String(result.stderr ?? ''),
@@ -58,10 +84,24 @@ async function runCli(
       timedOut: Boolean(result.timedOut),
     }
   } catch (error) {
+    if (errnoCode(error) === 'E2BIG') throw environmentTooLarge(extra.env)
     throw new OperationError(`cannot run ${options.cli}: ${errorMessage(error)}`, {
       hint: 'install the docker CLI (docker.io / docker-ce-cli) or set swarm.dockerCli',
     })
   }
+}
+
+function environmentTooLarge(extra: Record<string, string> = {}): OperationError {
+  const sizes = Object.entries(extra)
+    .map(([k, v]) => [k, Buffer.byteLength(`${k}=${v}`) + 1] as const)
+    .sort((a, b) => b[1] - a[1])
+  const largest = sizes[0] ? `; the largest is ${sizes[0][0]} (${sizes[0][1]} bytes)` : ''
+  return new OperationError(
+    `the environment of the docker CLI is too large (E2BIG): Linux allows ${MAX_ENV_ENTRY_BYTES} bytes per variable and about 2 MB in all${largest}`,
+    {
+      hint: 'keep large values (certificates, files) out of secrets.yaml: mount them through a binding or a Docker secret file',
+    },
+  )
 }
 
 const detachSupport = new Map<string, boolean>()
@@ -212,13 +252,18 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
     ? `task ${failedTask.Status?.State}: ${failedTask.Status?.Err ?? failedTask.Status?.Message}`
     : undefined
   if (state === 'rollback_completed' || state === 'paused' || state === 'rollback_paused') {
+    // The tasks that failed ran the spec that was rolled back: their error is the reason.
+    const taskError = lastError ?? latestTaskError(tasks)
+    const message = service.UpdateStatus?.Message
     return {
       name,
       running: running.length,
       desired,
       converged: false,
       stuck: true,
-      detail: `update ${state.replace('_', ' ')}: ${service.UpdateStatus?.Message ?? lastError ?? ''}`.trim(),
+      detail: [`update ${state.replace('_', ' ')}`, message, taskError ? `last ${taskError}` : undefined]
+        .filter(Boolean)
+        .join(': '),
     }
   }
   const onSpec = running.filter(current).length
@@ -233,6 +278,29 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
       ? undefined
       : (lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
   }
+}
+
+/**
+ * The latest task error of each service of a stack, whatever spec the task ran (a rolled-back
+ * update's tasks ran the spec that was rolled back): what a failed or stuck deploy reports.
+ */
+export async function stackTaskErrors(engine: DockerEngine, stack: string): Promise<string[]> {
+  const services = await stackServices(engine, stack)
+  if (services.length === 0) return []
+  const tasks = await engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID)}})
+  const out: string[] = []
+  for (const service of services) {
+    const error = latestTaskError(tasks.filter((t) => t.ServiceID === service.ID))
+    if (error) out.push(`${service.Spec?.Name ?? service.ID}: ${error}`)
+  }
+  return out
+}
+
+function latestTaskError(tasks: TaskInfo[]): string | undefined {
+  const failed = tasks
+    .filter((t) => ['failed', 'rejected'].includes(t.Status?.State ?? '') && (t.Status?.Err || t.Status?.Message))
+    .sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''))[0]
+  return failed ? `task ${failed.Status?.State}: ${failed.Status?.Err ?? failed.Status?.Message}` : undefined
 }
 
 /** Waits until every service of the stack runs its desired tasks on the current spec. */
@@ -257,7 +325,7 @@ export async function waitConverged(
       )
     }
     if (signal?.aborted) throw new OperationError(`stopped while waiting for stack ${stack} to converge`)
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    await sleep(delay, signal)
   }
 }
 
@@ -272,8 +340,85 @@ export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs
     })
     if (services.length === 0 && containers.length === 0) return true
     if (Date.now() + delay > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    await sleep(delay)
   }
+}
+
+/**
+ * Removes the configs and secrets of a stack (by its namespace label) that its compose no longer
+ * defines: the content-addressed ones a new content replaced. One still used by a task that is
+ * shutting down is left for the next deploy. Returns the names removed.
+ */
+export async function pruneStackObjects(
+  engine: DockerEngine,
+  stack: string,
+  keep: {configs: Set<string>; secrets: Set<string>},
+): Promise<string[]> {
+  const removed: string[] = []
+  for (const kind of ['configs', 'secrets'] as const) {
+    const objects = await engine.get<{ID: string; Spec?: {Name?: string}}[]>(`/${kind}`, {
+      filters: {label: [`${STACK_LABEL}=${stack}`]},
+    })
+    for (const object of objects) {
+      const name = object.Spec?.Name ?? ''
+      if (keep[kind].has(name)) continue
+      try {
+        await engine.delete(enginePath(`/${kind}`, object.ID))
+        removed.push(name)
+      } catch {
+        // still in use: the next deploy of the stack tries again
+      }
+    }
+  }
+  return removed
+}
+
+/**
+ * Makes sure each volume a stack will use is what its spec says before `stack deploy` runs: Docker
+ * silently keeps an existing volume of the same name whatever its options. One whose driver or
+ * options differ is removed (so the deploy creates it right) when no container uses it, and
+ * refused with the reason when one does. Returns the names recreated.
+ */
+export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): Promise<string[]> {
+  const recreated: string[] = []
+  for (const spec of specs) {
+    let info: {Driver?: string; Options?: Record<string, string> | null}
+    try {
+      info = await engine.get(enginePath('/volumes', spec.name))
+    } catch (error) {
+      if (error instanceof EngineError && error.statusCode === 404) continue
+      throw error
+    }
+    const options = info.Options ?? {}
+    const same =
+      (info.Driver ?? 'local') === spec.driver &&
+      Object.keys(options).length === Object.keys(spec.options).length &&
+      Object.entries(spec.options).every(([k, v]) => options[k] === v)
+    if (same) continue
+    const describe = (driver: string | undefined, opts: Record<string, string>) =>
+      `driver ${driver ?? 'local'}${
+        Object.keys(opts).length > 0
+          ? ` with ${Object.entries(opts)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : ' without options'
+      }`
+    const users = await engine.get<{Names?: string[]}[]>('/containers/json', {
+      all: true,
+      filters: {volume: [spec.name]},
+    })
+    if (users.length > 0) {
+      throw new OperationError(
+        `volume ${spec.name} (volumes.yaml entry "${spec.id}") already exists with ${describe(info.Driver, options)}, but the stack wants ${describe(spec.driver, spec.options)}; ${users.length} container(s) use it (${users
+          .flatMap((u) => u.Names ?? [])
+          .slice(0, 3)
+          .join(', ')}), so it was left as it is: stop them or remove the volume, then reconcile`,
+      )
+    }
+    await engine.delete(enginePath('/volumes', spec.name))
+    recreated.push(spec.name)
+  }
+  return recreated
 }
 
 export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {

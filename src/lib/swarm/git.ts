@@ -3,7 +3,8 @@ import {basename, dirname, join} from 'node:path'
 
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
-import {remoteBranchHead} from './remote-head.js'
+import {remoteAdvertisement} from './remote-head.js'
+import {clearStaleGitLocks} from './stale-lock.js'
 
 /**
  * One cached clone per repository, brought up to date with `git fetch` and a
@@ -77,18 +78,32 @@ function sameUrl(a: string, b: string): boolean {
   return strip(a) === strip(b)
 }
 
-/** Environment for one git command: no prompts, and the token only for this URL's origin. */
-export function gitEnv(url: string, auth: GitAuth | undefined): Record<string, string> {
+/** Default of `swarm.gitTimeoutSeconds`. */
+export const GIT_TIMEOUT_SECONDS = 120
+
+/**
+ * Environment for one git command: no prompts, the token only for this URL's origin, and git's own
+ * stall detection (`http.lowSpeedLimit/Time`: under 1 kB/s for that long aborts the transfer; a
+ * remote that accepts and never answers counts as stalled).
+ */
+export function gitEnv(
+  url: string,
+  auth: GitAuth | undefined,
+  stallSeconds = GIT_TIMEOUT_SECONDS,
+): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: '0',
     GCM_INTERACTIVE: 'never',
   }
+  const config: [string, string][] = []
   const origin = httpOrigin(url)
-  if (auth && origin) {
-    env.GIT_CONFIG_COUNT = '1'
-    env.GIT_CONFIG_KEY_0 = `http.${origin.origin}/.extraHeader`
-    env.GIT_CONFIG_VALUE_0 = `Authorization: ${basicAuthorization(auth)}`
-  }
+  if (auth && origin) config.push([`http.${origin.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth)}`])
+  config.push(['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', String(Math.max(1, Math.round(stallSeconds)))])
+  env.GIT_CONFIG_COUNT = String(config.length)
+  config.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key
+    env[`GIT_CONFIG_VALUE_${i}`] = value
+  })
   return env
 }
 
@@ -140,7 +155,21 @@ function baseEnv(extra: Record<string, string>): Record<string, string> {
   return {...env, ...extra}
 }
 
-function unreachable(url: string, error: unknown): TransientError {
+/** simple-git's `timeout.block` and execFile's `timeout` both end the child; say so plainly. */
+function timedOut(error: unknown): boolean {
+  const e = error as {killed?: boolean; signal?: string; message?: string} | undefined
+  return Boolean(e?.killed && e.signal) || /block timeout reached|Operation too slow/i.test(e?.message ?? '')
+}
+
+function unreachable(url: string, error: unknown, timeoutMs?: number): TransientError {
+  if (timeoutMs !== undefined && timedOut(error)) {
+    return new TransientError(
+      `cannot fetch ${url}: the remote did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      {
+        hint: 'what is deployed stays as it is; the next run retries (swarm.gitTimeoutSeconds sets the limit)',
+      },
+    )
+  }
   const text = redact(errorMessage(error)).trim().split('\n').filter(Boolean)
   const detail = text.filter((l) => /fatal|error|denied|not found|could not|unable/i.test(l)).join('; ') || text.at(-1)
   return new TransientError(`cannot fetch ${url}: ${detail ?? 'git failed'}`, {
@@ -160,8 +189,25 @@ export async function syncClone(options: {
   branch: string | null
   auth?: GitAuth
   signal?: AbortSignal
+  /** Longest a git command may stay silent (and a transfer stall) before it is ended. */
+  timeoutMs?: number
+  /** Told about what was repaired on the way (a stale lock removed). */
+  onWarning?: (message: string, fields?: Record<string, string>) => void
 }): Promise<FetchResult> {
-  const env = baseEnv(gitEnv(options.url, options.auth))
+  const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_SECONDS * 1000
+  const env = baseEnv(gitEnv(options.url, options.auth, timeoutMs / 1000))
+  const locks = clearStaleGitLocks(options.dir)
+  if (locks.removed.length > 0) {
+    options.onWarning?.('removed a stale git lock from the cached clone (no git process was running in it)', {
+      files: locks.removed.join(','),
+    })
+  }
+  if (locks.heldBy.length > 0) {
+    throw new TransientError(
+      `the cached clone ${options.dir} is locked by a running git process (pid ${locks.heldBy.join(', ')})`,
+      {hint: 'the next run retries once it has finished'},
+    )
+  }
   // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
   const unsafe = {
     allowUnsafeConfigEnvCount: true,
@@ -169,7 +215,7 @@ export async function syncClone(options: {
   }
   const simple = async (baseDir?: string) => {
     const {simpleGit} = await import('simple-git')
-    return simpleGit({baseDir, abort: options.signal, unsafe}).env(env)
+    return simpleGit({baseDir, abort: options.signal, unsafe, timeout: {block: timeoutMs}}).env(env)
   }
   const inRepo = () => simple(options.dir)
 
@@ -178,25 +224,18 @@ export async function syncClone(options: {
   if (!usable) {
     rmSync(options.dir, {recursive: true, force: true})
     mkdirSync(dirname(options.dir), {recursive: true, mode: 0o700})
-    const args = ['--no-tags', '--single-branch']
+    // --progress: output while a large clone runs, so only a silent (stalled) one hits the block timeout.
+    const args = ['--no-tags', '--single-branch', '--progress']
     if (options.branch) args.push('--branch', options.branch)
     try {
       await (await simple()).clone(options.url, options.dir, args)
     } catch (error) {
       rmSync(options.dir, {recursive: true, force: true})
-      throw cloneError(options.url, options.branch, error)
+      throw await cloneError(options.url, options.branch, error, env, timeoutMs)
     }
     cloned = true
   }
 
-  // The remote's default branch, as recorded by clone (refs/remotes/origin/HEAD), else the checked-out one.
-  let branch = options.branch ?? originHead(options.dir)
-  if (!branch) {
-    const git = await inRepo()
-    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
-    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
-  }
-  const remoteRef = `refs/remotes/origin/${branch}`
   // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
   // asked now, alongside the remote, and read below when it matters.
   const status = gitOutput(
@@ -204,20 +243,60 @@ export async function syncClone(options: {
     ['status', '--porcelain', '--ignored', '--untracked-files=all'],
     env,
     options.signal,
+    timeoutMs,
   )
   status.catch(() => {})
+  // An http(s) remote's refs and default branch, from one request (undefined: git decides).
+  const advert = cloned
+    ? undefined
+    : await remoteAdvertisement({
+        url: options.url,
+        authorization: options.auth ? basicAuthorization(options.auth) : undefined,
+        signal: options.signal,
+        timeoutMs: Math.min(timeoutMs, 15_000),
+      })
+
+  // Without --branch the remote's default branch is followed, as it is now (not as it was when the
+  // clone was made): asked of the remote on every run, falling back to what clone recorded.
+  let branch = options.branch ?? undefined
+  let defaultMoved = false
+  if (!branch) {
+    const recorded = originHead(options.dir)
+    const current = cloned
+      ? recorded
+      : httpOrigin(options.url)
+        ? advert?.defaultBranch
+        : await lsRemoteDefault(options.dir, env, options.signal, timeoutMs)
+    branch = current ?? recorded
+    if (current && recorded && current !== recorded) {
+      defaultMoved = true
+      options.onWarning?.(`the remote's default branch is now ${current} (was ${recorded}): following it`)
+    }
+  }
+  if (!branch) {
+    const git = await inRepo()
+    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
+    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
+  }
+  const remoteRef = `refs/remotes/origin/${branch}`
   // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
   let refs = readRefs(options.dir, remoteRef)
-  if (!cloned && !(await upToDate(options, branch, refs))) {
+  const upToDate =
+    refs.tip !== undefined &&
+    refs.head === refs.tip &&
+    refs.current === `refs/heads/${branch}` &&
+    advert?.refs.get(`refs/heads/${branch}`) === refs.tip
+  if (!cloned && !upToDate) {
     const git = await inRepo()
     try {
-      await git.raw(['fetch', '--prune', '--no-tags', '--quiet', 'origin', `+refs/heads/${branch}:${remoteRef}`])
+      await git.raw(['fetch', '--prune', '--no-tags', '--progress', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
-        throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+        throw await missingBranch(options.url, branch, env, timeoutMs)
       }
-      throw unreachable(options.url, error)
+      throw unreachable(options.url, error, timeoutMs)
     }
+    if (defaultMoved) await git.raw(['symbolic-ref', 'refs/remotes/origin/HEAD', remoteRef])
     refs = readRefs(options.dir, remoteRef)
   }
   let {head: previous, tip: commit, current} = refs
@@ -229,7 +308,7 @@ export async function syncClone(options: {
       .trim()
       .split('\n')
   }
-  if (!commit) throw new UserError(`branch "${branch}" does not exist in ${options.url}`)
+  if (!commit) throw await missingBranch(options.url, branch, env, timeoutMs)
   const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
@@ -242,22 +321,6 @@ export async function syncClone(options: {
   return {commit, branch, cloned, previous: cloned ? undefined : previous}
 }
 
-/** The clone is on `branch` at its fetched tip, and the remote advertises that same tip: fetching would bring nothing. */
-async function upToDate(
-  options: {url: string; auth?: GitAuth; signal?: AbortSignal},
-  branch: string,
-  refs: ReturnType<typeof readRefs>,
-): Promise<boolean> {
-  if (!refs.tip || refs.head !== refs.tip || refs.current !== `refs/heads/${branch}`) return false
-  const remote = await remoteBranchHead({
-    url: options.url,
-    branch,
-    authorization: options.auth ? basicAuthorization(options.auth) : undefined,
-    signal: options.signal,
-  })
-  return remote === refs.tip
-}
-
 /**
  * Output of a read-only git command in the clone, through child_process rather than simple-git so
  * the no-op path does not load it; same environment (no prompts, the scoped token only).
@@ -267,23 +330,66 @@ async function gitOutput(
   args: string[],
   env: Record<string, string>,
   signal: AbortSignal | undefined,
+  timeoutMs: number,
 ): Promise<string> {
   const [{execFile}, {promisify}] = await Promise.all([import('node:child_process'), import('node:util')])
-  const {stdout} = await promisify(execFile)('git', args, {cwd: dir, env, signal, maxBuffer: 64 * 1024 * 1024})
+  const {stdout} = await promisify(execFile)('git', args, {
+    cwd: dir,
+    env,
+    signal,
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  })
   return stdout.trim()
 }
 
-function cloneError(url: string, branch: string | null, error: unknown): Error {
+/** `git ls-remote --symref origin HEAD` in the clone: the branch the remote's HEAD points at now. */
+async function lsRemoteDefault(
+  dir: string,
+  env: Record<string, string>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const out = await gitOutput(dir, ['ls-remote', '--symref', 'origin', 'HEAD'], env, signal, timeoutMs).catch(() => '')
+  return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
+}
+
+/** "branch X does not exist", with the branches the remote has and its default, so the fix is one command away. */
+async function missingBranch(
+  url: string,
+  branch: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<UserError> {
+  const {tmpdir} = await import('node:os')
+  const out = await gitOutput(tmpdir(), ['ls-remote', '--symref', url], env, undefined, timeoutMs).catch(() => '')
+  const defaultBranch = /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
+  const branches = [...out.matchAll(/^[0-9a-f]{40,64}\s+refs\/heads\/(\S+)$/gm)].map((m) => m[1]!)
+  const listed =
+    branches.length === 0
+      ? ''
+      : `; its branches: ${branches.slice(0, 10).join(', ')}${branches.length > 10 ? ` and ${branches.length - 10} more` : ''}${defaultBranch ? ` (default ${defaultBranch})` : ''}`
+  const fix = defaultBranch ?? branches[0]
+  return new UserError(
+    `branch "${branch}" does not exist in ${url}${listed}${fix ? `; follow another with \`homeops swarm watch ${url} --branch ${fix}\`` : ''}`,
+  )
+}
+
+function cloneError(
+  url: string,
+  branch: string | null,
+  error: unknown,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Error | Promise<Error> {
   const text = errorMessage(error)
-  if (branch && /Remote branch .* not found/i.test(text)) {
-    return new UserError(`branch "${branch}" does not exist in ${url}`)
-  }
+  if (branch && /Remote branch .* not found/i.test(text)) return missingBranch(url, branch, env, timeoutMs)
   if (/Authentication failed|could not read Username|403|401/i.test(text)) {
     return new TransientError(`cannot fetch ${url}: authentication failed`, {
       hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',
     })
   }
-  return unreachable(url, error)
+  return unreachable(url, error, timeoutMs)
 }
 
 /** The folder is a clone whose origin is this URL (read from `.git/config`, no process). */

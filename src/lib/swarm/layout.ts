@@ -44,6 +44,8 @@ export interface StackLayout {
 
 export interface RepositoryLayout {
   root: string
+  /** Prefix of its Docker volume names: the repository's name (the clone folder's name when unset). */
+  namespace?: string
   stacks: StackLayout[]
   volumes: VolumeEntry[]
   nfs?: {path: string}

@@ -57,4 +57,11 @@ export const swarmMigrations: Migration[] = [
     description: 'what a stack was rendered from (commit, clone, NFS root, homeops version), to skip re-rendering it',
     sql: `ALTER TABLE swarm_stacks ADD COLUMN render_key TEXT;`,
   },
+  {
+    area: 'swarm',
+    version: 3,
+    description: 'the branch last fetched, apart from the branch the user asked for (null: follow the default)',
+    sql: `ALTER TABLE swarm_repositories ADD COLUMN fetched_branch TEXT;
+    UPDATE swarm_repositories SET fetched_branch = branch;`,
+  },
 ]

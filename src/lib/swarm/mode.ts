@@ -3,6 +3,7 @@ import {LockedError, errorMessage} from '../errors.js'
 import {HttpError, type Router, json} from '../http/router.js'
 import {redact} from '../log/redact.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {type Periodic, periodic} from '../time/scheduler.js'
 import type {ReconcileReport} from './reconcile.js'
 import type {SwarmStatus} from './status.js'
 
@@ -35,10 +36,9 @@ export interface SwarmModeStatus extends SwarmStatus {
  */
 export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
   let runtime: ModeRuntime | undefined
-  let timer: NodeJS.Timeout | undefined
+  let scheduler: Periodic | undefined
   let running: Promise<ReconcileReport | undefined> | undefined
   let stopping = false
-  let nextAt: number | undefined
   const last = {
     startedAt: null as string | null,
     finishedAt: null as string | null,
@@ -104,13 +104,11 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
 
   function schedule(delayMs: number): void {
     if (stopping || !runtime) return
-    nextAt = Date.now() + delayMs
-    timer = setTimeout(() => {
-      timer = undefined
-      nextAt = undefined
-      void trigger('interval').finally(() => schedule(runtime!.context.config.swarm.reconcileIntervalSeconds * 1000))
-    }, delayMs)
-    timer.unref()
+    scheduler = periodic({
+      run: () => trigger('interval'),
+      nextDelayMs: () => runtime!.context.config.swarm.reconcileIntervalSeconds * 1000,
+    })
+    void scheduler.start(delayMs)
   }
 
   async function status(): Promise<SwarmModeStatus> {
@@ -126,7 +124,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
         lastDurationSeconds: last.durationSeconds,
         lastExitCode: last.exitCode,
         lastError: last.error,
-        nextAt: nextAt ? new Date(nextAt).toISOString() : null,
+        nextAt: scheduler?.nextAt?.toISOString() ?? null,
       },
     }
   }
@@ -162,9 +160,8 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     },
     async stop() {
       stopping = true
-      if (timer) clearTimeout(timer)
-      timer = undefined
-      nextAt = undefined
+      scheduler?.stop()
+      scheduler = undefined
       // The reconcile itself watches the context signal (aborted on SIGTERM); wait for it to wind down.
       if (running) await running.catch(() => undefined)
     },

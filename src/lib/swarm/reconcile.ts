@@ -1,18 +1,25 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
-import {isAbsolute, join, resolve} from 'node:path'
+import {existsSync, mkdirSync, rmSync, statSync} from 'node:fs'
+import {isAbsolute, join, relative, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
 import type {DockerEngine} from '../docker/engine.js'
-import {ExitCode, type ExitCodeValue, TransientError, UserError, errorMessage} from '../errors.js'
+import {ExitCode, type ExitCodeValue, OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
+import {FileReadError, readBoundedText} from '../fs/read-file.js'
 import {stateDir} from '../paths.js'
 import {runTasks, type Task} from '../ui/terminal.js'
 import {digestBinding, readBinding, syncBinding} from './bindings.js'
 import {
   type CliOptions,
+  MAX_ENV_ENTRY_BYTES,
+  MAX_ENV_TOTAL_BYTES,
+  checkVolumes,
+  deployEnvironment,
   imageExists,
+  pruneStackObjects,
   pullImage,
+  stackTaskErrors,
   removeImage,
   STACK_LABEL,
   stackDeploy,
@@ -24,7 +31,18 @@ import {
 } from './docker.js'
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
-import {CONTENT_LABEL, type RenderedStack, nfsPath, renderStack, withServiceLabels} from './render.js'
+import {
+  CONTENT_LABEL,
+  REPOSITORY_LABEL,
+  type RenderedStack,
+  nfsPath,
+  renderStack,
+  stackObjectNames,
+  withDeployLabels,
+  withServiceLabels,
+} from './render.js'
+import {references, undefinedReferences} from './interpolation.js'
+import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
 import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
@@ -78,6 +96,8 @@ export interface ReconcileOptions {
   dryRun?: boolean
   /** Only this repository (URL as watched, or its name). */
   repo?: string
+  /** Lets this run remove more stacks than `swarm.pruneMaxShare` (or all of them). */
+  allowPruneAll?: boolean
 }
 
 interface Prepared {
@@ -150,6 +170,8 @@ export async function fetchRepository(
     branch: row.branch,
     auth: authFor(row.url, tokens(env.context)),
     signal: env.context.signal,
+    timeoutMs: env.context.config.swarm.gitTimeoutSeconds * 1000,
+    onWarning: (message, fields) => env.context.logger.warn(`${repositoryName(row.url)}: ${message}`, fields),
   })
 }
 
@@ -219,26 +241,48 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   )
 
   // 2. plan
-  const swarmStacks = new Set(
-    (await services).map((s) => s.Spec?.Labels?.[STACK_LABEL]).filter((n): n is string => Boolean(n)),
-  )
+  // Stack name → the repositories its services say they were deployed from ('' for none).
+  const swarmStacks = new Map<string, Set<string>>()
+  for (const service of await services) {
+    const stackName = service.Spec?.Labels?.[STACK_LABEL]
+    if (!stackName) continue
+    const from = swarmStacks.get(stackName) ?? new Set<string>()
+    from.add(service.Spec?.Labels?.[REPOSITORY_LABEL] ?? '')
+    swarmStacks.set(stackName, from)
+  }
   const claimed = new Map<string, string>()
+  const environment = deployEnvironment(env.cli.address)
   for (const w of work) {
     if (!w.fetch) continue
     try {
-      w.layout = readLayout(w.row.cloneDir)
+      w.layout = {...readLayout(w.row.cloneDir), namespace: w.row.name}
     } catch (error) {
       w.result.result = 'failed'
       w.result.error = redact(errorMessage(error))
       continue
     }
-    w.renderKey = renderKey(context.version, w.fetch.commit, w.layout)
+    w.renderKey = renderKey(context.version, w.fetch.commit, w.layout, environment)
     for (const stack of w.layout.stacks) {
-      const owner = claimed.get(stack.name)
-      const plan = owner
-        ? failPlan(stack.name, w.row.name, `stack "${stack.name}" is also listed by repository ${owner}`, false)
-        : planStack(env, w, stack, {hmacKey, force: options.force ?? false, dryRun}, swarmStacks.has(stack.name))
-      claimed.set(stack.name, w.row.name)
+      // A stack belongs to the repository that deployed it first (its row says which); planStack
+      // refuses it to any other. One nobody owns yet goes to the first repository of this run.
+      const row = store.stack(stack.name)
+      const owned = row !== undefined && row.repositoryId !== null && row.status !== 'removed'
+      const rival = owned ? undefined : claimed.get(stack.name)
+      const plan = rival
+        ? failPlan(
+            stack.name,
+            w.row.name,
+            `stack "${stack.name}" is also listed by repository ${rival}, which deploys it first; remove it from one of the two stacks.yaml`,
+            false,
+          )
+        : planStack(
+            env,
+            w,
+            stack,
+            {hmacKey, force: options.force ?? false, dryRun, environment},
+            swarmStacks.get(stack.name),
+          )
+      if (!owned && !rival) claimed.set(stack.name, w.row.name)
       w.plans.push(plan)
     }
     const listed = new Set(w.layout.stacks.map((s) => s.name))
@@ -254,6 +298,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
         },
       })
     }
+    if (context.config.swarm.pruneProtection && !options.allowPruneAll) guardPrune(env, w)
   }
   await runTasks(
     term,
@@ -392,6 +437,41 @@ function finish(
   }
 }
 
+/**
+ * Refuses the whole repository when its plan removes too many of its stacks (see prune-guard.ts):
+ * nothing of it is applied this run, and the plan (also under --dry-run) says why.
+ */
+function guardPrune(env: SwarmEnv, w: RepoWork): void {
+  const active = env.store.stacksOf(w.row.id).filter((s) => s.status !== 'removed' && s.status !== 'stopped')
+  const activeNames = new Set(active.map((s) => s.name))
+  const removing = w.plans
+    .filter((p) => p.result.action === 'remove' && activeNames.has(p.result.stack))
+    .map((p) => p.result.stack)
+  const refusal = pruneRefusal({
+    deployed: [...activeNames],
+    removing,
+    listed: w.layout?.stacks.length ?? 0,
+    maxShare: env.context.config.swarm.pruneMaxShare,
+  })
+  if (!refusal) return
+  const error = `${refusal} (${PRUNE_HINT})`
+  w.result.result = 'failed'
+  w.result.error = error
+  w.plans = w.plans.map((p) =>
+    p.result.action === 'remove'
+      ? failPlan(p.result.stack, w.row.name, `removal refused: ${refusal}`, false)
+      : {
+          result: {
+            ...p.result,
+            action: 'skip',
+            reason: 'not applied: the repository would remove too many stacks',
+            outcome: 'skipped',
+          },
+          record: false,
+        },
+  )
+}
+
 /** `record: false` for stacks homeops does not own (another repository's, or not deployed by homeops). */
 function failPlan(
   stack: string,
@@ -406,19 +486,36 @@ function planStack(
   env: SwarmEnv,
   w: RepoWork,
   stack: StackLayout,
-  {hmacKey, force, dryRun}: {hmacKey: string; force: boolean; dryRun: boolean},
-  inSwarm: boolean,
+  {
+    hmacKey,
+    force,
+    dryRun,
+    environment,
+  }: {hmacKey: string; force: boolean; dryRun: boolean; environment: Record<string, string>},
+  deployedFrom: Set<string> | undefined,
 ): {result: StackResult; prepared?: Prepared; record?: boolean} {
   const row = env.store.stack(stack.name)
+  const inSwarm = deployedFrom !== undefined
+  // Deployed by this very repository before an `unwatch` that kept it running: adopted again.
+  const adopting =
+    inSwarm && (!row || row.status === 'removed') && deployedFrom.size === 1 && deployedFrom.has(w.row.url)
   if (row && row.repositoryId !== w.row.id && row.repositoryId !== null && row.status !== 'removed') {
     const owner = env.store.repositories().find((r) => r.id === row.repositoryId)?.name ?? 'another repository'
-    return failPlan(stack.name, w.row.name, `stack "${stack.name}" is already managed by repository ${owner}`, false)
-  }
-  if (inSwarm && (!row || row.status === 'removed' || row.status === 'stopped')) {
     return failPlan(
       stack.name,
       w.row.name,
-      `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops; refusing to take it over`,
+      `stack "${stack.name}" is owned by repository ${owner}, which deployed it first; remove it from this repository's stacks.yaml (or unwatch ${owner})`,
+      false,
+    )
+  }
+  if (inSwarm && !adopting && (!row || row.status === 'removed' || row.status === 'stopped')) {
+    const others = [...deployedFrom].filter(Boolean)
+    return failPlan(
+      stack.name,
+      w.row.name,
+      others.length > 0
+        ? `a stack named "${stack.name}" already runs in the Swarm, deployed by homeops from ${others.join(', ')}; refusing to take it over`
+        : `a stack named "${stack.name}" already runs in the Swarm and was not deployed by homeops from this repository; refusing to take it over`,
       false,
     )
   }
@@ -431,7 +528,7 @@ function planStack(
   }
   let prepared: Prepared
   try {
-    prepared = prepareStack(w.layout!, stack, hmacKey)
+    prepared = prepareStack(w.layout!, stack, hmacKey, environment)
   } catch (error) {
     return failPlan(stack.name, w.row.name, redact(errorMessage(error)))
   }
@@ -446,6 +543,7 @@ function planStack(
   }
   const base = {stack: stack.name, repository: w.row.name, outcome: 'planned' as const, hash: prepared.hash}
   const decide = (): {action: PlanAction; reason: string} => {
+    if (adopting) return {action: 'update', reason: 'adopted: deployed from this repository before it was unwatched'}
     if (!row || row.status === 'removed') return {action: 'create', reason: 'new stack'}
     if (row.status === 'stopped') {
       return force
@@ -471,9 +569,15 @@ function planStack(
  * rendered compose holds their paths), and the homeops version (the rendering may change with it).
  * Secret values are not in it: they are read on every run.
  */
-export function renderKey(version: string, commit: string, layout: RepositoryLayout): string {
+export function renderKey(
+  version: string,
+  commit: string,
+  layout: RepositoryLayout,
+  environment: Record<string, string> = {},
+): string {
+  const env = Object.entries(environment).sort(([a], [b]) => a.localeCompare(b))
   return createHash('sha256')
-    .update(JSON.stringify({version, commit, root: layout.root, nfs: layout.nfs?.path ?? null}))
+    .update(JSON.stringify({version, commit, root: layout.root, nfs: layout.nfs?.path ?? null, env}))
     .digest('hex')
 }
 
@@ -512,8 +616,16 @@ function parseParts(row: StackRow): HashParts | undefined {
   }
 }
 
-/** Everything a stack's hash covers, read from the clone and the NFS root; no side effects. */
-export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacKey: string): Prepared {
+/**
+ * Everything a stack's hash covers, read from the clone and the NFS root; no side effects.
+ * `environment` is what the docker CLI child gets besides the secrets (see `deployEnvironment`).
+ */
+export function prepareStack(
+  layout: RepositoryLayout,
+  stack: StackLayout,
+  hmacKey: string,
+  environment: Record<string, string> = {},
+): Prepared {
   if (stack.error) throw new LayoutError(stack.error)
   const rendered = renderStack(layout, stack)
   const bindings: Prepared['bindings'] = []
@@ -525,6 +637,7 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
     bindings.push({volumeId: volume.id, target: nfsPath(layout, volume), content})
   }
   const secrets = readSecrets(layout, stack)
+  const interpolated = checkInterpolation(layout, stack, rendered.compose, secrets, environment)
   const {hash, parts} = stackHash(
     {
       name: stack.name,
@@ -533,10 +646,46 @@ export function prepareStack(layout: RepositoryLayout, stack: StackLayout, hmacK
       volumesText: layout.volumesText,
       nfsText: layout.nfsText,
       secrets,
+      environment: interpolated,
+      files: rendered.files,
     },
     hmacKey,
   )
   return {layout: stack, rendered, hash, parts, secrets, bindings}
+}
+
+/**
+ * Every variable the compose interpolates must be a declared secret of the stack or part of the
+ * CLI's minimal environment (or have a fallback): returns the non-secret ones with their values
+ * (they go into the hash, so every process that deploys renders the same).
+ */
+function checkInterpolation(
+  layout: RepositoryLayout,
+  stack: StackLayout,
+  compose: string,
+  secrets: Record<string, string>,
+  environment: Record<string, string>,
+): Record<string, string> {
+  const display = relative(layout.root, stack.composeFile!)
+  const missing = undefinedReferences(compose, new Set([...Object.keys(secrets), ...Object.keys(environment)]))
+  if (missing.length > 0) {
+    const declared = Object.keys(secrets)
+    throw new LayoutError(
+      `${display}: ${missing.map((n) => `\${${n}}`).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not defined: a compose file interpolates only its stack's secrets (${declared.length > 0 ? declared.join(', ') : 'none declared'} in ${stack.name}/secrets.yaml), never homeops's own environment; declare it in secrets.yaml, give it a default (\${NAME:-value}) or write $$ for a literal $`,
+    )
+  }
+  const used: Record<string, string> = {}
+  for (const ref of references(compose)) {
+    if (!(ref.name in secrets) && environment[ref.name] !== undefined) used[ref.name] = environment[ref.name]!
+  }
+  let total = 0
+  for (const [k, v] of Object.entries({...environment, ...secrets})) total += Buffer.byteLength(`${k}=${v}`) + 1
+  if (total > MAX_ENV_TOTAL_BYTES) {
+    throw new LayoutError(
+      `${stack.name}/secrets.yaml: the secrets take ${total} bytes of environment, more than the ${MAX_ENV_TOTAL_BYTES} bytes docker stack deploy can be given (E2BIG)`,
+    )
+  }
+  return used
 }
 
 /** A stack's secret values (env name → value) from `{nfs.path}/secret/{id}`, registered for redaction. */
@@ -549,12 +698,36 @@ function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<strin
       `${stack.name}/secrets.yaml entry "${secret.id}"`,
     )
     let value: string
+    let size: number
     try {
-      value = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
-    } catch {
+      value = readBoundedText(file, {maxBytes: MAX_ENV_ENTRY_BYTES}).replace(/\r?\n$/, '')
+      size = Buffer.byteLength(value)
+    } catch (error) {
+      // Too large for the environment: refused below with the size, never read whole.
+      if (error instanceof FileReadError && error.code === 'EFBIG') {
+        value = ''
+        size = statSync(file).size
+      } else {
+        const why =
+          error instanceof FileReadError && error.code !== 'ENOENT' && error.code !== 'EACCES'
+            ? error.reason
+            : 'is missing or unreadable'
+        throw new LayoutError(
+          `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} ${why}`,
+          {hint: 'write the value to that file (mode 0600) on the NFS share'},
+        )
+      }
+    }
+    const where = `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env})`
+    const bytes = Math.max(size, Buffer.byteLength(`${secret.env}=${value}`) + 1)
+    if (bytes > MAX_ENV_ENTRY_BYTES) {
       throw new LayoutError(
-        `${stack.name}/secrets.yaml entry "${secret.id}" (env ${secret.env}): secret file ${file} is missing or unreadable`,
-        {hint: 'write the value to that file (mode 0600) on the NFS share'},
+        `${where}: secret file ${file} holds ${size} bytes, too large for the environment of docker stack deploy (Linux allows at most ${MAX_ENV_ENTRY_BYTES} bytes per variable, E2BIG); mount large values through a binding or a Docker secret file instead`,
+      )
+    }
+    if (value === '') {
+      throw new LayoutError(
+        `${where}: secret file ${file} is empty; refusing to deploy an empty value (write the value, or remove the entry)`,
       )
     }
     registerSecret(value)
@@ -574,25 +747,32 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
   for (const volume of prepared.rendered.volumes) {
     if (volume.type === 'volume' && volume.path) mkdirSync(nfsPath(w.layout!, volume), {recursive: true, mode: 0o755})
   }
+  const recreated = await checkVolumes(env.engine, prepared.rendered.volumeSpecs)
+  if (recreated.length > 0) {
+    context.logger.warn(`stack ${name}: recreated volumes whose options had changed (no container used them)`, {
+      volumes: recreated.join(','),
+    })
+  }
   await pullImages(env, prepared.rendered.images)
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
-  const contentDigest = createHash('sha256')
-    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
-    .digest('hex')
-    .slice(0, 16)
-  await stackDeploy({
-    ...env.cli,
-    stack: name,
-    compose:
-      prepared.bindings.length > 0
-        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
-        : prepared.rendered.compose,
-    cwd: prepared.layout.dir,
-    secrets: prepared.secrets,
-    timeoutMs,
-    useDetach,
-  })
-  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  try {
+    await deployAndWait(env, w, prepared, useDetach, timeoutMs)
+  } catch (error) {
+    // The CLI of Docker 23+ waits itself and says only that it gave up: add what the tasks said.
+    const tasks = await stackTaskErrors(env.engine, name).catch(() => [])
+    const message = errorMessage(error)
+    const missing = tasks.filter((t) => !message.includes(t.slice(t.indexOf(': ') + 2)))
+    if (missing.length === 0) throw error
+    throw new OperationError(`${message}; ${missing.join('; ')}`)
+  }
+  const pruned = await pruneStackObjects(env.engine, name, stackObjectNames(prepared.rendered.compose, name)).catch(
+    (error: unknown) => {
+      context.logger.warn(`stack ${name}: could not list its configs and secrets`, {error: errorMessage(error)})
+      return []
+    },
+  )
+  if (pruned.length > 0)
+    context.logger.info(`stack ${name}: removed replaced configs/secrets`, {names: pruned.join(',')})
   store.recordDeployed(
     name,
     prepared.hash,
@@ -601,6 +781,37 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     prepared.rendered.images,
     w.renderKey,
   )
+}
+
+/** `docker stack deploy`, then the wait for convergence (the only wait with a CLI older than 23). */
+async function deployAndWait(
+  env: SwarmEnv,
+  w: RepoWork,
+  prepared: Prepared,
+  useDetach: boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const {context} = env
+  const name = prepared.layout.name
+  const contentDigest = createHash('sha256')
+    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
+    .digest('hex')
+    .slice(0, 16)
+  await stackDeploy({
+    ...env.cli,
+    stack: name,
+    compose: withDeployLabels(
+      prepared.bindings.length > 0
+        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
+        : prepared.rendered.compose,
+      {[REPOSITORY_LABEL]: w.row.url},
+    ),
+    cwd: prepared.layout.dir,
+    secrets: prepared.secrets,
+    timeoutMs,
+    useDetach,
+  })
+  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
@@ -691,7 +902,11 @@ export async function watch(env: SwarmEnv, options: WatchOptions): Promise<Watch
   const existing = store.repositoryByUrl(url)
   if (existing) {
     context.logger.info(`${url} is already watched as ${existing.name}: reconciling it`)
-    if (options.branch && options.branch !== existing.branch) store.setBranch(existing.id, options.branch)
+    if (options.branch && options.branch !== existing.branch) {
+      // Fetched before it is recorded: a branch that does not exist leaves the repository as it was.
+      await fetchRepository(env, {...existing, branch: options.branch})
+      store.setBranch(existing.id, options.branch)
+    }
     // Watching again re-arms stacks stopped by `swarm stop`.
     for (const stack of store.stacksOf(existing.id))
       if (stack.status === 'stopped') store.recordRemoved(stack.name, 'removed')

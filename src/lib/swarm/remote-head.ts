@@ -28,7 +28,21 @@ const ADVERTISEMENT = 'application/x-git-upload-pack-advertisement'
 const PROXY_VARIABLES = ['http_proxy', 'https_proxy', 'all_proxy']
 const MAX_BYTES = 8 * 1024 * 1024
 
+export interface Advertisement {
+  /** ref name → commit */
+  refs: Map<string, string>
+  /** The branch the remote's HEAD points at (`symref=HEAD:refs/heads/main`), when advertised. */
+  defaultBranch?: string
+}
+
 export async function remoteBranchHead(options: RemoteHeadOptions): Promise<string | undefined> {
+  return (await remoteAdvertisement(options))?.refs.get(`refs/heads/${options.branch}`)
+}
+
+/** Every ref and the default branch of an http(s) remote from one request; undefined as described above. */
+export async function remoteAdvertisement(
+  options: Omit<RemoteHeadOptions, 'branch'>,
+): Promise<Advertisement | undefined> {
   if (!/^https?:\/\//i.test(options.url)) return undefined
   const env = options.env ?? process.env
   if (Object.keys(env).some((k) => PROXY_VARIABLES.includes(k.toLowerCase()) && env[k])) return undefined
@@ -52,7 +66,11 @@ export async function remoteBranchHead(options: RemoteHeadOptions): Promise<stri
   }
   if (answer.status !== 200) return undefined
   if (answer.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== ADVERTISEMENT) return undefined
-  return advertisedRefs(answer.body)?.get(`refs/heads/${options.branch}`)
+  return parseAdvertisement(answer.body)
+}
+
+export function advertisedRefs(body: Buffer): Map<string, string> | undefined {
+  return parseAdvertisement(body)?.refs
 }
 
 /**
@@ -60,7 +78,7 @@ export async function remoteBranchHead(options: RemoteHeadOptions): Promise<stri
  * then `<sha> <ref>` lines (the first one carries `\0capabilities`) up to a
  * flush. Undefined for anything else, v2 capability lists included.
  */
-export function advertisedRefs(body: Buffer): Map<string, string> | undefined {
+export function parseAdvertisement(body: Buffer): Advertisement | undefined {
   const lines: (string | null)[] = []
   let offset = 0
   while (offset < body.length) {
@@ -80,11 +98,13 @@ export function advertisedRefs(body: Buffer): Map<string, string> | undefined {
   const refLines = lines.slice(2)
   if (refLines.length === 0 || refLines.at(-1) !== null) return undefined
   const refs = new Map<string, string>()
+  let defaultBranch: string | undefined
   for (const line of refLines.slice(0, -1)) {
     if (line === null) return undefined
-    const match = /^([0-9a-f]{40}|[0-9a-f]{64}) ([^\0 ]+)(?:\0.*)?$/s.exec(line)
+    const match = /^([0-9a-f]{40}|[0-9a-f]{64}) ([^\0 ]+)(?:\0(.*))?$/s.exec(line)
     if (!match) return undefined
     refs.set(match[2]!, match[1]!)
+    defaultBranch ??= /(?:^| )symref=HEAD:refs\/heads\/(\S+)/.exec(match[3] ?? '')?.[1]
   }
-  return refs
+  return {refs, defaultBranch}
 }

@@ -87,7 +87,7 @@ export function formatStatus(term: Terminal, status: SwarmStatus): string {
           [
             {header: 'name', value: (r) => r.name},
             {header: 'url', value: (r) => r.url},
-            {header: 'branch', value: (r) => r.branch ?? '-'},
+            {header: 'branch', value: (r) => `${r.branch ?? '-'}${r.followsDefault ? ' (default)' : ''}`},
             {header: 'commit', value: (r) => r.lastCommit?.slice(0, 7) ?? '-'},
             {header: 'last run', value: (r) => r.lastRunAt ?? '-'},
             {

@@ -14,6 +14,10 @@ export interface StackHashInput {
   nfsText: string
   /** env name → value */
   secrets: Record<string, string>
+  /** Non-secret variables the compose interpolates, with the values the docker CLI will see. */
+  environment?: Record<string, string>
+  /** Files the compose references (env_file, configs/secrets `file:`): repository path → sha256. */
+  files?: Record<string, string>
 }
 
 export function secretsHmac(key: string, secrets: Record<string, string>): string {
@@ -30,6 +34,10 @@ export interface HashParts {
   volumes: string
   nfs: string
   secrets: string
+  /** Absent when the compose interpolates no variable but secrets (hashes stay as they were). */
+  env?: string
+  /** Absent when the compose references no file. */
+  files?: Record<string, string>
 }
 
 function sha(text: string): string {
@@ -47,13 +55,19 @@ export function stackHash(input: StackHashInput, hmacKey: string): {hash: string
     nfs: sha(input.nfsText),
     secrets: secretsHmac(hmacKey, input.secrets),
   }
+  if (input.environment && Object.keys(input.environment).length > 0) {
+    parts.env = sha(JSON.stringify(Object.entries(input.environment).sort(([a], [b]) => a.localeCompare(b))))
+  }
+  if (input.files && Object.keys(input.files).length > 0) {
+    parts.files = Object.fromEntries(Object.entries(input.files).sort(([a], [b]) => a.localeCompare(b)))
+  }
   return {hash: hashOfParts(input.name, parts), parts}
 }
 
 /** A stack's hash from its parts: what `stackHash` returns, also for parts kept in the state database. */
 export function hashOfParts(name: string, parts: HashParts): string {
-  const {compose, bindings, volumes, nfs, secrets} = parts
-  return 'sha256:' + sha(JSON.stringify({v: 1, name, compose, bindings, volumes, nfs, secrets}))
+  const {compose, bindings, volumes, nfs, secrets, env, files} = parts
+  return 'sha256:' + sha(JSON.stringify({v: 1, name, compose, bindings, volumes, nfs, secrets, env, files}))
 }
 
 /** What differs between two sets of parts, in words: `compose`, `binding config`, `secrets`. */
@@ -66,6 +80,9 @@ export function changedParts(before: HashParts | undefined, after: HashParts): s
   if (before.volumes !== after.volumes) out.push('volumes.yaml')
   if (before.nfs !== after.nfs) out.push('nfs.yaml')
   if (before.secrets !== after.secrets) out.push('secrets')
+  if (before.env !== after.env) out.push('environment')
+  const files = new Set([...Object.keys(before.files ?? {}), ...Object.keys(after.files ?? {})])
+  for (const file of [...files].sort()) if (before.files?.[file] !== after.files?.[file]) out.push(`file ${file}`)
   return out
 }
 

@@ -14,6 +14,8 @@ export interface SwarmStatus {
     url: string
     name: string
     branch: string | null
+    /** No --branch was given: the remote's default branch is followed. */
+    followsDefault: boolean
     lastCommit: string | null
     lastFetchedAt: string | null
     lastRunAt: string | null
@@ -54,7 +56,8 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
     repositories: repositories.map((r) => ({
       url: r.url,
       name: r.name,
-      branch: r.branch,
+      branch: r.branch ?? r.fetchedBranch,
+      followsDefault: r.branch === null,
       lastCommit: r.lastCommit,
       lastFetchedAt: r.lastFetchedAt,
       lastRunAt: r.lastRunAt,

@@ -12,7 +12,10 @@ export interface RepositoryRow {
   id: number
   url: string
   name: string
+  /** The branch given to `watch --branch`; null: the remote's default branch is followed. */
   branch: string | null
+  /** The branch the last fetch followed. */
+  fetchedBranch: string | null
   cloneDir: string
   lastCommit: string | null
   lastFetchedAt: string | null
@@ -91,7 +94,7 @@ export class SwarmStore {
 
   recordFetch(id: number, commit: string, branch: string): void {
     this.db
-      .prepare('UPDATE swarm_repositories SET last_commit = ?, branch = ?, last_fetched_at = ? WHERE id = ?')
+      .prepare('UPDATE swarm_repositories SET last_commit = ?, fetched_branch = ?, last_fetched_at = ? WHERE id = ?')
       .run(commit, branch, now(), id)
   }
 
@@ -277,7 +280,7 @@ export class SwarmStore {
   }
 }
 
-const REPO_SELECT = `SELECT id, url, name, branch, clone_dir AS cloneDir, last_commit AS lastCommit,
+const REPO_SELECT = `SELECT id, url, name, branch, fetched_branch AS fetchedBranch, clone_dir AS cloneDir, last_commit AS lastCommit,
   last_fetched_at AS lastFetchedAt, last_run_at AS lastRunAt, last_result AS lastResult, last_error AS lastError
   FROM swarm_repositories`
 

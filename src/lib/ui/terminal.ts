@@ -1,5 +1,7 @@
 import {stripVTControlCharacters} from 'node:util'
 
+import {Chalk, type ChalkInstance} from 'chalk'
+
 import type {Logger} from '../log/logger.js'
 
 /**
@@ -35,20 +37,20 @@ export function detectTerminal(options: TerminalOptions = {}): Terminal {
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'muted' | 'plain' | 'bold'
 
-const ANSI: Record<Tone, [string, string]> = {
-  ok: ['\u001B[32m', '\u001B[39m'],
-  warn: ['\u001B[33m', '\u001B[39m'],
-  bad: ['\u001B[31m', '\u001B[39m'],
-  muted: ['\u001B[2m', '\u001B[22m'],
-  bold: ['\u001B[1m', '\u001B[22m'],
-  plain: ['', ''],
+// Level 1 (16 colours): whether to colour at all is decided by detectTerminal, never by chalk's own guess.
+const colours = new Chalk({level: 1})
+const STYLES: Record<Exclude<Tone, 'plain'>, ChalkInstance> = {
+  ok: colours.green,
+  warn: colours.yellow,
+  bad: colours.red,
+  muted: colours.dim,
+  bold: colours.bold,
 }
 
-/** Colours text only where the terminal allows it (plain ANSI: chalk is not worth its import here). */
+/** Colours text only where the terminal allows it. */
 export function paint(term: Terminal, tone: Tone, text: string): string {
   if (!term.color || tone === 'plain') return text
-  const [open, close] = ANSI[tone]
-  return open + text + close
+  return STYLES[tone](text)
 }
 
 export interface Column<Row> {

@@ -4,13 +4,21 @@
 // Plain DOM; `api` is the mode's client (`/images/...`): GET /status, GET /history, POST /update, POST /check.
 import {badge, confirmDialog, el, poll, replace, table, timeAgo, toast} from '/web/shared/ui.js'
 
-const STATUS_KIND = {update_available: 'warn', up_to_date: 'ok', error: 'bad', disabled: 'info', unknown: 'info'}
+const STATUS_KIND = {
+  update_available: 'warn',
+  up_to_date: 'ok',
+  error: 'bad',
+  local_image: 'info',
+  disabled: 'info',
+  unknown: 'info',
+}
 const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad', refused: 'warn'}
 
 function statusBadge(row) {
   const text = String(row.status || 'unknown').replace(/_/g, ' ')
   const node = badge(text, STATUS_KIND[row.status] ?? 'info')
-  if (row.error) node.title = row.error
+  // Why: the error, else why there is no candidate (strategy, variant, local image).
+  if (row.error || row.note) node.title = row.error || row.note
   return node
 }
 

@@ -267,6 +267,19 @@ async function refresh() {
   document.getElementById('version').textContent = `homeops ${report.version}`
   const main = document.getElementById('sections')
   document.getElementById('loading')?.remove()
+  // No key configured and this browser is on another machine: the server refuses changes (README "Security").
+  const readOnly = document.getElementById('read-only')
+  if (authInfo.access === 'refused' && !readOnly) {
+    main.prepend(
+      el(
+        'p',
+        {class: 'notice', id: 'read-only'},
+        'Read only: no API key is configured, so changes are accepted from the machine running homeops only. Set ',
+        el('code', null, 'serve.apiKey'),
+        ' (16+ characters) to act from here.',
+      ),
+    )
+  } else if (authInfo.access !== 'refused') readOnly?.remove()
   const nav = document.getElementById('nav')
   if (report.modes.length === 0 && !document.getElementById('no-modes')) {
     main.appendChild(

@@ -17,6 +17,7 @@ export interface SeenRequest {
   userAgent?: string
   authorization?: string
   body?: string
+  headers: Record<string, string>
 }
 
 async function listen(server: Server, host: string): Promise<number> {
@@ -54,11 +55,17 @@ function seen(req: IncomingMessage, body?: string): SeenRequest {
     authorization,
     userAgent: req.headers['user-agent'],
     body,
+    headers: Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    ),
   }
 }
 
-/** A scripted answer: a dyndns2 body (HTTP 200), or a special: `http-503`, `hang`, `400:badauth`, `401:`. */
-export type Scripted = string
+/**
+ * A scripted answer: a dyndns2 body (HTTP 200), a special (`http-503`, `hang`, `400:badauth`, `401:`), or a
+ * full answer with headers (`{status: 503, body: '', headers: {'retry-after': '120'}}`).
+ */
+export type Scripted = string | {status: number; body: string; headers?: Record<string, string>}
 
 export interface Dyndns2Fake {
   url: string
@@ -97,6 +104,11 @@ export async function startDyndns2(options: Dyndns2FakeOptions = {}): Promise<Dy
     const next = script.shift()
     if (next === 'hang') {
       pending.add(res)
+      return
+    }
+    if (typeof next === 'object') {
+      res.writeHead(next.status, {'content-type': 'text/plain', ...next.headers})
+      res.end(next.body)
       return
     }
     if (next !== undefined) {
@@ -259,7 +271,9 @@ export interface JsonApiFake {
 }
 
 /** A small HTTP API whose handler answers each request (DuckDNS, Cloudflare). */
-export async function startApi(handler: (req: SeenRequest) => {status?: number; body: unknown}): Promise<JsonApiFake> {
+export async function startApi(
+  handler: (req: SeenRequest) => {status?: number; body: unknown; headers?: Record<string, string>},
+): Promise<JsonApiFake> {
   const requests: SeenRequest[] = []
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -267,9 +281,9 @@ export async function startApi(handler: (req: SeenRequest) => {status?: number; 
     req.on('end', () => {
       const request = seen(req, Buffer.concat(chunks).toString('utf8'))
       requests.push(request)
-      const {status = 200, body} = handler(request)
+      const {status = 200, body, headers} = handler(request)
       const text = typeof body === 'string' ? body : JSON.stringify(body)
-      res.writeHead(status, {'content-type': typeof body === 'string' ? 'text/plain' : 'application/json'})
+      res.writeHead(status, {'content-type': typeof body === 'string' ? 'text/plain' : 'application/json', ...headers})
       res.end(text)
     })
   })

@@ -150,3 +150,47 @@ describe('Cloudflare', () => {
     expect(api.requests.some((r) => r.method === 'POST')).toBe(false)
   })
 })
+
+describe('Cloudflare answers without the documented shape', () => {
+  const zoneOk = {success: true, result: [{id: 'zone1', name: 'example.org'}]}
+  const cases: [string, (req: SeenRequest) => {status?: number; body: unknown}][] = [
+    ['a result that is a string', () => ({body: {success: true, result: 'oops'}})],
+    ['a null result', () => ({body: {success: true, result: null}})],
+    ['a zone without an id', () => ({body: {success: true, result: [{}]}})],
+    ['a JSON null body', () => ({body: 'null'})],
+    ['an HTML error page', () => ({body: '<html>gateway</html>'})],
+    [
+      'a record list that is an object',
+      (req) => (req.path.endsWith('/zones') ? {body: zoneOk} : {body: {success: true, result: {id: 'x'}}}),
+    ],
+    [
+      'a record without content',
+      (req) => (req.path.endsWith('/zones') ? {body: zoneOk} : {body: {success: true, result: [{id: 'r1'}]}}),
+    ],
+  ]
+  it.each(cases)('treats %s as a temporary provider error (exit 3), never a block', async (_label, handler) => {
+    const {v4} = await sources()
+    const api = await startApi(handler)
+    cleanups.push(() => api.close())
+    const yaml = `ddns:
+  ipSources: {v4: ['${v4}']}
+  records: [{name: cf, provider: cloudflare, hostname: home.example.org, token: cf-token-1, server: '${api.url}/client/v4'}]
+`
+    const first = await pass(yaml)
+    expect(first.report.exitCode).toBe(3)
+    expect(first.report.records[0]).toMatchObject({action: 'sent', result: 'malformed', exitCode: 3})
+    expect(api.requests.some((r) => r.path.includes('undefined'))).toBe(false)
+    expect(api.requests.some((r) => r.method === 'PATCH')).toBe(false)
+    const status = await (async () => {
+      const harness = await ddnsContext({yaml, dbPath: first.dbPath})
+      try {
+        const {ddnsStatus} = await import('../../../src/lib/ddns/status.js')
+        return await ddnsStatus(harness.context)
+      } finally {
+        await harness.context.close()
+      }
+    })()
+    expect(status.records[0]!.blocked).toBeNull()
+    expect(status.records[0]!.nextAttemptNotBefore).not.toBeNull()
+  })
+})

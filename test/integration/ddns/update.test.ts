@@ -207,56 +207,191 @@ describe('ddns update against a dyndns2 server', () => {
     },
   )
 
-  it('retries 911 in-run, then defers across runs (exit 3) until --force', async () => {
+  it.each(['911', 'dnserr', 'http-503', 'http-500'])(
+    'sends one request after %s, defers the record ≥ its back-off, and exits 3 on every run until then',
+    async (answer) => {
+      const provider = await dyndns2()
+      const source = await echo(V4)
+      provider.script.push(answer, answer, answer, answer)
+      const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_RETRIES: '3'}))
+      const slept: number[] = []
+      const sleep = async (ms: number) => void slept.push(ms)
+
+      const first = await ddns.run({sleep})
+      expect(first.exitCode).toBe(ExitCode.temporary)
+      expect(provider.requests).toHaveLength(1) // one request per record per run for any answer the provider gave
+      expect(slept).toEqual([])
+      expect(first.records[0]).toMatchObject({action: 'sent', result: answer, tries: 1})
+      const notBefore = Date.parse(first.records[0]!.notBefore!)
+      const minimum = answer === '911' || answer === 'dnserr' ? 24 * 60_000 : 4 * 60_000 // 30 min / 5 min, -20 % jitter
+      expect(notBefore - Date.now()).toBeGreaterThan(minimum)
+
+      const second = await ddns.run({sleep})
+      expect(second.exitCode).toBe(ExitCode.temporary)
+      expect(second.records[0]).toMatchObject({
+        action: 'deferred',
+        result: answer,
+        notBefore: first.records[0]!.notBefore,
+      })
+      expect(provider.requests).toHaveLength(1)
+      expect(source.hits).toBe(1)
+      expect((await ddns.status()).records[0]!.nextAttemptNotBefore).toBe(first.records[0]!.notBefore)
+
+      // Past the "not before" time, the next run sends again.
+      provider.script.length = 0
+      const later = await ddns.run({sleep, now: () => new Date(notBefore + 1000)})
+      expect(later.records[0]).toMatchObject({action: 'sent', result: 'good'})
+      expect(provider.requests).toHaveLength(2)
+    },
+  )
+
+  it('never sleeps for Retry-After in a run: persists "not before" and exits 3 at once', async () => {
     const provider = await dyndns2()
     const source = await echo(V4)
-    provider.script.push('911', '911', '911', '911')
-    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_RETRIES: '3'}))
+    provider.script.push({status: 503, body: 'busy', headers: {'retry-after': '7200'}})
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}))
     const slept: number[] = []
-    const sleep = async (ms: number) => void slept.push(ms)
-
-    const first = await ddns.run({sleep})
-    expect(first.exitCode).toBe(ExitCode.temporary)
-    expect(provider.requests).toHaveLength(4) // 1 + 3 retries
-    expect(slept).toHaveLength(3)
-    expect(first.records[0]).toMatchObject({action: 'sent', result: '911', tries: 4})
-    const notBefore = Date.parse(first.records[0]!.notBefore!)
-    expect(notBefore - Date.now()).toBeGreaterThan(20 * 60_000) // dyndns2: wait ≥ ~30 min after 911
-
-    const second = await ddns.run({sleep})
-    expect(second.exitCode).toBe(ExitCode.temporary)
-    expect(second.records[0]).toMatchObject({action: 'deferred', result: '911', notBefore: first.records[0]!.notBefore})
-    expect(provider.requests).toHaveLength(4)
-    expect(source.hits).toBe(1)
-    expect((await ddns.status()).records[0]!.nextAttemptNotBefore).toBe(first.records[0]!.notBefore)
-
-    // Past the "not before" time, the next run sends again.
-    const later = await ddns.run({sleep, now: () => new Date(notBefore + 1000)})
-    expect(later.records[0]).toMatchObject({action: 'sent', result: 'good'})
-    expect(provider.requests).toHaveLength(5)
+    const started = Date.now()
+    const report = await ddns.run({sleep: async (ms) => void slept.push(ms)})
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(slept).toEqual([])
+    expect(report.exitCode).toBe(ExitCode.temporary)
+    expect(provider.requests).toHaveLength(1)
+    expect(Date.parse(report.records[0]!.notBefore!) - Date.now()).toBeGreaterThan(7100 * 1000)
   })
 
-  it('retries HTTP 5xx and succeeds in the same run, with exponential back-off', async () => {
-    const provider = await dyndns2()
-    const source = await echo(V4)
-    provider.script.push('http-503', 'http-502')
-    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_RETRY_BACKOFF: '2'}))
-    const slept: number[] = []
-    const report = await ddns.run({sleep: async (ms) => void slept.push(ms), random: () => 0.5})
-    expect(report.exitCode).toBe(0)
-    expect(report.records[0]).toMatchObject({result: 'good', tries: 3})
-    expect(slept).toEqual([2000, 4000])
-  })
+  it.each([
+    ['a number past any date', '99999999999999'],
+    ['86 400 000 seconds', '86400000'],
+    ['an HTTP date in 2099', 'Thu, 01 Jan 2099 00:00:00 GMT'],
+  ])(
+    'clamps an absurd Retry-After (%s) to 4 h with a warning, and still sends the other records',
+    async (_label, value) => {
+      const provider = await dyndns2()
+      provider.script.push({status: 429, body: 'slow down', headers: {'retry-after': value}})
+      const source = await echo(V4)
+      const yaml = `ddns:
+  server: ${provider.url}
+  ipSources: {v4: ['${source.url}']}
+  records:
+    - {name: first, provider: dyndns2, hostname: home.example.org, username: user, password: pass-word-1}
+    - {name: second, provider: dyndns2, hostname: home.example.org, username: user, password: pass-word-1}
+`
+      const ddns = runner({}, yaml)
+      const report = await ddns.run()
+      expect(report.records.map((r) => [r.record, r.result, r.exitCode])).toEqual([
+        ['first', 'http-429', 3],
+        ['second', 'good', 0],
+      ])
+      const wait = Date.parse(report.records[0]!.notBefore!) - Date.now()
+      expect(wait).toBeGreaterThan(3.9 * 3600_000)
+      expect(wait).toBeLessThanOrEqual(4 * 3600_000)
+      expect(ddns.logs.join('')).toMatch(/out-of-range delay; clamped.*clampedToSeconds=14400/)
+      const next = await ddns.run()
+      expect(next.records.map((r) => r.action)).toEqual(['deferred', 'skipped'])
+    },
+  )
 
-  it('treats a provider that never answers as transient (timeout), never as a change', async () => {
+  it('after a timeout: one request, outcome "unknown" recorded, nothing resent in the run nor deferred', async () => {
     const provider = await dyndns2()
     const source = await echo(V4)
     provider.script.push('hang', 'hang')
-    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_RETRIES: '1', DDNS_REQUEST_TIMEOUT: '1'}))
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_RETRIES: '3', DDNS_REQUEST_TIMEOUT: '1'}))
     const report = await ddns.run()
     expect(report.exitCode).toBe(ExitCode.temporary)
-    expect(report.records[0]).toMatchObject({result: 'timeout', tries: 2, action: 'sent'})
-    expect((await ddns.status()).records[0]).toMatchObject({lastIp: null, lastResult: 'timeout'})
+    expect(provider.requests).toHaveLength(1)
+    expect(report.records[0]).toMatchObject({result: 'timeout', tries: 1, action: 'sent', notBefore: null})
+    expect(report.records[0]!.message).toMatch(/outcome unknown.*next run checks and decides/)
+    expect((await ddns.status()).records[0]).toMatchObject({
+      lastIp: null,
+      lastResult: 'timeout',
+      nextAttemptNotBefore: null,
+    })
+    expect((await ddns.history()).entries[0]).toMatchObject({result: 'timeout'})
+  })
+
+  it('after a timeout, the next run asks DNS and sends nothing when the record already holds the address', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const dns = await startDns({'home.example.org': V4})
+    cleanups.push(() => dns.close())
+    provider.script.push('hang')
+    const ddns = runner(
+      legacyEnv(
+        provider.url,
+        {v4: [source.url]},
+        {DDNS_REQUEST_TIMEOUT: '1', DDNS_CHECK_RESOLVER: `127.0.0.1:${dns.port}`},
+      ),
+    )
+    expect((await ddns.run()).records[0]!.result).toBe('timeout')
+    const next = await ddns.run()
+    expect(next.exitCode).toBe(0)
+    expect(next.records[0]).toMatchObject({action: 'skipped', result: 'confirmed'})
+    expect(provider.requests).toHaveLength(1)
+    expect(dns.hits).toBeGreaterThan(0)
+    expect((await ddns.status()).records[0]).toMatchObject({lastIp: V4})
+    await ddns.run()
+    expect(provider.requests).toHaveLength(1)
+  })
+
+  it('after a timeout, the next run resends when DNS does not show the address', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const dns = await startDns({'home.example.org': '84.16.66.1'})
+    cleanups.push(() => dns.close())
+    provider.script.push('hang')
+    const ddns = runner(
+      legacyEnv(
+        provider.url,
+        {v4: [source.url]},
+        {DDNS_REQUEST_TIMEOUT: '1', DDNS_CHECK_RESOLVER: `127.0.0.1:${dns.port}`},
+      ),
+    )
+    await ddns.run()
+    const next = await ddns.run()
+    expect(next.records[0]).toMatchObject({action: 'sent', result: 'good'})
+    expect(provider.requests).toHaveLength(2)
+  })
+
+  it('retries a provider it cannot reach within the run, and does not delay the next run', async () => {
+    const source = await echo(V4)
+    const ddns = runner(
+      legacyEnv('http://127.0.0.1:9', {v4: [source.url]}, {DDNS_MAX_RETRIES: '2', DDNS_RETRY_BACKOFF: '2'}),
+    )
+    const slept: number[] = []
+    const report = await ddns.run({sleep: async (ms) => void slept.push(ms), random: () => 0.5})
+    expect(report.exitCode).toBe(ExitCode.temporary)
+    expect(report.records[0]).toMatchObject({result: 'unreachable', tries: 3, notBefore: null})
+    expect(slept).toEqual([2000, 4000])
+    // The provider is back: the next run sends at once, no back-off.
+    const provider = await dyndns2()
+    const next = await ddns.run({}, {DDNS_SERVER: provider.url})
+    expect(next.records[0]).toMatchObject({action: 'sent', result: 'good'})
+    expect(provider.requests).toHaveLength(1)
+  })
+
+  it('caps the in-run wait for an unreachable provider at 5 s', async () => {
+    const source = await echo(V4)
+    const ddns = runner(
+      legacyEnv('http://127.0.0.1:9', {v4: [source.url]}, {DDNS_MAX_RETRIES: '2', DDNS_RETRY_BACKOFF: '3600'}),
+    )
+    const slept: number[] = []
+    await ddns.run({sleep: async (ms) => void slept.push(ms)})
+    expect(slept).toEqual([5000, 5000])
+  })
+
+  it('gives one answer one exit code on every run: garbage exits 1, and 1 again while deferred', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    provider.script.push('garbage')
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}))
+    const first = await ddns.run()
+    expect(first.records[0]).toMatchObject({action: 'sent', result: 'unknown', exitCode: 1})
+    expect(first.exitCode).toBe(1)
+    const second = await ddns.run()
+    expect(second.records[0]).toMatchObject({action: 'deferred', exitCode: 1})
+    expect(second.exitCode).toBe(1)
+    expect(provider.requests).toHaveLength(1)
   })
 
   it('fails (exit 1) when the provider reports another address than the one sent', async () => {
@@ -269,6 +404,35 @@ describe('ddns update against a dyndns2 server', () => {
     expect(report.records[0]).toMatchObject({result: 'mismatch'})
     expect(report.records[0]!.answer).toContain(`the provider reports ${V4_NEW}, but ${V4} was sent`)
     expect((await ddns.status()).records[0]!.lastIp).toBeNull()
+  })
+
+  it('resends an unchanged address once the last accepted update is older than maxAgeDays (default 25)', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}))
+    await ddns.run()
+    const day = 86_400_000
+    const at = (days: number) => () => new Date(Date.now() + days * day)
+    expect((await ddns.run({now: at(24)})).records[0]).toMatchObject({action: 'skipped', result: 'unchanged'})
+    expect(provider.requests).toHaveLength(1)
+    const refreshed = await ddns.run({now: at(26)})
+    expect(refreshed.records[0]).toMatchObject({action: 'sent', result: 'nochg', exitCode: 0})
+    expect(refreshed.records[0]!.message).toMatch(
+      /^resent 84\.16\.66\.10: the last accepted update is older than 25 days/,
+    )
+    expect(provider.requests).toHaveLength(2)
+    // The refresh counts as the latest accepted update: 26 days later nothing is due.
+    expect((await ddns.run({now: at(27)})).records[0]!.action).toBe('skipped')
+    expect(provider.requests).toHaveLength(2)
+  })
+
+  it('never refreshes with maxAgeDays 0', async () => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {DDNS_MAX_AGE_DAYS: '0'}))
+    await ddns.run()
+    await ddns.run({now: () => new Date(Date.now() + 400 * 86_400_000)})
+    expect(provider.requests).toHaveLength(1)
   })
 
   it('changes nothing on --dry-run', async () => {
@@ -331,6 +495,33 @@ describe('ddns public address detection', () => {
       expect(provider.requests.map((r) => r.query.myip)).toEqual([V4])
     },
   )
+
+  it.each([
+    [
+      'checkip.dyndns.org',
+      `<html><head><title>Current IP Check</title></head><body>Current IP Address: ${V4}</body></html>`,
+    ],
+    ['a page with the address twice', `<p>Your IP: <b>${V4}</b></p><p>(${V4})</p>`],
+  ])('reads an HTML echo page (%s) holding exactly one public address', async (_label, page) => {
+    const provider = await dyndns2()
+    const html = await echo(page)
+    const report = await runner(legacyEnv(provider.url, {v4: [html.url]})).run()
+    expect(report.detection[0]).toMatchObject({ip: V4})
+    expect(provider.requests.map((r) => r.query.myip)).toEqual([V4])
+  })
+
+  it.each([
+    ['two different addresses', `<p>you: ${V4}, proxy: ${V4_NEW}</p>`],
+    ['only a private address', '<body>Current IP Address: 192.168.1.2</body>'],
+    ['an address of the other family', `<body>Current IP Address: ${V6}</body>`],
+  ])('refuses an HTML page with %s', async (_label, page) => {
+    const provider = await dyndns2()
+    const html = await echo(page)
+    const report = await runner(legacyEnv(provider.url, {v4: [html.url]})).run()
+    expect(report.exitCode).toBe(3)
+    expect(report.records[0]!.result).toBe('detection-failed')
+    expect(provider.requests).toHaveLength(0)
+  })
 
   it('rejects a private address even when it is the only answer (exit 3, nothing sent)', async () => {
     const provider = await dyndns2()
@@ -396,7 +587,7 @@ describe('ddns with several records', () => {
     expect(report.records.map((r) => [r.record, r.result, r.exitCode])).toEqual([
       ['ok', 'good', 0],
       ['unknown-host', 'nohost', 4],
-      ['broken', 'network', 3],
+      ['broken', 'unreachable', 3],
     ])
     expect(report.exitCode).toBe(4)
     const only = await ddns.run({records: ['ok']})
@@ -406,6 +597,45 @@ describe('ddns with several records', () => {
 })
 
 describe('ddns secrets', () => {
+  /** Every byte of the state database and its WAL, as latin1 text (a UTF-8 secret is searched by its bytes). */
+  function databaseBytes(dbPath: string): string {
+    return ['', '-wal', '-shm']
+      .map((suffix) => {
+        try {
+          return readFileSync(dbPath + suffix).toString('latin1')
+        } catch {
+          return ''
+        }
+      })
+      .join('')
+  }
+
+  it.each([
+    ['an ASCII password', 'Echo-S3cret-99'],
+    ['a non-ASCII password', 'pässwörd-Ünïcode-€'],
+  ])('masks %s a provider echoes back before the database, history, --json and logs', async (_label, secret) => {
+    const provider = await dyndns2()
+    const source = await echo(V4)
+    provider.script.push(`badauth ${secret}`, `good ${V4}`)
+    const ddns = runner(legacyEnv(provider.url, {v4: [source.url]}, {INFOMANIAK_DDNS_PASSWORD: secret}))
+    const refused = await ddns.run()
+    expect(refused.records[0]).toMatchObject({result: 'badauth', answer: 'badauth ***'})
+    const blocked = await ddns.run()
+    const status = await ddns.status()
+    const history = await ddns.history()
+    expect(history.entries[0]!.answer).toBe('badauth ***')
+    expect(status.records[0]!.blocked!.message).toBe('badauth ***')
+    const utf8 = Buffer.from(secret, 'utf8').toString('latin1')
+    for (const text of [
+      databaseBytes(ddns.dbPath),
+      JSON.stringify([refused, blocked, status, history]),
+      ...ddns.logs,
+    ]) {
+      expect(text).not.toContain(utf8)
+      expect(text).not.toContain(secret)
+    }
+  })
+
   it('never writes the password to logs, reports or the database', async () => {
     const provider = await dyndns2()
     const source = await echo(V4)

@@ -1,4 +1,6 @@
 import {execFile} from 'node:child_process'
+import dgram from 'node:dgram'
+import net from 'node:net'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -119,4 +121,99 @@ export async function within(
 
 export function uniqueName(what: string): string {
   return `hotest-dns-${what}-${Math.random().toString(36).slice(2, 8)}`
+}
+
+/** A query packet: `name` as labels (a label may hold any bytes, dots included), type, EDNS or not. */
+export function queryPacket(labels: string[], type: number, options: {id?: number; edns?: boolean} = {}): Buffer {
+  const header = Buffer.alloc(12)
+  header.writeUInt16BE(options.id ?? 0x4242, 0)
+  header[2] = 0x01 // RD
+  header.writeUInt16BE(1, 4)
+  if (options.edns) header.writeUInt16BE(1, 10)
+  const name = Buffer.concat([
+    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')])),
+    Buffer.from([0]),
+  ])
+  const tail = Buffer.alloc(4)
+  tail.writeUInt16BE(type, 0)
+  tail.writeUInt16BE(1, 2)
+  const opt = options.edns ? Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]) : Buffer.alloc(0)
+  return Buffer.concat([header, name, tail, opt])
+}
+
+/** Sends one UDP datagram to 127.0.0.1:port; resolves with the answer, or undefined after `timeoutMs`. */
+export function udpAsk(port: number, packet: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4')
+    const timer = setTimeout(() => {
+      socket.close()
+      resolve(undefined)
+    }, timeoutMs)
+    socket.on('message', (msg) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(msg)
+    })
+    socket.send(packet, port, '127.0.0.1')
+  })
+}
+
+/** One query over a fresh TCP connection (from `localAddress` when given); undefined on close or timeout. */
+export function tcpAsk(
+  port: number,
+  packet: Buffer,
+  options: {timeoutMs?: number; localAddress?: string} = {},
+): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({host: '127.0.0.1', port, localAddress: options.localAddress})
+    let buffered = Buffer.alloc(0)
+    const done = (answer: Buffer | undefined) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(undefined), options.timeoutMs ?? 2000)
+    socket.on('error', () => done(undefined))
+    socket.on('close', () => done(undefined))
+    socket.on('connect', () => {
+      const framed = Buffer.alloc(packet.length + 2)
+      framed.writeUInt16BE(packet.length, 0)
+      packet.copy(framed, 2)
+      socket.write(framed)
+    })
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk])
+      if (buffered.length >= 2 && buffered.length >= buffered.readUInt16BE(0) + 2)
+        done(buffered.subarray(2, 2 + buffered.readUInt16BE(0)))
+    })
+  })
+}
+
+/** Header fields of an answer. */
+export function header(answer: Buffer): {id: number; rcode: number; tc: boolean; aa: boolean; an: number} {
+  return {
+    id: answer.readUInt16BE(0),
+    rcode: answer[3]! & 0x0f,
+    tc: (answer[2]! & 0x02) !== 0,
+    aa: (answer[2]! & 0x04) !== 0,
+    an: answer.readUInt16BE(6),
+  }
+}
+
+/** A normal UDP and TCP query for `name` are both answered within `ms` (after an attack). */
+export async function answersPromptly(
+  port: number,
+  labels: string[],
+  ms = 100,
+  localAddress?: string,
+): Promise<{udpMs: number; tcpMs: number}> {
+  let started = performance.now()
+  const udp = await udpAsk(port, queryPacket(labels, 1), ms)
+  const udpMs = performance.now() - started
+  started = performance.now()
+  const tcp = await tcpAsk(port, queryPacket(labels, 1), {timeoutMs: ms, localAddress})
+  const tcpMs = performance.now() - started
+  if (!udp || !tcp)
+    throw new Error(`no answer within ${ms} ms (udp ${udp ? 'ok' : 'none'}, tcp ${tcp ? 'ok' : 'none'})`)
+  return {udpMs, tcpMs}
 }

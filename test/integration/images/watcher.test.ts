@@ -14,7 +14,7 @@ import {Router} from '../../../src/lib/http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../../../src/lib/http/server.js'
 import {SERVICE_LABELS} from '../../../src/lib/images/apply.js'
 import {checkWorkloads} from '../../../src/lib/images/checker.js'
-import {updateHistory} from '../../../src/lib/images/history.js'
+import {updateHistory, wasNotified} from '../../../src/lib/images/history.js'
 import {createApplyToken, linkKey} from '../../../src/lib/images/links.js'
 import {type ImagesMode, createImagesMode} from '../../../src/lib/images/mode.js'
 import {applyWorkloadUpdate, createRegistryClient, runCheck, runWatch} from '../../../src/lib/images/watcher.js'
@@ -86,6 +86,7 @@ const webhooks: {
   releaseNotesUrl: string | null
   summary: string | null
 }[] = []
+let hookPosts = 0
 const servers: Server[] = []
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler)
@@ -112,7 +113,10 @@ beforeAll(async () => {
   // Registry B's login lives in the test environment's Docker config.
   process.env.DOCKER_CONFIG = env.dockerConfigDir
   const hook = await listen(async (req, res) => {
-    webhooks.push(JSON.parse(await readBody(req)))
+    // One digest per run (images.batchNotifications): every notice is in `notices`.
+    hookPosts++
+    const digest = JSON.parse(await readBody(req)) as {notices: (typeof webhooks)[number][]}
+    webhooks.push(...digest.notices)
     res.writeHead(204).end()
   })
   const github = await listen((req, res) => {
@@ -387,6 +391,21 @@ describe('images watch: notifications, auto-update, rollback', () => {
     // A rolled-back automatic update is not retried on every run.
     expect(mine(report.updates)).toEqual([])
     expect(webhooks.filter((w) => w.workload === names.notify).length).toBe(before)
+  })
+
+  it('notifies a version found while no notifier existed once a notifier is added', async () => {
+    // As if 1.1.0 had been found before any notifier was configured.
+    const db = await context.state()
+    db.prepare('DELETE FROM images_notifications WHERE workload = ?').run(names.notify)
+    const silent = await runWatch(context, {notifiers: []})
+    expect(mine(silent.notified)).toEqual([])
+    expect(wasNotified(db, names.notify, '1.1.0')).toBe(false)
+    const posts = hookPosts
+    const report = await runWatch(context)
+    expect(mine(report.notified)).toEqual([{workload: names.notify, version: '1.1.0', delivered: 1, failed: 0}])
+    // One digest per run, not one message per workload.
+    expect(hookPosts - posts).toBe(1)
+    expect(wasNotified(db, names.notify, '1.1.0')).toBe(true)
   })
 })
 

@@ -31,6 +31,7 @@ const id = randomBytes(4).toString('hex')
 const baseImage = `hotest-serve-node:${id}`
 const image = `hotest-serve-image:${id}`
 const container = `hotest-serve-ctr-${id}`
+const dnsContainer = `hotest-serve-dns-${id}`
 const work = mkdtempSync(join(tmpdir(), 'hs-img-'))
 const dockerEnv = {
   ...process.env,
@@ -71,8 +72,27 @@ function makeBaseImage(): void {
   mkdirSync(join(rootfs, 'bin'), {recursive: true})
   copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'))
   chmodSync(join(rootfs, 'bin/busybox'), 0o755)
-  for (const applet of ['sh', 'cp', 'mkdir', 'grep', 'test', '[', 'echo', 'cat', 'rm', 'ls', 'id', 'env'])
+  for (const applet of [
+    'sh',
+    'cp',
+    'mkdir',
+    'grep',
+    'test',
+    '[',
+    'echo',
+    'cat',
+    'rm',
+    'ls',
+    'id',
+    'env',
+    'find',
+    'chmod',
+  ])
     symlinkSync('busybox', join(rootfs, 'bin', applet))
+  // A setuid-root program, as Debian-based node images have (su, mount, passwd): the Dockerfile must strip it.
+  mkdirSync(join(rootfs, 'usr/bin'), {recursive: true})
+  copyFileSync('/bin/busybox', join(rootfs, 'usr/bin/su'))
+  chmodSync(join(rootfs, 'usr/bin/su'), 0o4755)
   mkdirSync(join(rootfs, 'etc'), {recursive: true})
   writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n')
   writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n')
@@ -99,7 +119,8 @@ beforeAll(async () => {
 }, 600_000)
 
 afterAll(() => {
-  for (const name of created.containers) spawnSync('docker', ['rm', '-f', name], {env: dockerEnv})
+  // -v: the anonymous volume of the image's VOLUME /var/lib/homeops goes with its container.
+  for (const name of created.containers) spawnSync('docker', ['rm', '-f', '-v', name], {env: dockerEnv})
   for (const name of created.images.reverse()) spawnSync('docker', ['rmi', '-f', name], {env: dockerEnv})
   rmSync(work, {recursive: true, force: true})
 })
@@ -120,13 +141,40 @@ describe('the container image', () => {
     expect(Object.keys(config.ExposedPorts)).toEqual(['8080/tcp'])
   })
 
-  it('starts, reports healthy through its own HEALTHCHECK, and answers /health with the Docker socket mounted', async () => {
+  it('has no setuid or setgid program (nothing gains privileges by exec, even without no-new-privileges)', () => {
+    // The base image has one (as Debian's has su, mount, passwd): the Dockerfile removed it.
+    expect(docker(['run', '--rm', '--entrypoint', '/bin/ls', baseImage, '-ln', '/usr/bin/su'])).toMatch(/^-rws/)
+    const found = docker([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'node',
+      image,
+      '-e',
+      `const fs = require('node:fs'), path = require('node:path'), out = []
+       const walk = (dir) => { for (const e of fs.readdirSync(dir, {withFileTypes: true})) {
+         const p = path.join(dir, e.name)
+         if (e.isDirectory()) { if (!['/proc', '/sys', '/dev'].includes(p)) walk(p) }
+         else if (e.isFile() && (fs.lstatSync(p).mode & 0o6000)) out.push(p) } }
+       walk('/'); console.log(JSON.stringify(out))`,
+    ])
+    expect(JSON.parse(found)).toEqual([])
+  })
+
+  it('starts as compose.yaml runs it (read-only root, no capability, no-new-privileges), reports healthy and answers /health', async () => {
     const socketGid = String(statSync(env.dockerSocket).gid)
     docker([
       'run',
       '-d',
       '--name',
       container,
+      '--read-only',
+      '--tmpfs',
+      '/tmp:size=64m,mode=1777',
+      '--cap-drop',
+      'ALL',
+      '--security-opt',
+      'no-new-privileges:true',
       '--group-add',
       socketGid,
       '-v',
@@ -166,6 +214,78 @@ describe('the container image', () => {
     expect(JSON.parse(health.slice(4))).toMatchObject({status: 'ok', modes: {monitor: {up: true}}})
     // the state volume belongs to homeops (the database is created there on first use)
     expect(docker(['exec', container, 'ls', '-lnd', '/var/lib/homeops'])).toMatch(/^drwx\S*\s+\d+\s+10001\s+10001\s/)
+    // no capability, no privilege to gain, nothing writable outside the volume and /tmp
+    const status = docker(['exec', container, 'cat', '/proc/1/status'])
+    expect(status).toMatch(/^CapEff:\s*0+$/m)
+    expect(status).toMatch(/^CapBnd:\s*0+$/m)
+    expect(status).toMatch(/^NoNewPrivs:\s*1$/m)
+    const write = spawnSync('docker', ['exec', container, 'node', '-e', 'require("fs").writeFileSync("/app/x", "")'], {
+      env: dockerEnv,
+      encoding: 'utf8',
+    })
+    expect(write.status).not.toBe(0)
+    expect(write.stderr).toContain('EROFS')
+  })
+
+  it('serves DNS on port 53 as deploy/swarm-stack.yaml runs it: user 10001, no capability, read-only', async () => {
+    const socketGid = String(statSync(env.dockerSocket).gid)
+    docker([
+      'run',
+      '-d',
+      '--name',
+      dnsContainer,
+      '--user',
+      `10001:${socketGid}`,
+      '--sysctl',
+      'net.ipv4.ip_unprivileged_port_start=0',
+      '--read-only',
+      '--tmpfs',
+      '/tmp:size=64m,mode=1777',
+      '--cap-drop',
+      'ALL',
+      '-v',
+      `${env.dockerSocket}:/var/run/docker.sock:ro`,
+      '-e',
+      'HOMEOPS_SERVE_LISTEN=127.0.0.1:8053',
+      '-e',
+      'HOMEOPS_DNS_BIND=0.0.0.0',
+      '-e',
+      'HOMEOPS_DNS_PORT=53',
+      '-e',
+      'HOMEOPS_DB_PATH=/var/lib/homeops/dns.db',
+      '--health-interval',
+      '1s',
+      '--health-start-period',
+      '0s',
+      '--health-retries',
+      '30',
+      image,
+      'serve',
+      '--mode',
+      'dns',
+    ])
+    created.containers.push(dnsContainer)
+    const deadline = Date.now() + 90_000
+    let state: {Status: string; Health?: {Status: string}} = {Status: 'created'}
+    while (Date.now() < deadline) {
+      state = JSON.parse(docker(['inspect', '--format', '{{json .State}}', dnsContainer]))
+      if (state.Health?.Status === 'healthy' || state.Status === 'exited') break
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    const logs = spawnSync('docker', ['logs', dnsContainer], {env: dockerEnv, encoding: 'utf8'})
+    expect(state.Health?.Status, `state ${JSON.stringify(state)}\nlogs:\n${logs.stdout}${logs.stderr}`).toBe('healthy')
+    expect(docker(['exec', dnsContainer, 'cat', '/proc/1/status'])).toMatch(/^CapEff:\s*0+$/m)
+    // A query on port 53 gets a DNS answer (a name it does not own: refused or forwarded, never unanswered).
+    const answer = docker([
+      'exec',
+      dnsContainer,
+      'node',
+      '-e',
+      `const r = new (require('node:dns').promises.Resolver)({timeout: 3000, tries: 1}); r.setServers(['127.0.0.1:53'])
+       r.resolve4('nothing.hotest.invalid').then((a) => console.log('answer', a), (e) => console.log(e.code))`,
+    ])
+    expect(answer).not.toMatch(/ECONNREFUSED|ETIMEOUT/)
+    expect(answer).toMatch(/^(answer|ENOTFOUND|EREFUSED|ESERVFAIL|ENODATA)/)
   })
 
   it('exits 0 on docker stop (SIGTERM) well within the 10 s grace period', () => {

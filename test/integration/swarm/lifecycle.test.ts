@@ -77,8 +77,16 @@ describe('images shared by two repositories', () => {
       stacks: [A, B],
     })
 
+    // An emptied stacks.yaml is refused (the plan says so, nothing is removed) until --allow-prune-all.
     repoA.stacks([]).remove(A).commit('drop a')
-    const first = await reconcile(await ws.swarm(), {})
+    const refused = await reconcile(await ws.swarm(), {})
+    expect(refused.exitCode).toBe(ExitCode.failure)
+    expect(refused.stacks.find((s) => s.stack === A)).toMatchObject({action: 'fail', outcome: 'failed'})
+    expect(refused.repositories.find((r) => r.name === 'share-a')!.error).toMatch(
+      /stacks\.yaml lists no stacks any more.*--allow-prune-all/,
+    )
+    expect(await runningTasks(A)).toBe(1)
+    const first = await reconcile(await ws.swarm(), {allowPruneAll: true})
     expect(first.stacks.find((s) => s.stack === A)).toMatchObject({action: 'remove', outcome: 'removed'})
     expect(first.images.removed).toEqual([])
     expect(await imagePresent(SHARED)).toBe(true)
@@ -87,7 +95,7 @@ describe('images shared by two repositories', () => {
     expect(status.images.find((i) => i.reference === SHARED)).toMatchObject({references: 1, stacks: [B]})
 
     repoB.stacks([]).remove(B).commit('drop b')
-    const second = await reconcile(await ws.swarm(), {})
+    const second = await reconcile(await ws.swarm({pruneProtection: false}), {})
     expect(second.images.removed).toEqual([SHARED])
     expect(await imagePresent(SHARED)).toBe(false)
     status = await swarmStatus(await ws.context())

@@ -150,7 +150,7 @@ describe('secrets', () => {
   it('masks every secret in `config show`, in lists too', () => {
     const path = file(
       'm.yaml',
-      'ddns:\n  records:\n    - hostname: a.example.com\n      password: pw-in-list\nmonitor:\n  apiKey: key-value\n',
+      'ddns:\n  records:\n    - hostname: a.example.com\n      password: pw-in-list\nmonitor:\n  apiKey: key-value-0123456789\n',
     )
     const masked = maskSecrets(loadConfig({path, env: {}}).config)
     expect(masked.ddns.records[0]?.password).toBe('********')

@@ -20,6 +20,7 @@ const attempt = (i: number, target = 't1') => ({
   answer: 'good',
   tries: 1,
   durationMs: 3,
+  exitCode: 0,
 })
 
 describe('ddns store', () => {

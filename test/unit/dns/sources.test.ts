@@ -26,6 +26,19 @@ describe('hosts files', () => {
     ])
     expect(problems.map((p) => p.line)).toEqual([5, 6])
   })
+
+  it('keeps blocklist names apart as bare names, and never puts a line’s text in a problem', () => {
+    const {records, sinks, problems} = parseHosts(
+      '0.0.0.0 Ads.Example.com tracker.example.net.\n:: ads.example.com\n0.0.0.0 bad_name! ok.test\nroot:s3cr3t:0\n',
+    )
+    expect(records).toEqual([])
+    expect(sinks).toEqual({a: ['ads.example.com', 'tracker.example.net', 'ok.test'], aaaa: ['ads.example.com']})
+    expect(problems).toEqual([
+      {line: 3, reason: 'name 1 is not a valid DNS name'},
+      {line: 4, reason: 'the first field is not an IP address'},
+    ])
+    expect(JSON.stringify(problems)).not.toContain('s3cr3t')
+  })
 })
 
 describe('labels', () => {

@@ -28,7 +28,7 @@ async function serveImages(yaml: string) {
 
 describe('images mode inside homeops serve', () => {
   it('lets apply links through without the API key, but still checks the token', async () => {
-    const {handle, context} = await serveImages('serve:\n  apiKey: k3y-for-writes\nimages:\n  enabled: true\n')
+    const {handle, context} = await serveImages('serve:\n  apiKey: k3y-for-writes-0123\nimages:\n  enabled: true\n')
     const db = await context.state()
     const expired = createApplyToken(linkKey(db), 'web', '1.2.0', 1000, Date.now() - 60_000).token
     const page = await fetch(`${handle.url}/images/apply?token=${expired}`)

@@ -17,10 +17,21 @@ describe('parseVersionTag', () => {
     ['v1.2', {prefix: 'v', parts: [1, 2]}],
     ['7', {prefix: '', parts: [7]}],
     ['1.2.3.4', {prefix: '', parts: [1, 2, 3, 4]}],
-    ['1.0.0-alpine', {prefix: '', parts: [1, 0, 0], variant: 'alpine'}],
-    ['1.25-bookworm-slim', {prefix: '', parts: [1, 25], variant: 'bookworm-slim'}],
+    ['1.0.0-alpine', {prefix: '', parts: [1, 0, 0], variant: 'alpine', variantKey: 'alpine'}],
+    ['1.25-bookworm-slim', {prefix: '', parts: [1, 25], variant: 'bookworm-slim', variantKey: 'bookworm-slim'}],
     ['2.0.0-rc.1', {prefix: '', parts: [2, 0, 0], prerelease: 'rc.1'}],
-    ['2.0.0-beta2-alpine', {prefix: '', parts: [2, 0, 0], prerelease: 'beta2', variant: 'alpine'}],
+    [
+      '2.0.0-beta2-alpine',
+      {prefix: '', parts: [2, 0, 0], prerelease: 'beta2', variant: 'alpine', variantKey: 'alpine'},
+    ],
+    ['4.0.10-ls45', {prefix: '', parts: [4, 0, 10], variant: 'ls45', variantKey: 'ls#', build: [45]}],
+    ['1.25.3-r1', {prefix: '', parts: [1, 25, 3], variant: 'r1', variantKey: 'r#', build: [1]}],
+    [
+      '20.10.0-alpine3.18',
+      {prefix: '', parts: [20, 10, 0], variant: 'alpine3.18', variantKey: 'alpine3.#', build: [18]},
+    ],
+    ['2.4.1-1', {prefix: '', parts: [2, 4, 1], variant: '1', variantKey: '#', build: [1]}],
+    ['17.0.2-jdk17', {prefix: '', parts: [17, 0, 2], variant: 'jdk17', variantKey: 'jdk17'}],
     ['v3.0.0-alpha', {prefix: 'v', parts: [3, 0, 0], prerelease: 'alpha'}],
   ])('reads %s', (tag, expected) => {
     expect(parseVersionTag(tag)).toEqual({tag, ...expected})
@@ -123,7 +134,10 @@ describe('findCandidates', () => {
   })
 
   it('follows non-version tags by digest (no candidates)', () => {
-    expect(findCandidates('latest', tags, 'ALL')).toEqual({allowed: []})
+    expect(findCandidates('latest', tags, 'ALL')).toEqual({
+      allowed: [],
+      reason: '"latest" is not a version tag: followed by digest',
+    })
     expect(findCandidates('1.2.3', [], 'ALL')).toMatchObject({newestAllowed: undefined, allowed: []})
   })
 
@@ -132,6 +146,65 @@ describe('findCandidates', () => {
     const result = findCandidates('1.5.0', many, 'MINOR')
     expect(result.newestAllowed).toBe('1.999.0')
     expect(result.newestOverall).toBe('99.999.0')
+  })
+})
+
+describe('build-number and revision suffixes', () => {
+  it('moves a linuxserver.io build to the newest build of the newest version', () => {
+    const tags = ['4.0.10-ls44', '4.0.10-ls45', '4.0.10-ls46', '4.0.11-ls47', '4.0.11', 'latest', '5.0.0-ls1']
+    expect(findCandidates('4.0.10-ls45', tags, 'ALL').allowed).toEqual(['4.0.10-ls46', '4.0.11-ls47', '5.0.0-ls1'])
+    expect(findCandidates('4.0.10-ls45', tags, 'MINOR').newestAllowed).toBe('4.0.11-ls47')
+    expect(findCandidates('4.0.10-ls45', tags, 'PATCH').allowed).toEqual(['4.0.10-ls46', '4.0.11-ls47'])
+    // A plain 4.0.11 is another format: never offered to an -ls tag (and the other way round).
+    expect(findCandidates('4.0.10', tags, 'ALL').allowed).toEqual(['4.0.11'])
+  })
+
+  it('orders distro revisions (-r1 < -r2 < -r10) within one version and across versions', () => {
+    const tags = ['1.25.3-r0', '1.25.3-r1', '1.25.3-r2', '1.25.3-r10', '1.25.4-r0', '1.26.0-r1']
+    expect(findCandidates('1.25.3-r1', tags, 'PATCH').allowed).toEqual(['1.25.3-r2', '1.25.3-r10', '1.25.4-r0'])
+    expect(findCandidates('1.25.3-r1', tags, 'ALL').newestAllowed).toBe('1.26.0-r1')
+    expect(changeLevel('1.25.3-r1', '1.25.3-r2')).toBe('patch')
+  })
+
+  it('moves alpine3.18 to alpine3.19 but never to alpine4 or another distro', () => {
+    const tags = [
+      '20.10.0-alpine3.18',
+      '20.11.0-alpine3.18',
+      '20.11.0-alpine3.19',
+      '20.12.0-bookworm',
+      '20.12.0-alpine4.0',
+      '20.12.0-alpine',
+      '21.0.0-alpine3.19',
+    ]
+    expect(findCandidates('20.10.0-alpine3.18', tags, 'MINOR').allowed).toEqual([
+      '20.11.0-alpine3.18',
+      '20.11.0-alpine3.19',
+    ])
+    expect(findCandidates('20.10.0-alpine3.18', tags, 'ALL').newestAllowed).toBe('21.0.0-alpine3.19')
+    expect(findCandidates('20.10.0-alpine', tags, 'ALL').allowed).toEqual(['20.12.0-alpine'])
+  })
+
+  it('never crosses variants: -alpine, -debian, -jdk17 and -jdk21 stay apart', () => {
+    const tags = ['1.0.1-debian', '1.0.1-alpine', '1.0.2-jdk21', '1.0.2-jdk17', '1.0.3-ls5']
+    expect(findCandidates('1.0.0-alpine', tags, 'ALL').allowed).toEqual(['1.0.1-alpine'])
+    expect(findCandidates('1.0.0-debian', tags, 'ALL').allowed).toEqual(['1.0.1-debian'])
+    expect(findCandidates('1.0.0-jdk17', tags, 'ALL').allowed).toEqual(['1.0.2-jdk17'])
+  })
+
+  it('says why there is no candidate', () => {
+    expect(findCandidates('4.0.10-ls45', ['4.0.10-ls45', '4.0.9-ls50'], 'ALL').reason).toBe(
+      'no newer tag in the format N.N.N-ls<N> among 2 tags',
+    )
+    expect(findCandidates('1.2.3', ['1.2.3', '2.0.0'], 'MINOR').reason).toBe(
+      '1 newer (up to 2.0.0) not allowed by strategy MINOR',
+    )
+    expect(findCandidates('1.2.3-alpine', ['1.3.0-debian'], 'ALL').reason).toBe(
+      'newer only in another format or variant (e.g. 1.3.0-debian)',
+    )
+    expect(findCandidates('1.2.3', ['1.3.0', '1.4.0-rc.1'], 'ALL', {exclude: /^1\.3/}).reason).toBe(
+      '1 newer left out by the include/exclude labels; 1 newer pre-release ignored',
+    )
+    expect(findCandidates('1.2.3', ['1.3.0'], 'ALL').reason).toBeUndefined()
   })
 })
 

@@ -62,15 +62,15 @@ describe('SettingsStore', () => {
   it('masks the key while auth is on, shows it while auth is off', async () => {
     const store = await SettingsStore.load({
       path: join(tmp(), 's.json'),
-      defaults: {...defaults, apiKey: 'abcdefgh123'},
+      defaults: {...defaults, apiKey: 'abcdefgh12345678'},
       logger,
     })
-    expect(store.view().api_key).toBe('abcdefgh123')
+    expect(store.view().api_key).toBe('abcdefgh12345678')
     await store.update({auth_enabled: true})
     expect(store.view().api_key).toBe(MASK)
     // A form that sends the mask back changes nothing.
     expect((await store.update({api_key: MASK})).changed).toEqual([])
-    expect(store.current.apiKey).toBe('abcdefgh123')
+    expect(store.current.apiKey).toBe('abcdefgh12345678')
   })
 
   it('rejects bad changes with a clear message and changes nothing, in memory or on disk', async () => {
@@ -84,8 +84,8 @@ describe('SettingsStore', () => {
       [{allowed_cidrs: ''}, /must not be empty/],
       [{allowed_cidrs: 12}, /list of CIDR ranges or a comma-separated string/],
       [{api_enabled: 'perhaps'}, /api_enabled must be true or false/],
-      [{api_key: 'short'}, /at least 8 characters/],
-      [{api_key: 'has space in it'}, /without spaces/],
+      [{api_key: 'short'}, /at least 16 characters/],
+      [{api_key: 'has space in it'}, /must not contain spaces/],
       [{colour: 'blue'}, /unknown setting "colour"/],
       [[1, 2], /must be a JSON object/],
       [{allowed_cidrs: '10.0.0.0/8'}, /would exclude your own address 127.0.0.1/],
@@ -116,11 +116,16 @@ describe('SettingsStore', () => {
     )
     writeFileSync(path, '{"allowed_cidrs": ["300.1.1.1"]}')
     await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/300.1.1.1/)
+    // BlockList aborts the process on these; the strict parser refuses them with the file's name.
+    writeFileSync(path, '{"allowed_cidrs": ["127.0.0.1/-0"]}')
+    await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/settings\.json: .*127\.0\.0\.1\/-0/)
+    writeFileSync(path, '{"api_key": "short-old-key"}')
+    await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/settings\.json: api_key: .*at least 16/)
   })
 
   it('tightens a settings file readable by others', async () => {
     const path = join(tmp(), 'settings.json')
-    writeFileSync(path, '{"api_key": "abcdefgh123"}')
+    writeFileSync(path, '{"api_key": "abcdefgh12345678"}')
     chmodSync(path, 0o644)
     await SettingsStore.load({path, defaults, logger})
     expect(statSync(path).mode & 0o777).toBe(0o600)

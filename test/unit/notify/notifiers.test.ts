@@ -4,8 +4,9 @@ import type {AddressInfo} from 'node:net'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {Logger} from '../../../src/lib/log/logger.js'
-import type {UpdateNotice} from '../../../src/lib/notify/message.js'
-import {createNotifier, notifyAll} from '../../../src/lib/notify/notifiers.js'
+import {type UpdateNotice, digestTitleFor, toNotice} from '../../../src/lib/images/notice.js'
+import type {Digest} from '../../../src/lib/notify/message.js'
+import {createNotifier, deliver} from '../../../src/lib/notify/notifiers.js'
 
 interface Received {
   method: string
@@ -36,7 +37,7 @@ async function receiver(status = 200, answer = '{}'): Promise<{url: string; got:
   return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got}
 }
 
-const notice: UpdateNotice = {
+const update: UpdateNotice = {
   event: 'update_available',
   workload: 'web',
   kind: 'service',
@@ -49,13 +50,19 @@ const notice: UpdateNotice = {
   applyExpiresAt: '2026-11-29T12:00:00.000Z',
   host: 'nas',
 }
+const notice = update
+const one = (u: UpdateNotice = update): Digest => ({
+  title: digestTitleFor(1, 'nas'),
+  notices: [toNotice(u)],
+  host: 'nas',
+})
 
 const silent = new Logger({level: 'error', sink: {write: () => true}})
 
 describe('webhook', () => {
   it('POSTs one JSON document with every field and the bearer token', async () => {
     const {url, got} = await receiver()
-    await createNotifier({type: 'webhook', url: `${url}/hook`, token: 'tok-secret'}).send(notice)
+    await createNotifier({type: 'webhook', url: `${url}/hook`, token: 'tok-secret'}).send(one())
     expect(got).toHaveLength(1)
     expect(got[0]!.method).toBe('POST')
     expect(got[0]!.path).toBe('/hook')
@@ -83,7 +90,7 @@ describe('webhook', () => {
 describe('ntfy', () => {
   it('publishes JSON to the server root with topic, title, click and view actions', async () => {
     const {url, got} = await receiver(200, '{"id":"x","event":"message"}')
-    await createNotifier({type: 'ntfy', url, topic: 'homelab', token: 'tk_abc123'}).send(notice)
+    await createNotifier({type: 'ntfy', url, topic: 'homelab', token: 'tk_abc123'}).send(one())
     expect(got[0]!.path).toBe('/')
     expect(got[0]!.headers.authorization).toBe('Bearer tk_abc123')
     const body = JSON.parse(got[0]!.body)
@@ -101,14 +108,14 @@ describe('ntfy', () => {
   })
   it('refuses a notifier without topic', async () => {
     const {url} = await receiver()
-    await expect(createNotifier({type: 'ntfy', url}).send(notice)).rejects.toThrow('topic is not set')
+    await expect(createNotifier({type: 'ntfy', url}).send(one())).rejects.toThrow('topic is not set')
   })
 })
 
 describe('gotify', () => {
   it('POSTs /message with X-Gotify-Key, markdown extras and a click URL', async () => {
     const {url, got} = await receiver(200, '{"id":1}')
-    await createNotifier({type: 'gotify', url: `${url}/`, token: 'AppToken.123'}).send(notice)
+    await createNotifier({type: 'gotify', url: `${url}/`, token: 'AppToken.123'}).send(one())
     expect(got[0]!.path).toBe('/message')
     expect(got[0]!.headers['x-gotify-key']).toBe('AppToken.123')
     const body = JSON.parse(got[0]!.body)
@@ -123,10 +130,9 @@ describe('gotify', () => {
 describe('discord', () => {
   it('POSTs an embed within Discord limits and waits for the message', async () => {
     const {url, got} = await receiver(200, '{"id":"1"}')
-    await createNotifier({type: 'discord', url: `${url}/api/webhooks/1/abc`}).send({
-      ...notice,
-      summary: 'x'.repeat(5000),
-    })
+    await createNotifier({type: 'discord', url: `${url}/api/webhooks/1/abc`}).send(
+      one({...update, summary: 'x'.repeat(5000)}),
+    )
     expect(got[0]!.path).toBe('/api/webhooks/1/abc?wait=true')
     const body = JSON.parse(got[0]!.body)
     expect(body.username).toBe('homeops')
@@ -144,7 +150,7 @@ describe('discord', () => {
 describe('slack', () => {
   it('POSTs Block Kit with a text fallback and link buttons', async () => {
     const {url, got} = await receiver(200, 'ok')
-    await createNotifier({type: 'slack', url: `${url}/services/T/B/X`}).send({...notice, workload: 'a<b>&c'})
+    await createNotifier({type: 'slack', url: `${url}/services/T/B/X`}).send(one({...update, workload: 'a<b>&c'}))
     const body = JSON.parse(got[0]!.body)
     expect(body.text).toBe('Update available for a<b>&c: 1.2.3 → 1.3.0')
     expect(body.blocks[0]).toEqual({type: 'header', text: {type: 'plain_text', text: body.text}})
@@ -155,29 +161,100 @@ describe('slack', () => {
   })
 })
 
-describe('notifyAll', () => {
+describe('deliver', () => {
   it('delivers to the working notifiers when one fails, and names the failing one without its URL', async () => {
     const ok = await receiver()
     const broken = await receiver(404, '{"message":"Unknown Webhook"}')
-    const reports = await notifyAll(
+    const {reports, outcomes} = await deliver(
       [
         createNotifier({type: 'webhook', url: ok.url}),
         createNotifier({type: 'discord', url: `${broken.url}/api/webhooks/1/secret-part`, name: 'team'}),
       ],
-      notice,
-      silent,
+      [toNotice(update)],
+      {logger: silent, title: (n) => digestTitleFor(n)},
     )
-    expect(reports[0]).toEqual({notifier: 'webhook notifier', ok: true})
+    expect(reports[0]).toEqual({notifier: 'webhook notifier', ok: true, sent: 1})
     expect(reports[1]!.ok).toBe(false)
     expect(reports[1]!.error).toContain('notifier team: the service answered HTTP 404')
     expect(reports[1]!.error).not.toContain('secret-part')
+    expect(outcomes).toEqual([{delivered: 1, failed: 1}])
     expect(ok.got).toHaveLength(1)
     expect(broken.got).toHaveLength(1) // 4xx: not retried
   })
   it('retries a 5xx once', async () => {
     const flaky = await receiver(503)
-    const reports = await notifyAll([createNotifier({type: 'webhook', url: flaky.url})], notice, silent)
+    const {reports} = await deliver([createNotifier({type: 'webhook', url: flaky.url})], [toNotice(update)], {
+      logger: silent,
+      title: (n) => digestTitleFor(n),
+    })
     expect(reports[0]!.ok).toBe(false)
     expect(flaky.got).toHaveLength(2)
+  })
+
+  const updates = [
+    toNotice({...update, workload: 'patchy', currentVersion: '1.2.3', newVersion: '1.2.4'}),
+    toNotice({...update, workload: 'minor', currentVersion: '1.2.3', newVersion: '1.3.0'}),
+    toNotice({...update, workload: 'major', currentVersion: '1.2.3', newVersion: '2.0.0'}),
+    toNotice({
+      ...update,
+      workload: 'digest',
+      currentVersion: 'latest',
+      newVersion: 'latest (abcdef123456)',
+      newTag: 'latest',
+    }),
+    toNotice({
+      ...update,
+      event: 'update_failed',
+      workload: 'broken',
+      currentVersion: '1.0.0',
+      newVersion: '1.0.1',
+      error: 'x',
+    }),
+  ]
+
+  it('sends one digest per notifier and run, with only what each threshold wants', async () => {
+    const all = await receiver()
+    const majors = await receiver()
+    const {outcomes, reports} = await deliver(
+      [
+        createNotifier({type: 'webhook', url: all.url}),
+        createNotifier({type: 'webhook', url: majors.url, threshold: 'MAJOR', name: 'mail'}),
+      ],
+      updates,
+      {logger: silent, title: (n) => digestTitleFor(n, 'nas'), host: 'nas'},
+    )
+    expect(all.got).toHaveLength(1)
+    const digest = JSON.parse(all.got[0]!.body)
+    expect(digest).toMatchObject({event: 'digest', title: '5 image updates on nas', count: 5, host: 'nas'})
+    expect(digest.notices.map((n: {workload: string}) => n.workload)).toEqual([
+      'patchy',
+      'minor',
+      'major',
+      'digest',
+      'broken',
+    ])
+    expect(digest.message).toContain('• Update available for major: 1.2.3 → 2.0.0')
+    // MAJOR: the major update and the failure (failures always go), nothing else.
+    expect(majors.got).toHaveLength(1)
+    const filtered = JSON.parse(majors.got[0]!.body)
+    expect(filtered.notices.map((n: {workload: string}) => n.workload)).toEqual(['major', 'broken'])
+    expect(reports[1]).toEqual({notifier: 'notifier mail', ok: true, sent: 2})
+    expect(outcomes.map((o) => o.delivered)).toEqual([1, 1, 2, 1, 2])
+  })
+
+  it('sends one message per notice with batching off, and nothing to a notifier that wants none', async () => {
+    const each = await receiver()
+    const minorUp = await receiver()
+    await deliver(
+      [
+        createNotifier({type: 'webhook', url: each.url}),
+        createNotifier({type: 'webhook', url: minorUp.url, threshold: 'MINOR'}),
+      ],
+      updates.slice(0, 1),
+      {logger: silent, title: (n) => digestTitleFor(n), batch: false},
+    )
+    expect(each.got).toHaveLength(1)
+    expect(JSON.parse(each.got[0]!.body)).toMatchObject({event: 'update_available', workload: 'patchy', count: 1})
+    expect(minorUp.got).toHaveLength(0)
   })
 })

@@ -158,20 +158,51 @@ describe('manifest digests', () => {
     expect(error.message).toContain('aborted')
   })
 
-  it('keeps at most concurrencyPerRegistry requests in flight', async () => {
+  it('starts at concurrencyPerRegistry requests in flight and grows to at most 4× while the registry keeps up', async () => {
     let active = 0
-    let peak = 0
+    const peaks: number[] = []
     const {host} = await fake((_req, res) => {
       active++
-      peak = Math.max(peak, active)
+      peaks.push(active)
       setTimeout(() => {
         active--
         res.writeHead(200, {'docker-content-digest': manifestDigest}).end()
       }, 30)
     })
     const c = client({concurrencyPerRegistry: 2})
-    await Promise.all(Array.from({length: 8}, (_, i) => c.manifestDigest(parseImageReference(`${host}/a/b:${i}`))))
-    expect(peak).toBe(2)
+    await Promise.all(Array.from({length: 40}, (_, i) => c.manifestDigest(parseImageReference(`${host}/a/b:${i}`))))
+    // The first request learns the registry's auth scheme alone; then 2 (+1 for that answer) at once.
+    expect(peaks[0]).toBe(1)
+    expect(Math.max(...peaks.slice(1, 4))).toBe(3)
+    expect(Math.max(...peaks)).toBe(8)
+    expect(c.concurrencyOf(host)).toBe(8)
+  })
+
+  it('halves the limit on 429, waits the clamped Retry-After for every request to that registry, then succeeds', async () => {
+    let first = true
+    const times: number[] = []
+    const {host, hits} = await fake((_req, res) => {
+      times.push(Date.now())
+      if (first) {
+        first = false
+        res.writeHead(429, {'retry-after': '1'}).end()
+        return
+      }
+      res.writeHead(200, {'docker-content-digest': manifestDigest}).end()
+    })
+    const c = client({concurrencyPerRegistry: 8})
+    const started = Date.now()
+    expect(await c.manifestDigest(parseImageReference(`${host}/a/b:1`))).toBe(manifestDigest)
+    expect(c.concurrencyOf(host)).toBe(5) // 8 → 9 (answer) → 4 (halved) → 5 (answer)
+    expect(times[1]! - started).toBeGreaterThanOrEqual(950)
+    expect(hits).toHaveLength(2)
+    // A Retry-After beyond maxRetryWaitMs gives up at once with a TransientError (no 2^31 ms timers).
+    const {host: slow} = await fake((_req, res) => res.writeHead(429, {'retry-after': '99999999999'}).end())
+    const error = await client({maxRetryWaitMs: 2000})
+      .manifestDigest(parseImageReference(`${slow}/a/b:1`))
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(TransientError)
+    expect(error.message).toContain('retry after 99999999999 s')
   })
 })
 

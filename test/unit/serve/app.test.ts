@@ -210,11 +210,11 @@ describe('homeops serve (in process)', () => {
 
   it('requires serve.apiKey for actions, and a refused action changes nothing', async () => {
     const monitor = new FakeMode('monitor')
-    const {get} = await serve('serve:\n  apiKey: s3cret-key-123\nmonitor:\n  enabled: true\n', {monitor})
+    const {get} = await serve('serve:\n  apiKey: s3cret-key-123456\nmonitor:\n  enabled: true\n', {monitor})
     expect((await get('/monitor/action', {method: 'POST'})).status).toBe(401)
     expect((await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 'wrong'}})).status).toBe(401)
     expect(monitor.actions).toBe(0)
-    const ok = await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 's3cret-key-123'}})
+    const ok = await get('/monitor/action', {method: 'POST', headers: {'x-api-key': 's3cret-key-123456'}})
     expect(ok.status).toBe(200)
     expect(monitor.actions).toBe(1)
     // reads stay open unless protectReads
@@ -222,22 +222,25 @@ describe('homeops serve (in process)', () => {
     expect((await get('/metrics')).status).toBe(200)
     // the UI checks a key with POST /api/auth
     expect((await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer nope'}})).status).toBe(401)
-    expect((await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer s3cret-key-123'}})).status).toBe(
-      200,
-    )
+    expect(
+      (await get('/api/auth', {method: 'POST', headers: {authorization: 'Bearer s3cret-key-123456'}})).status,
+    ).toBe(200)
     const modes = await get('/api/modes')
-    expect(modes.body.auth).toEqual({writes: true, reads: false})
+    expect(modes.body.auth).toEqual({writes: true, reads: false, access: 'key'})
     expect(JSON.stringify(modes.body)).not.toContain('s3cret')
   })
 
   it('with serve.protectReads, needs the key for mode APIs and /metrics but still serves the page and /health', async () => {
-    const {get} = await serve('serve:\n  apiKey: k-123456\n  protectReads: true\nmonitor:\n  enabled: true\n', {
-      monitor: new FakeMode('monitor'),
-    })
+    const {get} = await serve(
+      'serve:\n  apiKey: k-123456-abcdefgh\n  protectReads: true\nmonitor:\n  enabled: true\n',
+      {
+        monitor: new FakeMode('monitor'),
+      },
+    )
     expect((await get('/monitor/status')).status).toBe(401)
     expect((await get('/metrics')).status).toBe(401)
     expect((await get('/api/modes')).status).toBe(401)
-    expect((await get('/monitor/status?key=k-123456')).status).toBe(200)
+    expect((await get('/monitor/status?key=k-123456-abcdefgh')).status).toBe(200)
     expect((await get('/')).status).toBe(200)
     expect((await get('/web/shared/ui.js')).status).toBe(200)
     expect((await get('/health')).status).toBe(200)
@@ -254,9 +257,9 @@ describe('homeops serve (in process)', () => {
     expect((await get('/web/shared/ui.js')).status).toBe(403)
   })
 
-  it('rejects an invalid serve.allowedIps entry at start with the key name', async () => {
+  it('rejects an invalid serve.allowedIps entry at load with the file, line and key name', async () => {
     await expect(serve('serve:\n  allowedIps: [not-an-ip]\n', {})).rejects.toThrow(
-      /serve.allowedIps: "not-an-ip" is not an address or CIDR range/,
+      /config\.yaml:2:\d+: serve\.allowedIps\[0\]: "not-an-ip" is not an address or CIDR range/,
     )
   })
 

@@ -96,3 +96,26 @@ describe('bindings', () => {
     expect(digestBinding(readBinding(fx.repo, 'conf', 'b'))).not.toBe(one)
   })
 })
+
+describe('a binding whose kind changed', () => {
+  it('says so clearly when a folder on the share stands where the repository now has a file', () => {
+    fx = new Fixture().write('conf', 'now a file')
+    mkdirSync(join(fx.nfs, 'conf'), {recursive: true})
+    writeFileSync(join(fx.nfs, 'conf', 'old.txt'), 'kept')
+    expect(() =>
+      syncBinding(readBinding(fx.repo, 'conf', 'b'), fx.nfs, join(fx.nfs, 'conf'), 'binding "conf"'),
+    ).toThrow(
+      /binding "conf": .*conf is a folder on the NFS share, but the repository now has a file there; move or remove it/,
+    )
+    expect(readFileSync(join(fx.nfs, 'conf', 'old.txt'), 'utf8')).toBe('kept')
+  })
+
+  it('and when a file stands where the repository now has a folder, writing nothing', () => {
+    fx = new Fixture().write('conf/a.txt', 'A').write('conf/z.txt', 'Z')
+    writeFileSync(join(fx.nfs, 'conf'), 'was a file')
+    expect(() =>
+      syncBinding(readBinding(fx.repo, 'conf', 'b'), fx.nfs, join(fx.nfs, 'conf'), 'binding "conf"'),
+    ).toThrow(/binding "conf": .*conf is a file on the NFS share, but the repository now has a folder there/)
+    expect(readFileSync(join(fx.nfs, 'conf'), 'utf8')).toBe('was a file')
+  })
+})

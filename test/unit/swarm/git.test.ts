@@ -37,7 +37,10 @@ describe('repository auth', () => {
       `Authorization: Basic ${Buffer.from('deploy:own-token-456').toString('base64')}`,
     )
     expect(env.GIT_TERMINAL_PROMPT).toBe('0')
-    expect(gitEnv('https://git.example.org/x', undefined).GIT_CONFIG_COUNT).toBeUndefined()
+    const anonymous = gitEnv('https://git.example.org/x', undefined, 30)
+    expect(anonymous.GIT_CONFIG_COUNT).toBe('2')
+    expect(Object.values(anonymous).join('\n')).not.toMatch(/Authorization/)
+    expect([anonymous.GIT_CONFIG_KEY_1, anonymous.GIT_CONFIG_VALUE_1]).toEqual(['http.lowSpeedTime', '30'])
   })
 
   it('refuses URLs with credentials, without echoing them', () => {

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {advertisedRefs, remoteBranchHead} from '../../../src/lib/swarm/remote-head.js'
+import {advertisedRefs, parseAdvertisement, remoteBranchHead} from '../../../src/lib/swarm/remote-head.js'
 import {git as gitIn} from './fixtures.js'
 
 const ADVERTISEMENT = 'application/x-git-upload-pack-advertisement'
@@ -78,6 +78,18 @@ describe('advertisedRefs', () => {
     expect(advertisedRefs(real.subarray(0, real.length - 10))).toBeUndefined()
     expect(advertisedRefs(Buffer.concat([real, Buffer.from('0000')]))).toBeUndefined()
     expect(advertisedRefs(Buffer.alloc(0))).toBeUndefined()
+  })
+})
+
+describe('parseAdvertisement', () => {
+  it("reads the remote's default branch from the symref capability", () => {
+    expect(parseAdvertisement(realAdvertisement())?.defaultBranch).toBe('main')
+    git('symbolic-ref', 'HEAD', 'refs/heads/feature')
+    try {
+      expect(parseAdvertisement(realAdvertisement())?.defaultBranch).toBe('feature')
+    } finally {
+      git('symbolic-ref', 'HEAD', 'refs/heads/main')
+    }
   })
 })
 

@@ -56,12 +56,31 @@ describe('renderStack', () => {
     expect(doc.volumes.data).toEqual({
       driver: 'local',
       driver_opts: {type: 'none', o: 'bind', device: join(fx.nfs, 'data/web')},
-      name: 'data',
+      name: expect.stringMatching(/^repo_data_[0-9a-f]{8}$/),
     })
-    expect(doc.volumes.cache).toEqual({name: 'cache'})
+    expect(doc.volumes.cache).toEqual({name: 'repo_cache'})
     expect(rendered.images).toEqual(['registry.test/app:latest'])
     // The secret is interpolated by docker stack deploy, never written into the compose.
     expect(rendered.compose).toContain('${DB_PASSWORD}')
+  })
+
+  it('names volumes per repository, and after their options (a moved path is a new volume)', () => {
+    fx = webFixture(WEB)
+    const layout = readLayout(fx.repo)
+    const names = (l: typeof layout) =>
+      Object.fromEntries(renderStack(l, l.stacks[0]!).volumeSpecs.map((v) => [v.id, v.name]))
+    const mine = names({...layout, namespace: 'homelab'})
+    const theirs = names({...layout, namespace: 'other'})
+    expect(mine.data).toMatch(/^homelab_data_/)
+    expect(theirs.data).toMatch(/^other_data_/)
+    expect(mine.cache).toBe('homelab_cache')
+    const moved = {
+      ...layout,
+      namespace: 'homelab',
+      volumes: layout.volumes.map((v) => (v.id === 'data' ? {...v, path: 'data/elsewhere'} : v)),
+    }
+    expect(names(moved).data).not.toBe(mine.data)
+    expect(names(moved).data).toMatch(/^homelab_data_/)
   })
 
   it('refuses a relative host path that leaves the repository', () => {
@@ -75,6 +94,17 @@ describe('renderStack', () => {
     symlinkSync('/etc', join(fx.repo, 'web', 'link'))
     const layout = readLayout(fx.repo)
     expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(/escapes .*resolves to \/etc/)
+  })
+
+  it.each([
+    ['short syntax', '      - ./data:/data\n'],
+    ['long syntax', '      - type: bind\n        source: data\n        target: /data\n'],
+  ])('refuses a relative bind mount (%s), pointing at type: binding', (_form, volume) => {
+    fx = webFixture(`services:\n  app:\n    image: x:1\n    volumes:\n${volume}`)
+    const layout = readLayout(fx.repo)
+    expect(() => renderStack(layout, layout.stacks[0]!)).toThrow(
+      /web\/compose\.yaml: service "app" volume .*: relative bind mounts are refused: .*cached clone.*`type: binding`/,
+    )
   })
 
   it('allows absolute host paths such as the Docker socket', () => {
@@ -149,7 +179,7 @@ describe('stack hash', () => {
   })
 
   it('changes only for the stack whose binding content changed', () => {
-    fx = webFixture(WEB)
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'pw')
     const before = prepared(fx)
     fx.write('config/web/index.html', 'changed\n')
     const after = prepared(fx)
@@ -199,5 +229,51 @@ describe('stack hash', () => {
     symlinkSync('/etc/hostname', join(fx.nfs, 'secret', 'db'))
     const layout = readLayout(fx.repo)
     expect(() => prepareStack(layout, layout.stacks[0]!, KEY)).toThrow(/escapes/)
+  })
+
+  it('refuses a compose that interpolates a variable the stack does not declare (a typo, or homeops own env)', () => {
+    fx = webFixture(WEB.replace('${DB_PASSWORD}', '${DB_PASWORD}'))
+      .write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n')
+      .secret('db', 'pw')
+    expect(() => prepared(fx)).toThrow(
+      /web\/compose\.yaml: \$\{DB_PASWORD\} is not defined: a compose file interpolates only its stack's secrets \(DB_PASSWORD in web\/secrets\.yaml\)/,
+    )
+  })
+
+  it('hashes the non-secret variables a compose interpolates, with the values the CLI will see', () => {
+    fx = webFixture(WEB.replace('${DB_PASSWORD}', '${DOCKER_CONFIG}'))
+    const layout = readLayout(fx.repo)
+    const a = prepareStack(layout, layout.stacks[0]!, KEY, {DOCKER_CONFIG: '/root/.docker'})
+    const b = prepareStack(layout, layout.stacks[0]!, KEY, {DOCKER_CONFIG: '/var/lib/homeops/.docker'})
+    expect(a.hash).not.toBe(b.hash)
+    expect(changedParts(a.parts, b.parts)).toEqual(['environment'])
+    // A compose that interpolates nothing but secrets hashes as before (no redeploy on upgrade).
+    fx.write('web/compose.yaml', 'services:\n  app:\n    image: x:1\n')
+    const plain = readLayout(fx.repo)
+    expect(prepareStack(plain, plain.stacks[0]!, KEY, {HOME: '/a'}).parts.env).toBeUndefined()
+  })
+
+  it('refuses an empty secret file and one too large for the environment', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', '\n')
+    expect(() => prepared(fx)).toThrow(/secret file .*db is empty; refusing to deploy an empty value/)
+    fx.secret('db', 'x'.repeat(1024 * 1024))
+    expect(() => prepared(fx)).toThrow(
+      /secret file .*db holds 1048576 bytes, too large for the environment of docker stack deploy \(Linux allows at most 131072 bytes per variable, E2BIG\)/,
+    )
+  })
+
+  it('hashes the files a compose references and names configs and secrets by their content', () => {
+    const compose = `services:\n  app:\n    image: x:1\n    env_file: [app.env]\n    configs: [conf]\n    secrets: [key]\nconfigs:\n  conf: {file: ./app.conf}\nsecrets:\n  key: {file: ./key.pem}\n  kept: {external: true}\n`
+    fx = webFixture(compose).write('web/app.env', 'A=1\n').write('web/app.conf', 'one\n').write('web/key.pem', 'k\n')
+    const before = prepared(fx).web
+    const doc = parse(before.rendered.compose) as {configs: {conf: {name: string}}; secrets: {key: {name: string}}}
+    expect(doc.configs.conf.name).toMatch(/^web_conf_[0-9a-f]{12}$/)
+    expect(doc.secrets.key.name).toMatch(/^web_key_[0-9a-f]{12}$/)
+    fx.write('web/app.conf', 'two\n').write('web/app.env', 'A=2\n')
+    const after = prepared(fx).web
+    expect(changedParts(before.parts, after.parts)).toEqual(['compose', 'file web/app.conf', 'file web/app.env'])
+    const renamed = parse(after.rendered.compose) as typeof doc
+    expect(renamed.configs.conf.name).not.toBe(doc.configs.conf.name)
+    expect(renamed.secrets.key.name).toBe(doc.secrets.key.name)
   })
 })

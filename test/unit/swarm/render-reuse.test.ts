@@ -7,7 +7,7 @@ import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
 import type {DockerEngine} from '../../../src/lib/docker/engine.js'
 import {Logger} from '../../../src/lib/log/logger.js'
-import {STACK_LABEL} from '../../../src/lib/swarm/docker.js'
+import {STACK_LABEL, deployEnvironment} from '../../../src/lib/swarm/docker.js'
 import {readLayout} from '../../../src/lib/swarm/layout.js'
 import {type SwarmEnv, prepareStack, reconcile, renderKey} from '../../../src/lib/swarm/reconcile.js'
 import {hashOfParts} from '../../../src/lib/swarm/stack-hash.js'
@@ -93,7 +93,7 @@ async function deployWithMarkedParts(env: SwarmEnv): Promise<void> {
     JSON.stringify(parts),
     commit,
     [],
-    renderKey('1.0.0', commit, layout),
+    renderKey('1.0.0', commit, layout, deployEnvironment(engine.address)),
   )
 }
 
@@ -161,6 +161,8 @@ describe('reusing the parts of a deployed stack', () => {
     expect(env.store.stack('web')!.renderKey).toBeNull()
     const report = await reconcile(env)
     expect(report.stacks.map((s) => s.outcome)).toEqual(['unchanged'])
-    expect(env.store.stack('web')!.renderKey).toBe(renderKey('1.0.0', git(clone, 'rev-parse', 'HEAD'), layout))
+    expect(env.store.stack('web')!.renderKey).toBe(
+      renderKey('1.0.0', git(clone, 'rev-parse', 'HEAD'), layout, deployEnvironment(engine.address)),
+    )
   })
 })

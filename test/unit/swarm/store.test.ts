@@ -121,8 +121,13 @@ describe('SwarmStore', () => {
 
   it('stores repository URLs exactly as given (without credentials, checked before)', () => {
     const r = repo('a')
-    store.recordFetch(r.id, 'abc', 'main')
+    store.recordFetch(r.id, 'abc', 'trunk')
     store.recordRun(r.id, 'ok', null)
-    expect(store.repositoryByUrl('/srv/a')).toMatchObject({lastCommit: 'abc', branch: 'main', lastResult: 'ok'})
+    expect(store.repositoryByUrl('/srv/a')).toMatchObject({
+      lastCommit: 'abc',
+      branch: 'main',
+      fetchedBranch: 'trunk',
+      lastResult: 'ok',
+    })
   })
 })

@@ -1,23 +1,19 @@
+import {isIP} from 'node:net'
+
 import {canonicalIPv6} from '../../net/ipv6.js'
 import type {HttpAnswer} from '../http.js'
+import {type Json, asArray, asObject, asString, at, parseJson} from './json.js'
 import {
   type DdnsProvider,
   type ProviderAnswer,
   type ProviderDeps,
   type UpdateRequest,
+  malformed,
   statusAnswer,
 } from './provider.js'
 
-interface CfEnvelope<T> {
-  success?: boolean
-  errors?: {code?: number; message?: string}[]
-  result?: T
-}
-
 interface CfRecord {
   id: string
-  name: string
-  type: string
   content: string
 }
 
@@ -37,12 +33,20 @@ export class CloudflareProvider implements DdnsProvider {
     const type = request.family === 4 ? 'A' : 'AAAA'
     const zone = await this.findZone()
     if ('kind' in zone) return zone
-    const list = await this.call<CfRecord[]>(
+    const list = await this.call(
       'GET',
-      `/zones/${zone.id}/dns_records?type=${type}&name=${encodeURIComponent(record.hostname)}`,
+      `/zones/${encodeURIComponent(zone.id)}/dns_records?type=${type}&name=${encodeURIComponent(record.hostname)}`,
     )
-    if ('kind' in list) return list
-    const records = list.result ?? []
+    if (isAnswer(list)) return list
+    const items = asArray(list.result)
+    if (!items) return malformed('record list is not an array', list.answer)
+    const records: CfRecord[] = []
+    for (const item of items) {
+      const id = asString(at(item, 'id'))
+      const content = asString(at(item, 'content'))
+      if (!id || !content) return malformed('record without id or content', list.answer)
+      records.push({id, content})
+    }
     if (records.length === 0) {
       return {
         kind: 'fatal',
@@ -66,32 +70,38 @@ export class CloudflareProvider implements DdnsProvider {
         echoedIp: request.ip,
       }
     }
-    const patched = await this.call<CfRecord>('PATCH', `/zones/${zone.id}/dns_records/${current.id}`, {
-      content: request.ip,
-    })
-    if ('kind' in patched) return patched
-    const content = patched.result?.content
+    const patched = await this.call(
+      'PATCH',
+      `/zones/${encodeURIComponent(zone.id)}/dns_records/${encodeURIComponent(current.id)}`,
+      {content: request.ip},
+    )
+    if (isAnswer(patched)) return patched
+    const content = asString(at(patched.result, 'content'))
+    if (!content || isIP(content) !== request.family)
+      return malformed('updated record without an address', patched.answer)
     return {
       kind: 'good',
       code: 'good',
-      text: `${type} ${record.hostname} ${current.content} -> ${content ?? request.ip}`,
-      echoedIp: content === undefined ? undefined : request.family === 6 ? canonicalIPv6(content) : content,
+      text: `${type} ${record.hostname} ${current.content} -> ${content}`,
+      echoedIp: request.family === 6 ? canonicalIPv6(content) : content,
     }
   }
 
   private async findZone(): Promise<{id: string; name: string} | ProviderAnswer> {
     const {record} = this.deps
+    if (this.zone) return this.zone
     const labels = record.hostname.split('.')
     const candidates = record.zone ? [record.zone] : labels.slice(0, -1).map((_, i) => labels.slice(i).join('.'))
-    if (this.zone) return this.zone
     for (const name of candidates) {
-      const found = await this.call<{id: string; name: string}[]>('GET', `/zones?name=${encodeURIComponent(name)}`)
-      if ('kind' in found) return found
-      const zone = found.result?.[0]
-      if (zone) {
-        this.zone = {id: zone.id, name: zone.name}
-        return this.zone
-      }
+      const found = await this.call('GET', `/zones?name=${encodeURIComponent(name)}`)
+      if (isAnswer(found)) return found
+      const zones = asArray(found.result)
+      if (!zones) return malformed('zone list is not an array', found.answer)
+      if (zones.length === 0) continue
+      const id = asString(at(zones[0], 'id'))
+      if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) return malformed('zone without a valid id', found.answer)
+      this.zone = {id, name: asString(at(zones[0], 'name')) ?? name}
+      return this.zone
     }
     return {
       kind: 'fatal',
@@ -102,7 +112,7 @@ export class CloudflareProvider implements DdnsProvider {
     }
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<CfEnvelope<T> | ProviderAnswer> {
+  private async call(method: string, path: string, body?: unknown): Promise<CfResult | ProviderAnswer> {
     const {record, http} = this.deps
     const answer = await http.request(`${record.server}${path}`, {
       method,
@@ -113,28 +123,33 @@ export class CloudflareProvider implements DdnsProvider {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
-    return interpretCloudflare<T>(answer)
+    return interpretCloudflare(answer)
   }
 }
 
-export function interpretCloudflare<T>(answer: HttpAnswer): CfEnvelope<T> | ProviderAnswer {
+export interface CfResult {
+  result: Json
+  answer: HttpAnswer
+}
+
+function isAnswer(value: CfResult | ProviderAnswer): value is ProviderAnswer {
+  return 'kind' in value
+}
+
+/**
+ * The API envelope `{success, errors, result}`. Authentication errors block; a 4xx with errors is an error;
+ * anything without the documented shape is the provider's side failing (temporary), never a block.
+ */
+export function interpretCloudflare(answer: HttpAnswer): CfResult | ProviderAnswer {
   const byStatus = statusAnswer(answer)
   if (byStatus) return byStatus
-  let data: CfEnvelope<T>
-  try {
-    data = JSON.parse(answer.body) as CfEnvelope<T>
-  } catch {
-    return {
-      kind: 'error',
-      code: 'unknown',
-      text: `not a Cloudflare API answer (HTTP ${answer.status})`,
-      httpStatus: answer.status,
-    }
-  }
-  const message = (data.errors ?? []).map((e) => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ')
-  if (answer.status === 401 || answer.status === 403 || data.errors?.some((e) => e.code === 9109 || e.code === 10000)) {
+  const data = asObject(parseJson(answer))
+  const errors = (asArray(data?.errors) ?? []).map((e) => ({code: at(e, 'code'), message: asString(at(e, 'message'))}))
+  const message = errors.map((e) => `${typeof e.code === 'number' ? e.code : ''} ${e.message ?? ''}`.trim()).join('; ')
+  if (answer.status === 401 || answer.status === 403 || errors.some((e) => e.code === 9109 || e.code === 10000)) {
     return {kind: 'fatal', code: 'badauth', text: message || `HTTP ${answer.status}`, httpStatus: answer.status}
   }
+  if (!data) return malformed('not a Cloudflare API answer', answer)
   if (answer.status >= 400 || data.success === false) {
     return {
       kind: 'error',
@@ -143,9 +158,10 @@ export function interpretCloudflare<T>(answer: HttpAnswer): CfEnvelope<T> | Prov
       httpStatus: answer.status,
     }
   }
-  return data
+  if (data.success !== true) return malformed('answer without success: true', answer)
+  return {result: data.result, answer}
 }
 
 function sameIp(a: string, b: string, family: 4 | 6): boolean {
-  return family === 6 ? canonicalIPv6(a) === canonicalIPv6(b) : a === b
+  return family === 6 ? isIP(a) === 6 && canonicalIPv6(a) === canonicalIPv6(b) : a === b
 }

@@ -2,7 +2,15 @@ import {isIP} from 'node:net'
 
 import {canonicalIPv6} from '../../net/ipv6.js'
 import type {HttpAnswer} from '../http.js'
-import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, firstLine, statusAnswer} from './provider.js'
+import {
+  type DdnsProvider,
+  type ProviderAnswer,
+  type ProviderDeps,
+  type UpdateRequest,
+  firstLine,
+  statusAnswer,
+} from './provider.js'
+import {providerInfo} from './registry.js'
 
 /** Return codes that need a human: the record is blocked until its config changes or `--force`. */
 export const FATAL_CODES = [
@@ -36,19 +44,26 @@ export function fatalHint(code: string): string | undefined {
 }
 
 /**
- * The dyndns2 protocol (DynDNS "Remote Access Update API"): one GET per
- * hostname and family, HTTP basic auth, the answer's first word says what
- * happened. Used for Infomaniak, No-IP, Dynu, OVH, Google-style endpoints.
+ * The dyndns2 protocol (DynDNS "Remote Access Update API"): one GET per hostname and family, HTTP basic auth,
+ * the answer's first word says what happened. One module for the whole family; each service's quirks (IPv6
+ * parameter, username = hostname, extra parameters) are data in the provider registry.
  */
 export class Dyndns2Provider implements DdnsProvider {
   constructor(private readonly deps: ProviderDeps) {}
 
-  async update(request: {ip: string}): Promise<ProviderAnswer> {
+  async update(request: UpdateRequest): Promise<ProviderAnswer> {
     const {record, http} = this.deps
+    const quirks = providerInfo(record.provider).quirks ?? {}
     const url = new URL(record.server)
-    url.searchParams.set('hostname', record.hostname)
-    url.searchParams.set('myip', request.ip)
-    const auth = Buffer.from(`${record.username ?? ''}:${record.password ?? ''}`).toString('base64')
+    for (const [key, value] of Object.entries(quirks.query ?? {})) url.searchParams.set(key, value)
+    url.searchParams.set(quirks.hostnameParam ?? 'hostname', record.hostname)
+    const param = request.family === 4 ? (quirks.ipv4Param ?? 'myip') : (quirks.ipv6Param ?? 'myip')
+    url.searchParams.set(param, request.ip)
+    const preserve = quirks.preserveOther
+    if (preserve) url.searchParams.set(request.family === 4 ? preserve.ipv6Param : preserve.ipv4Param, preserve.value)
+    const username = record.username ?? (quirks.usernameIsHostname ? record.hostname : '')
+    const password = record.password ?? record.token ?? ''
+    const auth = Buffer.from(`${username}:${password}`).toString('base64')
     const answer = await http.request(url.href, {headers: {authorization: `Basic ${auth}`}, maxBytes: 16 * 1024})
     return interpretDyndns2(answer)
   }
@@ -67,8 +82,12 @@ export function interpretDyndns2(answer: HttpAnswer): ProviderAnswer {
   if (code === 'nochg' || code === 'no_change') {
     return {kind: 'nochg', code: 'nochg', text: line, echoedIp: ipOf(rest), httpStatus}
   }
+  // ChangeIP words its answers as a status line: `200 Successful Update`, `401 Access Denied`.
+  if (/^200 successful/i.test(line)) return {kind: 'good', code: 'good', text: line, httpStatus}
+  if (/^401\b/.test(line)) return {kind: 'fatal', code: 'badauth', text: line, httpStatus}
   if (FATAL_CODES.includes(code)) return {kind: 'fatal', code, text: line, httpStatus}
   if (TRANSIENT_CODES.includes(code)) return {kind: 'transient', code, text: line, httpStatus}
+  if (code === 'badrequest') return {kind: 'error', code, text: line, httpStatus}
   const byStatus = statusAnswer(answer)
   if (byStatus) return byStatus
   if (httpStatus === 401 || httpStatus === 403) {

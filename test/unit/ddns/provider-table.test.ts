@@ -1,0 +1,17 @@
+import {readFileSync} from 'node:fs'
+import {describe, expect, it} from 'vitest'
+
+import {providerTable} from '../../../src/lib/ddns/providers/table.js'
+import {PROVIDERS} from '../../../src/lib/ddns/providers/registry.js'
+
+describe('README provider table', () => {
+  it('is the one generated from the registry (node scripts/ddns-providers-table.mjs)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+    expect(readme).toContain(providerTable())
+  })
+
+  it('lists every provider with its keys', () => {
+    const table = providerTable()
+    for (const p of PROVIDERS) expect(table).toContain(`| \`${p.name}\` |`)
+  })
+})
