@@ -47,9 +47,9 @@ describe('ddns notifications (through the notifier layer)', () => {
     await run()
     source.answer = '84.16.66.77'
     await run()
-    expect(posted().map((p) => [p.event, p.workload, p.currentVersion, p.newVersion])).toEqual([
-      ['update_applied', 'ddns home (IPv4)', '(none)', V4],
-      ['update_applied', 'ddns home (IPv4)', V4, '84.16.66.77'],
+    expect(posted().map((p) => [p.event, p.subject, p.previousIp, p.ip])).toEqual([
+      ['address_changed', 'home (IPv4)', null, V4],
+      ['address_changed', 'home (IPv4)', V4, '84.16.66.77'],
     ])
   })
 
@@ -58,8 +58,8 @@ describe('ddns notifications (through the notifier layer)', () => {
     await run()
     await run()
     expect(posted()).toHaveLength(1)
-    expect(posted()[0]).toMatchObject({event: 'update_failed', workload: 'ddns home (IPv4)'})
-    expect(String(posted()[0]!.error)).toMatch(/home\.example\.org is blocked: badauth/)
+    expect(posted()[0]).toMatchObject({event: 'record_blocked', subject: 'home (IPv4)', level: 'error'})
+    expect(String(posted()[0]!.title)).toMatch(/home\.example\.org is blocked: badauth/)
     expect(JSON.stringify(posted())).not.toContain('wrong-password')
   })
 
@@ -69,8 +69,8 @@ describe('ddns notifications (through the notifier layer)', () => {
     expect(posted()).toHaveLength(0)
     await run()
     await run()
-    expect(posted().map((p) => p.event)).toEqual(['update_failed'])
-    expect(String(posted()[0]!.error)).toMatch(/has failed 2 runs in a row/)
+    expect(posted().map((p) => p.event)).toEqual(['record_failing'])
+    expect(String(posted()[0]!.title)).toMatch(/has failed 2 runs in a row/)
   })
 
   it('keeps the outcome of the run when a notifier is down', async () => {
