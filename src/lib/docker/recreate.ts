@@ -21,7 +21,12 @@ export interface RecreateOptions {
   stableMs?: number
   /** Who "self" is (default: detected from /proc and the hostname); for tests. */
   self?: SelfIdentity
+  /** Told each step as it begins (the web UI shows them as progress). */
+  onStep?: (step: RecreateStep) => void
 }
+
+export type RecreateStep =
+  'pulling' | 'stopping' | 'creating' | 'starting' | 'health check' | 'removing the old container'
 
 export interface RecreateResult {
   name: string
@@ -81,6 +86,7 @@ export async function recreateContainer(
   const previousImage = info.Config.Image
   const image = options.image ?? previousImage
   if (options.pull !== false && !isImageId(image)) {
+    options.onStep?.('pulling')
     await pullImage(docker, image, {auth: options.registryAuth, logger: log, signal: options.signal})
   }
   let imageId: string
@@ -109,17 +115,21 @@ export async function recreateContainer(
     done.renamed = true
     if (wasRunning) {
       log.info('stopping the current container')
+      options.onStep?.('stopping')
       await old.stop({t: (info.Config as {StopTimeout?: number}).StopTimeout ?? 10}).catch(ignoreNotModified)
       done.stopped = true
     }
     checkAborted(options.signal)
     log.info('creating the new container', {image})
+    options.onStep?.('creating')
     created = await docker.createContainer({...body, name})
     for (const [network, endpoint] of extraNetworks) {
       await docker.getNetwork(network).connect({Container: created.id, EndpointConfig: endpoint})
     }
     if (wasRunning) {
+      options.onStep?.('starting')
       await created.start()
+      options.onStep?.('health check')
       await waitReady(created, {
         timeoutMs: options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
         stableMs: options.stableMs ?? DEFAULT_STABLE_MS,
@@ -147,6 +157,7 @@ export async function recreateContainer(
   }
 
   try {
+    options.onStep?.('removing the old container')
     await old.remove({force: true, v: false})
   } catch (error) {
     log.warn('could not remove the previous container', {aside: asideName, error: dockerMessage(error)})

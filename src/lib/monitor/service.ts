@@ -256,7 +256,7 @@ export class MonitorService {
    */
   async update(
     nameOrId: string,
-    options: {image?: string; force?: boolean; signal?: AbortSignal} = {},
+    options: {image?: string; force?: boolean; signal?: AbortSignal; onStep?: (step: string) => void} = {},
   ): Promise<UpdateOutcome> {
     const {docker, logger} = this.options
     let info
@@ -276,6 +276,7 @@ export class MonitorService {
         throw new OperationError(`cannot update "${name}": it runs an image ID (${image.slice(0, 19)}…), not a name`)
       }
       const auth = await this.options.registry.credentialsFor(image).catch(() => undefined)
+      options.onStep?.('pulling')
       await pullImage(docker, image, {auth, logger: logger.child({container: name}), signal: options.signal})
       const pulled = await docker.getImage(withDefaultTag(image)).inspect()
       if (pulled.Id === info.Image && !options.force) {
@@ -296,6 +297,7 @@ export class MonitorService {
         signal: options.signal,
         healthTimeoutMs: this.options.healthTimeoutMs,
         self: this.options.self,
+        onStep: options.onStep,
       })
       this.updates.invalidate(info.Config.Image)
       this.updates.invalidate(image)

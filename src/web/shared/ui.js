@@ -65,7 +65,15 @@ export function createApi(base, getKey = () => undefined, options = {}) {
     if (!response.ok) {
       const reason = describeError(data) || REASONS[response.status] || response.statusText || 'request failed'
       const error = new ApiError(`${method} ${url}: ${reason} (${response.status})`, response.status, data)
-      if (response.status === 401 && typeof options.onUnauthorized === 'function') options.onUnauthorized(error)
+      // A change answered 401: ask for the key (the shell's dialog) and run it once more with the new key.
+      if (
+        response.status === 401 &&
+        method !== 'GET' &&
+        !requestOptions.retried &&
+        typeof options.onUnauthorized === 'function'
+      ) {
+        if (await options.onUnauthorized(error)) return request(method, path, body, {...requestOptions, retried: true})
+      }
       throw error
     }
     return data
@@ -245,7 +253,7 @@ export function confirmDialog(text, options = {}) {
     const dialog = el(
       'dialog',
       {class: 'confirm', role: 'alertdialog', 'aria-modal': 'true'},
-      el('p', null, text),
+      text instanceof Node ? text : el('p', null, text),
       el('div', {class: 'actions'}, cancel, ok),
     )
     let settled = false
@@ -266,7 +274,8 @@ export function confirmDialog(text, options = {}) {
     document.body.appendChild(dialog)
     if (typeof dialog.showModal === 'function') dialog.showModal()
     else dialog.setAttribute('open', '')
-    ok.focus()
+    // Cancel takes the focus: Enter on a risky question must not confirm it.
+    cancel.focus()
   })
 }
 
@@ -277,9 +286,13 @@ export function toast(message, kind = 'info', ms = 5000) {
     holder = el('div', {class: 'toasts', role: 'status', 'aria-live': 'polite'})
     document.body.appendChild(holder)
   }
-  const node = el('div', {class: ['toast', kind]}, message)
+  // Failures stay until dismissed: a person must be able to read why.
+  const close = el('button', {type: 'button', class: 'link', 'aria-label': 'Dismiss'}, '×')
+  const node = el('div', {class: ['toast', kind]}, el('span', null, message), close)
+  close.addEventListener('click', () => node.remove())
   holder.appendChild(node)
-  setTimeout(() => node.remove(), ms)
+  if (kind !== 'error') setTimeout(() => node.remove(), ms)
+  while (holder.children.length > 5) holder.firstElementChild?.remove()
   return node
 }
 
