@@ -1,3 +1,4 @@
+// @ts-check
 // DNS section: the records the server answers, with their source; listening addresses, zones, counters.
 // Used by `homeops serve` (mounted under /dns) and by the page of `homeops dns serve`.
 import {badge, el, poll, replace, table, timeAgo} from '../shared/ui.js'
@@ -74,30 +75,43 @@ export async function mount(element, api) {
   const error = el('p', {class: 'dns-error', role: 'alert', hidden: true})
   replace(element, error, head, conflicts, el('div', {class: 'dns-toolbar'}, search), records)
   let last
+  let lastConflicts = ''
+  let lastRecords = ''
 
   function render() {
     if (!last) return
     replace(head, summary(last))
-    replace(
-      conflicts,
-      (last.conflicts || []).length === 0
-        ? null
-        : el(
-            'details',
-            null,
-            el(
-              'summary',
+    // Rebuilt only when they change, so an open conflicts list stays open and focus stays put.
+    const conflictSig = JSON.stringify(last.conflicts || [])
+    if (conflictSig !== lastConflicts) {
+      lastConflicts = conflictSig
+      const wasOpen = Boolean(conflicts.querySelector('details')?.open)
+      replace(
+        conflicts,
+        (last.conflicts || []).length === 0
+          ? null
+          : el(
+              'details',
               null,
-              badge(`${last.conflicts.length} conflicts`, 'warn'),
-              ' names defined by several sources',
+              el(
+                'summary',
+                null,
+                badge(`${last.conflicts.length} conflicts`, 'warn'),
+                ' names defined by several sources',
+              ),
+              el(
+                'ul',
+                null,
+                last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
+              ),
             ),
-            el(
-              'ul',
-              null,
-              last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
-            ),
-          ),
-    )
+      )
+      const details = conflicts.querySelector('details')
+      if (details && wasOpen) details.open = true
+    }
+    const recordSig = JSON.stringify([last.records || [], state.filter])
+    if (recordSig === lastRecords) return
+    lastRecords = recordSig
     const rows = (last.records || []).filter(
       (r) => !state.filter || `${r.name} ${r.type} ${r.value} ${r.source}`.toLowerCase().includes(state.filter),
     )

@@ -1,3 +1,4 @@
+// @ts-check
 // The page frame of `homeops serve`: theme, API key, one section per enabled mode.
 // Each mode's UI is `/web/<mode>/section.js` exporting `mount(element, api, context)`;
 // a mode without one (or whose module fails to load) gets a generic view of its snapshot.
@@ -107,7 +108,8 @@ function keyDialog() {
     })
     dialog.addEventListener('cancel', () => done(false))
     document.body.appendChild(dialog)
-    dialog.showModal ? dialog.showModal() : dialog.setAttribute('open', '')
+    if (dialog.showModal) dialog.showModal()
+    else dialog.setAttribute('open', '')
     input.focus()
   })
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // homeops web UI: shared helpers. Plain ES module, no build step, no framework, no external URLs.
 
 const SVG_NS = 'http://www.w3.org/2000/svg'
@@ -41,6 +42,7 @@ export function createApi(base, getKey = () => undefined, options = {}) {
     const headers = {accept: 'application/json'}
     const key = getKey && getKey()
     if (key) headers['x-api-key'] = key
+    /** @type {RequestInit} */
     const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: requestOptions.signal}
     if (body !== undefined) {
       headers['content-type'] = 'application/json'
@@ -300,6 +302,7 @@ export function toast(message, kind = 'info', ms = 5000) {
  * Runs a changing action: asks `question`, disables `button` while it runs, reports the result as a toast.
  * Returns the action's result, or undefined when cancelled or failed.
  */
+/** @param {string} question @param {() => Promise<any>} action @param {{button?: HTMLButtonElement, done?: string | ((result: any) => string), danger?: boolean}} [options] */
 export async function confirmAndRun(question, action, {button, done, danger} = {}) {
   if (!(await confirmDialog(question, {danger}))) return undefined
   if (button) button.disabled = true
@@ -372,6 +375,7 @@ export function timeAgo(when) {
  * Calls `fn` now and every `ms` while the page is visible; returns a stop function.
  * Failures are passed to `onError` (default: ignored) so one bad poll does not stop the loop.
  */
+/** @param {() => Promise<unknown>} fn @param {number} ms @param {(error: any) => void} [onError] */
 export function poll(fn, ms, onError = () => {}) {
   let timer
   let stopped = false
