@@ -360,4 +360,3 @@ function page(status: number, title: string, body: string): HttpResponse {
   const kind = status >= 400 ? 'bad' : /^Updated/.test(title) ? 'ok' : 'plain'
   return applyPage(status, title, body, kind)
 }
-
