@@ -51,7 +51,7 @@ export function mount(element, api, context = {}) {
     const to = target(row)
     const question = `Update ${row.workload} from ${row.currentTag ?? '?'} to ${to}? ${
       row.kind === 'service'
-        ? 'Swarm rolls the service back if the new version fails.'
+        ? 'Swarm rolls the service back if the new version fails. If a GitOps repository (homeops swarm) deploys this service, change the tag there too, or the next reconcile puts the old one back.'
         : 'The container is recreated; the old one comes back if the new one does not start.'
     }`
     if (!(await ask(question, {confirmLabel: `Update ${row.workload}`}))) return
