@@ -4,6 +4,7 @@
 // violations, and screenshots of every section (desktop and phone, both themes) in test/e2e/screens/.
 import {randomBytes} from 'node:crypto'
 import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {type IncomingHttpHeaders, get} from 'node:http'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
@@ -42,6 +43,16 @@ async function create(name: string, options: Partial<Dockerode.ContainerCreateOp
   })
   if (start) await container.start()
   return container
+}
+
+function rawGet(url: string, headers: Record<string, string>) {
+  return new Promise<{status: number; headers: IncomingHttpHeaders; bytes: number}>((resolve, reject) => {
+    get(url, {headers}, (response) => {
+      let bytes = 0
+      response.on('data', (chunk: Buffer) => (bytes += chunk.length))
+      response.on('end', () => resolve({status: response.statusCode ?? 0, headers: response.headers, bytes}))
+    }).on('error', reject)
+  })
 }
 
 const row = (name: string) => page.locator(`tr.item[data-name="${name}"]`)
@@ -147,6 +158,15 @@ describe('the dashboard on a scene of every container state', () => {
         .reduce((sum, e) => sum + ((e as PerformanceResourceTiming).transferSize || 0), 0),
     )
     console.log(`dashboard: first data row after ${firstRowMs} ms, page weight ${(weight / 1024).toFixed(1)} KiB`)
+    // What a refresh costs on the wire: the rows gzip-compressed; an unchanged file is a 304.
+    const rows = await rawGet(`${serve.url}/monitor/ui/containers`, {'accept-encoding': 'gzip'})
+    expect(rows.headers['content-encoding']).toBe('gzip')
+    const css = await rawGet(`${serve.url}/web/shared/base.css`, {})
+    const again = await rawGet(`${serve.url}/web/shared/base.css`, {'if-none-match': String(css.headers.etag)})
+    expect(again.status).toBe(304)
+    console.log(
+      `dashboard: one refresh of the rows ${rows.bytes} bytes gzip, ${((rows.bytes * 12) / 1024).toFixed(1)} KiB a minute`,
+    )
     await showOnlyScene()
     const expectations: [string, RegExp][] = [
       ['healthy', /healthy/],
