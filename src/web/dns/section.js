@@ -23,7 +23,7 @@ function summary(snapshot) {
     ['Listening', (snapshot.listening || []).join('  ') || '—'],
     ['Zones', (snapshot.zones || []).join(', ') || '(none)'],
     ['Host IP', `${(snapshot.hostIp?.addresses || []).join(', ')} (${snapshot.hostIp?.origin ?? '?'})`],
-    ['Upstreams', (snapshot.upstreams || []).join(', ') || 'none: other names are refused'],
+    ['Upstreams', upstreamsText(snapshot)],
     ['Queries', String(snapshot.queries?.total ?? 0)],
     [
       'Answers',
@@ -38,6 +38,26 @@ function summary(snapshot) {
     'dl',
     {class: 'dns-summary'},
     items.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]),
+  )
+}
+
+/** Each upstream, flagged when it has not answered its last three questions. */
+const DEAD_AFTER = 3
+function deadUpstreams(snapshot) {
+  return Object.entries(snapshot.upstreamHealth || {}).filter(([, h]) => h.failuresInRow >= DEAD_AFTER)
+}
+
+function upstreamsText(snapshot) {
+  const list = snapshot.upstreams || []
+  if (!list.length) return 'none: other names are refused'
+  const dead = new Map(deadUpstreams(snapshot))
+  return el(
+    'span',
+    null,
+    list.map((u, i) => {
+      const h = dead.get(u) ?? dead.get(`${u}:53`) ?? dead.get(`[${u}]:53`)
+      return [i ? ', ' : '', u, h ? [' ', badge(`not answering (${h.failuresInRow} failures in a row)`, 'bad')] : '']
+    }),
   )
 }
 
@@ -57,7 +77,7 @@ function ensureStyles() {
   document.head.appendChild(link)
 }
 
-export async function mount(element, api) {
+export async function mount(element, api, context = {}) {
   ensureStyles()
   const state = {filter: ''}
   const head = el('div', {class: 'dns-head'})
@@ -138,6 +158,12 @@ export async function mount(element, api) {
   const stop = poll(
     async () => {
       last = await api.get('/snapshot')
+      context.attention?.(
+        deadUpstreams(last).map(([u, h]) => ({
+          text: `DNS upstream ${u} not answering (${h.failuresInRow} failures in a row)`,
+          href: '#mode-dns',
+        })),
+      )
       error.hidden = true
       render()
     },
