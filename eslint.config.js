@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'src/web/**']},
+  {ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'test/e2e/screens/**']},
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -37,5 +37,35 @@ export default tseslint.config(
   {
     files: ['scripts/**', 'test/**', 'bin/**'],
     rules: {'no-console': 'off'},
+  },
+  // The web UI: plain browser ES modules, type-checked by tsconfig.web.json (checkJs + JSDoc).
+  {
+    files: ['src/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        localStorage: 'readonly',
+        sessionStorage: 'readonly',
+        navigator: 'readonly',
+        location: 'readonly',
+        Node: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLButtonElement: 'readonly',
+        HTMLDialogElement: 'readonly',
+        HTMLSelectElement: 'readonly',
+        HTMLTextAreaElement: 'readonly',
+        HTMLTableRowElement: 'readonly',
+        HTMLLIElement: 'readonly',
+        Element: 'readonly',
+        Event: 'readonly',
+        CustomEvent: 'readonly',
+        EventSource: 'readonly',
+        requestAnimationFrame: 'readonly',
+      },
+    },
+    rules: {'no-console': ['error', {allow: ['warn', 'error']}]},
   },
 )

@@ -93,4 +93,28 @@ describe('ddns web section', () => {
       await browser.close()
     }
   })
+
+  it("forces a blocked record only after a warning with Cancel focused, and tells the provider's answer", async () => {
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage()
+      await page.goto(server.url + '/', {waitUntil: 'load'})
+      const force = page.getByRole('button', {name: 'Force send typo'})
+      await force.waitFor({timeout: 20_000})
+      const before = provider.requests.length
+      await force.click()
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel')
+      await page.click('dialog.confirm button[value="cancel"]')
+      expect(provider.requests.length).toBe(before)
+      await force.click()
+      await page.click('dialog.confirm button[value="ok"]')
+      // The provider still refuses the hostname: the page says so, in red, and names the record.
+      const toast = page.locator('.toast.error', {hasText: 'typo'})
+      await toast.waitFor({timeout: 20_000})
+      expect(await toast.textContent()).toContain('nohost')
+      expect(provider.requests.length).toBeGreaterThan(before)
+    } finally {
+      await browser.close()
+    }
+  })
 })

@@ -79,7 +79,11 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
   }
   const intervalMs = (context: Context) => options.intervalMs ?? context.config.ddns.intervalSeconds * 1000
 
-  async function onePass(rt: ModeRuntime, signal: AbortSignal): Promise<DdnsRunReport | undefined> {
+  async function onePass(
+    rt: ModeRuntime,
+    signal: AbortSignal,
+    extra: {force?: boolean; records?: string[]} = {},
+  ): Promise<DdnsRunReport | undefined> {
     const {context} = rt
     const [{acquireLock}, {stateDir}, {join}, {runPass}] = await Promise.all([
       import('../state/lock.js'),
@@ -98,7 +102,7 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
       throw error
     }
     try {
-      return await runPass(context, {...options.pass, signal})
+      return await runPass(context, {...options.pass, ...extra, signal})
     } finally {
       lock.release()
     }
@@ -184,6 +188,36 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
         const limit = request.query.get('limit')
         return {status: 200, json: await history(runtime.context, limit ? Number(limit) : 50)}
       })
+      // The web page's "Retry" / "Send now" of one record: `force` clears a block (badauth…) as
+      // `homeops ddns update --force` does. serve.apiKey, or this machine only when none is set.
+      router.post(
+        '/update',
+        async (request) => {
+          if (!runtime) return {status: 503, json: {error: 'ddns mode not started'}}
+          const body = (await request.json()) as {record?: unknown; force?: unknown} | null
+          const record = typeof body?.record === 'string' && body.record ? body.record.slice(0, 253) : undefined
+          const report = await onePass(runtime, runtime.signal, {
+            force: body?.force === true,
+            ...(record ? {records: [record]} : {}),
+          })
+          if (!report) return {status: 423, json: {error: 'locked', message: 'another ddns run holds the lock'}}
+          account(report)
+          return {
+            status: 200,
+            json: {
+              exitCode: report.exitCode,
+              records: report.records.map((r) => ({
+                record: r.record,
+                family: r.family,
+                action: r.action,
+                result: r.result,
+                message: r.message,
+              })),
+            },
+          }
+        },
+        {access: {apiKey: () => runtime?.context.config.serve.apiKey}, bodyLimit: 4 * 1024},
+      )
     },
 
     async start(given: ModeRuntime) {

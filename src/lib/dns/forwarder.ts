@@ -99,7 +99,36 @@ const ENTRY_OVERHEAD = 160
  * in flight share one upstream query; at most `forwardMax` are in flight
  * (each with one socket), so the sockets are bounded too.
  */
+/** How one upstream has answered lately, for the web page's "dead upstream" flag. */
+export interface UpstreamHealth {
+  /** Failures (timeout, refused, unusable) since its last good answer. */
+  failuresInRow: number
+  lastOkAt: number | null
+  lastFailureAt: number | null
+}
+
 export class Forwarder {
+  /** Keyed by the upstream as configured; bounded by the configured list. */
+  readonly upstreamHealth = new Map<string, UpstreamHealth>()
+
+  private upstreamSeen(upstream: Upstream, ok: boolean): void {
+    const key = upstream.host.includes(':')
+      ? `[${upstream.host}]:${upstream.port}`
+      : `${upstream.host}:${upstream.port}`
+    let health = this.upstreamHealth.get(key)
+    if (!health) {
+      if (this.upstreamHealth.size >= 64) return
+      this.upstreamHealth.set(key, (health = {failuresInRow: 0, lastOkAt: null, lastFailureAt: null}))
+    }
+    if (ok) {
+      health.failuresInRow = 0
+      health.lastOkAt = Date.now()
+    } else {
+      health.failuresInRow++
+      health.lastFailureAt = Date.now()
+    }
+  }
+
   readonly stats: ForwarderStats = {
     forwarded: 0,
     cacheHits: 0,
@@ -184,6 +213,7 @@ export class Forwarder {
         }
       } catch {
         this.stats.failures++
+        this.upstreamSeen(upstream, false)
         continue
       }
       const clean = sanitizeAnswer(raw, question, {
@@ -191,6 +221,7 @@ export class Forwarder {
         maxTtl: this.options.maxTtl ?? 86400,
         maxNegativeTtl: this.options.maxNegativeTtl ?? 10800,
       })
+      this.upstreamSeen(upstream, Boolean(clean))
       if (!clean) {
         this.stats.rejected++
         continue

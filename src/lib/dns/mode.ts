@@ -2,7 +2,7 @@ import {HttpError, type Router, json} from '../http/router.js'
 import type {MetricsRegistry} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {effectiveDnsPort} from './config.js'
-import type {ForwarderStats} from './forwarder.js'
+import type {ForwarderStats, UpstreamHealth} from './forwarder.js'
 import {ANSWER_BUCKETS, METRIC_RCODES, METRIC_TYPES} from './server.js'
 import {type DnsConfig, DnsService, type RecordsReport, dockerConnector} from './service.js'
 
@@ -36,6 +36,8 @@ export interface DnsSnapshot extends RecordsReport {
   queries: {total: number; byRcode: Record<string, number>; byType: Record<string, number>}
   dropped: {malformed: number; rateLimited: number; tcpRejected: number; overloaded: number}
   forwarder: ForwarderStats | null
+  /** Per upstream (`host:port`): failures since its last good answer. */
+  upstreamHealth: Record<string, UpstreamHealth>
 }
 
 /**
@@ -79,6 +81,7 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       queries: {total, byRcode, byType},
       dropped: {...(stats?.dropped ?? {malformed: 0, rateLimited: 0, tcpRejected: 0, overloaded: 0})},
       forwarder: s.forwarder ? {...s.forwarder.stats} : null,
+      upstreamHealth: s.forwarder ? Object.fromEntries(s.forwarder.upstreamHealth) : {},
     }
   }
 

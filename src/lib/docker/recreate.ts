@@ -38,7 +38,12 @@ export interface RecreateOptions {
    * when another update replaced it meanwhile, nothing is done (exit 3, run again).
    */
   expectId?: string
+  /** Told each step as it begins (the web UI shows them as progress). */
+  onStep?: (step: RecreateStep) => void
 }
+
+export type RecreateStep =
+  'pulling' | 'stopping' | 'creating' | 'starting' | 'health check' | 'removing the old container'
 
 export interface RecreateResult {
   name: string
@@ -137,6 +142,7 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
   const previousImage = info.Config.Image
   const image = options.image ?? previousImage
   if (options.pull !== false && !isImageId(image)) {
+    options.onStep?.('pulling')
     await pullImage(docker, image, {auth: options.registryAuth, logger: log, signal: options.signal})
   }
   let imageId: string
@@ -168,19 +174,23 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
     if (wasRunning) {
       await checkpoint(journal, name, 'stop', log)
       log.info('stopping the current container')
+      options.onStep?.('stopping')
       await old.stop({t: (info.Config as {StopTimeout?: number}).StopTimeout ?? 10}).catch(ignoreNotModified)
       done.stopped = true
     }
     checkAborted(options.signal)
     await checkpoint(journal, name, 'create', log)
     log.info('creating the new container', {image})
+    options.onStep?.('creating')
     created = await docker.createContainer({...body, name})
     await checkpoint(journal, name, 'start', log, {newId: created.id})
     for (const [network, endpoint] of extraNetworks) {
       await docker.getNetwork(network).connect({Container: created.id, EndpointConfig: endpoint})
     }
     if (wasRunning) {
+      options.onStep?.('starting')
       await created.start()
+      options.onStep?.('health check')
       await waitReady(created, {
         timeoutMs: options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
         stableMs: options.stableMs ?? DEFAULT_STABLE_MS,
@@ -212,6 +222,7 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
   }
 
   try {
+    options.onStep?.('removing the old container')
     await old.remove({force: true, v: false})
   } catch (error) {
     log.warn('could not remove the previous container', {aside: asideName, error: dockerMessage(error)})

@@ -7,6 +7,7 @@ import type {Logger} from '../log/logger.js'
 import {isLoopback} from '../net/cidr.js'
 import {enforceAccess, presentedKey, secretsEqual} from './access.js'
 import {type ListenAddress, formatHostPort} from './address.js'
+import {conditionalBody} from './conditional.js'
 import {
   type HostPolicy,
   SAFE_METHODS,
@@ -293,11 +294,17 @@ function send(req: IncomingMessage, res: ServerResponse, method: string, respons
   } else if (response.body !== undefined) {
     body = response.body
   }
+  const answer = conditionalBody(req, method, response.status ?? 200, headers, body)
+  body = answer.body
+  if (answer.status === 304) {
+    delete headers['content-type']
+    delete headers['content-encoding']
+  }
   headers['content-length'] = String(Buffer.byteLength(body))
   // A body left unread (refused before reading, or over the limit): close rather than parse it as the next request.
   if (!req.complete) headers.connection = 'close'
   try {
-    res.writeHead(response.status ?? 200, headers)
+    res.writeHead(answer.status, headers)
   } catch {
     // A handler put an invalid character in a header: answer without its headers.
     res.writeHead(500, {...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', connection: 'close'})

@@ -5,6 +5,7 @@ import {type HttpRequest, type HttpResponse, HttpError, type Router, json} from 
 import type {Counter, Gauge} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {type Periodic, periodic} from '../time/scheduler.js'
+import {applyPage} from './apply-page.js'
 import type {CheckResult} from './checker.js'
 import type {WatchReport} from './watcher.js'
 
@@ -222,13 +223,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     const check = await verify(token)
     if (!check.ok) return page(check.status, 'Link refused', `<p>${esc(check.message)}</p><p>Nothing was changed.</p>`)
     const {w, v, e} = check.payload
-    return page(
-      200,
-      `Apply ${v} to ${w}?`,
-      `<p>This updates <strong>${esc(w)}</strong> to <strong>${esc(v)}</strong>.</p>
-<p>The link works once and expires ${esc(new Date(e * 1000).toISOString().slice(0, 16).replace('T', ' '))} UTC.</p>
-<form method="post" action=""><input type="hidden" name="token" value="${esc(token)}"><button type="submit">Apply the update</button></form>`,
-    )
+    const {confirmBody} = await import('./apply-confirm.js')
+    return applyPage(200, `Apply ${v} to ${w}?`, confirmBody(w, v, e, token, await workloadFacts(w)))
   }
 
   async function applyFromLink(request: HttpRequest): Promise<HttpResponse> {
@@ -317,6 +313,14 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     return allowCache.list
   }
 
+  /** The last check's view of a workload, for the apply page (current version, image, release notes). */
+  async function workloadFacts(workload: string) {
+    const live = lastReport?.check.results.find((r) => r.workload === workload)
+    if (live) return live
+    const {latestChecks} = await import('./history.js')
+    return latestChecks(await context!.state()).find((r) => r.workload === workload) ?? {}
+  }
+
   async function verify(token: string) {
     const {linkKey, nonceUsed, verifyApplyToken} = await import('./links.js')
     const db = await context!.state()
@@ -353,15 +357,6 @@ function esc(text: string): string {
 }
 
 function page(status: number, title: string, body: string): HttpResponse {
-  return {
-    status,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    },
-    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)} · homeops</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1rem}</style>
-</head><body><h1>${esc(title)}</h1>${body}</body></html>`,
-  }
+  const kind = status >= 400 ? 'bad' : /^Updated/.test(title) ? 'ok' : 'plain'
+  return applyPage(status, title, body, kind)
 }

@@ -8,7 +8,10 @@ import type {AccessPolicy} from '../http/access.js'
 import {type Handler, type HttpRequest, HttpError, type Router, json} from '../http/router.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {ActivityLog} from './activity.js'
+import {HISTORY_INTERVAL_MS, HISTORY_SAMPLES, MetricHistory, type MetricSample} from './metric-history.js'
 import type {MonitorService} from './service.js'
+import {ContainerDetails, HISTORY_STEP_SECONDS, uiRow} from './ui-rows.js'
 import type {SettingsStore} from './settings.js'
 
 export interface MonitorMode extends ServiceMode {
@@ -44,7 +47,11 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
   let service: MonitorService | undefined
   let settings: SettingsStore | undefined
   let refreshTimer: NodeJS.Timeout | undefined
+  let historyTimer: NodeJS.Timeout | undefined
   let startError: string | undefined
+  let details: ContainerDetails | undefined
+  const activity = new ActivityLog()
+  const history = new MetricHistory()
 
   const allowList = () => settings?.allowList()
   const apiKey = () => settings?.requiredKey()
@@ -93,11 +100,16 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       undefined
     if (!name || !name.trim()) throw new HttpError(400, {error: "Missing 'name'"})
     const svc = running()
+    const record = activity.begin('update', name.trim(), who(request))
     try {
-      const outcome = await svc.update(name.trim(), {signal: runtimeSignal})
+      const outcome = await svc.update(name.trim(), {signal: runtimeSignal, onStep: (step) => record.step(step)})
+      record.finish(true, outcome.message)
       return json(outcome)
     } catch (error) {
-      throw updateError(error)
+      const failure = updateError(error)
+      const body = failure.body as {error?: string; message?: string}
+      record.finish(false, body.message ?? body.error ?? errorMessage(error))
+      throw failure
     }
   }
   const diag: Handler = async () => json(await running().diag())
@@ -111,12 +123,37 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
   const prune: Handler = async (request) => {
     const body = (await request.json()) as {label?: unknown} | null
     const labels = Array.isArray(body?.label) ? body.label.filter((l): l is string => typeof l === 'string') : []
+    const record = activity.begin('prune images', labels.join(',') || 'unused images', who(request))
     try {
-      return json(await running().prune(labels.length ? {labels} : undefined))
+      const result = await running().prune(labels.length ? {labels} : undefined)
+      const removed = (result.ImagesDeleted ?? []).filter((d) => d.Deleted).length
+      record.finish(
+        true,
+        `removed ${removed} image layer(s), Docker reports ${result.SpaceReclaimed ?? 0} bytes reclaimed`,
+      )
+      return json(result)
     } catch (error) {
+      record.finish(false, prefixed(errorMessage(error)))
       throw new HttpError(500, {error: prefixed(errorMessage(error))})
     }
   }
+  // The page's view: per-row health with reasons, groups, server-side metric history, freshness.
+  const containers: Handler = async (request) => {
+    const svc = running()
+    const list = svc.watcher.containers()
+    const [rows, facts] = await Promise.all([
+      svc.rows({force: truthy(request, 'force')}),
+      details ? details.facts(list) : Promise.resolve(new Map()),
+    ])
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    return json({
+      ...svc.freshness(),
+      history: {step_seconds: HISTORY_STEP_SECONDS, samples: HISTORY_SAMPLES},
+      containers: list.map((c) => uiRow(c, byId.get(c.id), facts.get(c.id), history)),
+    })
+  }
+  const activityList: Handler = (request) =>
+    json({entries: activity.list(Number(request.query.get('limit') ?? 50) || 50)})
   const health: Handler = () => {
     const up = Boolean(service?.watcher.connected)
     return json({status: up ? 'ok' : 'degraded', docker: up}, up ? 200 : 503)
@@ -130,6 +167,8 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
     const body = await request.json()
     try {
       const change = await settings.update(body, request.remoteAddress)
+      const changed = (change as {changed?: string[]}).changed ?? []
+      if (changed.length) activity.begin('settings', changed.join(', '), who(request)).finish(true, 'saved')
       return json({ok: true, ...change})
     } catch (error) {
       if (error instanceof UserError) throw new HttpError(400, {error: error.message})
@@ -176,6 +215,8 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       router.get('/settings', getSettings, {access: settingsPolicy})
       router.post('/settings', postSettings, {access: settingsPolicy, bodyLimit: SETTINGS_BODY_LIMIT})
       router.get('/ui/status', statusAll, {access: guiPolicy})
+      router.get('/ui/containers', containers, {access: guiPolicy})
+      router.get('/ui/activity', activityList, {access: guiPolicy})
       router.get('/ui/status/:name', statusOne, {access: guiPolicy})
       router.post('/ui/update_container', update, {access: guiPolicy, bodyLimit: UPDATE_BODY_LIMIT})
       router.get('/ui/diag', diag, {access: guiPolicy})
@@ -183,6 +224,9 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       router.post('/ui/images/prune', prune, {access: guiPolicy, bodyLimit: UPDATE_BODY_LIMIT})
       router.get('/', page, {access: pagePolicy})
       router.get('/web/*', assets, {access: pagePolicy})
+      router.get('/favicon.ico', (request) => files({...request, params: {'*': 'shared/favicon.svg'}}), {
+        access: pagePolicy,
+      })
     },
 
     async start(runtime: ModeRuntime) {
@@ -218,6 +262,18 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
         .catch((error: unknown) =>
           context.logger.error('cannot repair interrupted container updates', {error: errorMessage(error)}),
         )
+      details = new ContainerDetails(svc.options.docker)
+      const sample = () => {
+        const samples = new Map<string, MetricSample>()
+        for (const c of svc.watcher.containers()) {
+          if (c.state !== 'running') continue
+          const m = svc.watcher.metrics(c.id)
+          samples.set(c.id, {cpu: m?.cpu ?? null, mem: m?.memUsage ?? null})
+        }
+        history.record(samples)
+      }
+      historyTimer = setInterval(sample, HISTORY_INTERVAL_MS)
+      historyTimer.unref()
       const rows = () =>
         svc.watcher
           .containers()
@@ -252,6 +308,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
 
     async stop() {
       clearInterval(refreshTimer)
+      clearInterval(historyTimer)
       const svc = service
       service = undefined
       await svc?.stop()
@@ -270,6 +327,11 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       return {containers: await service.rows()}
     },
   }
+}
+
+/** Who started an action, for the shared history: the page or the API, and the client address. */
+function who(request: HttpRequest): string {
+  return `${request.path.includes('/ui/') ? 'web' : 'api'} ${request.remoteAddress}`
 }
 
 function truthy(request: HttpRequest, name: string): boolean {

@@ -294,7 +294,7 @@ export class MonitorService {
    */
   async update(
     nameOrId: string,
-    options: {image?: string; force?: boolean; signal?: AbortSignal} = {},
+    options: {image?: string; force?: boolean; signal?: AbortSignal; onStep?: (step: string) => void} = {},
   ): Promise<UpdateOutcome> {
     const {docker, logger} = this.options
     // An update killed half-way leaves the container under its aside name: repair that first.
@@ -319,6 +319,7 @@ export class MonitorService {
         throw new OperationError(`cannot update "${name}": it runs an image ID (${image.slice(0, 19)}…), not a name`)
       }
       const auth = await this.options.registry.credentialsFor(image).catch(() => undefined)
+      options.onStep?.('pulling')
       await pullImage(docker, image, {auth, logger: logger.child({container: name}), signal: options.signal})
       const pulled = await docker.getImage(withDefaultTag(image)).inspect()
       if (pulled.Id === info.Image && !options.force) {
@@ -342,6 +343,7 @@ export class MonitorService {
         self: this.options.self,
         lockDir: this.options.lockDir,
         journal: this.options.journal,
+        onStep: options.onStep,
       })
       this.updates.invalidate(info.Config.Image)
       this.updates.invalidate(image)

@@ -213,7 +213,9 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   const files = staticFiles(root)
   router.get('/', (request) => files({...request, params: {'*': 'index.html'}}), {access: policy.static})
   router.get('/web/*', files, {access: policy.static})
-  router.get('/favicon.ico', () => ({status: 204, body: ''}))
+  router.get('/favicon.ico', (request) => files({...request, params: {'*': 'shared/favicon.svg'}}), {
+    access: policy.static,
+  })
 
   async function health(): Promise<HealthReport> {
     const modes: HealthReport['modes'] = {}

@@ -1,7 +1,8 @@
+// @ts-check
 // Dynamic DNS section of the homeops web UI: records with the address each provider holds, the
 // addresses detected now, blocks and back-off, and a timeline of past updates.
 // Plain DOM; `api` is the mode's client (`/ddns/...`): GET /status and GET /history.
-import {badge, el, poll, replace, table, timeAgo} from '/web/shared/ui.js'
+import {badge, confirmDialog, el, poll, replace, table, timeAgo, toast} from '/web/shared/ui.js'
 
 const RESULT_KIND = {good: 'ok', nochg: 'ok', 911: 'warn', dnserr: 'warn', timeout: 'warn', network: 'warn'}
 
@@ -31,7 +32,52 @@ function state(record) {
   return badge('ok', 'ok')
 }
 
-export function mount(element, api) {
+export function mount(element, api, context = {}) {
+  const busy = new Set()
+  let lastSignature = ''
+
+  // Retry a record in back-off, or force one a provider blocked (badauth…), through POST /ddns/update.
+  async function resend(record, button) {
+    const force = Boolean(record.blocked)
+    if (force) {
+      const ok = await confirmDialog(
+        `Send ${record.record} again although ${record.provider} answered "${record.blocked.reason}"? Fix the cause first (credentials, hostname): some providers lock accounts that keep sending refused updates.`,
+        {danger: true, confirmLabel: `Force ${record.record}`},
+      )
+      if (!ok) return
+    }
+    busy.add(record.record)
+    button.disabled = true
+    button.textContent = 'Sending…'
+    try {
+      const result = await api.post('/update', {record: record.record, force})
+      const mine = (result.records || []).filter((r) => r.record === record.record)
+      const failed = mine.some((r) => !['good', 'nochg', 'unchanged'].includes(r.result))
+      toast(
+        mine.length ? mine.map((r) => `${r.record} ${family(r.family)}: ${r.message}`).join(' · ') : 'Nothing was sent',
+        failed ? 'error' : 'ok',
+      )
+    } catch (e) {
+      toast(`${record.record}: ${e && e.message ? e.message : String(e)}`, 'error')
+    } finally {
+      busy.delete(record.record)
+      lastSignature = ''
+      await refresh().catch(() => {})
+    }
+  }
+
+  function actionCell(r) {
+    if (!r.blocked && !r.nextAttemptNotBefore) return ''
+    const label = r.blocked ? 'Force send' : 'Retry now'
+    const button = el(
+      'button',
+      {type: 'button', 'data-record': r.record, 'aria-label': `${label} ${r.record}`, disabled: busy.has(r.record)},
+      busy.has(r.record) ? 'Sending…' : label,
+    )
+    button.addEventListener('click', () => void resend(r, button))
+    return button
+  }
+
   const summary = el('p', {class: 'muted small', 'data-testid': 'ddns-summary'}, 'Loading…')
   const error = el('p', {class: 'notice error', hidden: true, 'data-testid': 'ddns-error'})
   const records = el('div', {'data-testid': 'ddns-records'})
@@ -48,6 +94,13 @@ export function mount(element, api) {
     if (status.updates) parts.push(`${status.updates.ok} updates ok, ${status.updates.failed} failed`)
     if (status.nextCheckAt) parts.push(`next check ${new Date(status.nextCheckAt).toLocaleTimeString()}`)
     replace(summary, parts.join(' · '))
+    const blocked = (status.records || []).filter((r) => r.blocked)
+    context.attention?.(
+      blocked.map((r) => ({text: `DNS record ${r.record}: blocked (${r.blocked.reason})`, href: '#mode-ddns'})),
+    )
+    const signature = JSON.stringify([status.records, [...busy]])
+    if (signature === lastSignature) return
+    lastSignature = signature
     replace(
       records,
       table(
@@ -60,6 +113,7 @@ export function mount(element, api) {
           {key: 'lastResultAt', label: 'When', render: (r) => timeAgo(r.lastResultAt)},
           {key: 'lastCheckedAt', label: 'Checked', render: (r) => timeAgo(r.lastCheckedAt)},
           {key: 'state', label: 'State', render: state},
+          {key: 'action', label: 'Actions', render: actionCell},
         ],
         status.records || [],
         {empty: 'No record configured.', rowClass: (r) => (r.blocked ? 'bad' : undefined)},
@@ -94,17 +148,15 @@ export function mount(element, api) {
     )
   }
 
-  return poll(
-    async () => {
-      const [status, history] = await Promise.all([api.get('/status'), api.get('/history?limit=30')])
-      error.hidden = true
-      renderStatus(status)
-      renderHistory(history)
-    },
-    15_000,
-    (e) => {
-      error.hidden = false
-      replace(error, e.message)
-    },
-  )
+  async function refresh() {
+    const [status, history] = await Promise.all([api.get('/status'), api.get('/history?limit=30')])
+    error.hidden = true
+    renderStatus(status)
+    renderHistory(history)
+  }
+
+  return poll(refresh, 15_000, (e) => {
+    error.hidden = false
+    replace(error, e.message)
+  })
 }

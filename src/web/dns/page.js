@@ -1,3 +1,4 @@
+// @ts-check
 // The standalone page of `homeops dns serve`: theme toggle + the DNS section, API at the root.
 import {createApi, setupThemeToggle} from '../shared/ui.js'
 import {mount} from './section.js'

@@ -1,3 +1,4 @@
+// @ts-check
 // DNS section: the records the server answers, with their source; listening addresses, zones, counters.
 // Used by `homeops serve` (mounted under /dns) and by the page of `homeops dns serve`.
 import {badge, el, poll, replace, table, timeAgo} from '../shared/ui.js'
@@ -22,7 +23,7 @@ function summary(snapshot) {
     ['Listening', (snapshot.listening || []).join('  ') || '—'],
     ['Zones', (snapshot.zones || []).join(', ') || '(none)'],
     ['Host IP', `${(snapshot.hostIp?.addresses || []).join(', ')} (${snapshot.hostIp?.origin ?? '?'})`],
-    ['Upstreams', (snapshot.upstreams || []).join(', ') || 'none: other names are refused'],
+    ['Upstreams', upstreamsText(snapshot)],
     ['Queries', String(snapshot.queries?.total ?? 0)],
     [
       'Answers',
@@ -37,6 +38,26 @@ function summary(snapshot) {
     'dl',
     {class: 'dns-summary'},
     items.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, v)]),
+  )
+}
+
+/** Each upstream, flagged when it has not answered its last three questions. */
+const DEAD_AFTER = 3
+function deadUpstreams(snapshot) {
+  return Object.entries(snapshot.upstreamHealth || {}).filter(([, h]) => h.failuresInRow >= DEAD_AFTER)
+}
+
+function upstreamsText(snapshot) {
+  const list = snapshot.upstreams || []
+  if (!list.length) return 'none: other names are refused'
+  const dead = new Map(deadUpstreams(snapshot))
+  return el(
+    'span',
+    null,
+    list.map((u, i) => {
+      const h = dead.get(u) ?? dead.get(`${u}:53`) ?? dead.get(`[${u}]:53`)
+      return [i ? ', ' : '', u, h ? [' ', badge(`not answering (${h.failuresInRow} failures in a row)`, 'bad')] : '']
+    }),
   )
 }
 
@@ -56,7 +77,7 @@ function ensureStyles() {
   document.head.appendChild(link)
 }
 
-export async function mount(element, api) {
+export async function mount(element, api, context = {}) {
   ensureStyles()
   const state = {filter: ''}
   const head = el('div', {class: 'dns-head'})
@@ -74,30 +95,43 @@ export async function mount(element, api) {
   const error = el('p', {class: 'dns-error', role: 'alert', hidden: true})
   replace(element, error, head, conflicts, el('div', {class: 'dns-toolbar'}, search), records)
   let last
+  let lastConflicts = ''
+  let lastRecords = ''
 
   function render() {
     if (!last) return
     replace(head, summary(last))
-    replace(
-      conflicts,
-      (last.conflicts || []).length === 0
-        ? null
-        : el(
-            'details',
-            null,
-            el(
-              'summary',
+    // Rebuilt only when they change, so an open conflicts list stays open and focus stays put.
+    const conflictSig = JSON.stringify(last.conflicts || [])
+    if (conflictSig !== lastConflicts) {
+      lastConflicts = conflictSig
+      const wasOpen = Boolean(conflicts.querySelector('details')?.open)
+      replace(
+        conflicts,
+        (last.conflicts || []).length === 0
+          ? null
+          : el(
+              'details',
               null,
-              badge(`${last.conflicts.length} conflicts`, 'warn'),
-              ' names defined by several sources',
+              el(
+                'summary',
+                null,
+                badge(`${last.conflicts.length} conflicts`, 'warn'),
+                ' names defined by several sources',
+              ),
+              el(
+                'ul',
+                null,
+                last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
+              ),
             ),
-            el(
-              'ul',
-              null,
-              last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
-            ),
-          ),
-    )
+      )
+      const details = conflicts.querySelector('details')
+      if (details && wasOpen) details.open = true
+    }
+    const recordSig = JSON.stringify([last.records || [], state.filter])
+    if (recordSig === lastRecords) return
+    lastRecords = recordSig
     const rows = (last.records || []).filter(
       (r) => !state.filter || `${r.name} ${r.type} ${r.value} ${r.source}`.toLowerCase().includes(state.filter),
     )
@@ -131,6 +165,12 @@ export async function mount(element, api) {
   const stop = poll(
     async () => {
       last = await api.get('/snapshot')
+      context.attention?.(
+        deadUpstreams(last).map(([u, h]) => ({
+          text: `DNS upstream ${u} not answering (${h.failuresInRow} failures in a row)`,
+          href: '#mode-dns',
+        })),
+      )
       error.hidden = true
       render()
     },

@@ -1,3 +1,4 @@
+// @ts-check
 // Image updates section of the homeops web UI: workloads with a pending version (current → newest
 // allowed by their strategy, newest overall), the last check, and the history of applied updates.
 // "Apply" asks for confirmation, then POSTs /images/update (needs serve.apiKey).
@@ -17,9 +18,9 @@ const RESULT_KIND = {applied: 'ok', failed: 'bad', rolled_back: 'bad', refused: 
 function statusBadge(row) {
   const text = String(row.status || 'unknown').replace(/_/g, ' ')
   const node = badge(text, STATUS_KIND[row.status] ?? 'info')
-  // Why: the error, else why there is no candidate (strategy, variant, local image).
-  if (row.error || row.note) node.title = row.error || row.note
-  return node
+  // Why, in words visible on touch too: the error, else why there is no candidate (strategy, variant, local image).
+  const why = row.error || row.note
+  return why ? el('span', null, node, el('span', {class: 'reason small'}, ` ${why}`)) : node
 }
 
 function target(row) {
@@ -50,10 +51,10 @@ export function mount(element, api, context = {}) {
     const to = target(row)
     const question = `Update ${row.workload} from ${row.currentTag ?? '?'} to ${to}? ${
       row.kind === 'service'
-        ? 'Swarm rolls the service back if the new version fails.'
+        ? 'Swarm rolls the service back if the new version fails. If a GitOps repository (homeops swarm) deploys this service, change the tag there too, or the next reconcile puts the old one back.'
         : 'The container is recreated; the old one comes back if the new one does not start.'
     }`
-    if (!(await ask(question, {confirmLabel: 'Update'}))) return
+    if (!(await ask(question, {confirmLabel: `Update ${row.workload}`}))) return
     button.disabled = true
     button.textContent = 'Updating…'
     try {
@@ -66,18 +67,34 @@ export function mount(element, api, context = {}) {
       )
       await refresh()
     } catch (e) {
-      if (e && e.status === 401 && context.requireKey) context.requireKey()
-      toast(e && e.message ? e.message : String(e), 'error', 9000)
+      toast(`Update of ${row.workload} failed: ${e && e.message ? e.message : String(e)}`, 'error')
     } finally {
       button.disabled = false
       button.textContent = 'Apply'
     }
   }
 
-  function renderStatus(status) {
+  let lastSignature = ''
+  function renderStatus(status, past) {
     const results = status.results || []
-    const updates = results.filter((r) => r.status === 'update_available')
+    // An update applied since the last check is no longer pending (the next check confirms it).
+    const checkedAt = status.lastRunAt ? Date.parse(status.lastRunAt) : 0
+    const applied = new Set(
+      (past.updates || []).filter((u) => u.result === 'applied' && Date.parse(u.at) > checkedAt).map((u) => u.workload),
+    )
+    const updates = results.filter((r) => r.status === 'update_available' && !applied.has(r.workload))
     const errors = results.filter((r) => r.status === 'error')
+    context.attention?.([
+      ...(status.lastError
+        ? [{text: `Image updates: last check failed: ${status.lastError}`, href: '#mode-images'}]
+        : []),
+      ...(errors.length
+        ? [{text: `Image updates: ${errors.length} of ${results.length} checks failed`, href: '#mode-images'}]
+        : []),
+    ])
+    const signature = JSON.stringify([status, past, [...applied]])
+    if (signature === lastSignature) return
+    lastSignature = signature
     const parts = [`${results.length} workloads`, `${updates.length} with updates`]
     if (errors.length) parts.push(`${errors.length} errors`)
     parts.push(status.lastRunAt ? `checked ${new Date(status.lastRunAt).toLocaleString()}` : 'not checked yet')
@@ -101,14 +118,31 @@ export function mount(element, api, context = {}) {
             key: 'action',
             label: '',
             render: (r) => {
-              const button = el('button', {type: 'button', class: 'primary', 'data-workload': r.workload}, 'Apply')
+              const button = el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'primary',
+                  'data-workload': r.workload,
+                  'aria-label': `Apply ${target(r)} to ${r.workload}`,
+                },
+                'Apply',
+              )
               button.addEventListener('click', () => void apply(r, button))
               return button
             },
           },
         ],
         updates,
-        {empty: 'Everything is up to date.'},
+        {
+          empty: status.lastError
+            ? 'Unknown: the last check failed (see above).'
+            : errors.length
+              ? `No pending update among the workloads checked; ${errors.length} could not be checked (see All workloads).`
+              : results.length
+                ? 'Everything is up to date.'
+                : 'Not checked yet.',
+        },
       ),
     )
     replace(
@@ -144,8 +178,7 @@ export function mount(element, api, context = {}) {
             label: 'Result',
             render: (u) => {
               const node = badge(String(u.result).replace(/_/g, ' '), RESULT_KIND[u.result] ?? 'info')
-              if (u.error) node.title = u.error
-              return node
+              return u.error ? el('span', null, node, el('span', {class: 'reason small'}, ` ${u.error}`)) : node
             },
           },
         ],
@@ -157,7 +190,7 @@ export function mount(element, api, context = {}) {
 
   async function refresh() {
     const [status, past] = await Promise.all([api.get('/status'), api.get('/history?limit=50')])
-    renderStatus(status)
+    renderStatus(status, past)
     renderHistory(past)
   }
 
@@ -166,11 +199,23 @@ export function mount(element, api, context = {}) {
     checkButton.textContent = 'Checking…'
     try {
       const result = await api.post('/check', {})
-      toast(result.ok ? 'Check done' : `Check failed: ${result.lastError}`, result.ok ? 'ok' : 'error')
+      const status = await api.get('/status')
+      const results = status.results || []
+      const failed = results.filter((r) => r.status === 'error')
+      const found = results.filter((r) => r.status === 'update_available').length
+      if (!result.ok) toast(`Check failed: ${result.lastError}`, 'error')
+      else if (failed.length)
+        toast(
+          `Checked ${results.length}: ${failed.length} failed (${failed
+            .slice(0, 5)
+            .map((r) => r.workload)
+            .join(', ')}${failed.length > 5 ? ', …' : ''}), ${found} update(s) found`,
+          'error',
+        )
+      else toast(`Checked ${results.length}: ${found} update(s) available`, 'ok')
       await refresh()
     } catch (e) {
-      if (e && e.status === 401 && context.requireKey) context.requireKey()
-      toast(e && e.message ? e.message : String(e), 'error', 9000)
+      toast(e && e.message ? e.message : String(e), 'error')
     } finally {
       checkButton.disabled = false
       checkButton.textContent = 'Check now'

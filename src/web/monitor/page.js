@@ -1,3 +1,4 @@
+// @ts-check
 // The standalone page of `homeops monitor serve`: theme toggle + the containers section, API at the root.
 import {createApi, setupThemeToggle} from '/web/shared/ui.js'
 import {KEY_STORAGE, mount} from '/web/monitor/section.js'

@@ -1,3 +1,4 @@
+// @ts-check
 // The page frame of `homeops serve`: theme, API key, one section per enabled mode.
 // Each mode's UI is `/web/<mode>/section.js` exporting `mount(element, api, context)`;
 // a mode without one (or whose module fails to load) gets a generic view of its snapshot.
@@ -107,7 +108,8 @@ function keyDialog() {
     })
     dialog.addEventListener('cancel', () => done(false))
     document.body.appendChild(dialog)
-    dialog.showModal ? dialog.showModal() : dialog.setAttribute('open', '')
+    if (dialog.showModal) dialog.showModal()
+    else dialog.setAttribute('open', '')
     input.focus()
   })
 }
@@ -125,8 +127,43 @@ function askForKey() {
 
 const shellApi = createApi('', getKey)
 const sections = new Map()
+const attention = new Map()
+let lastModes = []
+
+/** The one summary of the header: down, needs attention (with the list), all fine, or nothing enabled. */
+function renderOverall() {
+  const overall = document.getElementById('overall')
+  const list = document.getElementById('attention-list')
+  if (!overall || !list) return
+  const unconfigured = (m) => /not configured|no records|nothing to/i.test(m.detail || '')
+  const down = lastModes.filter((m) => !m.up && !unconfigured(m))
+  const troubled = lastModes.filter((m) => m.up && /fail|exited|not connected|error|unreachable/i.test(m.detail || ''))
+  const items = [
+    ...down.map((m) => ({text: `${m.title || m.name}: ${m.detail || m.state}`, href: `#mode-${m.name}`})),
+    ...troubled.map((m) => ({text: `${m.title || m.name}: ${m.detail}`, href: `#mode-${m.name}`})),
+    ...[...attention].filter(([name]) => !down.some((m) => m.name === name)).flatMap(([, entries]) => entries),
+  ]
+  const kind = down.length ? 'bad' : items.length ? 'warn' : 'ok'
+  overall.className = `badge ${kind}`
+  overall.textContent = down.length
+    ? `${down.length} down`
+    : items.length
+      ? `needs attention (${items.length})`
+      : lastModes.length
+        ? 'all fine'
+        : 'nothing enabled'
+  overall.setAttribute('aria-expanded', String(!list.hidden))
+  replace(
+    list,
+    items.slice(0, 30).map((item) => el('li', null, el('a', {href: item.href}, item.text))),
+    items.length > 30 ? el('li', {class: 'muted'}, `and ${items.length - 30} more`) : null,
+  )
+  if (!items.length) list.hidden = true
+}
 
 function stateBadge(mode) {
+  if (!mode.up && /not configured|no records|nothing to/i.test(mode.detail || ''))
+    return badge('not configured', 'info')
   if (mode.up) return badge('up', 'ok')
   if (mode.state === 'up') return badge('degraded', 'warn')
   if (mode.state === 'starting') return badge('starting', 'info')
@@ -161,7 +198,18 @@ function updateSection(entry, mode) {
 async function mountSection(entry, mode) {
   entry.mounted = true
   const api = createApi(`/${mode.name}`, getKey, {onUnauthorized: askForKey})
-  const context = {mode: mode.name, confirm: confirmDialog, toast, shellApi, requireKey: askForKey}
+  const context = {
+    mode: mode.name,
+    confirm: confirmDialog,
+    toast,
+    shellApi,
+    requireKey: askForKey,
+    // What in this section needs a human (blocked record, failed stack, unhealthy container): the header lists it.
+    attention: (items) => {
+      attention.set(mode.name, Array.isArray(items) ? items : [])
+      renderOverall()
+    },
+  }
   if (mode.section) {
     try {
       const module = await import(`/web/${mode.name}/section.js`)
@@ -255,6 +303,28 @@ async function refresh() {
       replace(document.getElementById('overall'), 'key needed')
       authInfo = {writes: true, reads: true}
       updateKeyButton()
+      // A missing or wrong stored key: say so instead of "Loading…" for ever.
+      const loading = document.getElementById('loading')
+      if (loading) {
+        const button = el('button', {type: 'button', class: 'primary'}, apiKey ? 'Enter another key' : 'Enter the key')
+        button.addEventListener('click', async () => {
+          if (await askForKey()) void refresh().catch(() => {})
+        })
+        loading.replaceWith(
+          el(
+            'div',
+            {class: 'notice warn row', id: 'loading'},
+            el(
+              'span',
+              null,
+              apiKey
+                ? 'The stored API key is not accepted.'
+                : 'This dashboard needs the API key (serve.apiKey) to show anything.',
+            ),
+            button,
+          ),
+        )
+      }
       return
     }
     const overall = document.getElementById('overall')
@@ -313,14 +383,17 @@ async function refresh() {
       entry.body.appendChild(el('p', {class: 'muted'}, 'Shown when the mode is up.'))
     }
   }
-  const down = report.modes.filter((m) => !m.up)
-  const overall = document.getElementById('overall')
-  overall.className = down.length ? 'badge bad' : 'badge ok'
-  overall.textContent = down.length ? `${down.length} down` : report.modes.length ? 'all up' : 'idle'
-  overall.title = down.map((m) => `${m.name}: ${m.detail || m.state}`).join('\n') || 'every mode is up'
+  lastModes = report.modes
+  renderOverall()
 }
 
 function start() {
+  const overall = document.getElementById('overall')
+  overall.addEventListener('click', () => {
+    const list = document.getElementById('attention-list')
+    list.hidden = !list.hidden || !list.hasChildNodes()
+    overall.setAttribute('aria-expanded', String(!list.hidden))
+  })
   document.getElementById('key-button').addEventListener('click', async () => {
     if (await keyDialog()) void refresh().catch(() => {})
   })

@@ -1,3 +1,4 @@
+// @ts-check
 // homeops web UI: shared helpers. Plain ES module, no build step, no framework, no external URLs.
 
 const SVG_NS = 'http://www.w3.org/2000/svg'
@@ -41,6 +42,7 @@ export function createApi(base, getKey = () => undefined, options = {}) {
     const headers = {accept: 'application/json'}
     const key = getKey && getKey()
     if (key) headers['x-api-key'] = key
+    /** @type {RequestInit} */
     const init = {method, headers, cache: 'no-store', credentials: 'same-origin', signal: requestOptions.signal}
     if (body !== undefined) {
       headers['content-type'] = 'application/json'
@@ -65,7 +67,15 @@ export function createApi(base, getKey = () => undefined, options = {}) {
     if (!response.ok) {
       const reason = describeError(data) || REASONS[response.status] || response.statusText || 'request failed'
       const error = new ApiError(`${method} ${url}: ${reason} (${response.status})`, response.status, data)
-      if (response.status === 401 && typeof options.onUnauthorized === 'function') options.onUnauthorized(error)
+      // A change answered 401: ask for the key (the shell's dialog) and run it once more with the new key.
+      if (
+        response.status === 401 &&
+        method !== 'GET' &&
+        !requestOptions.retried &&
+        typeof options.onUnauthorized === 'function'
+      ) {
+        if (await options.onUnauthorized(error)) return request(method, path, body, {...requestOptions, retried: true})
+      }
       throw error
     }
     return data
@@ -245,7 +255,7 @@ export function confirmDialog(text, options = {}) {
     const dialog = el(
       'dialog',
       {class: 'confirm', role: 'alertdialog', 'aria-modal': 'true'},
-      el('p', null, text),
+      text instanceof Node ? text : el('p', null, text),
       el('div', {class: 'actions'}, cancel, ok),
     )
     let settled = false
@@ -266,7 +276,8 @@ export function confirmDialog(text, options = {}) {
     document.body.appendChild(dialog)
     if (typeof dialog.showModal === 'function') dialog.showModal()
     else dialog.setAttribute('open', '')
-    ok.focus()
+    // Cancel takes the focus: Enter on a risky question must not confirm it.
+    cancel.focus()
   })
 }
 
@@ -277,9 +288,13 @@ export function toast(message, kind = 'info', ms = 5000) {
     holder = el('div', {class: 'toasts', role: 'status', 'aria-live': 'polite'})
     document.body.appendChild(holder)
   }
-  const node = el('div', {class: ['toast', kind]}, message)
+  // Failures stay until dismissed: a person must be able to read why.
+  const close = el('button', {type: 'button', class: 'link', 'aria-label': 'Dismiss'}, '×')
+  const node = el('div', {class: ['toast', kind]}, el('span', null, message), close)
+  close.addEventListener('click', () => node.remove())
   holder.appendChild(node)
-  setTimeout(() => node.remove(), ms)
+  if (kind !== 'error') setTimeout(() => node.remove(), ms)
+  while (holder.children.length > 5) holder.firstElementChild?.remove()
   return node
 }
 
@@ -287,6 +302,7 @@ export function toast(message, kind = 'info', ms = 5000) {
  * Runs a changing action: asks `question`, disables `button` while it runs, reports the result as a toast.
  * Returns the action's result, or undefined when cancelled or failed.
  */
+/** @param {string} question @param {() => Promise<any>} action @param {{button?: HTMLButtonElement, done?: string | ((result: any) => string), danger?: boolean}} [options] */
 export async function confirmAndRun(question, action, {button, done, danger} = {}) {
   if (!(await confirmDialog(question, {danger}))) return undefined
   if (button) button.disabled = true
@@ -359,6 +375,7 @@ export function timeAgo(when) {
  * Calls `fn` now and every `ms` while the page is visible; returns a stop function.
  * Failures are passed to `onError` (default: ignored) so one bad poll does not stop the loop.
  */
+/** @param {() => Promise<unknown>} fn @param {number} ms @param {(error: any) => void} [onError] */
 export function poll(fn, ms, onError = () => {}) {
   let timer
   let stopped = false

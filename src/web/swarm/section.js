@@ -1,3 +1,4 @@
+// @ts-check
 // Swarm stacks section of the homeops web UI: watched repositories, managed stacks
 // (status, services running/desired, last error), images, and a "Reconcile now" button.
 // Plain DOM; `api` is the mode's client (`/swarm/...`), `context` the page's helpers.
@@ -58,6 +59,14 @@ export function mount(element, api, context = {}) {
     )
     error.hidden = problems.length === 0
     replace(error, problems.join(' — '))
+    const failedStacks = (status.stacks || []).filter((x) => x.status === 'failed')
+    context.attention?.([
+      ...failedStacks.map((x) => ({
+        text: `Stack ${x.name} failed${x.lastError ? `: ${x.lastError}` : ''}`,
+        href: '#mode-swarm',
+      })),
+      ...(r.lastError ? [{text: `Swarm reconcile: ${r.lastError}`, href: '#mode-swarm'}] : []),
+    ])
 
     replace(
       repos,
@@ -143,12 +152,15 @@ export function mount(element, api, context = {}) {
       const result = await api.post('/reconcile')
       if (result && result.running) notify('Reconcile started; it is still running.', 'info')
       else {
-        const failed = (result?.stacks ?? []).filter((s) => s.outcome === 'failed').length
+        const failedStacks = (result?.stacks ?? []).filter((s) => s.outcome === 'failed')
+        const failed = failedStacks.length
         const deployed = (result?.stacks ?? []).filter((s) => s.outcome === 'deployed').length
         const removed = (result?.stacks ?? []).filter((s) => s.outcome === 'removed').length
         const done = [deployed && `${deployed} deployed`, removed && `${removed} removed`].filter(Boolean).join(', ')
         notify(
-          failed ? `Reconcile finished: ${failed} stack(s) failed` : `Reconcile finished: ${done || 'nothing changed'}`,
+          failed
+            ? `Reconcile finished: ${failedStacks.map((s) => `${s.stack ?? s.name}${s.error || s.reason ? ` (${s.error || s.reason})` : ''}`).join(', ')} failed`
+            : `Reconcile finished: ${done || 'nothing changed'}`,
           failed ? 'error' : 'ok',
         )
       }
