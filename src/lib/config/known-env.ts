@@ -28,6 +28,7 @@ export const OTHER_ENV: Readonly<Record<string, string>> = {
   HOMEOPS_HEALTHCHECK_URL: 'deploy/healthcheck.mjs: the URL it probes',
   HOMEOPS_DIST: 'deploy/prebuilt-context.sh: another build of dist/',
   HOMEOPS_IMAGE: 'deploy/swarm-stack.yaml: the image to run',
+  HOMEOPS_INSTALL_SYSTEMD_RUN_DIR: 'install.sh: stands in for /run/systemd/system (tests)',
 }
 
 /**

@@ -11,7 +11,7 @@ import {HostsDirectory} from './hosts-file.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
 import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
-import {systemResolvers} from './system-resolvers.js'
+import {chooseUpstreams, type UpstreamChoice} from './system-resolvers.js'
 
 export type DnsConfig = HomeopsConfig['dns']
 
@@ -197,27 +197,6 @@ export class DnsService {
       hostsDirectory: this.config.hostsDirectory ?? null,
     }
   }
-}
-
-export interface UpstreamChoice {
-  upstreams: string[]
-  /** `dns.upstreams`, or the resolv.conf read (and why it gave nothing). */
-  origin: string
-  skipped?: {address: string; reason: string}[]
-}
-
-/** `dns.upstreams` when set, else the nameservers of `dns.resolvConf` that are not this server itself. */
-export function chooseUpstreams(config: DnsConfig): UpstreamChoice {
-  if (config.upstreams.length > 0) return {upstreams: [...config.upstreams], origin: 'dns.upstreams'}
-  const system = systemResolvers({
-    file: config.resolvConf,
-    bind: config.bind,
-    port: effectiveDnsPort(config.port),
-    ipv6: config.ipv6,
-  })
-  const origin =
-    system.problem ?? (system.upstreams.length > 0 ? system.file : `${system.file}: only this server listed`)
-  return {upstreams: system.upstreams, origin, skipped: system.skipped}
 }
 
 export interface RecordsReport {

@@ -3,6 +3,10 @@ import {networkInterfaces} from 'node:os'
 
 import {FILE_LIMITS, FileReadError, readBoundedText} from '../fs/read-file.js'
 import {isLoopback} from '../net/cidr.js'
+import type {HomeopsConfig} from '../config/root-schema.js'
+import {effectiveDnsPort} from './config.js'
+
+type DnsConfig = HomeopsConfig['dns']
 
 /** The upstreams `dns serve` forwards to when none are configured: the system's, as dnsmasq does. */
 export interface SystemResolvers {
@@ -72,4 +76,27 @@ function ownAddresses(options: {bind: string; port: number; ipv6: boolean}): (ad
 function normalise(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
   return mapped ? mapped[1]! : address
+}
+
+export interface UpstreamChoice {
+  upstreams: string[]
+  /** `dns.upstreams`, or the resolv.conf read (and why it gave nothing). */
+  origin: string
+  skipped?: {address: string; reason: string}[]
+}
+
+/** `dns.upstreams` when set, else the nameservers of `dns.resolvConf` that are not this server itself. */
+export function chooseUpstreams(
+  config: Pick<DnsConfig, 'upstreams' | 'resolvConf' | 'bind' | 'port' | 'ipv6'>,
+): UpstreamChoice {
+  if (config.upstreams.length > 0) return {upstreams: [...config.upstreams], origin: 'dns.upstreams'}
+  const system = systemResolvers({
+    file: config.resolvConf,
+    bind: config.bind,
+    port: effectiveDnsPort(config.port),
+    ipv6: config.ipv6,
+  })
+  const origin =
+    system.problem ?? (system.upstreams.length > 0 ? system.file : `${system.file}: only this server listed`)
+  return {upstreams: system.upstreams, origin, skipped: system.skipped}
 }
