@@ -24,7 +24,8 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
     }),
     bind: Flags.string({description: 'address to answer on (default: dns.bind, DNS_BIND_ADDRESS, 0.0.0.0)'}),
     upstream: Flags.string({
-      description: 'resolvers for other names, comma-separated IP[:PORT] (default: dns.upstreams, DNS_UPSTREAMS, else the nameservers of /etc/resolv.conf)',
+      description:
+        'resolvers for other names, comma-separated IP[:PORT] (default: dns.upstreams, DNS_UPSTREAMS, else the nameservers of /etc/resolv.conf)',
     }),
     zone: Flags.string({
       description: 'zones answered authoritatively, comma-separated (default: dns.zones)',
