@@ -79,28 +79,19 @@ export async function sendDdnsNotices(context: Context, notices: DdnsNotice[]): 
   const configs = context.config.ddns.notifiers
   if (notices.length === 0 || configs.length === 0) return
   try {
-    const {createNotifier, notifyAll} = await import('../notify/notifiers.js')
-    const notifiers = configs.map((n) =>
-      createNotifier({type: n.type, url: n.url!, token: n.token, topic: n.topic, name: n.name, priority: n.priority}),
+    const [{createNotifier, deliver}, {hostname}] = await Promise.all([
+      import('../notify/notifiers.js'),
+      import('node:os'),
+    ])
+    await deliver(
+      configs.map((n) => createNotifier(n)),
+      notices.map((n) => ({...n, links: []})),
+      {
+        logger: context.logger,
+        title: (count) => (count === 1 ? notices[0]!.title : `${count} dynamic DNS events`),
+        host: hostname(),
+      },
     )
-    const {hostname} = await import('node:os')
-    for (const notice of notices) {
-      const data = notice.data
-      await notifyAll(
-        notifiers,
-        {
-          event: notice.event === 'address_changed' ? 'update_applied' : 'update_failed',
-          workload: `ddns ${notice.subject}`,
-          kind: 'container',
-          image: String(data.hostname),
-          currentVersion: String(data.previousIp ?? '(none)'),
-          newVersion: String(data.ip ?? '-'),
-          error: notice.event === 'address_changed' ? undefined : `${notice.title}: ${notice.lines.join(' ')}`,
-          host: hostname(),
-        },
-        context.logger,
-      )
-    }
   } catch (error) {
     context.logger.warn('ddns notifications failed', {error: errorMessage(error)})
   }

@@ -62,6 +62,7 @@ describe('environment variable names', () => {
       ...files(join(root, 'src'), /\.ts$/),
       ...files(join(root, 'scripts'), /\.(mjs|sh|ts)$/),
       ...files(join(root, 'deploy'), /./),
+      ...files(join(root, 'bin'), /\.js$/),
       join(root, 'install.sh'),
       join(root, 'Dockerfile'),
       join(root, 'compose.yaml'),
