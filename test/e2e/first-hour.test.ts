@@ -98,6 +98,17 @@ describe('homeops doctor per mode', () => {
     expect(text.stdout.split('\n')[0]).toMatch(/^no modes enabled/)
     const json = JSON.parse((await doctor('none', 'log:\n  level: info\n')).stdout) as DoctorJson
     expect(json.enabledModes).toEqual([])
+    // A mistyped variable: a warning (not a failed check), naming the closest one.
+    const typo = await runCli(['doctor', '--json', '--config', file('none.yaml', 'log:\n  level: info\n')], {
+      env: {...base('none'), HOMEOPS_DNS_UPSTREAM: '1.1.1.1'},
+    })
+    expect((JSON.parse(typo.stdout) as DoctorJson).checks.find((c) => c.id === 'environment')).toMatchObject({
+      ok: false,
+      required: false,
+      detail: expect.stringContaining(
+        'HOMEOPS_DNS_UPSTREAM is not a homeops setting and is ignored (did you mean HOMEOPS_DNS_UPSTREAMS?)',
+      ),
+    })
   })
 
   it('fails ddns.enabled without a record, with a hint, naming the mode', async () => {

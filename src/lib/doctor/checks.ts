@@ -5,6 +5,7 @@ import {promisify} from 'node:util'
 
 import type {HomeopsConfig, Mode} from '../config/root-schema.js'
 import {MODES} from '../config/root-schema.js'
+import {unknownEnvMessage, unknownHomeopsEnv} from '../config/known-env.js'
 import {effectiveDnsPort} from '../dns/config.js'
 import {chooseUpstreams} from '../dns/system-resolvers.js'
 import {effectiveRecords} from '../ddns/records.js'
@@ -29,6 +30,7 @@ export interface CheckResult {
     | 'images-notifiers'
     | 'swarm-repos'
     | 'serve-port'
+    | 'environment'
   title: string
   ok: boolean
   /** A failure that leaves the mode working, only less useful (a warning, not a failed check). */
@@ -138,6 +140,17 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (config && enabled('images')) checks.push(await imagesNotifiersCheck(config))
   if (config && enabled('swarm')) checks.push(swarmRepositoriesCheck(repositories))
   if (config && enabledModes.length > 0) checks.push(await servePortCheck(config.serve.listen))
+  const unknown = unknownHomeopsEnv(env)
+  if (unknown.length > 0) {
+    checks.push({
+      id: 'environment',
+      title: 'environment',
+      ok: false,
+      advisory: true,
+      detail: unknown.map(unknownEnvMessage).join('\n'),
+      hint: 'rename or unset them (docs/environment.md lists every variable)',
+    })
+  }
   const results: CheckResult[] = checks.map((c) => {
     const neededBy = enabledModes.filter((m) => NEEDS[m].includes(c.id))
     const always = c.id === 'config' || c.id === 'state' || c.id === 'api-key'
