@@ -24,7 +24,7 @@ import {launchChromium} from '../support/browser.js'
 const env = testEnv()
 const id = randomBytes(4).toString('hex')
 const container = `hotest-serve-${id}`
-const dir = mkdtempSync(join(tmpdir(), 'hs-'))
+const dir = mkdtempSync(join(tmpdir(), 'homeops-sd-'))
 const proxySocket = join(dir, 'docker.sock')
 const apiKey = `key-${randomBytes(12).toString('hex')}`
 const artifacts = join(repoRoot, 'test-results')

@@ -21,9 +21,13 @@ export default function setup(): () => void {
     delete process.env.VITEST_HOMEOPS_TMPDIR
     let left: string[] = []
     try {
-      left = readdirSync(dir)
+      const entries = readdirSync(dir)
+      left = entries
         .filter((name) => name.startsWith('homeops-') || name.startsWith('hotest-'))
-        .map((name) => join(dir, name))
+        .map((n) => join(dir, n))
+      const others = entries.filter((name) => !name.startsWith('homeops-') && !name.startsWith('hotest-'))
+      // Made by a tool a test ran (a browser profile…): named, not failed, removed with the rest.
+      if (others.length > 0) console.warn(`tmp-guard: other temporary entries left: ${others.join(', ')}`)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
