@@ -550,7 +550,7 @@ EOF
 without_systemd_advice() {
   local bin="$PREFIX/bin/homeops" env_prefix
   env_prefix=$(cron_env_prefix)
-  say "this host does not run systemd (no /run/systemd/system): systemd units would not start here; do not systemctl enable them"
+  say "this host does not run systemd (no /run/systemd/system): systemd units cannot run here"
   say "instead, run these from cron (./install.sh --with-cron writes them to $CRON_DIR/$CRON_FILE):"
   printf '    */5 * * * * root %s%s ddns update 2>&1 | logger -t homeops-ddns\n' "$env_prefix" "$bin"
   printf '    */5 * * * * root %s%s swarm reconcile 2>&1 | logger -t homeops-swarm\n' "$env_prefix" "$bin"

@@ -1,4 +1,4 @@
-import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {chmodSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -14,6 +14,8 @@ export default function setup(): () => void {
   const outer = tmpdir()
   // Short: unix socket paths made under it must stay below 108 bytes.
   const dir = mkdtempSync(join(outer, 'hov-'))
+  // As /tmp itself: tests run processes as other users (nobody, dnsmasq) that must reach their files.
+  chmodSync(dir, 0o1777)
   process.env.TMPDIR = dir
   process.env.VITEST_HOMEOPS_TMPDIR = dir
   return () => {

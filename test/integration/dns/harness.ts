@@ -74,7 +74,12 @@ export async function makeContext(
 ): Promise<Context> {
   const dir = tempDir('ctx')
   const file = join(dir, 'config.yaml')
-  writeFileSync(file, stringify({dns, state: {path: join(dir, 'state.db')}, docker: {host: options.dockerHost}}))
+  // No system resolvers unless a test gives some: forwarding stays what the test configures.
+  const withResolv = {resolvConf: join(dir, 'no-resolv.conf'), ...dns}
+  writeFileSync(
+    file,
+    stringify({dns: withResolv, state: {path: join(dir, 'state.db')}, docker: {host: options.dockerHost}}),
+  )
   const {config} = loadConfig({path: file, env: {}})
   return createContext({
     config,
