@@ -48,11 +48,47 @@ UNITS=(homeops-ddns.service homeops-ddns.timer homeops.service)
 CRON_FILE=homeops
 
 say() { printf 'install.sh: %s\n' "$*"; }
+STEP=0
+STEPS=0
+STARTED=$SECONDS
+# One numbered line per step, with the time since the start: the user sees where it is and how long it takes.
+step() {
+  STEP=$((STEP + 1))
+  printf 'install.sh: [%d/%d] %s (%ds)\n' "$STEP" "$STEPS" "$*" "$((SECONDS - STARTED))"
+}
+
+# quietly LABEL CMD...: runs a long command with its output kept aside, saying every 10 s that it is still
+# working; on failure the last lines of its output are shown. npm's own chatter (funding, "added N packages")
+# and warnings nobody can act on stay out of the way.
+quietly() {
+  local label=$1 log pid waited=0 code=0
+  shift
+  log=$(mktemp "${TMPDIR:-/tmp}/homeops-install-log.XXXXXX")
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    waited=$((waited + 1))
+    if ((waited % 10 == 0)) && kill -0 "$pid" 2>/dev/null; then say "  … $label: ${waited}s"; fi
+  done
+  wait "$pid" || code=$?
+  if ((code != 0)); then
+    tail -n 40 "$log" | sed 's/^/  | /' >&2
+    rm -f "$log"
+    return "$code"
+  fi
+  rm -f "$log"
+}
 die() {
   printf 'install.sh: error: %s\n' "$*" >&2
   exit 1
 }
 trap 'printf "install.sh: error: command failed (exit %s, line %s): %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+# Whether systemd runs this host (PID 1): only then are units started and `systemctl` advice useful.
+# HOMEOPS_INSTALL_SYSTEMD_RUN_DIR stands in for /run/systemd/system in tests.
+systemd_booted() { [[ -d "${HOMEOPS_INSTALL_SYSTEMD_RUN_DIR:-/run/systemd/system}" ]]; }
+systemctl_usable() { [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && systemd_booted; }
 
 usage() {
   sed -n '4,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -151,16 +187,23 @@ check_writable() { # DIR WHAT: DIR or its nearest existing parent must be writab
 
 # --- install ------------------------------------------------------------------
 
-build_if_needed() {
-  if [[ -d "$SRC/dist" && -f "$SRC/oclif.manifest.json" ]]; then return 0; fi
+needs_build() { [[ ! -d "$SRC/dist" || ! -f "$SRC/oclif.manifest.json" ]]; }
+
+# A checkout without dist/ is built once, here; the installed tree gets production dependencies only.
+# Build dependencies come without install scripts (cpu-features and ssh2 compile optional native code
+# homeops does not need; protobufjs only prints a notice), except the ones package.json approves in
+# allowScripts (better-sqlite3: its binary is reused by the install below).
+build_checkout() {
   [[ -f "$SRC/tsconfig.build.json" ]] || die "$SRC has no dist/ and no sources to build it from"
-  say "dist/ is missing: building ($SRC)"
   if [[ ! -x "$SRC/node_modules/.bin/tsc" || ! -x "$SRC/node_modules/.bin/oclif" ]]; then
-    say "npm ci (build dependencies)"
-    (cd "$SRC" && npm ci --no-audit --no-fund) || die "npm ci failed in $SRC"
+    step "npm ci in $SRC (build dependencies, once)"
+    quietly "npm ci" bash -c "cd '$SRC' && npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error" ||
+      die "npm ci failed in $SRC"
+    build_approved_native_modules "$SRC"
   fi
-  say "npm run build"
-  (cd "$SRC" && npm run build) || die "npm run build failed in $SRC"
+  step "npm run build (TypeScript, command manifest, native DNS answerer)"
+  # OCLIF_SKIP_NEW_VERSION_CHECK: the oclif build tool would otherwise ask the registry for a newer oclif.
+  quietly "build" bash -c "cd '$SRC' && OCLIF_SKIP_NEW_VERSION_CHECK=true npm run build" || die "npm run build failed in $SRC"
 }
 
 # better-sqlite3 compiles SQLite when no prebuilt binary can be downloaded (several minutes).
@@ -184,27 +227,48 @@ build_approved_native_modules() { # PACKAGE_DIR
     for (const [name, ok] of Object.entries(pkg.allowScripts ?? {})) if (ok === true) console.log(name)
   ' "$dir"); do
     [[ -f "$dir/node_modules/$name/package.json" ]] || continue
-    say "running the install script of $name"
-    (cd "$dir" && npm rebuild --no-audit --no-fund --loglevel=error "$name") || die "npm rebuild $name failed in $dir"
+    quietly "install script of $name" bash -c "cd '$dir' && npm rebuild --no-audit --no-fund --loglevel=error '$name'" ||
+      die "npm rebuild $name failed in $dir"
   done
 }
 
+# The package goes where `npm install --global` would put it ($PREFIX/lib/node_modules/homeops, the
+# command a link in $PREFIX/bin), but installed with `npm ci --omit=dev` from the checkout's lock file:
+# the exact versions that were tested, no dependency resolution, production dependencies only.
 install_package() {
-  local tmp tarball
+  local tmp tarball target="$PREFIX/lib/node_modules/homeops" staging
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/homeops-install.XXXXXX")
+  staging="$PREFIX/lib/node_modules/.homeops-staging"
   # shellcheck disable=SC2064 # expand now: the trap runs after this function returned
-  trap "rm -rf '$tmp'" EXIT
-  say "packing $SRC"
+  trap "rm -rf '$tmp' '$staging'" EXIT
+  step "packing $SRC (dist/, the command manifest, the native addon)"
   tarball=$(cd "$SRC" && npm pack --ignore-scripts --silent --pack-destination "$tmp" 2>/dev/null | tail -n1)
   [[ -n "$tarball" && -f "$tmp/$tarball" ]] || die "npm pack failed in $SRC"
   offer_local_prebuilds "$tmp/prebuilds"
-  say "installing $tarball into $PREFIX (production dependencies)"
+  step "installing production dependencies into $target"
+  rm -rf "$staging"
+  mkdir -p "$staging" "$PREFIX/bin"
+  tar -xzf "$tmp/$tarball" -C "$staging" --strip-components=1 --no-same-owner
+  local lock=""
+  if [[ -f "$SRC/npm-shrinkwrap.json" ]]; then
+    lock=npm-shrinkwrap.json
+  elif [[ -f "$SRC/package-lock.json" ]]; then lock=package-lock.json; fi
+  if [[ -n "$lock" ]]; then
+    cp "$SRC/$lock" "$staging/$lock"
+    quietly "npm ci --omit=dev" bash -c "cd '$staging' && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error" ||
+      die "npm ci --omit=dev failed in $staging (see its output above)"
+  else
+    quietly "npm install --omit=dev" bash -c "cd '$staging' && npm install --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error" ||
+      die "npm install --omit=dev failed in $staging (see its output above)"
+  fi
   # Install scripts run only for the packages package.json approves in allowScripts (what npm 12
   # enforces): better-sqlite3 needs its binary; ssh2 and cpu-features have pure-JS fallbacks.
-  npm install --global --prefix "$PREFIX" --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error \
-    --ignore-scripts "$tmp/$tarball" || die "npm install --global --prefix $PREFIX failed (see npm's output above)"
-  build_approved_native_modules "$PREFIX/lib/node_modules/homeops"
-  [[ -x "$PREFIX/bin/homeops" ]] || die "$PREFIX/bin/homeops was not created"
+  build_approved_native_modules "$staging"
+  rm -f "$staging/$lock"
+  rm -rf "$target"
+  mv "$staging" "$target"
+  ln -sfn ../lib/node_modules/homeops/bin/run.js "$PREFIX/bin/homeops"
+  chmod 0755 "$target/bin/run.js"
   "$PREFIX/bin/homeops" --version >/dev/null 2>&1 || die "$PREFIX/bin/homeops --version does not run"
   say "installed $("$PREFIX/bin/homeops" --version 2>/dev/null | head -n1) as $PREFIX/bin/homeops"
 }
@@ -470,19 +534,45 @@ $(capabilities "$ports")
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 EOF
 
-  if [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  if systemctl_usable; then
     say "systemctl daemon-reload"
     systemctl daemon-reload || say "warning: systemctl daemon-reload failed"
   fi
-  say "next: edit $CONFIG_DIR/config.yaml, then: systemctl enable --now homeops-ddns.timer (and/or homeops.service)"
+  if systemd_booted; then
+    say "next: edit $CONFIG_DIR/config.yaml, then: systemctl enable --now homeops-ddns.timer (and/or homeops.service)"
+  else
+    without_systemd_advice
+  fi
+}
+
+# PID 1 is not systemd (a container, OpenRC, runit, WSL without systemd): units written here would never
+# run, and `systemctl enable` would only leave links behind. Say what works instead.
+without_systemd_advice() {
+  local bin="$PREFIX/bin/homeops" env_prefix
+  env_prefix=$(cron_env_prefix)
+  say "this host does not run systemd (no /run/systemd/system): systemd units cannot run here"
+  say "instead, run these from cron (./install.sh --with-cron writes them to $CRON_DIR/$CRON_FILE):"
+  printf '    */5 * * * * root %s%s ddns update 2>&1 | logger -t homeops-ddns\n' "$env_prefix" "$bin"
+  printf '    */5 * * * * root %s%s swarm reconcile 2>&1 | logger -t homeops-swarm\n' "$env_prefix" "$bin"
+  say "and start '$bin serve' (the long-running modes) from your init system or process supervisor"
+}
+
+cron_env_prefix() {
+  local env_prefix=""
+  if [[ "$CONFIG_DIR" != /etc/homeops ]]; then env_prefix+="HOMEOPS_CONFIG=$CONFIG_DIR/config.yaml "; fi
+  if [[ "$STATE_DIR" != /var/lib/homeops ]]; then env_prefix+="HOMEOPS_DB_PATH=$STATE_DIR/homeops.db "; fi
+  printf '%s' "$env_prefix"
 }
 
 install_cron() {
   check_writable "$CRON_DIR" "cron entry"
   mkdir -p "$CRON_DIR"
-  local env_prefix=""
-  if [[ "$CONFIG_DIR" != /etc/homeops ]]; then env_prefix+="HOMEOPS_CONFIG=$CONFIG_DIR/config.yaml "; fi
-  if [[ "$STATE_DIR" != /var/lib/homeops ]]; then env_prefix+="HOMEOPS_DB_PATH=$STATE_DIR/homeops.db "; fi
+  local env_prefix ddns_line=""
+  env_prefix=$(cron_env_prefix)
+  # Without a running systemd (or without the units) the ddns timer cannot run: cron updates the records.
+  if ! systemd_booted || ((!WITH_SYSTEMD)); then
+    ddns_line="*/5 * * * * root ${env_prefix}$PREFIX/bin/homeops ddns update 2>&1 | logger -t homeops-ddns"
+  fi
   write_file "$CRON_DIR/$CRON_FILE" 0644 <<EOF
 # Installed by homeops install.sh: reconcile the Docker Swarm stacks of the watched git
 # repositories every 5 minutes. Output goes to syslog (tag homeops-swarm). A run that finds
@@ -493,6 +583,7 @@ install_cron() {
 SHELL=/bin/sh
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 */5 * * * * root ${env_prefix}$PREFIX/bin/homeops swarm reconcile 2>&1 | logger -t homeops-swarm
+${ddns_line}
 EOF
 }
 
@@ -545,17 +636,28 @@ install_config() {
 }
 
 do_install() {
+  STEPS=$((3 + WITH_SYSTEMD + WITH_CRON))
+  if needs_build; then STEPS=$((STEPS + 1)); fi
+  if needs_build && [[ ! -x "$SRC/node_modules/.bin/tsc" || ! -x "$SRC/node_modules/.bin/oclif" ]]; then STEPS=$((STEPS + 1)); fi
   check_node
   check_writable "$PREFIX" "install prefix"
-  build_if_needed
+  if needs_build; then build_checkout; fi
   install_package
+  step "configuration in $CONFIG_DIR"
   install_config
-  if ((WITH_SYSTEMD)); then install_systemd; fi
-  if ((WITH_CRON)); then install_cron; fi
+  if ((WITH_SYSTEMD)); then
+    step "systemd units in $SYSTEMD_DIR"
+    install_systemd
+  fi
+  if ((WITH_CRON)); then
+    step "cron entry in $CRON_DIR"
+    install_cron
+  fi
+  if ((!WITH_SYSTEMD && !WITH_CRON)) && ! systemd_booted; then without_systemd_advice; fi
   local extra=""
   if ((WITH_SYSTEMD)); then extra+=", systemd units in $SYSTEMD_DIR"; fi
   if ((WITH_CRON)); then extra+=", cron entry $CRON_DIR/$CRON_FILE"; fi
-  say "done: $PREFIX/bin/homeops$extra, configuration in $CONFIG_DIR"
+  say "done in $((SECONDS - STARTED))s: $PREFIX/bin/homeops$extra, configuration in $CONFIG_DIR"
 }
 
 # --- uninstall ----------------------------------------------------------------
@@ -584,9 +686,19 @@ remove_service_user() {
   say "removed the system user $SERVICE_USER"
 }
 
+# rmdir DIR and its parents up to (not including) STOP while they are empty: what install.sh created and
+# nothing else put there goes, a directory holding anything else stays.
+remove_empty_dirs() { # DIR STOP
+  local d=$1
+  while [[ -d "$d" && "$d" != "$2" && "$d" != / ]]; do
+    rmdir -- "$d" 2>/dev/null || return 0
+    d=$(dirname "$d")
+  done
+}
+
 do_uninstall() {
-  local unit removed=0
-  if [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  local unit removed=0 link
+  if systemctl_usable; then
     for unit in "${UNITS[@]}"; do
       if [[ -f "$SYSTEMD_DIR/$unit" ]]; then
         say "systemctl disable --now $unit"
@@ -594,6 +706,17 @@ do_uninstall() {
       fi
     done
   fi
+  # Links `systemctl enable` made (also one run on a host without systemd, which only writes the links).
+  for link in "$SYSTEMD_DIR"/*.wants/homeops*; do
+    [[ -L "$link" ]] || continue
+    case "$(basename "$link")" in
+      homeops-ddns.service | homeops-ddns.timer | homeops.service)
+        rm -f "$link"
+        say "removed the link $link"
+        remove_empty_dirs "$(dirname "$link")" "$SYSTEMD_DIR"
+        ;;
+    esac
+  done
   for unit in "${UNITS[@]}"; do
     if [[ -f "$SYSTEMD_DIR/$unit" ]]; then
       rm -f "$SYSTEMD_DIR/$unit"
@@ -601,7 +724,7 @@ do_uninstall() {
       removed=1
     fi
   done
-  if ((removed)) && [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  if ((removed)) && systemctl_usable; then
     systemctl daemon-reload || true
   fi
   if [[ -f "$CRON_DIR/$CRON_FILE" ]]; then
@@ -610,14 +733,12 @@ do_uninstall() {
   fi
 
   if [[ -d "$PREFIX/lib/node_modules/homeops" ]]; then
-    command -v npm >/dev/null 2>&1 || die "npm is needed to uninstall the package from $PREFIX"
-    say "npm uninstall --global --prefix $PREFIX homeops"
-    npm uninstall --global --prefix "$PREFIX" --no-audit --no-fund --loglevel=error homeops ||
-      die "npm uninstall failed"
+    rm -rf -- "$PREFIX/lib/node_modules/homeops" "$PREFIX/lib/node_modules/.homeops-staging"
+    say "removed $PREFIX/lib/node_modules/homeops"
   else
     say "no homeops package in $PREFIX/lib/node_modules"
   fi
-  # The link npm made, if npm left it (never a file that is not ours).
+  # The command's link (never a file that is not ours).
   if [[ -L "$PREFIX/bin/homeops" ]]; then
     case "$(readlink "$PREFIX/bin/homeops")" in
       *node_modules/homeops/*)
@@ -626,11 +747,24 @@ do_uninstall() {
         ;;
     esac
   fi
+  # Empty directories left: npm's global folder; the prefix itself only when it is not a system one.
+  case "$PREFIX" in
+    /usr | /usr/local | /opt | /)
+      remove_empty_dirs "$PREFIX/lib/node_modules" "$PREFIX/lib"
+      ;;
+    *)
+      remove_empty_dirs "$PREFIX/lib/node_modules" "$(dirname "$PREFIX")"
+      remove_empty_dirs "$PREFIX/bin" "$(dirname "$PREFIX")"
+      ;;
+  esac
 
   if ((PURGE)); then
     safe_rm_dir "$CONFIG_DIR"
     safe_rm_dir "$STATE_DIR"
     remove_service_user
+    # Directories given on the command line (a staging root, tests) go when empty; the system's never.
+    [[ "$SYSTEMD_DIR" == "$REAL_SYSTEMD_DIR" ]] || remove_empty_dirs "$SYSTEMD_DIR" "$(dirname "$SYSTEMD_DIR")"
+    [[ "$CRON_DIR" == /etc/cron.d ]] || remove_empty_dirs "$CRON_DIR" "$(dirname "$CRON_DIR")"
   else
     [[ -d "$CONFIG_DIR" ]] && say "kept $CONFIG_DIR (use --purge to remove it and $STATE_DIR)"
   fi

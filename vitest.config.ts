@@ -1,6 +1,8 @@
 import {defineConfig} from 'vitest/config'
 
 const testEnvSetup = './test/setup/integration-env.ts'
+// The run's own TMPDIR; fails the run when a test leaves a homeops-*/hotest-* entry in it.
+const tmpGuard = './test/setup/tmp-guard.ts'
 
 export default defineConfig({
   test: {
@@ -14,6 +16,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          globalSetup: [tmpGuard],
           sequence: {groupOrder: 0},
         },
       },
@@ -24,7 +27,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          globalSetup: [testEnvSetup],
+          globalSetup: [tmpGuard, testEnvSetup],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
@@ -38,7 +41,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
-          globalSetup: [testEnvSetup],
+          globalSetup: [tmpGuard, testEnvSetup],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 240_000,

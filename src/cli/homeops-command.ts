@@ -92,14 +92,18 @@ export abstract class HomeopsCommand<T> extends Command {
   }
 
   /** Loads config once and builds the context library code receives. */
-  protected context(options: {dockerHost?: string} = {}): Promise<Context> {
+  protected context(options: {dockerHost?: string; strictEnv?: boolean} = {}): Promise<Context> {
     this.contextPromise ??= (async () => {
-      const [{loadConfig}, {createContext}] = await Promise.all([
+      const [{loadConfig}, {createContext}, {unknownHomeopsEnv, unknownEnvMessage}] = await Promise.all([
         import('../lib/config/load.js'),
         import('../lib/context.js'),
+        import('../lib/config/known-env.js'),
       ])
       const loaded = loadConfig({path: this.globalFlags.config})
       this.loggerCache = this.buildLogger(loaded.config.log.level, loaded.config.log.format)
+      // `config validate` makes these an error; every other command goes on without them.
+      if (!options.strictEnv)
+        for (const unknown of unknownHomeopsEnv(process.env)) this.loggerCache.warn(unknownEnvMessage(unknown))
       return createContext({
         config: loaded.config,
         configFile: loaded.file,

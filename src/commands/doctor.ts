@@ -5,7 +5,7 @@ import {ExitCode} from '../lib/errors.js'
 export default class Doctor extends HomeopsCommand<DoctorReport> {
   static override summary = 'Check that this host has what the enabled modes need'
   static override description =
-    'One line per check: config, state database, Docker, swarm role, docker CLI, git, DNS port, API key (a server listening beyond loopback without one). Exits 1 when a check that an enabled mode needs fails.'
+    'Says which modes are enabled, then one line per check: config, state database, Docker, swarm role, docker CLI, git, DNS port and upstreams, API key (a server listening beyond loopback without one), DDNS records and credentials, notifiers, watched repositories, the port of homeops serve. Exits 1 when a check that an enabled mode needs fails; `!` marks a warning.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --json --config ./config.yaml',
@@ -25,6 +25,11 @@ export default class Doctor extends HomeopsCommand<DoctorReport> {
       openState: (path) => openState({path, migrations: allMigrations}),
       dockerHost: flags['docker-host'],
     })
+    this.print(
+      report.enabledModes.length > 0
+        ? `modes enabled: ${report.enabledModes.join(', ')}`
+        : `no modes enabled ${this.paint('muted', '(set <mode>.enabled: true, e.g. ddns.enabled, for homeops serve to run it)')}`,
+    )
     const width = Math.max(...report.checks.map((c) => c.title.length))
     for (const check of report.checks) {
       const mark = check.ok ? this.paint('ok', '✔') : check.required ? this.paint('bad', '✖') : this.paint('warn', '!')

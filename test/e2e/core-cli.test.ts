@@ -1,13 +1,14 @@
-import {chmodSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
 
 const NOBODY = 65534
 const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-core-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
 chmodSync(dir, 0o755)
 const stateEnv = (name: string) => ({HOMEOPS_DB_PATH: join(dir, name, 'homeops.db'), XDG_CONFIG_HOME: join(dir, 'xdg')})
 

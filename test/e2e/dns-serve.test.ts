@@ -1,6 +1,6 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import dgram from 'node:dgram'
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -61,8 +61,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server!.once('exit', resolve))
     server.kill('SIGKILL')
+    await exited
   }
+  rmSync(dir, {recursive: true, force: true})
 })
 
 describe('homeops dns serve (built CLI)', () => {

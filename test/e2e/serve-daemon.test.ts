@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {type AddressInfo, type Server, type Socket, connect, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -24,7 +24,7 @@ import {launchChromium} from '../support/browser.js'
 const env = testEnv()
 const id = randomBytes(4).toString('hex')
 const container = `hotest-serve-${id}`
-const dir = mkdtempSync(join(tmpdir(), 'hs-'))
+const dir = mkdtempSync(join(tmpdir(), 'homeops-sd-'))
 const proxySocket = join(dir, 'docker.sock')
 const apiKey = `key-${randomBytes(12).toString('hex')}`
 const artifacts = join(repoRoot, 'test-results')
@@ -208,6 +208,7 @@ afterAll(async () => {
     // already gone
   }
   await Promise.all([proxy?.stop(), dyndns?.close(), echo?.close(), systemd?.stop()])
+  rmSync(dir, {recursive: true, force: true})
 })
 
 describe('homeops serve (the built CLI)', () => {

@@ -263,4 +263,67 @@ describe('install.sh', () => {
     expect(result.code).toBe(1)
     expect(result.stderr).toContain("unknown option '--with-sytemd'")
   })
+
+  describe('on a host without systemd as PID 1', () => {
+    const bare = join(root, 'no-systemd')
+    const flags = [
+      '--prefix',
+      join(bare, 'prefix'),
+      '--systemd-dir',
+      join(bare, 'systemd'),
+      '--cron-dir',
+      join(bare, 'cron.d'),
+      '--config-dir',
+      join(bare, 'etc-homeops'),
+      '--state-dir',
+      join(bare, 'state'),
+    ]
+    // Stands in for /run/systemd/system: a directory that does not exist.
+    const noSystemd = {...process.env, HOMEOPS_INSTALL_SYSTEMD_RUN_DIR: join(bare, 'no-run-systemd')}
+    const listing = (dir: string): string[] =>
+      existsSync(dir)
+        ? spawnSync('find', [dir, '-mindepth', '1'], {encoding: 'utf8'}).stdout.split('\n').filter(Boolean).sort()
+        : []
+    let before: string[] = []
+
+    it('installs with a step counter, prints the cron lines instead of systemctl advice, and no npm warning', async () => {
+      mkdirSync(bare, {recursive: true})
+      before = listing(bare)
+      const result = await run('bash', [installSh, ...flags], noSystemd)
+      expect(result.code, result.stderr + result.stdout).toBe(0)
+      expect(result.stderr).toBe('')
+      const steps = result.stdout.match(/^install\.sh: \[\d\/\d\] .* \(\d+s\)$/gm) ?? []
+      expect(steps.length, result.stdout).toBeGreaterThanOrEqual(3)
+      expect(result.stdout).toContain('this host does not run systemd')
+      expect(result.stdout).toContain(
+        `*/5 * * * * root HOMEOPS_CONFIG=${join(bare, 'etc-homeops')}/config.yaml HOMEOPS_DB_PATH=${join(bare, 'state')}/homeops.db ${join(bare, 'prefix', 'bin', 'homeops')} ddns update`,
+      )
+      expect(result.stdout).not.toMatch(/systemctl enable/)
+      expect(result.stdout).not.toMatch(/npm warn|Warning|update available/i)
+      // Production dependencies only: no compiler, test runner or build tool in the installed tree.
+      const installed = join(bare, 'prefix', 'lib', 'node_modules', 'homeops')
+      expect(existsSync(join(installed, 'dist', 'commands'))).toBe(true)
+      expect(existsSync(join(installed, 'oclif.manifest.json'))).toBe(true)
+      for (const dev of ['typescript', 'vitest', 'oclif', 'eslint', 'tsx']) {
+        expect(existsSync(join(installed, 'node_modules', dev)), dev).toBe(false)
+      }
+      expect(existsSync(join(installed, 'node_modules', '@oclif', 'core'))).toBe(true)
+      const version = await run(join(bare, 'prefix', 'bin', 'homeops'), ['--version'])
+      expect(version.code, version.stderr).toBe(0)
+    }, 600_000)
+
+    it('uninstall --purge leaves no file behind, also a link a `systemctl enable` made', async () => {
+      // What `systemctl enable --now homeops-ddns.timer` leaves on a host without systemd: the link only.
+      mkdirSync(join(bare, 'systemd', 'timers.target.wants'), {recursive: true})
+      writeFileSync(join(bare, 'systemd', 'homeops-ddns.timer'), '[Timer]\n')
+      spawnSync('ln', [
+        '-s',
+        join(bare, 'systemd', 'homeops-ddns.timer'),
+        join(bare, 'systemd', 'timers.target.wants', 'homeops-ddns.timer'),
+      ])
+      const result = await run('bash', [installSh, 'uninstall', '--purge', ...flags], noSystemd)
+      expect(result.code, result.stderr + result.stdout).toBe(0)
+      expect(listing(bare)).toEqual(before)
+    })
+  })
 })

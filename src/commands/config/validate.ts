@@ -10,7 +10,15 @@ export default class ConfigValidate extends HomeopsCommand<ValidateReport> {
   static override examples = ['<%= config.bin %> <%= command.id %> --config /etc/homeops/config.yaml']
 
   async run(): Promise<ValidateReport> {
-    const {config, configFile} = await this.context()
+    const {config, configFile} = await this.context({strictEnv: true})
+    const {unknownHomeopsEnv, unknownEnvMessage} = await import('../../lib/config/known-env.js')
+    const unknown = unknownHomeopsEnv(process.env)
+    if (unknown.length > 0) {
+      const {UserError} = await import('../../lib/errors.js')
+      throw new UserError(unknown.map(unknownEnvMessage).join('\n'), {
+        hint: 'rename or unset it; every variable is listed in docs/configuration.md',
+      })
+    }
     // Cross-field rules the schema cannot express (provider credentials, IP source URLs), per configured area.
     if (config.ddns.hostname || config.ddns.records.length > 0) {
       const {checkDdnsConfig} = await import('../../lib/ddns/updater.js')

@@ -24,7 +24,8 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
     }),
     bind: Flags.string({description: 'address to answer on (default: dns.bind, DNS_BIND_ADDRESS, 0.0.0.0)'}),
     upstream: Flags.string({
-      description: 'resolvers for other names, comma-separated IP[:PORT] (default: dns.upstreams, DNS_UPSTREAMS)',
+      description:
+        'resolvers for other names, comma-separated IP[:PORT] (default: dns.upstreams, DNS_UPSTREAMS, else the nameservers of /etc/resolv.conf)',
     }),
     zone: Flags.string({
       description: 'zones answered authoritatively, comma-separated (default: dns.zones)',
@@ -88,6 +89,7 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
         router.get('/', (request) => web({...request, params: {'*': 'dns/index.html'}}))
         router.get('/web/*', web)
         router.get('/favicon.ico', () => json(null, 204))
+        router.get('/dns/records', () => mode.records()) // the original tool's path
       },
     })
     const addresses = mode.service()?.server?.addresses ?? []

@@ -14,23 +14,57 @@ export interface EnvOverlayResult {
   secrets: string[]
 }
 
-/** `['ddns', 'intervalSeconds']` → `HOMEOPS_DDNS_INTERVAL_SECONDS`. */
+/**
+ * The naming rule of the automatic variables: `HOMEOPS_` + the key path, each
+ * key in upper snake case (`['ddns', 'intervalSeconds']` →
+ * `HOMEOPS_DDNS_INTERVAL_SECONDS`). This is the documented name.
+ */
 export function autoEnvName(path: Path): string {
+  return envName(path, (key) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2'))
+}
+
+/**
+ * The same path with each key as written, upper-cased (`HOMEOPS_SWARM_PULLPOLICY`):
+ * accepted beside the snake-case name, so neither spelling is ignored.
+ */
+export function compactEnvName(path: Path): string {
+  return envName(path, (key) => key)
+}
+
+function envName(path: Path, spell: (key: string) => string): string {
   return (
     'HOMEOPS_' +
     path
-      .map((p) =>
-        String(p)
-          .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-          .replace(/[^A-Za-z0-9]+/g, '_'),
-      )
+      .map((p) => spell(String(p)).replace(/[^A-Za-z0-9]+/g, '_'))
       .join('_')
       .toUpperCase()
   )
 }
 
+/** Every name a key answers to, the documented one first: snake case, the key as written, then `env:` names. */
 export function envNamesFor(path: Path, field: Field<unknown>): string[] {
-  return [autoEnvName(path), ...(field.meta.env ?? [])]
+  return [...new Set([autoEnvName(path), compactEnvName(path), ...(field.meta.env ?? [])])]
+}
+
+/** One key overridable from the environment: its path, field and every variable name (`…_FILE` for secrets). */
+export interface EnvKey {
+  path: Path
+  field: Field<unknown>
+  names: string[]
+}
+
+/** Every key of the schema that an environment variable can set, in schema order. */
+export function envKeys(root: ObjectField<Shape>): EnvKey[] {
+  const keys: EnvKey[] = []
+  const visit = (field: ObjectField<Shape>, path: Path) => {
+    for (const [key, child] of Object.entries(field.shape)) {
+      const childPath = [...path, key]
+      if (child.kind === 'object') visit(child as ObjectField<Shape>, childPath)
+      else if (child.fromEnv) keys.push({path: childPath, field: child, names: envNamesFor(childPath, child)})
+    }
+  }
+  visit(root, [])
+  return keys
 }
 
 /**

@@ -21,7 +21,14 @@ export const dnsSchema = obj({
   hostIp: ipList({env: ['HOSTIP'], description: 'address for names without one; default: the default-route address'}),
   hostsDirectory: str({env: ['HOSTS_DIRECTORY']}),
   docker: bool({default: true, env: ['DNS_DOCKER'], description: 'read container and Swarm service labels'}),
-  upstreams: list(upstream(), {env: ['DNS_UPSTREAMS']}),
+  upstreams: list(upstream(), {
+    env: ['DNS_UPSTREAMS'],
+    description: 'resolvers for names this server does not own (IP[:PORT]); default: the nameservers of `resolvConf`',
+  }),
+  resolvConf: str({
+    default: '/etc/resolv.conf',
+    description: 'where the system resolvers are read when `upstreams` is empty (this server itself is left out)',
+  }),
   upstreamTimeoutMs: num({default: 2000, min: 100, max: 30000, integer: true}),
   cacheSize: num({default: 10000, min: 0, max: 1_000_000, integer: true, description: 'forwarded answers cached'}),
   ttl: num({default: 60, min: 0, max: 86400, integer: true}),

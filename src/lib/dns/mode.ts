@@ -29,6 +29,8 @@ export interface DnsSnapshot extends RecordsReport {
   listening: string[]
   port: number
   upstreams: string[]
+  /** `dns.upstreams`, or the resolv.conf they were read from. */
+  upstreamsFrom: string
   fastPath: boolean
   /** How UDP is read and answered: `native` threads (the fast path), or `public` (dgram, the full path). */
   udpPath: string
@@ -44,7 +46,11 @@ export interface DnsSnapshot extends RecordsReport {
  * The DNS server as a ServiceMode: standalone in `homeops dns serve`, or one
  * of the modes of `homeops serve` (routes under `/dns`).
  */
-export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {service(): DnsService | undefined} {
+export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {
+  service(): DnsService | undefined
+  /** `/dns/records`'s answer, for the standalone server's root. */
+  records(): ReturnType<typeof json>
+} {
   let service: DnsService | undefined
   let version = 'dev'
   let lastError: string | undefined
@@ -74,7 +80,8 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       ...s.report(SNAPSHOT_ROWS),
       listening: s.server?.addresses ?? [],
       port: s.server?.port ?? effectiveDnsPort(s.config.port),
-      upstreams: s.config.upstreams,
+      upstreams: s.upstreams.upstreams,
+      upstreamsFrom: s.upstreams.origin,
       fastPath: s.server?.fastPath ?? false,
       udpPath: s.server?.udpPath ?? 'none',
       startedAt: s.startedAt?.toISOString() ?? null,
@@ -85,9 +92,20 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
     }
   }
 
+  const records = () => {
+    const rows = need().store.data.rows()
+    const body: JoyrideRecords = {
+      status: 'success',
+      total_records: rows.length,
+      records: rows.map((r) => ({hostname: r.name, ip_address: r.value, ttl: r.ttl, type: r.type, source: r.source})),
+    }
+    return json(body)
+  }
+
   return {
     name: 'dns',
     service: () => service,
+    records,
 
     routes(router: Router) {
       router.get('/health', () => {
@@ -126,22 +144,9 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
           host_ip: s.hostIp,
         })
       })
-      router.get('/dns/records', () => {
-        const s = need()
-        const rows = s.store.data.rows()
-        const body: JoyrideRecords = {
-          status: 'success',
-          total_records: rows.length,
-          records: rows.map((r) => ({
-            hostname: r.name,
-            ip_address: r.value,
-            ttl: r.ttl,
-            type: r.type,
-            source: r.source,
-          })),
-        }
-        return json(body)
-      })
+      // `/records` here: `/dns/records` in `homeops serve` (`/<mode>/<route>`, as every mode); `dns serve` adds the
+      // original tool's `/dns/records` at its root itself.
+      router.get('/records', records)
       router.get('/snapshot', () => json(snapshot(need())))
     },
 

@@ -11,6 +11,7 @@ import {HostsDirectory} from './hosts-file.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
 import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+import {chooseUpstreams, type UpstreamChoice} from './system-resolvers.js'
 
 export type DnsConfig = HomeopsConfig['dns']
 
@@ -49,6 +50,8 @@ export class DnsService {
   forwarder: Forwarder | undefined
   limiter: RateLimiter | undefined
   startedAt: Date | undefined
+  /** What other names are forwarded to: the configured upstreams, else the system's (resolv.conf). */
+  upstreams: UpstreamChoice = {upstreams: [], origin: 'not started'}
   private unsubscribe: (() => void) | undefined
 
   constructor(private readonly options: DnsServiceOptions) {
@@ -107,7 +110,10 @@ export class DnsService {
   /** Binds the DNS sockets and answers from the store from now on. */
   async serve(): Promise<void> {
     const {config, logger} = this.options
-    const upstreams = config.upstreams.map(parseUpstream)
+    this.upstreams = chooseUpstreams(config)
+    for (const {address, reason} of this.upstreams.skipped ?? [])
+      logger.info('dns upstream from resolv.conf left out', {address, reason})
+    const upstreams = this.upstreams.upstreams.map(parseUpstream)
     this.forwarder =
       upstreams.length > 0
         ? new Forwarder({
@@ -152,7 +158,10 @@ export class DnsService {
       names: data.names.size,
       zones: data.zones.join(',') || '(none)',
       hostIp: `${this.hostIp.addresses.join(',')} (${this.hostIp.origin})`,
-      upstreams: upstreams.length > 0 ? config.upstreams.join(',') : 'none (REFUSED)',
+      upstreams:
+        upstreams.length > 0
+          ? `${this.upstreams.upstreams.join(',')} (${this.upstreams.origin})`
+          : `none: other names REFUSED (${this.upstreams.origin})`,
       fastPath: server.fastPath,
       udpPath: server.udpPath,
     })

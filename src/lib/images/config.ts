@@ -5,14 +5,6 @@ import {notifierSchema} from '../notify/config.js'
 export const IMAGE_MODES = ['AUTO_UPDATE', 'NOTIFICATION', 'DISABLED'] as const
 export const IMAGE_STRATEGIES = ['ALL', 'MAJOR', 'MINOR', 'PATCH'] as const
 
-/**
- * `concurrencyPerRegistry` → `['HOMEOPS_IMAGES_CONCURRENCYPERREGISTRY']`: the README's `HOMEOPS_IMAGES_<KEY>`
- * spelled with the key as written, beside the automatic snake-case name (`…_CONCURRENCY_PER_REGISTRY`).
- */
-function keyEnv(key: string, ...legacy: string[]): string[] {
-  return [...legacy, `HOMEOPS_IMAGES_${key.toUpperCase()}`]
-}
-
 export const imagesSchema = obj({
   enabled: bool({default: false, description: 'run the images scheduler in `homeops serve`'}),
   mode: oneOf(IMAGE_MODES, {env: ['IMAGE_WATCHER_MODE'], description: 'overrides every workload label when set'}),
@@ -20,29 +12,26 @@ export const imagesSchema = obj({
     env: ['IMAGE_WATCHER_STRATEGY'],
     description: 'overrides every workload label when set',
   }),
-  runOnBoot: bool({default: false, env: keyEnv('runOnBoot', 'RUN_ON_BOOT')}),
-  intervalSeconds: num({env: keyEnv('intervalSeconds'), default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
+  runOnBoot: bool({default: false, env: ['RUN_ON_BOOT']}),
+  intervalSeconds: num({default: 3600, min: 60, max: 30 * 86400, unit: 'seconds'}),
   schedule: str({description: 'cron expression; wins over intervalSeconds'}),
   publicUrl: httpUrl({
-    env: keyEnv('publicUrl'),
     description: 'base URL of `images serve` used in one-time apply links',
   }),
-  linkTtlHours: num({env: keyEnv('linkTtlHours'), default: 168, min: 1, max: 8760, unit: 'hours'}),
-  githubToken: str({secret: true, env: keyEnv('githubToken', 'GITHUB_TOKEN')}),
+  linkTtlHours: num({default: 168, min: 1, max: 8760, unit: 'hours'}),
+  githubToken: str({secret: true, env: ['GITHUB_TOKEN']}),
   openai: obj({
     url: httpUrl({env: ['OPEN_AI_URL']}),
     key: str({secret: true, env: ['OPEN_AI_KEY']}),
     model: str({env: ['OPEN_AI_MODEL']}),
   }),
-  logLevel: oneOf(LOG_LEVELS, {env: keyEnv('logLevel', 'LOG_LEVEL')}),
+  logLevel: oneOf(LOG_LEVELS, {env: ['LOG_LEVEL']}),
   notifiers: array(notifierSchema),
   batchNotifications: bool({
-    env: keyEnv('batchNotifications'),
     default: true,
     description: 'one message per run and notifier with every update (false: one message per workload)',
   }),
   watchByDefault: bool({
-    env: keyEnv('watchByDefault'),
     default: true,
     description: 'watch every container and service; false: only those with a homeops.images.mode label',
   }),
@@ -52,19 +41,16 @@ export const imagesSchema = obj({
   }),
   listen: listen({default: '127.0.0.1:8082', description: 'address of `homeops images serve`'}),
   githubApiUrl: httpUrl({
-    env: keyEnv('githubApiUrl'),
     default: 'https://api.github.com',
     description: 'GitHub API base URL (GitHub Enterprise)',
   }),
   maxTags: num({
-    env: keyEnv('maxTags'),
     default: 20000,
     min: 100,
     integer: true,
     description: 'tags read per repository at most',
   }),
   tagListTimeoutSeconds: num({
-    env: keyEnv('tagListTimeoutSeconds'),
     default: 60,
     min: 5,
     max: 3600,
@@ -72,7 +58,6 @@ export const imagesSchema = obj({
     description: 'time limit for reading one tag list',
   }),
   requestTimeoutSeconds: num({
-    env: keyEnv('requestTimeoutSeconds'),
     default: 15,
     min: 1,
     max: 600,
@@ -80,7 +65,6 @@ export const imagesSchema = obj({
     description: 'per registry request',
   }),
   concurrencyPerRegistry: num({
-    env: keyEnv('concurrencyPerRegistry'),
     default: 128,
     min: 1,
     max: 512,
@@ -88,13 +72,11 @@ export const imagesSchema = obj({
     description: 'registry requests in flight to start with; adapts up to 4x, halves on 429/503',
   }),
   composeUpdates: bool({
-    env: keyEnv('composeUpdates'),
     default: false,
     description:
       'update containers of docker compose projects by editing the tag in their compose file and running `docker compose up -d SERVICE`',
   }),
   healthTimeoutSeconds: num({
-    env: keyEnv('healthTimeoutSeconds'),
     default: 120,
     min: 5,
     max: 86400,
@@ -102,7 +84,6 @@ export const imagesSchema = obj({
     description: 'how long an update may take to converge',
   }),
   historyDays: num({
-    env: keyEnv('historyDays'),
     default: 90,
     min: 1,
     max: 36500,

@@ -1,10 +1,17 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {afterAll} from 'vitest'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
 import {Logger} from '../../../src/lib/log/logger.js'
+
+const made: string[] = []
+// Every directory made here goes when the test file that made it ends.
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, {recursive: true, force: true})
+})
 
 export interface Harness {
   context: Context
@@ -20,6 +27,7 @@ export async function ddnsContext(options: {
   signal?: AbortSignal
 }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'homeops-ddns-'))
+  made.push(dir)
   const dbPath = options.dbPath ?? join(dir, 'homeops.db')
   const configPath = join(dir, 'config.yaml')
   writeFileSync(configPath, options.yaml ?? '')

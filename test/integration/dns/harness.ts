@@ -1,11 +1,12 @@
 import {execFile} from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
+import {afterAll} from 'vitest'
 import {stringify} from 'yaml'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
@@ -49,8 +50,16 @@ export async function dig(port: number, args: string[], server = '127.0.0.1'): P
   }
 }
 
+const made: string[] = []
+// Every directory tempDir made goes when the test file that made it ends.
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, {recursive: true, force: true})
+})
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `homeops-dns-${prefix}-`))
+  const dir = mkdtempSync(join(tmpdir(), `homeops-dns-${prefix}-`))
+  made.push(dir)
+  return dir
 }
 
 export function capturingLogger(): {logger: Logger; lines: string[]} {
@@ -65,7 +74,12 @@ export async function makeContext(
 ): Promise<Context> {
   const dir = tempDir('ctx')
   const file = join(dir, 'config.yaml')
-  writeFileSync(file, stringify({dns, state: {path: join(dir, 'state.db')}, docker: {host: options.dockerHost}}))
+  // No system resolvers unless a test gives some: forwarding stays what the test configures.
+  const withResolv = {resolvConf: join(dir, 'no-resolv.conf'), ...dns}
+  writeFileSync(
+    file,
+    stringify({dns: withResolv, state: {path: join(dir, 'state.db')}, docker: {host: options.dockerHost}}),
+  )
   const {config} = loadConfig({path: file, env: {}})
   return createContext({
     config,

@@ -158,13 +158,13 @@ describe.each(['native', 'public'] as const)('UDP answered on the %s path', (udp
   })
 
   describe('HTTP routes', () => {
-    it('serves /dns/records, /health and /status in the original tool’s shapes', async () => {
+    it('serves /records (/dns/records in homeops serve), /health and /status in the original tool’s shapes', async () => {
       const call = async (path: string) => {
         const match = dns.router.match('GET', path)
         if (match.kind !== 'found') throw new Error(`no route ${path}`)
         return match.route.handler({params: match.params} as never)
       }
-      const records = (await call('/dns/records')).json as {
+      const records = (await call('/records')).json as {
         status: string
         total_records: number
         records: {hostname: string; ip_address: string; ttl: number}[]

@@ -32,7 +32,7 @@ const baseImage = `hotest-serve-node:${id}`
 const image = `hotest-serve-image:${id}`
 const container = `hotest-serve-ctr-${id}`
 const dnsContainer = `hotest-serve-dns-${id}`
-const work = mkdtempSync(join(tmpdir(), 'hs-img-'))
+const work = mkdtempSync(join(tmpdir(), 'homeops-img-'))
 const dockerEnv = {
   ...process.env,
   DOCKER_HOST: env.dockerHost,

@@ -1,4 +1,4 @@
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
@@ -9,10 +9,18 @@ import {type FakeSystemd, startFakeSystemd} from './fake-systemd.js'
 
 const started: {stop(): Promise<void>}[] = []
 const notifiers: Notifier[] = []
+const dirs: string[] = []
 afterEach(async () => {
   await Promise.all(notifiers.splice(0).map((n) => n.close()))
   await Promise.all(started.splice(0).map((s) => s.stop()))
+  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
 })
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  dirs.push(dir)
+  return dir
+}
 
 function logCapture() {
   const lines: string[] = []
@@ -22,7 +30,7 @@ function logCapture() {
 async function fakeSystemd(abstract = false): Promise<FakeSystemd> {
   const address = abstract
     ? `@homeops-test-notify-${process.pid}-${Math.random().toString(36).slice(2)}`
-    : join(mkdtempSync(join(tmpdir(), 'hn-')), 'notify.sock')
+    : join(tempDir('homeops-hn-'), 'notify.sock')
   const fake = await startFakeSystemd(address)
   started.push(fake)
   return fake
@@ -106,7 +114,7 @@ describe('systemd watchdog and fallbacks', () => {
     const {logger, lines} = logCapture()
     const notifier = createNotifier({
       logger,
-      env: {NOTIFY_SOCKET: '/run/x.sock', PATH: mkdtempSync(join(tmpdir(), 'e-'))},
+      env: {NOTIFY_SOCKET: '/run/x.sock', PATH: tempDir('homeops-e-')},
     })
     expect(notifier.helper).toBeUndefined()
     await notifier.ready()

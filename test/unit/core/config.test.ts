@@ -1,7 +1,7 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, describe, expect, it} from 'vitest'
 
 import {ConfigError, loadConfig, maskSecrets} from '../../../src/lib/config/load.js'
 import {autoEnvName} from '../../../src/lib/config/env.js'
@@ -10,6 +10,7 @@ import {UserError} from '../../../src/lib/errors.js'
 import {clearSecrets, redact} from '../../../src/lib/log/redact.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-config-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
 function file(name: string, text: string): string {
   const path = join(dir, name)
   writeFileSync(path, text)

@@ -1,4 +1,4 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -14,13 +14,15 @@ const lines: string[] = []
 const logger = new Logger({format: 'text', sink: {write: (l: string) => lines.push(l)}})
 let server: RunningHttpServer
 let apiEnabled = true
+const parent = mkdtempSync(join(tmpdir(), 'homeops-web-'))
 
 beforeAll(async () => {
-  const web = mkdtempSync(join(tmpdir(), 'homeops-web-'))
+  const web = join(parent, 'web')
+  mkdirSync(web)
   writeFileSync(join(web, 'index.html'), '<h1>hi</h1>')
   mkdirSync(join(web, 'css'))
   writeFileSync(join(web, 'css', 'a.css'), 'body{}')
-  writeFileSync(join(tmpdir(), 'homeops-secret-outside.txt'), 'outside')
+  writeFileSync(join(parent, 'homeops-secret-outside.txt'), 'outside') // beside web/: a traversal's target
   const router = new Router()
     .get('/items/:name', (req) => json({name: req.params.name, q: req.query.get('q')}))
     .post('/echo', async (req) => json({got: await req.json()}), {bodyLimit: 100})
@@ -42,7 +44,10 @@ beforeAll(async () => {
   server = await startHttpServer({listen: parseListen('127.0.0.1:0'), router, logger, accessLog: true})
 })
 
-afterAll(() => server.close())
+afterAll(async () => {
+  await server.close()
+  rmSync(parent, {recursive: true, force: true})
+})
 
 async function call(path: string, init?: RequestInit): Promise<{status: number; body: unknown}> {
   const res = await fetch(server.url + path, init)

@@ -1,7 +1,7 @@
-import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {LockedError, UserError} from '../../../src/lib/errors.js'
 import {getSetting, openState, setSetting} from '../../../src/lib/state/database.js'
@@ -10,6 +10,7 @@ import type {Migration} from '../../../src/lib/state/migrations.js'
 import {allMigrations} from '../../../src/lib/state/registry.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-state-'))
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
 describe('state database', () => {
   it('creates the directory and database in WAL mode with migrations applied once', async () => {

@@ -1,11 +1,21 @@
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import {DdnsStore} from '../../../src/lib/ddns/store.js'
 import {openState} from '../../../src/lib/state/database.js'
 import {allMigrations} from '../../../src/lib/state/registry.js'
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
+})
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'homeops-ddns-store-'))
+  dirs.push(dir)
+  return dir
+}
 
 const attempt = (i: number, target = 't1') => ({
   at: new Date(1_700_000_000_000 + i * 1000).toISOString(),
@@ -26,7 +36,7 @@ const attempt = (i: number, target = 't1') => ({
 describe('ddns store', () => {
   it('keeps the newest attempts only', async () => {
     const db = await openState({
-      path: join(mkdtempSync(join(tmpdir(), 'ddns-store-')), 'h.db'),
+      path: join(tempDir(), 'h.db'),
       migrations: allMigrations,
     })
     const store = new DdnsStore(db, 50)
@@ -39,7 +49,7 @@ describe('ddns store', () => {
 
   it('forgets the accepted address when the record now points at another target', async () => {
     const db = await openState({
-      path: join(mkdtempSync(join(tmpdir(), 'ddns-store-')), 'h.db'),
+      path: join(tempDir(), 'h.db'),
       migrations: allMigrations,
     })
     const store = new DdnsStore(db)

@@ -1,4 +1,4 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -77,7 +77,11 @@ describe('host ip', () => {
         'eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' +
         'eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n',
     )
-    expect(await defaultRouteInterface(file)).toBe('eth0')
+    try {
+      expect(await defaultRouteInterface(file)).toBe('eth0')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
     expect(await detectHostIp('10.0.0.1, fd00::1')).toEqual({addresses: ['10.0.0.1', 'fd00::1'], origin: 'HOSTIP'})
     const detected = await detectHostIp(undefined, join(dir, 'missing'))
     expect(detected.addresses).toHaveLength(1)

@@ -1,6 +1,7 @@
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {afterAll} from 'vitest'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
 import type {HomeopsConfig, Mode} from '../../../src/lib/config/root-schema.js'
@@ -24,8 +25,15 @@ export function captureLogs(level: 'debug' | 'info' = 'debug'): LogCapture {
 }
 
 /** Loads a config from YAML text (no environment) the way `homeops serve` does. */
+// Every directory made here goes when the test file that made it ends.
+const made: string[] = []
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, {recursive: true, force: true})
+})
+
 export function configFrom(yaml: string): {config: HomeopsConfig; file: string} {
   const dir = mkdtempSync(join(tmpdir(), 'homeops-serve-cfg-'))
+  made.push(dir)
   const file = join(dir, 'config.yaml')
   writeFileSync(file, yaml)
   return {config: loadConfig({path: file, env: {}}).config, file}
@@ -33,6 +41,7 @@ export function configFrom(yaml: string): {config: HomeopsConfig; file: string} 
 
 export async function fakeContext(config: HomeopsConfig, logger: Logger, signal?: AbortSignal): Promise<Context> {
   const dir = mkdtempSync(join(tmpdir(), 'homeops-serve-state-'))
+  made.push(dir)
   return createContext({
     config: {...config, state: {...config.state, path: join(dir, 'state.db')}},
     logger,
