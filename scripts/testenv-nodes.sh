@@ -344,6 +344,10 @@ for (let i = 1; i <= Number(e.N); i++) {
 }
 const env = {
   dir: e.CDIR,
+  // The manager, so the cluster's env.json is also a TestEnv (test/support/testenv.ts) of the Swarm.
+  dockerHost: nodes[0].dockerHost,
+  dockerSocket: nodes[0].dockerSocket,
+  dockerPid: nodes[0].dockerPid,
   nodes,
   sharedDir: `${e.CDIR}/shared`,
   registry: base.registry,
