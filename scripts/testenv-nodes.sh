@@ -4,6 +4,7 @@
 #   scripts/testenv-nodes.sh start-cluster N   N dockerd (Debian's engine) in network namespaces, one Swarm
 #   scripts/testenv-nodes.sh stop-cluster
 #   scripts/testenv-nodes.sh status-cluster
+#   scripts/testenv-nodes.sh stop-node I | start-node I   a node going away and coming back
 #   scripts/testenv-nodes.sh start-engine      Debian unstable's docker.io (28.x) from a debootstrap root
 #   scripts/testenv-nodes.sh stop-engine
 #   scripts/testenv-nodes.sh status-engine
@@ -201,6 +202,53 @@ pull_images() { # DOCKER_HOST
 
 node_sock() { printf '%s/n%s/docker.sock' "$CDIR" "$1"; }
 
+# Starts node I's dockerd in its namespace (the namespace and its cgroup list exist); sets LAUNCHED.
+launch_node() {
+  local i=$1
+  mkdir -p "$CDIR/n$i/data" "$CDIR/n$i/x"
+  : >>"$CDIR/log/node-$i.log"
+  # shellcheck disable=SC2016
+  HOMEOPS_CGROUPS="$CDIR/cgroups" setsid ip netns exec "$NS_PREFIX-$i" unshare --uts -- sh -c \
+    "$CGROUP_PROLOGUE"'hostname "$0" && exec "$@"' "$NS_PREFIX-$i" \
+    dockerd \
+    --data-root "$CDIR/n$i/data" \
+    --exec-root "$CDIR/n$i/x" \
+    --pidfile "$CDIR/n$i/dockerd.pid" \
+    -H "unix://$(node_sock "$i")" \
+    --containerd-namespace "$NS_PREFIX-$i" \
+    --containerd-plugins-namespace "$NS_PREFIX-$i-plugins" \
+    --bip "10.232.$i.1/24" \
+    --shutdown-timeout 5 \
+    --log-level warn \
+    </dev/null >>"$CDIR/log/node-$i.log" 2>&1 &
+  LAUNCHED=$!
+}
+
+# A node going away and coming back (the tests of a worker lost during a reconcile).
+cmd_stop_node() {
+  local i=${1:-} p
+  [[ "$i" =~ ^[0-9]+$ && -d "$CDIR/n$i" ]] || die "no node '$i' in $CDIR"
+  p=$(read_pid "$CDIR/n$i/dockerd.pid")
+  [[ -n "$p" ]] && pid_ours "$p" "$CDIR/" || die "node $i is not running"
+  step "stopping dockerd of node $i (pid $p)"
+  stop_pid "dockerd of node $i" "$p" 20
+  stop_marked "containerd shim of node $i" "$CDIR/n$i/x/"
+}
+
+cmd_start_node() {
+  local i=${1:-} host
+  [[ "$i" =~ ^[0-9]+$ && -d "$CDIR/n$i" ]] || die "no node '$i' in $CDIR"
+  host="unix://$(node_sock "$i")"
+  if pid_ours "$(read_pid "$CDIR/n$i/dockerd.pid")" "$CDIR/"; then
+    say "node $i is already running"
+    return 0
+  fi
+  step "starting dockerd of node $i again"
+  launch_node "$i"
+  wait_docker "$host" "$LAUNCHED" "$CDIR/log/node-$i.log"
+  printf '%s\n' "$LAUNCHED" >"$CDIR/n$i/dockerd.pid"
+}
+
 cluster_down() {
   local i p n host
   for n in "$CDIR"/n[0-9]*; do
@@ -266,23 +314,8 @@ cmd_start_cluster() {
 
   step "starting $n dockerd (logs $CDIR/log/node-N.log)"
   for ((i = 1; i <= n; i++)); do
-    mkdir -p "$CDIR/n$i/data" "$CDIR/n$i/x"
-    : >"$CDIR/log/node-$i.log"
-    # shellcheck disable=SC2016
-    HOMEOPS_CGROUPS="$CDIR/cgroups" setsid ip netns exec "$NS_PREFIX-$i" unshare --uts -- sh -c \
-      "$CGROUP_PROLOGUE"'hostname "$0" && exec "$@"' "$NS_PREFIX-$i" \
-      dockerd \
-      --data-root "$CDIR/n$i/data" \
-      --exec-root "$CDIR/n$i/x" \
-      --pidfile "$CDIR/n$i/dockerd.pid" \
-      -H "unix://$(node_sock "$i")" \
-      --containerd-namespace "$NS_PREFIX-$i" \
-      --containerd-plugins-namespace "$NS_PREFIX-$i-plugins" \
-      --bip "10.232.$i.1/24" \
-      --shutdown-timeout 5 \
-      --log-level warn \
-      </dev/null >>"$CDIR/log/node-$i.log" 2>&1 &
-    pids[i]=$!
+    launch_node "$i"
+    pids[i]=$LAUNCHED
     hosts[i]="unix://$(node_sock "$i")"
     forward_registries "$NS_PREFIX-$i" "$CDIR"
   done
@@ -549,6 +582,8 @@ cmd_status_engine() {
 case "${1:-}" in
   start-cluster) cmd_start_cluster "${2:-3}" ;;
   stop-cluster) cmd_stop_cluster ;;
+  stop-node) cmd_stop_node "${2:-}" ;;
+  start-node) cmd_start_node "${2:-}" ;;
   status-cluster) cmd_status_cluster ;;
   start-engine) cmd_start_engine ;;
   stop-engine) cmd_stop_engine ;;
