@@ -40,6 +40,9 @@ SUBNET_PREFIX=10.231.0
 ADDR_POOL=10.240.0.0/16
 
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+# testenv.sh holds its lock on fd 9: the daemons started here must never inherit it (they would hold
+# the single-node environment's lock for their whole life).
+exec 9>&-
 
 STEP="(none)"
 say() { printf 'testenv-nodes: %s\n' "$*"; }

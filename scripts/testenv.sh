@@ -485,20 +485,20 @@ cmd_start() {
   done
   start_base "$reuse"
   if [[ -n "$nodes" ]]; then
-    if ((reuse)) && bash "$NODES_SH" status-cluster >/dev/null 2>&1 &&
+    if ((reuse)) && bash "$NODES_SH" status-cluster >/dev/null 2>&1 9>&- &&
       [[ "$(grep -c '"role"' "${HOMEOPS_TESTENV_NODES_DIR:-/tmp/homeops-mn}/env.json")" == "$nodes" ]]; then
       say "reusing the running $nodes-node cluster"
     else
       STEP="multi-node cluster"
-      bash "$NODES_SH" start-cluster "$nodes" || die "the $nodes-node cluster did not start (see above)"
+      bash "$NODES_SH" start-cluster "$nodes" 9>&- || die "the $nodes-node cluster did not start (see above)"
     fi
   fi
   if [[ -n "$engine" ]]; then
-    if ((reuse)) && bash "$NODES_SH" status-engine >/dev/null 2>&1; then
+    if ((reuse)) && bash "$NODES_SH" status-engine >/dev/null 2>&1 9>&-; then
       say "reusing the running 28.x engine"
     else
       STEP="28.x engine"
-      bash "$NODES_SH" start-engine || die "the 28.x engine did not start (see above)"
+      bash "$NODES_SH" start-engine 9>&- || die "the 28.x engine did not start (see above)"
     fi
   fi
 }
