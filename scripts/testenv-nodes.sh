@@ -511,8 +511,9 @@ cmd_start_engine() {
   ip netns add "$E_NS"
   ip -n "$E_NS" link set lo up
   : >"$EDIR/log/dockerd.log"
-  # A private mount namespace: the root is bound read-only-in-spirit (only tmpfs and our folders are written),
-  # its /var/lib/docker and /run/homeops come from $EDIR, so the socket is reachable from the host.
+  # A private mount namespace: the cached root is bound (only tmpfs and our folders are written), its
+  # /var/lib/docker and /run/homeops come from $EDIR (the socket is reachable from the host), and the host's
+  # /tmp is bound in so bind-mount sources the tests create there exist for this engine as for a host one.
   # shellcheck disable=SC2016
   HOMEOPS_CGROUPS="$EDIR/cgroups" R="$EDIR/root" SID="$SID_ROOT" E="$EDIR" setsid ip netns exec "$E_NS" \
     unshare --uts --mount --propagation private -- sh -c "$CGROUP_PROLOGUE"'
@@ -523,7 +524,7 @@ cmd_start_engine() {
       mount --rbind /sys "$R/sys"
       mount --rbind /dev "$R/dev"
       mount -t tmpfs -o mode=755 tmpfs "$R/run"
-      mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+      mount --rbind /tmp "$R/tmp"
       mkdir -p "$R/run/homeops" "$R/var/lib/docker"
       mount --bind "$E/run" "$R/run/homeops"
       mount --bind "$E/data" "$R/var/lib/docker"
