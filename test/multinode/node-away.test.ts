@@ -10,13 +10,13 @@ import {GitRepo, Workspace, removeStacks, run, stackName} from '../integration/s
 import {clusterEnv, workers} from '../support/cluster.js'
 
 /**
- * A worker whose dockerd stops while a reconcile updates a global service: the other stacks still
+ * A worker whose dockerd stops while a reconcile updates a service pinned to it: the other stacks still
  * deploy, the exit code says a stack failed (and which), and the next run after the node is back converges.
  */
 const script = fileURLToPath(new URL('../../scripts/testenv-nodes.sh', import.meta.url))
 const ws = new Workspace()
 const STEADY = stackName('mn-steady')
-const GLOBAL = stackName('mn-global')
+const GLOBAL = stackName('mn-pinned')
 let repo: GitRepo
 const lost = () => workers().at(-1)!
 const nodeIndex = () => lost().name.split('-').at(-1)!
@@ -42,7 +42,16 @@ function stacks(version: string): void {
         },
       },
     })
-    .stack(GLOBAL, {image, extra: {deploy: {mode: 'global', update_config: {delay: '0s', monitor: '1s'}}}})
+    .stack(GLOBAL, {
+      image,
+      extra: {
+        deploy: {
+          replicas: 1,
+          placement: {constraints: [`node.hostname == ${lost().name}`]},
+          update_config: {delay: '0s', monitor: '1s'},
+        },
+      },
+    })
     .commit(version)
 }
 
@@ -64,8 +73,7 @@ describe('a worker that goes away during a reconcile', () => {
     expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
 
     stacks('1.0.1')
-    // The node stops right before the run: the manager still counts it Ready for some seconds and
-    // hands it its share of the update, which then never starts.
+    // The node stops right before the run: the service pinned to it cannot get its new task anywhere.
     nodeScript('stop-node')
     const report = await reconcile(await ws.swarm({convergeTimeoutSeconds: 25}), {})
     expect(outcome(report, STEADY)).toMatchObject({outcome: 'deployed'})
