@@ -1,8 +1,59 @@
-import {defineConfig} from 'vitest/config'
+import {defineConfig, type TestProjectInlineConfiguration} from 'vitest/config'
 
 const testEnvSetup = './test/setup/integration-env.ts'
 // The run's own TMPDIR; fails the run when a test leaves a homeops-*/hotest-* entry in it.
 const tmpGuard = './test/setup/tmp-guard.ts'
+
+// The Docker-facing integration tests, also run against Docker 28.x (HOMEOPS_TEST_ENGINE28=1).
+const engineMatrixFiles = [
+  'test/integration/swarm/**/*.test.ts',
+  'test/integration/docker/*.test.ts',
+  'test/integration/monitor/*.test.ts',
+  'test/integration/images/watcher.test.ts',
+  'test/integration/dns/docker.test.ts',
+]
+
+// Opt-in projects (scripts/test.sh turns both on): once asked for, they fail loudly when they cannot start.
+const optIn: TestProjectInlineConfiguration[] = [
+  ...(process.env.HOMEOPS_TEST_ENGINE28 === '1'
+    ? [
+        {
+          // The same files on Debian unstable's Docker 28.x: testEnv() reads that engine's env.json.
+          extends: true as const,
+          test: {
+            name: 'engine28',
+            include: engineMatrixFiles,
+            environment: 'node',
+            env: {HOMEOPS_TESTENV_DIR: process.env.HOMEOPS_TESTENV_ENGINE_DIR ?? '/tmp/homeops-e28'},
+            globalSetup: ['./test/setup/engine28-env.ts'],
+            fileParallelism: false,
+            testTimeout: 120_000,
+            hookTimeout: 1_500_000,
+            sequence: {groupOrder: 3},
+          },
+        },
+      ]
+    : []),
+  ...(process.env.HOMEOPS_TEST_NODES === '3'
+    ? [
+        {
+          // A three-node Swarm (scripts/testenv.sh start --nodes 3): test/support/cluster.ts.
+          extends: true as const,
+          test: {
+            name: 'multinode',
+            include: ['test/multinode/**/*.test.ts'],
+            environment: 'node',
+            env: {HOMEOPS_TESTENV_DIR: process.env.HOMEOPS_TESTENV_NODES_DIR ?? '/tmp/homeops-mn'},
+            globalSetup: ['./test/setup/multinode-env.ts'],
+            fileParallelism: false,
+            testTimeout: 180_000,
+            hookTimeout: 240_000,
+            sequence: {groupOrder: 4},
+          },
+        },
+      ]
+    : []),
+]
 
 export default defineConfig({
   test: {
@@ -48,6 +99,7 @@ export default defineConfig({
           sequence: {groupOrder: 2},
         },
       },
+      ...optIn,
     ],
   },
 })

@@ -3,6 +3,8 @@
 # the test environment, every vitest project, and a last line `N passed, N failed, N skipped`.
 # Exit status non-zero when any step or test failed. What .ci/run runs.
 # HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.
+# The Docker 28.x engine matrix (vitest project engine28) and the three-node Swarm (project multinode) are
+# on here; HOMEOPS_TEST_ENGINE28=0 / HOMEOPS_TEST_NODES=0 turn them off. Each part's time is printed at the end.
 set -Eeuo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +17,7 @@ step() {
 trap 'printf "\ntest.sh: FAILED at step \"%s\" (exit %s)\n" "$STEP" "$?" >&2' ERR
 
 started=$SECONDS
+timings=()
 
 step "system packages (scripts/testenv.sh install)"
 bash scripts/testenv.sh install
@@ -41,19 +44,38 @@ if ((reuse)); then
 else
   step "start the test environment (scripts/testenv.sh start)"
   trap 'printf "\n===== stop the test environment =====\n"; bash scripts/testenv.sh stop || true' EXIT
+  t=$SECONDS
   bash scripts/testenv.sh start
+  timings+=("test environment: $((SECONDS - t))s")
 fi
 
-step "vitest run (unit, integration, e2e)"
+export HOMEOPS_TEST_ENGINE28="${HOMEOPS_TEST_ENGINE28:-1}"
+export HOMEOPS_TEST_NODES="${HOMEOPS_TEST_NODES:-3}"
+extra=()
+if [[ "$HOMEOPS_TEST_ENGINE28" == 1 ]]; then extra+=(--engine 28); fi
+if [[ "$HOMEOPS_TEST_NODES" == 3 ]]; then extra+=(--nodes 3); fi
+if ((${#extra[@]})); then
+  step "start the 28.x engine and the three-node Swarm (scripts/testenv.sh start --reuse ${extra[*]})"
+  t=$SECONDS
+  # Fails loudly: the projects that need them were asked for.
+  bash scripts/testenv.sh start --reuse "${extra[@]}"
+  timings+=("extra environments: $((SECONDS - t))s")
+fi
+
+step "vitest run (unit, integration, e2e and the projects turned on above)"
 rm -f test-results/vitest.json
 vitest_rc=0
+t=$SECONDS
 npx vitest run || vitest_rc=$?
+timings+=("vitest: $((SECONDS - t))s")
 
 if ((!reuse)); then
   step "stop the test environment"
   trap - EXIT
   bash scripts/testenv.sh stop || printf 'test.sh: warning: scripts/testenv.sh stop failed\n' >&2
 fi
+
+printf '\ntimings: %s\n' "${timings[*]/%/;}"
 
 # The last line of the output is the summary.
 step "summary ($((SECONDS - started))s, vitest exit $vitest_rc)"

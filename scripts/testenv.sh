@@ -4,8 +4,13 @@
 # and two OCI registries on loopback (A without auth, B with htpasswd auth).
 #
 #   scripts/testenv.sh install          apt-get install the system packages (root)
-#   scripts/testenv.sh start [--reuse]  (re)start the environment, write env.json/env.sh
-#   scripts/testenv.sh stop             stop everything and remove the runtime files
+#   scripts/testenv.sh start [--reuse] [--nodes N] [--engine 28]
+#                                       (re)start the environment, write env.json/env.sh; --nodes N also
+#                                       starts an N-node Swarm, --engine 28 Debian unstable's Docker 28.x
+#                                       (scripts/testenv-nodes.sh; with --reuse, a healthy one is reused)
+#   scripts/testenv.sh stop [--nodes|--engine]
+#                                       stop everything and remove the runtime files (or only the cluster /
+#                                       only the 28.x engine)
 #   scripts/testenv.sh status           show what runs (exit 0 only when all is healthy)
 #
 # Environment: HOMEOPS_TESTENV_DIR (default /tmp/homeops-testenv; keep it short, unix
@@ -38,9 +43,10 @@ APPLETS=(sh ash sleep echo cat ls httpd nc wget true false env id ps printf test
 # docker-compose: compose-file updates of images (test/integration/images/compose.test.ts).
 # ddclient, time: the ddns benchmark measures ddclient's CPU and memory beside homeops (scripts/bench/ddns.mjs).
 # systemd: systemd-analyze scores the units install.sh writes (test/integration/install.test.ts).
+# debootstrap, socat, util-linux: the 28.x engine and the multi-node Swarm (scripts/testenv-nodes.sh).
 PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2
   ca-certificates g++ make python3 systemd mosquitto python3-aiosmtpd docker-compose
-  ddclient time)
+  ddclient time debootstrap socat util-linux)
 
 SOCK="$DIR/docker.sock"
 DATA="$DIR/data"
@@ -286,8 +292,24 @@ do_stop() {
   rm -rf --one-file-system "${RUNTIME_PATHS[@]}" || die "could not remove runtime files below $DIR"
 }
 
+NODES_SH="$(dirname "${BASH_SOURCE[0]}")/testenv-nodes.sh"
+
 cmd_stop() {
   check_dir
+  case "${1:-}" in
+    --nodes)
+      bash "$NODES_SH" stop-cluster
+      return 0
+      ;;
+    --engine)
+      bash "$NODES_SH" stop-engine
+      return 0
+      ;;
+    "") ;;
+    *) die "unknown option for stop: $1" ;;
+  esac
+  bash "$NODES_SH" stop-cluster || say "warning: stopping the multi-node cluster failed"
+  bash "$NODES_SH" stop-engine || say "warning: stopping the 28.x engine failed"
   if [[ ! -d "$DIR" ]]; then
     say "nothing to stop ($DIR does not exist)"
     return 0
@@ -443,13 +465,46 @@ start_failed() {
 }
 
 cmd_start() {
-  local reuse=0 arg t0 p i password digests="" storage_args=() tag
-  for arg in "$@"; do
-    case "$arg" in
+  local reuse=0 nodes="" engine=""
+  while (($#)); do
+    case "$1" in
       --reuse) reuse=1 ;;
-      *) die "unknown option for start: $arg" ;;
+      --nodes)
+        nodes=${2:-}
+        shift
+        [[ "$nodes" =~ ^[2-5]$ ]] || die "--nodes takes 2 to 5"
+        ;;
+      --engine)
+        engine=${2:-}
+        shift
+        [[ "$engine" == 28 ]] || die "--engine takes 28 (Debian unstable's docker.io)"
+        ;;
+      *) die "unknown option for start: $1" ;;
     esac
+    shift
   done
+  start_base "$reuse"
+  if [[ -n "$nodes" ]]; then
+    if ((reuse)) && bash "$NODES_SH" status-cluster >/dev/null 2>&1 9>&- &&
+      [[ "$(grep -c '"role"' "${HOMEOPS_TESTENV_NODES_DIR:-/tmp/homeops-mn}/env.json")" == "$nodes" ]]; then
+      say "reusing the running $nodes-node cluster"
+    else
+      STEP="multi-node cluster"
+      bash "$NODES_SH" start-cluster "$nodes" 9>&- || die "the $nodes-node cluster did not start (see above)"
+    fi
+  fi
+  if [[ -n "$engine" ]]; then
+    if ((reuse)) && bash "$NODES_SH" status-engine >/dev/null 2>&1 9>&-; then
+      say "reusing the running 28.x engine"
+    else
+      STEP="28.x engine"
+      bash "$NODES_SH" start-engine 9>&- || die "the 28.x engine did not start (see above)"
+    fi
+  fi
+}
+
+start_base() {
+  local reuse=$1 t0 p i password digests="" storage_args=() tag
   check_dir
   t0=$(date +%s.%N)
   step "checking tools"
@@ -600,6 +655,8 @@ cmd_status() {
     say "env: $ENV_JSON missing"
     ok=1
   fi
+  if [[ -f "${HOMEOPS_TESTENV_NODES_DIR:-/tmp/homeops-mn}/env.json" ]]; then bash "$NODES_SH" status-cluster || ok=1; fi
+  if [[ -f "${HOMEOPS_TESTENV_ENGINE_DIR:-/tmp/homeops-e28}/env.json" ]]; then bash "$NODES_SH" status-engine || ok=1; fi
   if ((ok == 0)); then say "status: up"; else say "status: not (fully) running"; fi
   return "$ok"
 }

@@ -187,11 +187,66 @@ interface ServiceInfo {
 }
 
 interface TaskInfo {
+  ID?: string
   ServiceID?: string
   NodeID?: string
+  Slot?: number
   DesiredState?: string
   Status?: {State?: string; Err?: string; Message?: string; Timestamp?: string}
   Spec?: {ContainerSpec?: {Image?: string}; ForceUpdate?: number}
+}
+
+interface NodeInfo {
+  ID: string
+  Description?: {Hostname?: string}
+  Status?: {State?: string}
+}
+
+/** Where a task of a stack runs (or why it does not): what `swarm status` shows per task. */
+export interface TaskPlacement {
+  service: string
+  /** `app.1` for a replica, `app` on a node for a global service */
+  task: string
+  /** the node's hostname; null while the scheduler has not placed the task */
+  node: string | null
+  state: string
+  desiredState: string
+  /** Docker's reason when the task is not running (e.g. "no suitable node (…)"), or the node being down. */
+  reason?: string
+}
+
+/** The tasks each stack wants running, with their node names, by stack name. */
+export async function stackTasks(engine: DockerEngine, stack?: string): Promise<Map<string, TaskPlacement[]>> {
+  const services = await stackServices(engine, stack)
+  const out = new Map<string, TaskPlacement[]>()
+  if (services.length === 0) return out
+  const [tasks, nodes] = await Promise.all([
+    engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID), 'desired-state': ['running']}}),
+    engine.get<NodeInfo[]>('/nodes'),
+  ])
+  const nodeOf = new Map(nodes.map((n) => [n.ID, n]))
+  for (const service of services) {
+    const name = service.Spec?.Name ?? service.ID
+    const list = out.get(service.Spec?.Labels?.[STACK_LABEL] ?? '') ?? []
+    for (const t of tasks.filter((x) => x.ServiceID === service.ID)) {
+      const node = t.NodeID ? nodeOf.get(t.NodeID) : undefined
+      const state = t.Status?.State ?? 'unknown'
+      const nodeDown = node?.Status?.State && node.Status.State !== 'ready' ? `node ${node.Status.State}` : undefined
+      const why = state === 'running' ? undefined : t.Status?.Err || t.Status?.Message || undefined
+      const reason = [nodeDown, why].filter(Boolean).join(': ') || undefined
+      list.push({
+        service: name,
+        task: t.Slot ? `${name}.${t.Slot}` : name,
+        node: node?.Description?.Hostname ?? (t.NodeID || null),
+        state,
+        desiredState: t.DesiredState ?? 'unknown',
+        ...(reason ? {reason} : {}),
+      })
+    }
+    list.sort((a, b) => a.task.localeCompare(b.task) || (a.node ?? '').localeCompare(b.node ?? ''))
+    out.set(service.Spec?.Labels?.[STACK_LABEL] ?? '', list)
+  }
+  return out
 }
 
 export interface ServiceState {

@@ -124,6 +124,23 @@ export function formatStatus(term: Terminal, status: SwarmStatus): string {
         ),
   )
   for (const s of status.stacks) if (s.lastError) out.push(paint(term, 'bad', `  ${s.name}: ${s.lastError}`))
+  const placed = status.stacks.filter((s) => s.tasks && s.tasks.length > 0)
+  if (placed.length > 0) {
+    out.push('', paint(term, 'bold', 'Tasks'))
+    out.push(
+      renderTable(
+        term,
+        [
+          {header: 'stack', value: (t) => t.stack},
+          {header: 'task', value: (t) => t.task},
+          {header: 'node', value: (t) => t.node ?? '-'},
+          {header: 'state', value: (t) => t.state, tone: (t) => (t.state === 'running' ? 'ok' : 'warn')},
+          {header: 'reason', value: (t) => t.reason ?? ''},
+        ],
+        placed.flatMap((s) => (s.tasks ?? []).map((t) => ({...t, stack: s.name}))),
+      ),
+    )
+  }
   out.push('', paint(term, 'bold', 'Images'))
   out.push(
     status.images.length === 0

@@ -1,7 +1,7 @@
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
-import {serviceStates} from './docker.js'
+import {type TaskPlacement, serviceStates, stackTasks} from './docker.js'
 import {type StackStatus, SwarmStore} from './store.js'
 
 /**
@@ -33,6 +33,8 @@ export interface SwarmStatus {
     updatedAt: string
     /** null when the Swarm could not be asked. */
     services: {running: number; desired: number; count: number} | null
+    /** The tasks the stack wants running: on which node, in which state, and why one is not running. */
+    tasks: TaskPlacement[] | null
   }[]
   images: {reference: string; pulledByHomeops: boolean; references: number; stacks: string[]}[]
   /** Why live counts are missing, when they are. */
@@ -44,10 +46,12 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
   const repositories = store.repositories()
   const names = new Map(repositories.map((r) => [r.id, r.name]))
   let live: Awaited<ReturnType<typeof serviceStates>> | undefined
+  let placements: Awaited<ReturnType<typeof stackTasks>> | undefined
   let swarmError: string | undefined
   if (options.live ?? true) {
     try {
-      live = await serviceStates(await context.engine())
+      const engine = await context.engine()
+      ;[live, placements] = await Promise.all([serviceStates(engine), stackTasks(engine)])
     } catch (error) {
       swarmError = redact(errorMessage(error))
     }
@@ -82,6 +86,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
               count: services.length,
             }
           : null,
+        tasks: placements ? (placements.get(s.name) ?? []) : null,
       }
     }),
     images: store.images(),

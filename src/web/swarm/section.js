@@ -21,6 +21,25 @@ function services(stack) {
   return badge(`${running}/${desired}`, kind)
 }
 
+// Where each task runs (node names across the Swarm), and why one is not running.
+function tasks(stack) {
+  if (!stack.tasks) return el('span', {class: 'muted', title: 'the Swarm did not answer'}, '?')
+  if (stack.tasks.length === 0) return '–'
+  return el(
+    'div',
+    {class: 'small', 'data-testid': 'swarm-tasks'},
+    ...stack.tasks.map((t) =>
+      el(
+        'div',
+        {'data-node': t.node ?? ''},
+        `${t.task} on ${t.node ?? 'no node'}: `,
+        badge(t.state, t.state === 'running' ? 'ok' : 'warn'),
+        t.reason ? el('span', {class: 'muted'}, ` ${t.reason}`) : null,
+      ),
+    ),
+  )
+}
+
 export function mount(element, api, context = {}) {
   const confirm = context.confirm ?? confirmDialog
   const notify = context.toast ?? toast
@@ -103,6 +122,7 @@ export function mount(element, api, context = {}) {
           {key: 'repository', label: 'Repository', render: (x) => x.repository ?? '–'},
           {key: 'status', label: 'Status', render: (x) => badge(x.status, STATUS_KIND[x.status] ?? 'info')},
           {key: 'services', label: 'Services', align: 'num', render: services},
+          {key: 'tasks', label: 'Tasks (node)', render: tasks},
           {key: 'hash', label: 'Hash', render: (x) => el('code', {title: x.hash ?? ''}, short(x.hash, 12))},
           {key: 'deployedCommit', label: 'Commit', render: (x) => el('code', null, short(x.deployedCommit))},
           {key: 'deployedAt', label: 'Deployed', render: (x) => timeAgo(x.deployedAt)},
