@@ -1,7 +1,9 @@
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
-import {serviceStates} from './docker.js'
+import {serviceStates, stackServices} from './docker.js'
+import {servicesByStack, stackDrift} from './deployed-specs.js'
+import type {DriftEntry, ServiceSpec} from './drift.js'
 import {type StackStatus, SwarmStore} from './store.js'
 
 /**
@@ -33,6 +35,11 @@ export interface SwarmStatus {
     updatedAt: string
     /** null when the Swarm could not be asked. */
     services: {running: number; desired: number; count: number} | null
+    /**
+     * What runs differently from what homeops deployed (empty: nothing); null when unknown (the Swarm
+     * could not be asked, or the stack was deployed before homeops recorded its services).
+     */
+    drift: DriftEntry[] | null
   }[]
   images: {reference: string; pulledByHomeops: boolean; references: number; stacks: string[]}[]
   /** Why live counts are missing, when they are. */
@@ -44,13 +51,22 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
   const repositories = store.repositories()
   const names = new Map(repositories.map((r) => [r.id, r.name]))
   let live: Awaited<ReturnType<typeof serviceStates>> | undefined
+  let specs: Map<string, ServiceSpec[]> | undefined
   let swarmError: string | undefined
   if (options.live ?? true) {
     try {
-      live = await serviceStates(await context.engine())
+      const engine = await context.engine()
+      const [states, listed] = await Promise.all([serviceStates(engine), stackServices(engine)])
+      live = states
+      specs = servicesByStack(listed as ServiceSpec[])
     } catch (error) {
       swarmError = redact(errorMessage(error))
     }
+  }
+  const hmacKey = store.hashKey(false)
+  const driftOf = (name: string, status: StackStatus): DriftEntry[] | null => {
+    if (!specs || status !== 'deployed') return null
+    return stackDrift(store, name, specs.get(name) ?? [], hmacKey) ?? null
   }
   return {
     repositories: repositories.map((r) => ({
@@ -82,6 +98,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
               count: services.length,
             }
           : null,
+        drift: driftOf(s.name, s.status),
       }
     }),
     images: store.images(),
