@@ -50,7 +50,8 @@ function identity(): Record<string, string> {
   }
 }
 
-const REJECTED = /\[rejected\]|non-fast-forward|fetch first|failed to push some refs|stale info/i
+/** The remote moved meanwhile (a rejected fast-forward, or a ref that changed under receive-pack). */
+const REJECTED = /\[rejected\]|non-fast-forward|fetch first|failed to update ref|cannot lock ref|stale info/i
 
 export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Promise<BumpResult> {
   const {owner} = request
@@ -102,7 +103,7 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
       const body = `${owner.service}: ${request.from ?? '?'} → ${request.tag}\n\nCommitted by homeops (images.gitops: commit); \`homeops swarm reconcile\` deploys it.`
       await git.commit([message, body])
       try {
-        await git.raw(['push', '--porcelain', 'origin', `HEAD:refs/heads/${branch}`])
+        await git.raw(['push', 'origin', `HEAD:refs/heads/${branch}`])
       } catch (error) {
         const text = redact(errorMessage(error))
         if (REJECTED.test(text) && attempt === 1) {
