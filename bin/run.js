@@ -1,7 +1,28 @@
 #!/usr/bin/env node
-// oclif loads semver at every start-up (~30 ms) only to check its own `engines` (Node ≥ 18); homeops
-// needs Node ≥ 20, which install.sh checks. Set before @oclif/core is imported, hence the dynamic import.
-process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
-const {execute} = await import('@oclif/core')
+// `homeops ddns update` runs from a timer every few minutes: it skips oclif's machinery for a lean entry
+// with the same flags, output and exit codes (src/cli/lean-ddns-update.ts), which hands anything it does not
+// handle itself (--help, unknown flags) back to oclif. HOMEOPS_LEAN=0 always uses oclif.
+const args = process.argv.slice(2)
+if (args[0] === 'ddns' && args[1] === 'update' && process.env.HOMEOPS_LEAN !== '0') {
+  // The bundle (scripts/build-lean.mjs); the plain module when only tsc ran.
+  const {runLeanDdnsUpdate} = await import('../dist/lean/ddns-update.js').catch((error) => {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+    return import('../dist/cli/lean-ddns-update.js')
+  })
+  const code = await runLeanDdnsUpdate(args.slice(2), new URL('../package.json', import.meta.url))
+  if (code !== undefined) {
+    process.exitCode = code
+  } else {
+    await runOclif()
+  }
+} else {
+  await runOclif()
+}
 
-await execute({dir: import.meta.url})
+async function runOclif() {
+  // oclif loads semver at every start-up (~30 ms) only to check its own `engines` (Node ≥ 18); homeops
+  // needs Node ≥ 20, which install.sh checks. Set before @oclif/core is imported, hence the dynamic import.
+  process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

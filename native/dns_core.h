@@ -43,6 +43,7 @@ typedef struct {
 /* Blocklist names: [bits][wire length][wire name]… in one buffer; bit 1: A 0.0.0.0, bit 2: AAAA ::. */
 typedef struct {
   uint8_t *names;
+  int owned; /* names is ours to free (else borrowed from a JavaScript Buffer the caller keeps alive) */
   size_t names_len;
   uint32_t *slots; /* offset + 1 into names; 0: empty */
   uint32_t *hashes;
@@ -65,6 +66,8 @@ typedef struct {
   map_t forward; /* the forwarding cache (JavaScript adds and evicts; expiry is checked here) */
   sinks_t sinks; /* replaced whole with main */
   int refs;      /* the JS object plus every answerer using it */
+  void *env;        /* udp_answerer.c: the napi_env, to release sinks_keep */
+  void *sinks_keep; /* udp_answerer.c: a napi_ref to the Buffer the sinks' names live in */
 } table_t;
 
 static uint32_t hash_bytes(const uint8_t *p, size_t n) {
@@ -140,14 +143,17 @@ static void map_del(map_t *m, const uint8_t *key, size_t len, uint32_t hash) {
 }
 
 static void sinks_free(sinks_t *s) {
-  free(s->names);
+  if (s->owned) free(s->names);
   free(s->slots);
   free(s->hashes);
   memset(s, 0, sizeof(*s));
 }
 
-/* Builds the set from [bits][len][wire name]… (copied); -1 when the buffer is not well-formed. */
-static int sinks_build(sinks_t *s, const uint8_t *data, size_t len) {
+/*
+ * Builds the set from [bits][len][wire name]…; -1 when the buffer is not well-formed. `copy`: keep a copy
+ * of the names, else point into `data`, which must then outlive the set.
+ */
+static int sinks_build(sinks_t *s, uint8_t *data, size_t len, int copy) {
   size_t count = 0;
   for (size_t p = 0; p < len;) {
     if (p + 2 > len) return -1;
@@ -161,14 +167,15 @@ static int sinks_build(sinks_t *s, const uint8_t *data, size_t len) {
   if (len >= UINT32_MAX) return -1;
   size_t cap = 64;
   while (cap < count * 2) cap <<= 1;
-  s->names = malloc(len);
+  s->owned = copy;
+  s->names = copy ? malloc(len) : data;
   s->slots = calloc(cap, sizeof(uint32_t));
   s->hashes = calloc(cap, sizeof(uint32_t));
   if (!s->names || !s->slots || !s->hashes) {
     sinks_free(s);
     return -1;
   }
-  memcpy(s->names, data, len);
+  if (copy) memcpy(s->names, data, len);
   s->names_len = len;
   s->cap = cap;
   for (size_t p = 0; p < len;) {

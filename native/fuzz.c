@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
       memcpy(buf + len + 3 + n, "\x03net\x00", 5);
       len += 2 + (size_t)n + 6;
     }
-    if (sinks_build(&table.sinks, buf, len) != 0) return 1;
+    if (sinks_build(&table.sinks, buf, len, 1) != 0) return 1;
     table.sinks.ttl = 60;
   }
 

@@ -60,6 +60,7 @@ static void table_unref(table_t *t) {
   map_free(&t->dynamic);
   map_free(&t->forward);
   sinks_free(&t->sinks);
+  if (t->sinks_keep) napi_delete_reference((napi_env)t->env, (napi_ref)t->sinks_keep);
   pthread_mutex_destroy(&t->lock);
   free(t);
 }
@@ -348,6 +349,7 @@ static napi_value create_table(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_init(&t->lock, NULL);
   t->refs = 1;
+  t->env = env;
   napi_value out;
   if (napi_create_external(env, t, table_finalize, NULL, &out) != napi_ok) {
     table_unref(t);
@@ -426,6 +428,7 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
     }
   }
   sinks_t sinks = {0};
+  napi_ref keep = NULL;
   napi_valuetype kind = napi_undefined;
   if (argc >= 3) napi_typeof(env, argv[2], &kind);
   if (kind == napi_object) {
@@ -433,9 +436,15 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
     uint8_t *names = NULL;
     size_t names_len = 0;
     uint32_t ttl = 0, ra = 0, metric_a = 0, metric_aaaa = 0;
+    /* The names stay in the caller's Buffer (a million of them: no second copy); a reference keeps it alive. */
     if (napi_get_named_property(env, argv[2], "names", &v) != napi_ok || get_buffer(env, v, &names, &names_len) ||
-        sinks_build(&sinks, names, names_len) != 0)
+        sinks_build(&sinks, names, names_len, 0) != 0)
       skipped++;
+    else if (sinks.count > 0 && napi_create_reference(env, v, 1, &keep) != napi_ok) {
+      sinks_free(&sinks);
+      memset(&sinks, 0, sizeof(sinks));
+      skipped++;
+    }
     if (napi_get_named_property(env, argv[2], "ttl", &v) == napi_ok) get_u32(env, v, &ttl);
     if (napi_get_named_property(env, argv[2], "ra", &v) == napi_ok) get_u32(env, v, &ra);
     if (napi_get_named_property(env, argv[2], "metricA", &v) == napi_ok) get_u32(env, v, &metric_a);
@@ -448,13 +457,16 @@ static napi_value set_table(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&t->lock);
   map_t old_main = t->main, old_dynamic = t->dynamic;
   sinks_t old_sinks = t->sinks;
+  napi_ref old_keep = t->sinks_keep;
   t->main = fresh;
   t->sinks = sinks;
+  t->sinks_keep = keep;
   memset(&t->dynamic, 0, sizeof(t->dynamic));
   pthread_mutex_unlock(&t->lock);
   map_free(&old_main);
   map_free(&old_dynamic);
   sinks_free(&old_sinks);
+  if (old_keep) napi_delete_reference(env, old_keep);
   napi_value out;
   CHECK(napi_create_uint32(env, skipped, &out));
   return out;

@@ -36,9 +36,11 @@ APPLETS=(sh ash sleep echo cat ls httpd nc wget true false env id ps printf test
 # g++, make, python3: node-gyp builds the native DNS answerer (npm run build).
 # mosquitto, python3-aiosmtpd: the real MQTT broker and SMTP sink the notifier tests send to.
 # docker-compose: compose-file updates of images (test/integration/images/compose.test.ts).
+# ddclient, time: the ddns benchmark measures ddclient's CPU and memory beside homeops (scripts/bench/ddns.mjs).
 # systemd: systemd-analyze scores the units install.sh writes (test/integration/install.test.ts).
 PACKAGES=(docker.io docker-registry busybox-static bind9-dnsutils dnsperf apache2-utils dnsmasq-base chromium git iproute2
-  ca-certificates g++ make python3 systemd mosquitto python3-aiosmtpd docker-compose)
+  ca-certificates g++ make python3 systemd mosquitto python3-aiosmtpd docker-compose
+  ddclient time)
 
 SOCK="$DIR/docker.sock"
 DATA="$DIR/data"

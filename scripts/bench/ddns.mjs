@@ -1,19 +1,33 @@
 #!/usr/bin/env node
-// Benchmark of a no-change `homeops ddns update` (the systemd-timer case):
-// requests made (target: 1 detection request per family, 0 provider requests)
-// and wall time against `homeops --version` measured in the same run (target ≤ 1.5×, median of N).
-// Loopback fakes only: an IPv4 echo on 127.0.0.1, an IPv6 echo on ::1, a dyndns2 server on 127.0.0.1.
-// Usage: node scripts/bench/ddns.mjs [--runs N]   (needs `npm run build` first)
+// Cost of an unchanged `homeops ddns update` (the systemd-timer case) against ddclient doing the same job in the
+// same script: both read the address from the same loopback echo service and both already hold it, so neither
+// sends anything to the (loopback dyndns2) provider. Each tool runs N times, interleaved; CPU (user + sys) and peak
+// RSS of every run come from GNU time. Goals (issue 14): CPU per run <= 2x ddclient's, peak RSS <= 40 MiB; the
+// script exits 1 when either is missed. It also checks the request counts (1 detection request per family and
+// 0 provider requests on an unchanged run) and prints a bare `node -e 0` as the floor any Node program pays.
+// Needs: npm run build; apt-get install -y ddclient time. Usage: node scripts/bench/ddns.mjs [--runs N]
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const runsFlag = process.argv.indexOf('--runs')
-const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 15
+const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 20
 const cli = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const TIME = '/usr/bin/time'
+const DDCLIENT = '/usr/sbin/ddclient'
+for (const [path, pkg] of [
+  [TIME, 'time'],
+  [DDCLIENT, 'ddclient'],
+]) {
+  if (!existsSync(path) && !(pkg === 'ddclient' && existsSync('/usr/bin/ddclient'))) {
+    console.error(`${path} missing: apt-get install -y ${pkg}`)
+    process.exit(2)
+  }
+}
+const ddclientPath = existsSync(DDCLIENT) ? DDCLIENT : '/usr/bin/ddclient'
 
 function serve(host, handler) {
   return new Promise((resolve) => {
@@ -35,7 +49,7 @@ const held = new Map()
 const provider = await serve('127.0.0.1', (req, res) => {
   counts.provider++
   const url = new URL(req.url, 'http://x')
-  const ip = url.searchParams.get('myip')
+  const ip = url.searchParams.get('myip') ?? ''
   const key = `${url.searchParams.get('hostname')}/${ip.includes(':') ? 6 : 4}`
   const same = held.get(key) === ip
   held.set(key, ip)
@@ -43,101 +57,131 @@ const provider = await serve('127.0.0.1', (req, res) => {
 })
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-bench-ddns-'))
-const env = {
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('HOMEOPS_') && !k.startsWith('DDNS_')),
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => !k.startsWith('HOMEOPS_') && !k.startsWith('DDNS_') && !k.startsWith('INFOMANIAK_'),
   ),
-  HOMEOPS_CONFIG: join(dir, 'none.yaml'),
+)
+const homeopsEnv = (extra = {}) => ({
+  ...baseEnv,
+  XDG_CONFIG_HOME: dir,
   HOMEOPS_DB_PATH: join(dir, 'homeops.db'),
   INFOMANIAK_DDNS_HOSTNAME: 'home.example.org',
   INFOMANIAK_DDNS_USERNAME: 'bench',
   INFOMANIAK_DDNS_PASSWORD: 'bench-password',
   DDNS_SERVER: `http://127.0.0.1:${provider.address().port}`,
-  DDNS_ENABLE_IPV6: 'true',
   DDNS_IP_SOURCES_V4: `http://127.0.0.1:${echo4.address().port}/`,
   DDNS_IP_SOURCES_V6: `http://[::1]:${echo6.address().port}/`,
-}
-// The default config location must not exist for this benchmark: env only, like a systemd unit with Environment=.
-rmSync(env.HOMEOPS_CONFIG, {force: true})
-delete env.HOMEOPS_CONFIG
+  ...extra,
+})
+const ddclientConf = join(dir, 'ddclient.conf')
+writeFileSync(
+  ddclientConf,
+  [
+    'daemon=0',
+    'syslog=no',
+    'ssl=no',
+    `cache=${join(dir, 'ddclient.cache')}`,
+    `pid=${join(dir, 'ddclient.pid')}`,
+    `use=web, web=http://127.0.0.1:${echo4.address().port}/`,
+    'protocol=dyndns2',
+    `server=127.0.0.1:${provider.address().port}`,
+    'login=bench',
+    'password=bench-password',
+    'ddclient.example.org',
+    '',
+  ].join('\n'),
+)
+chmodSync(ddclientConf, 0o600)
 
-// The CLI runs as a child while our event loop stays free to answer it.
-function runAsync(args, extraEnv = {}) {
-  const started = process.hrtime.bigint()
+/** One run under GNU time: {code, cpuMs, rssKiB, out}. Our event loop stays free to answer it. */
+function measured(command, args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: {...env, XDG_CONFIG_HOME: dir, ...extraEnv},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(TIME, ['-f', '@@%U %S %M', command, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
     let out = ''
+    let err = ''
     child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('error', reject)
     child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6
-      if (code !== 0) reject(new Error(`homeops ${args.join(' ')} exited ${code}\n${out}`))
-      else resolve(ms)
+      const m = /@@([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err)
+      if (!m) return reject(new Error(`no timing from ${command}: ${err}`))
+      resolve({code, cpuMs: (Number(m[1]) + Number(m[2])) * 1000, rssKiB: Number(m[3]), out: out + err})
     })
   })
 }
 
+const homeops = (extra) => measured(process.execPath, [cli, 'ddns', 'update'], homeopsEnv(extra))
+const ddclient = () => measured(ddclientPath, ['-file', ddclientConf, '-foreground', '-daemon=0'], baseEnv)
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 
 try {
-  await runAsync(['ddns', 'update']) // first run: sends one update per family
+  // Request counts, both families: the first run sends one update per family, an unchanged run none.
+  const first = await homeops({DDNS_ENABLE_IPV6: 'true'})
+  if (first.code !== 0) throw new Error(`first homeops run exited ${first.code}\n${first.out}`)
   const firstRun = {...counts}
   counts.v4 = counts.v6 = counts.provider = 0
-  await runAsync(['ddns', 'update']) // the no-change case whose requests we count
+  await homeops({DDNS_ENABLE_IPV6: 'true'})
   const noChange = {...counts}
-  await runAsync(['--version']) // warm the file cache
-  // The same record from a YAML config file instead of the environment (adds the YAML parser).
-  const configFile = join(dir, 'config.yaml')
-  writeFileSync(
-    configFile,
-    `ddns:\n  ipv6: true\n  records:\n    - {name: home.example.org, provider: infomaniak, hostname: home.example.org, username: bench, password: bench-password}\n`,
-  )
-  const fileEnv = {
-    HOMEOPS_CONFIG: configFile,
-    INFOMANIAK_DDNS_HOSTNAME: '',
-    INFOMANIAK_DDNS_USERNAME: '',
-    INFOMANIAK_DDNS_PASSWORD: '',
+
+  // CPU and memory, IPv4 only for both tools (ddclient's `use=web` is IPv4): one echo request, no provider request.
+  const warm = await ddclient()
+  if (warm.code !== 0 || !/good|SUCCESS/i.test(warm.out + held.get('ddclient.example.org/4'))) {
+    throw new Error(`ddclient's first run failed (exit ${warm.code})\n${warm.out}`)
   }
-  const update = []
-  const updateFile = []
-  const version = []
+  await homeops()
+  counts.provider = 0
+  const rows = {homeops: [], ddclient: [], node: []}
   for (let i = 0; i < RUNS; i++) {
-    version.push(await runAsync(['--version']))
-    update.push(await runAsync(['ddns', 'update']))
-    updateFile.push(await runAsync(['ddns', 'update'], fileEnv))
+    const d = await ddclient()
+    const h = await homeops()
+    const n = await measured(process.execPath, ['-e', '0'], baseEnv)
+    if (d.code !== 0 || h.code !== 0) throw new Error(`a run failed: ddclient ${d.code}, homeops ${h.code}\n${h.out}`)
+    rows.ddclient.push(d)
+    rows.homeops.push(h)
+    rows.node.push(n)
   }
+  const stats = (list) => ({
+    cpuMsMean: round(mean(list.map((r) => r.cpuMs))),
+    cpuMsMedian: round(median(list.map((r) => r.cpuMs))),
+    peakRssMiB: round(Math.max(...list.map((r) => r.rssKiB)) / 1024),
+  })
   const result = {
     bench: 'ddns',
     runs: RUNS,
     firstRunRequests: {detectionV4: firstRun.v4, detectionV6: firstRun.v6, provider: firstRun.provider},
     noChangeRequests: {detectionV4: noChange.v4, detectionV6: noChange.v6, provider: noChange.provider},
-    medianMs: {
-      ddnsUpdateNoChange: Math.round(median(update)),
-      ddnsUpdateNoChangeConfigFile: Math.round(median(updateFile)),
-      version: Math.round(median(version)),
-    },
-    ratio: Math.round((median(update) / median(version)) * 100) / 100,
-    ratioConfigFile: Math.round((median(updateFile) / median(version)) * 100) / 100,
-    targets: {detectionPerFamily: 1, provider: 0, ratio: 1.5},
+    providerRequestsDuringTimedRuns: counts.provider,
+    homeops: stats(rows.homeops),
+    ddclient: stats(rows.ddclient),
+    bareNode: stats(rows.node),
+    targets: {cpuRatio: 2, peakRssMiB: 40},
   }
-  result.ok =
-    noChange.v4 === 1 && noChange.v6 === 1 && noChange.provider === 0 && firstRun.provider === 2 && result.ratio <= 1.5
+  result.cpuRatio = round(result.homeops.cpuMsMean / result.ddclient.cpuMsMean, 2)
+  result.rssRatio = round(result.homeops.peakRssMiB / result.ddclient.peakRssMiB, 2)
+  const requestsOk =
+    noChange.v4 === 1 &&
+    noChange.v6 === 1 &&
+    noChange.provider === 0 &&
+    firstRun.provider === 2 &&
+    counts.provider === 0
+  result.ok = requestsOk && result.cpuRatio <= 2 && result.homeops.peakRssMiB <= 40
   console.log(
-    `ddns no-change update: ${noChange.v4} IPv4 + ${noChange.v6} IPv6 detection requests, ${noChange.provider} provider requests (first run: ${firstRun.provider})`,
+    `requests: unchanged run ${noChange.v4} IPv4 + ${noChange.v6} IPv6 detection, ${noChange.provider} provider (first run: ${firstRun.provider} provider)`,
   )
   console.log(
-    `ddns no-change update: median ${result.medianMs.ddnsUpdateNoChange} ms vs homeops --version ${result.medianMs.version} ms = ${result.ratio}x (target <= 1.5x, ${RUNS} runs each)`,
+    `CPU per unchanged run: homeops ${result.homeops.cpuMsMean} ms, ddclient ${result.ddclient.cpuMsMean} ms = ${result.cpuRatio}x (goal <= 2x); bare node ${result.bareNode.cpuMsMean} ms`,
   )
   console.log(
-    `ddns no-change update, record in a config file: median ${result.medianMs.ddnsUpdateNoChangeConfigFile} ms = ${result.ratioConfigFile}x`,
+    `peak RSS: homeops ${result.homeops.peakRssMiB} MiB, ddclient ${result.ddclient.peakRssMiB} MiB = ${result.rssRatio}x (goal <= 40 MiB); bare node ${result.bareNode.peakRssMiB} MiB`,
   )
   console.log(JSON.stringify(result))
+  if (!result.ok) console.error('ddns bench: goal missed')
   process.exitCode = result.ok ? 0 : 1
 } finally {
   for (const s of [echo4, echo6, provider]) s.close()

@@ -1,5 +1,15 @@
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
@@ -261,43 +271,47 @@ describe('locks: a stale lock never blocks, a live holder gives exit 5', () => {
     DDNS_IP_SOURCES_V4: 'http://127.0.0.1:9/',
     DDNS_REQUEST_TIMEOUT: '2',
   })
-  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  const startOf = (pid: number) => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!
-  }
+  const bootedAt = Date.now() - Number.parseFloat(readFileSync('/proc/uptime', 'utf8')) * 1000
 
-  async function withLock(text: (pid: number) => string, holder?: string[]) {
+  /** A ddns.lock naming `holder`'s pid (or pid 1), written at `writtenAt` (default now), then `ddns update`. */
+  async function withLock(options: {holder?: string[]; writtenAt?: number}) {
     const {stateDir, env} = fresh()
     mkdirSync(stateDir)
-    const child = holder ? spawn(holder[0]!, holder.slice(1), {stdio: 'ignore'}) : undefined
+    const child = options.holder ? spawn(options.holder[0]!, options.holder.slice(1), {stdio: 'ignore'}) : undefined
     try {
       if (child) await new Promise((resolve) => child.once('spawn', resolve))
+      const pid = child?.pid ?? 1
       const lock = join(stateDir, 'ddns.lock')
-      writeFileSync(lock, text(child?.pid ?? 1))
+      writeFileSync(lock, `${pid}\n`)
+      if (options.writtenAt) utimesSync(lock, options.writtenAt / 1000, options.writtenAt / 1000)
       const result = await runCli(['ddns', 'update'], {env: ddnsEnv(env), timeoutMs: BOUND_MS})
-      return {result, lock, pid: child?.pid ?? 1}
+      return {result, lock, pid}
     } finally {
       child?.kill()
     }
   }
 
-  it('takes over the lock of a live pid from another boot (a stale lock after a reboot)', async () => {
-    const {result, lock} = await withLock(() => `1\nboot 00000000-0000-0000-0000-000000000000\nstart 1\n`)
+  it('takes over a lock written before this boot naming a live pid (a stale lock after a reboot)', async () => {
+    const {result, lock} = await withLock({writtenAt: bootedAt - 3_600_000})
     expect(result.code, result.stderr).toBe(3)
+    expect(result.stderr).not.toContain('another homeops ddns run')
     expect(existsSync(lock)).toBe(false)
   })
 
-  it('takes over the lock of a live process that is not homeops', async () => {
-    const {result} = await withLock((pid) => `${pid}\nboot ${bootId}\nstart ${startOf(pid)}\n`, ['sleep', '30'])
+  it('takes over a lock naming pid 1, a live process that is not homeops', async () => {
+    // pid 1 is the host's or container's init here; were it node, it could be homeops itself.
+    expect(readFileSync('/proc/1/comm', 'utf8')).not.toMatch(/^node/)
+    const {result} = await withLock({})
     expect(result.code, result.stderr).toBe(3)
   })
 
-  it('exits 5 naming the pid while that very homeops process holds it', async () => {
-    const {result, pid} = await withLock(
-      (pid) => `${pid}\nboot ${bootId}\nstart ${startOf(pid)}\n`,
-      [process.execPath, '-e', 'setTimeout(() => {}, 30000)'],
-    )
+  it('takes over a lock whose pid was reused after it was written', async () => {
+    const {result} = await withLock({holder: ['sleep', '30'], writtenAt: Date.now() - 120_000})
+    expect(result.code, result.stderr).toBe(3)
+  })
+
+  it('exits 5 naming the pid while the homeops process that wrote it runs', async () => {
+    const {result, pid} = await withLock({holder: [process.execPath, '-e', 'setTimeout(() => {}, 30000)']})
     expect(result.code).toBe(5)
     expect(result.stderr).toContain(`another homeops ddns run is running (pid ${pid}`)
   })

@@ -259,6 +259,30 @@ describe('DNS rebinding and bad settings', () => {
     expect((await rawRequest(port, 'GET', '/api/modes', `localhost:${port}`)).status).toBe(200)
   })
 
+  it('refuses a page served from a name that resolves to 127.0.0.1 (Chromium, rebinding simulated by the resolver)', async () => {
+    const rebinding = await launchChromium(['--host-resolver-rules=MAP rebind.attacker.test 127.0.0.1'])
+    try {
+      const page = await rebinding.newPage()
+      const base = `http://rebind.attacker.test:${serve.port}`
+      const response = await page.goto(`${base}/`)
+      expect(response?.status()).toBe(421)
+      // The page's own script (same origin as far as the browser knows) cannot read or change anything either.
+      const statuses = await page.evaluate(async () => {
+        const read = await fetch('/monitor/settings')
+        const write = await fetch('/monitor/settings', {
+          method: 'POST',
+          headers: {'content-type': 'application/json'},
+          body: JSON.stringify({auth_enabled: true}),
+        })
+        return [read.status, write.status]
+      })
+      expect(statuses).toEqual([421, 421])
+      expect(existsSync(settingsFile('serve'))).toBe(false)
+    } finally {
+      await rebinding.close()
+    }
+  })
+
   it('answers 400 to an allow-list entry BlockList would abort on, and keeps serving', async () => {
     for (const bad of [
       '127.0.0.1/-0',

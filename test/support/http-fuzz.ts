@@ -170,8 +170,15 @@ export function generateRequest(random: () => number, target: FuzzTarget): FuzzR
     complete = false
   }
   const head = parts.join(eol) + eol + eol
+  // Sometimes a second, pipelined request on the same connection: valid, or garbage after a good one.
+  const pipelined = chance(0.05)
+    ? Buffer.from(
+        chance(0.5) ? `GET /health HTTP/1.1\r\nHost: ${target.host}\r\n\r\n` : 'GARBAGE /\u0000 HTTP/7\r\n\r\n',
+        'latin1',
+      )
+    : Buffer.alloc(0)
   return {
-    bytes: Buffer.concat([Buffer.from(head, 'latin1'), body]),
+    bytes: Buffer.concat([Buffer.from(head, 'latin1'), body, pipelined]),
     complete,
     label: JSON.stringify(head.length > 400 ? `${head.slice(0, 120)}…${head.slice(-280)}` : head),
   }

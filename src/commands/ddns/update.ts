@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {HomeopsCommand} from '../../cli/homeops-command.js'
-import type {DdnsRunReport, RecordReport} from '../../lib/ddns/updater.js'
-import {type Tone, renderTable} from '../../lib/ui/terminal.js'
+import type {DdnsRunReport} from '../../lib/ddns/updater.js'
 
 export default class DdnsUpdate extends HomeopsCommand<DdnsRunReport> {
   static override summary = 'Update dynamic DNS records once (for systemd timers and cron)'
@@ -44,7 +43,7 @@ Exit codes (with several records the most severe wins: 4 > 3 > 1 > 0):
     checkDdnsConfig(context.config.ddns) // a config error exits 2 before anything is locked or created
     if (!flags['dry-run']) await context.lock('ddns')
     const report = await runPass(context, {force: flags.force, dryRun: flags['dry-run'], records: flags.record})
-    this.render(report)
+    await this.render(report)
     process.exitCode = report.exitCode
     return report
   }
@@ -53,23 +52,9 @@ Exit codes (with several records the most severe wins: 4 > 3 > 1 > 0):
     return Boolean(this.globalFlags['log-level'] || this.globalFlags.debug || process.env.HOMEOPS_LOG_LEVEL)
   }
 
-  private render(report: DdnsRunReport): void {
+  private async render(report: DdnsRunReport): Promise<void> {
     if (this.jsonEnabled()) return
-    const tone = (r: RecordReport): Tone =>
-      r.exitCode === 4 || r.exitCode === 1 ? 'bad' : r.exitCode === 3 ? 'warn' : r.action === 'sent' ? 'ok' : 'plain'
-    this.print(
-      renderTable(
-        this.terminal,
-        [
-          {header: 'record', value: (r: RecordReport) => r.record},
-          {header: 'family', value: (r) => (r.family === 'ipv4' ? 'IPv4' : 'IPv6')},
-          {header: 'address', value: (r) => r.detectedIp ?? '-'},
-          {header: 'action', value: (r) => r.action, tone},
-          {header: 'detail', value: (r) => r.message},
-        ],
-        report.records,
-      ),
-    )
-    if (report.dryRun) this.print(this.paint('muted', 'dry run: nothing was sent and nothing was recorded'))
+    const {renderRunReport} = await import('../../lib/ddns/render.js')
+    this.print(renderRunReport(this.terminal, report))
   }
 }

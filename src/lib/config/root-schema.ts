@@ -44,6 +44,14 @@ export const configSchema = obj({
         "names this server is reached by (Host header; DNS rebinding guard): IP literals, localhost, the listen host and this machine's names are always accepted; `*.example.org` for subdomains",
     }),
     accessLog: bool({description: 'one log line per request (default: on when stderr is not a terminal)'}),
+    allowNoModes: bool({
+      default: false,
+      description: 'accept a reload (SIGHUP) of a file that enables no mode; refused otherwise, as a likely mistake',
+    }),
+    allowNoApiKey: bool({
+      default: false,
+      description: 'accept a reload (SIGHUP) of a file without serve.apiKey while one is in use; refused otherwise',
+    }),
   }),
   ddns: ddnsSchema,
   images: imagesSchema,

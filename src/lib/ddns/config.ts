@@ -1,6 +1,7 @@
 import {LOG_LEVELS} from '../log/logger.js'
 import {array, bool, list, num, obj, oneOf, str} from '../config/schema.js'
 
+import {notifierSchema} from '../images/config.js'
 import {DDNS_PROVIDER_NAMES} from './providers/registry.js'
 
 export type {DdnsProviderName} from './providers/registry.js'
@@ -85,6 +86,17 @@ export const ddnsSchema = obj({
     description: 'how many sources must give the same address',
   }),
   records: array(ddnsRecordSchema),
+  notifiers: array(notifierSchema, {
+    description: 'notified when a record changes address, is blocked, or fails notifyAfterFailures runs',
+  }),
+  notifyAfterFailures: num({
+    default: 3,
+    min: 0,
+    max: 1000,
+    integer: true,
+    env: ['DDNS_NOTIFY_AFTER_FAILURES'],
+    description: 'notify once when a record has failed this many runs in a row; 0 = never',
+  }),
   // The original single-record tool: these form one implicit Infomaniak record.
   hostname: str({env: ['INFOMANIAK_DDNS_HOSTNAME']}),
   username: str({env: ['INFOMANIAK_DDNS_USERNAME']}),

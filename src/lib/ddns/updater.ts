@@ -276,6 +276,12 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
     records: work.map((w) => w.report),
   }
   for (const w of work) logRecord(context, w.report)
+  if (!options.dryRun && ddns.notifiers.length > 0) {
+    const {ddnsNotices, sendDdnsNotices} = await import('./notices.js')
+    const failures = (name: string, family: 'ipv4' | 'ipv6') =>
+      store.state(name, family === 'ipv4' ? 4 : 6)?.failures ?? 0
+    await sendDdnsNotices(context, ddnsNotices(report.records, failures, ddns.notifyAfterFailures))
+  }
   return report
 }
 

@@ -313,7 +313,7 @@ export function sanitizeAnswer(
       if (!wanted || !chain.includes(owner.wire)) continue
     } else {
       // Authority: the zone's SOA or NS for the last name of the chain (and proofs when DO).
-      const ofChain = last === owner.wire || last.endsWith(owner.wire) || owner.wire === '\0'
+      const ofChain = last.endsWith(owner.wire) // the name itself or an ancestor (the root included)
       const wanted = r.type === TYPE.SOA || r.type === TYPE.NS || (options.dnssecOk && DNSSEC_TYPES.has(r.type))
       if (!wanted || !(ofChain || DNSSEC_TYPES.has(r.type))) continue
     }

@@ -201,7 +201,8 @@ export class DnsServer {
   private sinks(data: ZoneData): NativeSinks {
     let size = 0
     for (const [name, entry] of data.names) if (entry.sink) size += name.length + 4
-    const names = Buffer.allocUnsafe(size)
+    // Not from the pool: the native threads read the names in place for as long as this table serves.
+    const names = Buffer.allocUnsafeSlow(size)
     let o = 0
     for (const [name, entry] of data.names) {
       if (!entry.sink) continue

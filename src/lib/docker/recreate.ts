@@ -1,11 +1,15 @@
+import {join} from 'node:path'
+
 import type Dockerode from 'dockerode'
 
-import {HomeopsError, OperationError, UserError, errorMessage} from '../errors.js'
+import {HomeopsError, OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
+import {type Lock, acquireLock} from '../state/lock.js'
 import {sleep} from '../time/sleep.js'
 import type {Docker} from './client.js'
 import {type RegistryAuth, pullImage} from './pull.js'
 import {type SelfIdentity, isSelfContainer, selfIdentity} from './self.js'
+import type {UpdateJournal, UpdateStep} from './update-journal.js'
 
 export interface RecreateOptions {
   /** New image reference; default: the container's own reference, re-pulled. */
@@ -21,6 +25,19 @@ export interface RecreateOptions {
   stableMs?: number
   /** Who "self" is (default: detected from /proc and the hostname); for tests. */
   self?: SelfIdentity
+  /**
+   * The state directory: the update holds `container-NAME.lock` there, so two
+   * processes (`monitor update`, `images update`, `serve`) never recreate one
+   * container at once (the second gets exit 5).
+   */
+  lockDir?: string
+  /** Where each step is recorded before it runs, so an interrupted update can be finished or rolled back. */
+  journal?: UpdateJournal
+  /**
+   * The container id the caller decided on (after its own pull and checks):
+   * when another update replaced it meanwhile, nothing is done (exit 3, run again).
+   */
+  expectId?: string
 }
 
 export interface RecreateResult {
@@ -77,6 +94,16 @@ export function swarmServiceOf(labels: Record<string, string> | undefined | null
   return labels?.[SWARM_SERVICE_LABEL] || undefined
 }
 
+/** Another update replaced the container while this one was getting ready; nothing was changed (exit 3). */
+export class ContainerReplacedError extends TransientError {
+  readonly code = 'update_in_progress'
+  constructor(readonly container: string) {
+    super(`"${container}" was replaced by another update while this one was getting ready; nothing was changed`, {
+      hint: `run the update again if "${container}" still needs it`,
+    })
+  }
+}
+
 const DEFAULT_HEALTH_TIMEOUT_MS = 60_000
 const DEFAULT_STABLE_MS = 2_000
 const POLL_MS = 250
@@ -95,7 +122,35 @@ export async function recreateContainer(
   nameOrId: string,
   options: RecreateOptions,
 ): Promise<RecreateResult> {
-  const info = await inspectOrNotFound(docker, nameOrId)
+  const first = await inspectOrNotFound(docker, nameOrId)
+  // The lock is on the name the update keeps: a container another update has just renamed aside
+  // (`NAME-homeops-old-<ms>`) is still NAME's.
+  const name = updateName(first.Name)
+  if (isSelfContainer(first.Id, options.self ?? selfIdentity())) throw new SelfUpdateError(name)
+  const lock = options.lockDir ? lockContainer(options.lockDir, name) : undefined
+  try {
+    // Read again under the lock: an update that just finished elsewhere may have replaced the container,
+    // and what the caller decided (the image to move to) was decided about the one it replaced.
+    const info = lock ? await inspectOrNotFound(docker, name) : first
+    const expected = options.expectId ?? first.Id
+    if (info.Id !== expected) throw new ContainerReplacedError(name)
+    return await recreateLocked(docker, info, options)
+  } finally {
+    lock?.release()
+  }
+}
+
+/** `/web-homeops-old-1712345678901` → `web`: the name an update keeps. */
+export function updateName(containerName: string): string {
+  return containerName.replace(/^\//, '').replace(/(-homeops-old-\d+)+$/, '')
+}
+
+/** The lock every group takes before recreating (or repairing) the container `name`. */
+export function lockContainer(lockDir: string, name: string): Lock {
+  return acquireLock(join(lockDir, `container-${name}.lock`), `update of container "${name}"`)
+}
+
+async function recreateLocked(docker: Docker, info: Info, options: RecreateOptions): Promise<RecreateResult> {
   const name = info.Name.replace(/^\//, '')
   const log = options.logger.child({container: name})
   if (isSelfContainer(info.Id, options.self ?? selfIdentity())) throw new SelfUpdateError(name)
@@ -104,6 +159,7 @@ export async function recreateContainer(
   if (info.HostConfig.AutoRemove) {
     throw new UserError(`cannot update "${name}": it was started with --rm and would vanish when stopped`)
   }
+  const journal = options.journal
 
   const previousImage = info.Config.Image
   const image = options.image ?? previousImage
@@ -131,17 +187,22 @@ export async function recreateContainer(
   let created: Dockerode.Container | undefined
   try {
     checkAborted(options.signal)
+    journal?.begin({name, containerId: info.Id, asideName, image, previousImage, wasRunning})
+    await pauseForTest('rename', log)
     log.info('renaming the current container aside', {aside: asideName})
     await old.rename({name: asideName})
     done.renamed = true
     if (wasRunning) {
+      await checkpoint(journal, name, 'stop', log)
       log.info('stopping the current container')
       await old.stop({t: (info.Config as {StopTimeout?: number}).StopTimeout ?? 10}).catch(ignoreNotModified)
       done.stopped = true
     }
     checkAborted(options.signal)
+    await checkpoint(journal, name, 'create', log)
     log.info('creating the new container', {image})
     created = await docker.createContainer({...body, name})
+    await checkpoint(journal, name, 'start', log, {newId: created.id})
     for (const [network, endpoint] of extraNetworks) {
       await docker.getNetwork(network).connect({Container: created.id, EndpointConfig: endpoint})
     }
@@ -154,10 +215,14 @@ export async function recreateContainer(
         log,
       })
     }
+    await checkpoint(journal, name, 'ready', log)
   } catch (error) {
     const reason = failureText(error)
     log.warn('update failed, rolling back', {error: reason})
     const rollbackProblems = await rollback({docker, old, created, name, asideName, done, wasRunning, log})
+    // A complete rollback closes the journal entry; an incomplete one is left for the next run to repair.
+    if (rollbackProblems.length === 0) journal?.finish(name)
+    else journal?.step(name, 'rollback')
     if (rollbackProblems.length > 0) {
       // What the user must know is where the old container is now: asked of the daemon, not assumed.
       const state = await describeContainer(old)
@@ -180,6 +245,7 @@ export async function recreateContainer(
   } catch (error) {
     log.warn('could not remove the previous container', {aside: asideName, error: dockerMessage(error)})
   }
+  journal?.finish(name)
   log.info('container updated', {image, id: created.id.slice(0, 12), previous: info.Id.slice(0, 12), imageId})
   return {name, previousId: info.Id, newId: created.id, previousImage, image}
 }
@@ -485,6 +551,30 @@ async function inspectOrNotFound(docker: Docker, nameOrId: string): Promise<Info
 
 function ignoreNotModified(error: unknown): void {
   if ((error as {statusCode?: number}).statusCode !== 304) throw error
+}
+
+async function checkpoint(
+  journal: UpdateJournal | undefined,
+  name: string,
+  step: UpdateStep,
+  log: Logger,
+  fields?: {newId?: string},
+): Promise<void> {
+  journal?.step(name, step, fields)
+  await pauseForTest(step, log)
+}
+
+/**
+ * The tests of interrupted updates set HOMEOPS_TEST_PAUSE_UPDATE_AT=STEP to
+ * hold the update right before STEP (after its journal entry), so they can
+ * SIGKILL the process there. Never set in use.
+ */
+function pauseForTest(step: UpdateStep, log: Logger): Promise<void> {
+  if (process.env.HOMEOPS_TEST_PAUSE_UPDATE_AT !== step) return Promise.resolve()
+  log.warn('update paused for a test', {step, pid: process.pid})
+  return new Promise(() => {
+    setInterval(() => {}, 60_000)
+  })
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {

@@ -8,8 +8,8 @@ import type {Agent, IncomingHttpHeaders} from 'node:http'
  * (`ddns/http.ts`). Never follows redirects (the caller decides what a 3xx
  * means), refuses (or cuts) answers longer than `maxBytes`, and has one
  * deadline for connect, headers and body. Network errors are thrown as node
- * raised them (with their errno `code`), so each caller words them for its own
- * service.
+ * raised them (with their errno `code`); callers word them with
+ * `describeNetworkError` (network-error.ts), the one vocabulary for all.
  */
 export interface NodeRequest {
   /** `http(s)://…` URL, or the path (with query) on `socketPath`. */

@@ -33,7 +33,20 @@ export interface HttpServerOptions {
    * for every route, so a mode's own key check (monitor's) does not refuse it.
    */
   serverKey?: () => string | undefined
+  /** Time limits in ms (tests shorten them). */
+  timeouts?: Partial<HttpTimeouts>
 }
+
+export interface HttpTimeouts {
+  /** From the connection (or the previous request) until the end of the headers. */
+  headers: number
+  /** The whole request, body included. */
+  request: number
+  /** An idle keep-alive connection. */
+  keepAlive: number
+}
+
+const TIMEOUTS: HttpTimeouts = {headers: 10_000, request: 30_000, keepAlive: 5_000}
 
 export interface RunningHttpServer {
   readonly address: ListenAddress
@@ -71,12 +84,13 @@ const CLIENT_ERROR_STATUS: Record<string, [number, string]> = {
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const hostPolicy: HostPolicy = {listenHost: options.listen.host, allowedHosts: options.allowedHosts}
+  const timeouts = {...TIMEOUTS, ...options.timeouts}
   const server = createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
-      requestTimeout: 30_000,
-      headersTimeout: 10_000,
-      connectionsCheckingInterval: 1000,
+      requestTimeout: timeouts.request,
+      headersTimeout: timeouts.headers,
+      connectionsCheckingInterval: Math.min(1000, timeouts.headers / 2),
     },
     (req, res) => {
       handle(options, hostPolicy, req, res).catch((error: unknown) => {
@@ -85,7 +99,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       })
     },
   )
-  server.keepAliveTimeout = 5_000
+  server.keepAliveTimeout = timeouts.keepAlive
   server.maxHeadersCount = MAX_HEADERS
   server.maxConnections = MAX_CONNECTIONS
   server.on('clientError', (error: Error & {code?: string}, socket: Duplex) => {

@@ -1,6 +1,7 @@
-import {OperationError, UserError, errorMessage} from '../errors.js'
+import {LockedError, OperationError, UserError, errorMessage} from '../errors.js'
 import type {Docker} from '../docker/client.js'
 import type {SelfIdentity} from '../docker/self.js'
+import type {UpdateJournal} from '../docker/update-journal.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {parseImageReference} from '../registry/reference.js'
@@ -33,6 +34,10 @@ export interface ApplyDeps {
   timeoutMs?: number
   /** Who "self" is (default: detected from /proc and the hostname); for tests. */
   self?: SelfIdentity
+  /** The state directory: the per-container update lock shared with `monitor update`. */
+  lockDir?: string
+  /** Records each step of a container update, so an interrupted one is repaired by the next run. */
+  journal?: UpdateJournal
 }
 
 /** What one update did: the history record, before it gets its id and time. */
@@ -173,7 +178,12 @@ export async function updateContainer(
   target: ApplyTarget,
   by: UpdateBy,
 ): Promise<ApplyOutcome> {
-  const {SelfUpdateError, recreateContainer} = await import('../docker/recreate.js')
+  const {ContainerReplacedError, SelfUpdateError, recreateContainer} = await import('../docker/recreate.js')
+  if (deps.journal && deps.lockDir && deps.journal.list().length > 0) {
+    // An update killed half-way leaves the container under its aside name: repair that first.
+    const {recoverInterruptedUpdates} = await import('../docker/update-recovery.js')
+    await recoverInterruptedUpdates(deps.docker, deps.journal, {lockDir: deps.lockDir, logger: deps.logger})
+  }
   let info
   try {
     info = await deps.docker.getContainer(nameOrId).inspect()
@@ -203,7 +213,8 @@ export async function updateContainer(
     by,
   }
   try {
-    const result = await recreateContainer(deps.docker, info.Id, {
+    const result = await recreateContainer(deps.docker, name, {
+      expectId: info.Id,
       image,
       pull: true,
       healthTimeoutMs: deps.timeoutMs ?? 120_000,
@@ -211,6 +222,8 @@ export async function updateContainer(
       signal: deps.signal,
       registryAuth: await registryAuthFor(deps.client, image),
       self: deps.self,
+      lockDir: deps.lockDir,
+      journal: deps.journal,
     })
     const created = await deps.docker.getContainer(result.newId).inspect()
     const newImage = await deps.docker
@@ -220,7 +233,9 @@ export async function updateContainer(
     outcome.newDigest = localDigestsFor(parseImageReference(image), newImage?.RepoDigests ?? [])[0] ?? null
     return outcome
   } catch (error) {
-    if (error instanceof UserError) throw error
+    // Another process is updating this container right now: nothing was done, nothing to record (exit 5).
+    if (error instanceof UserError || error instanceof LockedError || error instanceof ContainerReplacedError)
+      throw error
     // Nothing was touched: recorded as refused, not as a rollback that never happened.
     if (error instanceof SelfUpdateError) return {...outcome, result: 'refused', error: error.message}
     return {...outcome, result: 'rolled_back', error: errorMessage(error)}

@@ -345,13 +345,20 @@ async function applyTarget(
   }
   const lock = await context.lock('images')
   try {
-    const {docker} = await context.docker()
+    const [{docker}, db, {stateJournal}, {stateDir}] = await Promise.all([
+      context.docker(),
+      context.state(),
+      import('../docker/update-journal.js'),
+      import('../paths.js'),
+    ])
     const deps = {
       docker,
       client,
       logger: context.logger,
       signal: context.signal,
       timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
+      lockDir: stateDir(context.statePath),
+      journal: stateJournal(db),
     }
     const outcome =
       workload.kind === 'service'
@@ -411,7 +418,7 @@ export interface ApplyReport {
 export async function applyWorkloadUpdate(context: Context, request: ApplyRequest): Promise<ApplyReport> {
   const client = request.client ?? createRegistryClient(context)
   try {
-    const workload = findWorkload(await visibleWorkloads(context), request.workload)
+    const workload = await findWorkloadSettled(context, request.workload)
     const check = await checkOne(workload, {
       client,
       overrides: {mode: context.config.images.mode, strategy: context.config.images.strategy},
@@ -450,6 +457,30 @@ export async function applyWorkloadUpdate(context: Context, request: ApplyReques
     return {workload: workload.name, kind: workload.kind, action, outcome, check}
   } finally {
     if (!request.client) await client.close()
+  }
+}
+
+/**
+ * A container another process is updating right now is only aside for the moment: that is exit 5 (its lock),
+ * not "no such container"; one whose update was interrupted is repaired, then looked up again.
+ */
+async function findWorkloadSettled(context: Context, name: string): Promise<Workload> {
+  try {
+    return findWorkload(await visibleWorkloads(context), name)
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error
+    const [{docker}, db, {stateJournal}, {settleUpdateOf}, {stateDir}] = await Promise.all([
+      context.docker(),
+      context.state(),
+      import('../docker/update-journal.js'),
+      import('../docker/update-recovery.js'),
+      import('../paths.js'),
+    ])
+    const journal = stateJournal(db)
+    // No entry: perhaps an update finished between the listing and now; the second look tells.
+    if (journal.list().some((e) => e.name === name))
+      await settleUpdateOf(docker, journal, {lockDir: stateDir(context.statePath), logger: context.logger, name})
+    return findWorkload(await visibleWorkloads(context), name)
   }
 }
 

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {ContainerNotFoundError, SelfUpdateError, SwarmTaskError} from '../docker/recreate.js'
 import type {SelfIdentity} from '../docker/self.js'
-import {HomeopsError, UserError, errorMessage} from '../errors.js'
+import {HomeopsError, LockedError, UserError, errorMessage} from '../errors.js'
 import type {AccessPolicy} from '../http/access.js'
 import {type Handler, type HttpRequest, HttpError, type Router, json} from '../http/router.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
@@ -212,6 +212,12 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
         throw error
       }
       const svc = service
+      // An update killed with the previous process (SIGKILL, a crash) is finished or rolled back before serving.
+      await svc
+        .recoverInterrupted()
+        .catch((error: unknown) =>
+          context.logger.error('cannot repair interrupted container updates', {error: errorMessage(error)}),
+        )
       const rows = () =>
         svc.watcher
           .containers()
@@ -284,7 +290,10 @@ function updateError(error: unknown): HttpError {
   if (error instanceof SelfUpdateError) {
     return new HttpError(409, {error: 'self_update_blocked', message: error.message, updated: false})
   }
-  if (error instanceof HomeopsError && (error as {code?: string}).code === 'update_in_progress') {
+  if (
+    error instanceof LockedError ||
+    (error instanceof HomeopsError && (error as {code?: string}).code === 'update_in_progress')
+  ) {
     return new HttpError(409, {error: 'update_in_progress', message: error.message, updated: false})
   }
   const message = errorMessage(error)

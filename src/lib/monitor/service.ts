@@ -18,6 +18,8 @@ import {
   type RecreateResult,
 } from '../docker/recreate.js'
 import {type SelfIdentity, isSelfContainer, selfIdentity} from '../docker/self.js'
+import type {JournalEntry, UpdateJournal} from '../docker/update-journal.js'
+import type {RecoveryResult} from '../docker/update-recovery.js'
 import {
   type ContainerMetrics,
   ContainerWatcher,
@@ -131,6 +133,25 @@ export interface MonitorServiceOptions {
   version?: string
   /** The last `images check` result of each container (fresh ones only), read per listing. */
   storedChecks?: () => Map<string, StoredVersion>
+  /** The state directory, for the per-container update lock shared with `images update`. */
+  lockDir?: string
+  /** Records each step of an update, so an interrupted one is repaired by the next run. */
+  journal?: UpdateJournal
+}
+
+/** An update the journal knows about: running now in another process, or interrupted and not yet repaired. */
+export interface InterruptedUpdate {
+  name: string
+  /** The step it was about to take (see `docker/update-journal.ts`). */
+  step: string
+  pid: number
+  /** True while the process that started it is alive. */
+  running: boolean
+  aside_name: string
+  image: string
+  previous_image: string
+  started_at: string
+  updated_at: string
 }
 
 /**
@@ -284,6 +305,23 @@ export class MonitorService {
     }
   }
 
+  /** Updates the journal holds: interrupted ones (to be repaired by the next update or `serve`), or running elsewhere. */
+  interruptedUpdates(): InterruptedUpdate[] {
+    return (this.options.journal?.list() ?? []).map(describeEntry)
+  }
+
+  /** Finishes or rolls back every interrupted update (`docker/update-recovery.ts`). */
+  async recoverInterrupted(): Promise<RecoveryResult[]> {
+    const {journal, lockDir, docker, logger} = this.options
+    if (!journal || !lockDir || journal.list().length === 0) return []
+    const {recoverInterruptedUpdates} = await import('../docker/update-recovery.js')
+    const results = await recoverInterruptedUpdates(docker, journal, {lockDir, logger})
+    if (results.some((r) => r.outcome === 'finished' || r.outcome === 'rolled_back')) {
+      await this.watcher.refresh().catch(() => {})
+    }
+    return results
+  }
+
   /**
    * Pulls and, when the image changed (or `force`), recreates the container.
    * Throws `ContainerNotFoundError`, `SelfUpdateError`, `UpdateInProgressError`
@@ -294,12 +332,17 @@ export class MonitorService {
     options: {image?: string; force?: boolean; signal?: AbortSignal} = {},
   ): Promise<UpdateOutcome> {
     const {docker, logger} = this.options
+    // An update killed half-way leaves the container under its aside name: repair that first.
+    await this.recoverInterrupted()
     let info
     try {
-      info = await docker.getContainer(nameOrId).inspect()
+      info = await this.inspectForUpdate(nameOrId)
     } catch (error) {
-      if ((error as {statusCode?: number}).statusCode === 404) throw new ContainerNotFoundError(nameOrId)
-      throw new OperationError(`docker api error: ${dockerMessage(error)}`, {cause: error})
+      if (!(error instanceof ContainerNotFoundError) || !this.options.journal || !this.options.lockDir) throw error
+      // Not there: maybe renamed aside by an update running elsewhere right now (exit 5), or just interrupted.
+      const {settleUpdateOf} = await import('../docker/update-recovery.js')
+      await settleUpdateOf(docker, this.options.journal, {lockDir: this.options.lockDir, logger, name: nameOrId})
+      info = await this.inspectForUpdate(nameOrId)
     }
     const name = info.Name.replace(/^\//, '')
     if (isSelfContainer(info.Id, this.options.self ?? selfIdentity())) throw new SelfUpdateError(name)
@@ -327,13 +370,16 @@ export class MonitorService {
           container_id: info.Id,
         }
       }
-      const result: RecreateResult = await recreateContainer(docker, info.Id, {
+      const result: RecreateResult = await recreateContainer(docker, name, {
+        expectId: info.Id,
         image,
         pull: false,
         logger,
         signal: options.signal,
         healthTimeoutMs: this.options.healthTimeoutMs,
         self: this.options.self,
+        lockDir: this.options.lockDir,
+        journal: this.options.journal,
       })
       this.updates.invalidate(info.Config.Image)
       this.updates.invalidate(image)
@@ -349,6 +395,15 @@ export class MonitorService {
       }
     } finally {
       this.updating.delete(info.Id)
+    }
+  }
+
+  private async inspectForUpdate(nameOrId: string) {
+    try {
+      return await this.options.docker.getContainer(nameOrId).inspect()
+    } catch (error) {
+      if ((error as {statusCode?: number}).statusCode === 404) throw new ContainerNotFoundError(nameOrId)
+      throw new OperationError(`docker api error: ${dockerMessage(error)}`, {cause: error})
     }
   }
 
@@ -410,6 +465,27 @@ export class MonitorService {
       this.repoDigests.set(imageId, found)
     }
     return found
+  }
+}
+
+function describeEntry(entry: JournalEntry): InterruptedUpdate {
+  let running = false
+  try {
+    process.kill(entry.pid, 0)
+    running = true
+  } catch (error) {
+    running = (error as {code?: string}).code === 'EPERM'
+  }
+  return {
+    name: entry.name,
+    step: entry.step,
+    pid: entry.pid,
+    running,
+    aside_name: entry.asideName,
+    image: entry.image,
+    previous_image: entry.previousImage,
+    started_at: entry.startedAt,
+    updated_at: entry.updatedAt,
   }
 }
 
@@ -551,7 +627,12 @@ export async function openMonitorService(
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
-  const registry = await registryAccess(config, context.logger, {version: context.version, signal: context.signal})
+  const [registry, db, {stateJournal}, {stateDir}] = await Promise.all([
+    registryAccess(config, context.logger, {version: context.version, signal: context.signal}),
+    context.state(),
+    import('../docker/update-journal.js'),
+    import('../paths.js'),
+  ])
   const service = new MonitorService({
     docker,
     dockerAddress: address,
@@ -564,6 +645,8 @@ export async function openMonitorService(
     self: options.self,
     streams: options.streams,
     storedChecks: await storedChecksOf(context),
+    lockDir: stateDir(context.statePath),
+    journal: stateJournal(db),
   })
   context.onClose(() => service.stop())
   if (options.watch === false) return service

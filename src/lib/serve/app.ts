@@ -7,7 +7,15 @@ import {errorMessage} from '../errors.js'
 import {type AccessPolicy, enforceAccess, parseAllowList, writeAccess} from '../http/access.js'
 import {configuredHosts} from '../http/access-config.js'
 import {parseListen} from '../http/address.js'
-import {type Handler, type HttpRequest, HttpError, type RouteOptions, Router, json} from '../http/router.js'
+import {
+  type Handler,
+  type HttpRequest,
+  HttpError,
+  type RouteMatch,
+  type RouteOptions,
+  Router,
+  json,
+} from '../http/router.js'
 import {type RunningHttpServer, startHttpServer} from '../http/server.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
 import {DockerProbe, type DockerProbeResult} from '../docker/probe.js'
@@ -100,7 +108,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   })
   const load = options.loadMode ?? loadMode
   const root = options.webRoot ?? webRoot()
-  const router = new Router()
+  const router = new ServeRouter()
 
   // The order of the page: containers, images, ddns, swarm, dns.
   const order = Object.keys(MODE_TABLE) as Mode[]
@@ -117,18 +125,24 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       supervisor.add(name, {loadError: errorMessage(error)}, cfg)
       return
     }
-    const modeRouter = new GuardedRouter((handler, method, options) => guard(name, method, handler, options))
+    const modeRouter = new GuardedRouter((handler, method, options) => guard(name, mode, method, handler, options))
     try {
       mode.routes?.(modeRouter)
     } catch (error) {
       supervisor.add(name, {loadError: `registering its routes failed: ${errorMessage(error)}`}, cfg)
       return
     }
-    router.mount(modeRouter, `/${name}`)
+    // One synchronous step: from here on `/<name>/…` reaches this instance and no other.
+    router.setMode(name, modeRouter)
     supervisor.add(name, mode, cfg)
   }
 
-  function guard(name: Mode, method: string, handler: Handler, options?: RouteOptions): Handler {
+  async function removeMode(name: Mode): Promise<void> {
+    await supervisor.remove(name)
+    router.setMode(name, undefined)
+  }
+
+  function guard(name: Mode, mode: ServiceMode, method: string, handler: Handler, options?: RouteOptions): Handler {
     const write = method !== 'GET' && method !== 'HEAD'
     return async (request) => {
       const started = performance.now()
@@ -139,7 +153,9 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
         const own = options?.access
         const order = own?.apiKey?.() !== undefined ? [own, shared] : [shared, own]
         for (const p of order) if (p) enforceAccess(p, request)
-        if (!supervisor.has(name)) throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
+        // A route of an instance that was disabled (and perhaps replaced by a new one) never reaches it.
+        if (supervisor.mode(name) !== mode)
+          throw new HttpError(404, {error: 'not_found', reason: `mode ${name} is not enabled`})
         if (!supervisor.routable(name)) {
           const s = supervisor.get(name)!
           throw new HttpError(503, {error: 'mode_unavailable', mode: name, state: s.state, detail: s.detail})
@@ -284,6 +300,11 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
         logger.error('configuration reload failed, keeping the running configuration', {error: errorMessage(error)})
         return false
       }
+      const refusal = reloadRefusal(config, next, supervisor.names(), wanted(next))
+      if (refusal) {
+        logger.error('configuration reload refused, keeping the running configuration', refusal)
+        return false
+      }
       const previous = config
       config = next
       if (next.serve.listen !== previous.serve.listen && !options.listen) {
@@ -300,7 +321,7 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
       const target = new Set(wanted(next))
       const work: Promise<unknown>[] = []
       for (const name of supervisor.names() as Mode[]) {
-        if (!target.has(name)) work.push(supervisor.remove(name))
+        if (!target.has(name)) work.push(removeMode(name))
         else if (sharedChanged || JSON.stringify(next[name]) !== JSON.stringify(previous[name]))
           work.push(supervisor.restart(name, next))
       }
@@ -343,6 +364,34 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   }
 }
 
+/**
+ * Why a reloaded configuration must not replace the running one, or undefined.
+ * A file emptied or truncated by mistake (an editor, a failed deploy) would
+ * otherwise stop every mode, or open every action to anyone who can reach the
+ * port; the file has to say so explicitly (`serve.allowNoModes`,
+ * `serve.allowNoApiKey`). Never refused: what was already so (no modes, no key).
+ */
+export function reloadRefusal(
+  previous: HomeopsConfig,
+  next: HomeopsConfig,
+  running: string[],
+  wanted: string[],
+): {reason: string; hint: string} | undefined {
+  if (running.length > 0 && wanted.length === 0 && !next.serve.allowNoModes) {
+    return {
+      reason: `the new configuration enables no mode: it would stop ${running.sort().join(', ')}`,
+      hint: 'set serve.allowNoModes: true in the file to run only the web UI, /health and /metrics',
+    }
+  }
+  if (previous.serve.apiKey && !next.serve.apiKey && !next.serve.allowNoApiKey) {
+    return {
+      reason: 'the new configuration has no serve.apiKey: actions would no longer need a key',
+      hint: 'set serve.allowNoApiKey: true in the file to drop the key on purpose',
+    }
+  }
+  return undefined
+}
+
 /** `3/4 modes up; down: dns (bind EADDRINUSE)` — systemd STATUS= and the ready log line. */
 export function statusLine(statuses: ModeStatus[]): string {
   if (statuses.length === 0) return 'no modes enabled'
@@ -380,6 +429,30 @@ function accessPolicies(current: () => HomeopsConfig): Policies {
       const entries = current().serve.allowedIps
       if (entries.length > 0) parseAllowList(entries, 'serve.allowedIps')
     },
+  }
+}
+
+/**
+ * serve's router: its own routes, plus one router per mode under `/<mode>`,
+ * swapped as a whole when a mode is enabled, disabled or replaced on reload, so
+ * a path can only ever reach the instance that is running now.
+ */
+class ServeRouter extends Router {
+  private readonly modes = new Map<string, Router>()
+
+  setMode(name: string, router: Router | undefined): void {
+    if (router) this.modes.set(name, router)
+    else this.modes.delete(name)
+  }
+
+  override match(method: string, path: string): RouteMatch {
+    const [, first = '', ...rest] = path.split('/')
+    const mode = this.modes.get(first)
+    if (mode) {
+      const found = mode.match(method, `/${rest.join('/')}`)
+      if (found.kind !== 'not-found') return found
+    }
+    return super.match(method, path)
   }
 }
 

@@ -8,57 +8,46 @@ export interface Lock {
   release(): void
 }
 
-/** Who holds a lock: the pid, and (Linux) the boot and the process start time that make the pid unambiguous. */
-export interface LockHolder {
-  pid: number
-  bootId?: string
-  /** Field 22 of `/proc/<pid>/stat`: clock ticks since boot when the process started. */
-  startTime?: string
-}
-
-export interface LockOptions {
-  /** `/proc` (tests point it elsewhere). */
-  procRoot?: string
-}
-
 /**
- * An exclusive lock file naming its holder: the pid, the boot id and the
- * process start time, written completely before the file appears (written
- * beside it, then hard-linked into place, which fails if the lock exists), so
- * two processes cannot both win and nobody ever reads a half-written lock.
+ * An exclusive lock file holding the owner's pid (only the pid, as always:
+ * scripts and older versions read it), written completely before it appears
+ * (written beside it, then hard-linked into place, which fails if the lock
+ * exists), so two processes cannot both win and nobody reads a half-written
+ * lock. Lock files are 0600. Locks are per scope (`swarm`, `ddns`, `images`)
+ * so a long reconcile does not hold up the ddns timer.
  *
- * A lock is held only while that exact process lives: same boot, same start
- * time, and a node/homeops process. A pid reused after a reboot or by an
- * unrelated program (a stale lock) is taken over; a genuine holder gives exit
- * 5 with its pid. Locks are per scope (`swarm`, `ddns`, `images`) so a long
- * reconcile does not hold up the ddns timer. Lock files are 0600.
+ * A pid alone is ambiguous after a reboot or once reused, so the holder is the
+ * pid at the time the lock was written (its mtime): a lock is held only by a
+ * live process that started during this boot before the lock was written, and
+ * that is homeops (node) or was started just before the lock appeared (a
+ * launcher). A lock from a previous boot, naming a pid reused since, or naming
+ * a long-running program that is not homeops (pid 1 after a reboot) is taken
+ * over; a genuine holder gives exit 5 with its pid.
  */
 const heldHere = new Set<string>()
 
-export function acquireLock(path: string, what: string, options: LockOptions = {}): Lock {
-  const proc = options.procRoot ?? '/proc'
+export function acquireLock(path: string, what: string): Lock {
   // In `homeops serve` one process runs several modes: the file alone cannot tell two holders apart.
   if (heldHere.has(path)) {
     throw new LockedError(`another ${what} is running in this process (pid ${process.pid}, lock ${path})`, process.pid)
   }
-  const me = describeProcess(process.pid, proc)
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (create(path, formatHolder(me))) {
+    if (create(path, `${process.pid}\n`)) {
       heldHere.add(path)
       return {
         path,
         release() {
           heldHere.delete(path)
           const text = readLockText(path)
-          if (text !== undefined && parseHolder(text)?.pid === process.pid) removeIfUnchanged(path, text)
+          if (text !== undefined && parsePid(text) === process.pid) removeIfUnchanged(path, text)
         },
       }
     }
     checkRegular(path)
     const text = readLockText(path)
-    const holder = text === undefined ? undefined : parseHolder(text)
-    if (holder !== undefined && holder.pid !== process.pid && holds(holder, proc, writtenAt(path))) {
-      throw new LockedError(`another ${what} is running (pid ${holder.pid}, lock ${path})`, holder.pid, {
+    const holder = text === undefined ? undefined : parsePid(text)
+    if (holder !== undefined && holder !== process.pid && holds(holder, writtenAt(path))) {
+      throw new LockedError(`another ${what} is running (pid ${holder}, lock ${path})`, holder, {
         hint: 'wait for it to finish; the lock is released when it exits',
       })
     }
@@ -146,25 +135,9 @@ function checkRegular(path: string): void {
   })
 }
 
-export function formatHolder(holder: LockHolder): string {
-  const lines = [String(holder.pid)]
-  if (holder.bootId) lines.push(`boot ${holder.bootId}`)
-  if (holder.startTime) lines.push(`start ${holder.startTime}`)
-  return lines.join('\n') + '\n'
-}
-
-/** The first line is the pid (the only line in locks of older versions). */
-export function parseHolder(text: string): LockHolder | undefined {
-  const [first, ...rest] = text.split('\n')
-  const pid = Number.parseInt(first!.trim(), 10)
-  if (!Number.isInteger(pid) || pid <= 0) return undefined
-  const holder: LockHolder = {pid}
-  for (const line of rest) {
-    const [key, value] = line.trim().split(/\s+/, 2)
-    if (key === 'boot' && value) holder.bootId = value
-    if (key === 'start' && value) holder.startTime = value
-  }
-  return holder
+function parsePid(text: string): number | undefined {
+  const pid = Number.parseInt(text.split('\n', 1)[0]!.trim(), 10)
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined
 }
 
 function readLockText(path: string): string | undefined {
@@ -175,74 +148,55 @@ function readLockText(path: string): string | undefined {
   }
 }
 
-/** This process, or another one, as `/proc` shows it now. */
-export function describeProcess(pid: number, proc = '/proc'): LockHolder {
-  return {pid, bootId: readProc(`${proc}/sys/kernel/random/boot_id`)?.trim(), startTime: startTimeOf(pid, proc)}
-}
-
-function startTimeOf(pid: number, proc: string): string | undefined {
-  const stat = readProc(`${proc}/${pid}/stat`)
-  if (stat === undefined) return undefined
-  // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so count fields after the last `)`.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return fields[22 - 3]
-}
-
-function commandOf(pid: number, proc: string): string | undefined {
-  const cmdline = readProc(`${proc}/${pid}/cmdline`)
-  const comm = readProc(`${proc}/${pid}/comm`)?.trim()
-  if (cmdline === undefined && comm === undefined) return undefined
-  return `${comm ?? ''} ${(cmdline ?? '').split('\0').join(' ')}`
-}
-
-function readProc(path: string): string | undefined {
+function writtenAt(path: string): number | undefined {
   try {
-    return readBoundedText(path, {maxBytes: 64 * 1024})
+    return lstatSync(path).mtimeMs
   } catch {
     return undefined
   }
-}
-
-/**
- * True when `holder` still holds the lock. A lock naming its boot and start
- * time: that very process, alive, running node/homeops. A lock of an older
- * version (pid only): the pid is alive, the file was written during this boot
- * and the process started before it was written (not a pid reused since).
- */
-function holds(holder: LockHolder, proc: string, mtimeMs: number | undefined): boolean {
-  if (!isAlive(holder.pid)) return false
-  const bootId = readProc(`${proc}/sys/kernel/random/boot_id`)?.trim()
-  // Without /proc (not Linux) a live pid is all there is to go on.
-  if (bootId === undefined) return true
-  const startTime = startTimeOf(holder.pid, proc)
-  if (holder.bootId === undefined || holder.startTime === undefined) {
-    const bootedAt = bootTimeMs(proc)
-    if (mtimeMs === undefined || bootedAt === undefined) return true
-    if (mtimeMs < bootedAt - SLACK_MS) return false
-    if (startTime === undefined) return true
-    return bootedAt + (Number(startTime) * 1000) / CLOCK_TICKS <= mtimeMs + SLACK_MS
-  }
-  if (holder.bootId !== bootId) return false
-  if (startTime === undefined) return true // hidden by hidepid: assume it is the holder
-  if (holder.startTime !== startTime) return false
-  const command = commandOf(holder.pid, proc)
-  if (command === undefined) return true
-  return /(^|[\s/])(node|nodejs)(\s|$)/.test(command) || command.includes('homeops')
 }
 
 /** USER_HZ: 100 on every Linux architecture node runs on. */
 const CLOCK_TICKS = 100
 /** Clock granularity and the time between linking the lock and reading it back. */
 const SLACK_MS = 2000
+/** A launcher (a shell, sudo, a supervisor) that started homeops: its lock appears within this time. */
+const LAUNCHER_MS = 60_000
 
-function bootTimeMs(proc: string): number | undefined {
-  const uptime = Number.parseFloat(readProc(`${proc}/uptime`) ?? '')
-  return Number.isFinite(uptime) ? Date.now() - uptime * 1000 : undefined
+/** True when `pid`, alive, is the process that wrote a lock at `mtimeMs` (see acquireLock). */
+function holds(pid: number, mtimeMs: number | undefined): boolean {
+  if (!isAlive(pid)) return false
+  const uptime = Number.parseFloat(readProc('/proc/uptime') ?? '')
+  // Without /proc (not Linux) a live pid is all there is to go on.
+  if (!Number.isFinite(uptime) || mtimeMs === undefined) return true
+  const bootedAt = Date.now() - uptime * 1000
+  if (mtimeMs < bootedAt - SLACK_MS) return false
+  const started = startedAt(pid, bootedAt)
+  if (started === undefined) return true // hidden by hidepid: assume it is the holder
+  if (started > mtimeMs + SLACK_MS) return false
+  return isHomeops(pid) !== false || started > mtimeMs - LAUNCHER_MS
 }
 
-function writtenAt(path: string): number | undefined {
+/** When `pid` started (ms since the epoch): field 22 of `/proc/<pid>/stat`, clock ticks after boot. */
+function startedAt(pid: number, bootedAt: number): number | undefined {
+  const stat = readProc(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so count fields after the last `)`.
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3])
+  return Number.isFinite(ticks) ? bootedAt + (ticks * 1000) / CLOCK_TICKS : undefined
+}
+
+function isHomeops(pid: number): boolean | undefined {
+  const cmdline = readProc(`/proc/${pid}/cmdline`)
+  const comm = readProc(`/proc/${pid}/comm`)?.trim()
+  if (cmdline === undefined && comm === undefined) return undefined
+  const command = `${comm ?? ''} ${(cmdline ?? '').split('\0').join(' ')}`
+  return /(^|[\s/])(node|nodejs)(\s|$)/.test(command) || command.includes('homeops')
+}
+
+function readProc(path: string): string | undefined {
   try {
-    return lstatSync(path).mtimeMs
+    return readBoundedText(path, {maxBytes: 64 * 1024})
   } catch {
     return undefined
   }

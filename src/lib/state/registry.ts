@@ -2,6 +2,7 @@ import {coreMigrations, type Migration} from './migrations.js'
 import {swarmMigrations} from '../swarm/migrations.js'
 import {ddnsMigrations} from '../ddns/migrations.js'
 import {imagesMigrations} from '../images/migrations.js'
+import {dockerMigrations} from '../docker/migrations.js'
 
 /**
  * Every area's migrations. Areas register theirs here with one import line;
@@ -12,4 +13,5 @@ export const allMigrations: readonly Migration[] = [
   ...swarmMigrations,
   ...ddnsMigrations,
   ...imagesMigrations,
+  ...dockerMigrations,
 ]

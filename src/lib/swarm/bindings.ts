@@ -1,6 +1,8 @@
 import {createHash, randomBytes} from 'node:crypto'
 import {
   chmodSync,
+  constants,
+  copyFileSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -10,7 +12,6 @@ import {
   rmSync,
   rmdirSync,
   statSync,
-  writeFileSync,
 } from 'node:fs'
 import {basename, dirname, join, relative} from 'node:path'
 
@@ -94,11 +95,10 @@ export interface SyncResult {
   unchanged: number
 }
 
-/** One file to bring up to date: where it goes and what it must hold. */
+/** One file to bring up to date: where it goes and where its content comes from. */
 interface Change {
   source: string
   target: string
-  data: Buffer
   temp?: string
 }
 
@@ -149,15 +149,14 @@ export function syncBinding(content: BindingContent, nfsRoot: string, target: st
     for (const file of files) {
       const dir = ensureDir(dirname(file.target))
       const finalPath = join(dir, basename(file.target))
-      const data = readFileSync(file.source)
       const kind = kindOf(finalPath)
       if (kind === 'directory') throw conflict(what, finalPath, 'a folder', 'a file')
-      if (kind === 'file' && readFileSync(finalPath).equals(data)) {
+      if (kind === 'file' && sameContent(file.source, finalPath)) {
         if ((statSync(finalPath).mode & 0o777) !== 0o644) chmodSync(finalPath, 0o644)
         result.unchanged++
         continue
       }
-      changes.push({source: file.source, target: finalPath, data})
+      changes.push({source: file.source, target: finalPath})
     }
     // Stage every changed file beside its target.
     for (const change of changes) {
@@ -167,7 +166,8 @@ export function syncBinding(content: BindingContent, nfsRoot: string, target: st
       )
       staged.push(change)
       try {
-        writeFileSync(change.temp, change.data, {mode: 0o644, flag: 'wx'})
+        // Copied by the kernel, one file at a time: a 100 MB binding never sits in memory.
+        copyFileSync(change.source, change.temp, constants.COPYFILE_EXCL)
         chmodSync(change.temp, 0o644)
       } catch (error) {
         throw new LayoutError(
@@ -194,6 +194,12 @@ export function syncBinding(content: BindingContent, nfsRoot: string, target: st
     if (error instanceof LayoutError) throw error
     throw new LayoutError(`${what}: cannot update ${target}: ${writeError(error)}`)
   }
+}
+
+/** Same bytes: sizes first, then the contents (one pair of files in memory at a time). */
+function sameContent(a: string, b: string): boolean {
+  if (statSync(a).size !== statSync(b).size) return false
+  return readFileSync(a).equals(readFileSync(b))
 }
 
 function kindOf(path: string): 'file' | 'directory' | 'absent' | 'other' {

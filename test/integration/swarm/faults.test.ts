@@ -491,3 +491,28 @@ describe('messages of a deploy that fails', () => {
     await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
   }, 120_000)
 })
+
+describe('a binding that changes kind', () => {
+  it('says what to move on the share instead of a raw EISDIR, and keeps what the service wrote', async () => {
+    const S = name('kind')
+    const repo = ws.repo('kind').stacks([S]).nfsYaml()
+    repo
+      .write('volumes.yaml', '- id: kindconf\n  type: binding\n  path: kind/conf\n')
+      .write('kind/conf/app.ini', 'x=1\n')
+      .stack(S, {volumes: ['kindconf:/conf:ro']})
+      .commit('folder')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    writeFileSync(join(repo.nfs, 'kind/conf/written-by-app'), 'data\n')
+    repo.remove('kind/conf').write('kind/conf', 'x=2\n').commit('now a file')
+    const report = await reconcile(await ws.swarm(), {repo: 'kind'})
+    expect(report.exitCode).toBe(ExitCode.failure)
+    const error = outcome(report, S)!.error!
+    expect(error).toMatch(
+      /binding "kindconf": .*kind\/conf is a folder on the NFS share, but the repository now has a file there; move or remove it on the share/,
+    )
+    expect(error).not.toMatch(/EISDIR/)
+    expect(readFileSync(join(repo.nfs, 'kind/conf/written-by-app'), 'utf8')).toBe('data\n')
+    expect(await runningTasks(S)).toBe(1)
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+})

@@ -1,12 +1,22 @@
 import {spawn} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {LockedError, UserError} from '../../../src/lib/errors.js'
 import {openState} from '../../../src/lib/state/database.js'
-import {acquireLock, describeProcess, formatHolder} from '../../../src/lib/state/lock.js'
+import {acquireLock} from '../../../src/lib/state/lock.js'
 import {allMigrations} from '../../../src/lib/state/registry.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-state-robust-'))
@@ -70,50 +80,60 @@ describe('state database against unlucky files', () => {
   })
 })
 
-describe('locks held only by their very process', () => {
-  const me = describeProcess(process.pid)
+describe('locks held only by the process that wrote them', () => {
+  const bootedAt = Date.now() - Number.parseFloat(readFileSync('/proc/uptime', 'utf8')) * 1000
+  const lockNaming = (name: string, pid: number, writtenAt?: number) => {
+    const path = join(dir, name)
+    writeFileSync(path, `${pid}\n`)
+    if (writtenAt !== undefined) utimesSync(path, writtenAt / 1000, writtenAt / 1000)
+    return path
+  }
+  const started = async (command: string, args: string[]) => {
+    const child = spawn(command, args, {stdio: 'ignore'})
+    await new Promise((resolve) => child.once('spawn', resolve))
+    return child
+  }
 
-  it('takes over a lock written during another boot, even when its pid is alive', () => {
-    const path = join(dir, 'other-boot.lock')
-    writeFileSync(path, formatHolder({pid: process.ppid, bootId: 'another-boot', startTime: '1'}))
+  it('takes over a lock written before this boot, even when its pid is alive (a stale lock after a reboot)', () => {
+    const path = lockNaming('other-boot.lock', 1, bootedAt - 3_600_000)
     acquireLock(path, 'run').release()
     expect(existsSync(path)).toBe(false)
   })
 
-  it('takes over a lock whose pid now belongs to another process (start time differs)', () => {
-    const path = join(dir, 'reused.lock')
-    writeFileSync(path, formatHolder({pid: process.ppid, bootId: me.bootId, startTime: '1'}))
+  it('takes over a lock naming pid 1 (not homeops, running long before the lock was written)', () => {
+    // pid 1 is the host's or container's init here; were it node, it could be homeops itself.
+    expect(readFileSync('/proc/1/comm', 'utf8')).not.toMatch(/^node/)
+    const path = lockNaming('pid-1.lock', 1)
     acquireLock(path, 'run').release()
   })
 
-  it('takes over a lock naming a live process that is not homeops (its pid reused by another program)', async () => {
-    const other = spawn('sleep', ['30'])
+  it('takes over a lock whose pid was reused by a process started after the lock was written', async () => {
+    const other = await started('sleep', ['30'])
     try {
-      await new Promise((resolve) => other.once('spawn', resolve))
-      const path = join(dir, 'unrelated.lock')
-      writeFileSync(path, formatHolder(describeProcess(other.pid!)))
-      acquireLock(path, 'run').release()
+      acquireLock(lockNaming('reused.lock', other.pid!, Date.now() - 60_000), 'run').release()
     } finally {
       other.kill()
     }
   })
 
-  it('gives exit 5 naming the pid while the exact holder runs, and writes new locks 0600 with the holder identity', async () => {
-    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
+  it('gives exit 5 naming the pid while the homeops (node) process that wrote it runs', async () => {
+    const holder = await started(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'])
     try {
-      await new Promise((resolve) => holder.once('spawn', resolve))
-      const path = join(dir, 'held.lock')
-      writeFileSync(path, formatHolder(describeProcess(holder.pid!)))
+      const path = lockNaming('held.lock', holder.pid!)
       expect(() => acquireLock(path, 'homeops ddns run')).toThrow(LockedError)
       expect(() => acquireLock(path, 'homeops ddns run')).toThrow(`(pid ${holder.pid}, lock ${path})`)
     } finally {
       holder.kill()
     }
+  })
+
+  it('writes its own lock 0600 holding only its pid, and leaves no temporary file', () => {
     const mine = join(dir, 'mine.lock')
     const lock = acquireLock(mine, 'run')
     expect(statSync(mine).mode & 0o777).toBe(0o600)
-    expect(readFileSync(mine, 'utf8')).toBe(formatHolder(me))
+    expect(readFileSync(mine, 'utf8')).toBe(`${process.pid}\n`)
     lock.release()
+    expect(existsSync(mine)).toBe(false)
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 

@@ -229,3 +229,38 @@ describe('start-up warning without a key', () => {
     expect(warnings()).toEqual([])
   })
 })
+
+describe('time limits', () => {
+  it('answers 408 and closes a connection whose headers or body never finish (slowloris)', async () => {
+    const slow = await startHttpServer({
+      listen: parseListen('127.0.0.1:0'),
+      router: new Router().post('/in', async (req) => json({got: (await req.text()).length})),
+      logger,
+      timeouts: {headers: 400, request: 800},
+    })
+    const drip = (head: string) =>
+      new Promise<{answer: string; ms: number}>((resolve) => {
+        const started = Date.now()
+        const socket = connect(slow.address.port, '127.0.0.1')
+        let answer = ''
+        socket.on('data', (d) => (answer += d.toString()))
+        socket.on('error', () => {})
+        socket.on('close', () => resolve({answer, ms: Date.now() - started}))
+        socket.write(head)
+        const timer = setInterval(() => socket.writable && socket.write('a'), 100)
+        socket.on('close', () => clearInterval(timer))
+      })
+    try {
+      const headers = await drip('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
+      expect(headers.answer).toMatch(/^HTTP\/1\.1 408/)
+      expect(headers.ms).toBeLessThan(3000)
+      const body = await drip(
+        'POST /in HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n',
+      )
+      expect(body.answer).toMatch(/^HTTP\/1\.1 408/)
+      expect(body.ms).toBeLessThan(3000)
+    } finally {
+      await slow.close(100)
+    }
+  })
+})

@@ -116,6 +116,11 @@ describe('SettingsStore', () => {
     )
     writeFileSync(path, '{"allowed_cidrs": ["300.1.1.1"]}')
     await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/300.1.1.1/)
+    // BlockList aborts the process on these; the strict parser refuses them with the file's name.
+    writeFileSync(path, '{"allowed_cidrs": ["127.0.0.1/-0"]}')
+    await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/settings\.json: .*127\.0\.0\.1\/-0/)
+    writeFileSync(path, '{"api_key": "short-old-key"}')
+    await expect(SettingsStore.load({path, defaults, logger})).rejects.toThrow(/settings\.json: api_key: .*at least 16/)
   })
 
   it('tightens a settings file readable by others', async () => {

@@ -324,6 +324,68 @@ describe('homeops serve (in process)', () => {
     expect(Object.keys(health.body.modes as object).sort()).toEqual(['dns', 'monitor', 'swarm'])
   })
 
+  it('on reload routes a re-enabled mode to its new instance, never to the one that was stopped', async () => {
+    const monitors: FakeMode[] = []
+    let yaml = ENABLED
+    const modes = {
+      get monitor() {
+        const mode = new FakeMode('monitor')
+        monitors.push(mode)
+        return mode
+      },
+      dns: new FakeMode('dns'),
+      ddns: new FakeMode('ddns'),
+    }
+    const {handle, get} = await serve(ENABLED, modes, {reloadConfig: () => configFrom(yaml).config})
+    expect((await get('/monitor/status')).body).toMatchObject({running: true})
+
+    yaml = 'dns:\n  enabled: true\nddns:\n  enabled: true\n'
+    expect(await handle.reload()).toBe(true)
+    expect(monitors[0]!.running).toBe(false)
+    expect((await get('/monitor/status')).status).toBe(404)
+
+    yaml = ENABLED
+    expect(await handle.reload()).toBe(true)
+    expect(monitors).toHaveLength(2)
+    const status = await get('/monitor/status')
+    expect(status.status).toBe(200)
+    // the new instance answers (the stopped one would say running: false)
+    expect(status.body).toEqual({mode: 'monitor', running: true, starts: 1})
+    expect(monitors[1]!.running).toBe(true)
+    expect((await get('/health')).body).toMatchObject({status: 'ok', modes: {monitor: {up: true}}})
+  })
+
+  it('refuses a reload that enables no mode or drops serve.apiKey, unless the file says so', async () => {
+    let yaml = `serve:\n  apiKey: ${'k'.repeat(24)}\n${ENABLED}`
+    const modes = {monitor: new FakeMode('monitor'), dns: new FakeMode('dns'), ddns: new FakeMode('ddns')}
+    const {handle, logs, get} = await serve(yaml, modes, {reloadConfig: () => configFrom(yaml).config})
+
+    for (const empty of ['', '# nothing yet\n', 'serve:\n  allowNoApiKey: true\n']) {
+      yaml = empty
+      expect(await handle.reload()).toBe(false)
+    }
+    expect(logs.matching(/configuration reload refused, keeping the running configuration/)).toHaveLength(3)
+    expect(logs.lines.join('\n')).toContain('the new configuration enables no mode: it would stop ddns, dns, monitor')
+    expect(logs.lines.join('\n')).toContain('serve.allowNoModes: true')
+    expect(handle.supervisor.names().sort()).toEqual(['ddns', 'dns', 'monitor'])
+    expect((await get('/monitor/status')).status).toBe(200)
+
+    yaml = ENABLED // modes kept, key dropped
+    expect(await handle.reload()).toBe(false)
+    expect(logs.lines.join('\n')).toContain('the new configuration has no serve.apiKey')
+    expect((await get('/api/modes')).body).toMatchObject({auth: {writes: true}})
+
+    yaml = `serve:\n  allowNoApiKey: true\n${ENABLED}`
+    expect(await handle.reload()).toBe(true)
+    expect((await get('/api/modes')).body).toMatchObject({auth: {writes: false}})
+
+    yaml = 'serve:\n  allowNoModes: true\n'
+    expect(await handle.reload()).toBe(true)
+    expect(handle.supervisor.names()).toEqual([])
+    expect((await get('/health')).body).toMatchObject({status: 'ok', modes: {}})
+    expect([modes.monitor.running, modes.dns.running, modes.ddns.running]).toEqual([false, false, false])
+  })
+
   it('stops modes and the server within the budget even when a mode hangs in stop()', async () => {
     const {handle} = await serve(ENABLED, {
       monitor: new FakeMode('monitor', {hangStop: true}),
