@@ -235,7 +235,7 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
       )
     }
     throw new OperationError(
-      `update of "${name}" failed: ${reason}; rolled back to the previous container (${previousImage})`,
+      `update of "${name}" failed: ${reason}; rolled back to the previous container (${previousImage}), which ${await describeContainer(old)}`,
       {cause: error},
     )
   }
