@@ -790,10 +790,13 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     w.renderKey,
   )
   await snapshotStack(store, env.engine, name, composeFileOf(w.layout!, prepared.layout), store.hashKey()).catch(
-    (error: unknown) =>
+    (error: unknown) => {
+      // The previous record would report this deploy as drift: dropped, the next run takes a new baseline.
+      store.recordServiceFingerprints(name, null, [])
       context.logger.warn(`stack ${name}: could not record its services for drift detection`, {
         error: errorMessage(error),
-      }),
+      })
+    },
   )
 }
 
