@@ -71,15 +71,18 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
     githubTokenHosts: context.config.swarm.githubTokenHosts,
     repositories: context.config.swarm.repositories,
   })
-  const git = simpleGit({
-    baseDir: row.cloneDir,
-    abort: context.signal,
-    unsafe: {
-      allowUnsafeConfigEnvCount: true,
-      allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
-    },
-    timeout: {block: timeoutMs},
-  }).env(baseEnv({...gitEnv(row.url, auth, timeoutMs / 1000), ...identity()}))
+  // Made once the clone exists (the first fetch re-creates a clone that was removed).
+  const open = () =>
+    simpleGit({
+      baseDir: row.cloneDir,
+      abort: context.signal,
+      unsafe: {
+        allowUnsafeConfigEnvCount: true,
+        allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
+      },
+      timeout: {block: timeoutMs},
+    }).env(baseEnv({...gitEnv(row.url, auth, timeoutMs / 1000), ...identity()}))
+  let git: ReturnType<typeof open> | undefined
   const message = bumpMessage(owner, request.tag)
   let branch = row.branch ?? row.fetchedBranch ?? 'main'
   try {
@@ -87,6 +90,7 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
       // Brings the clone to the remote tip, clean (a commit of an earlier attempt is dropped).
       const fetched = await fetchRepository(env, row)
       branch = fetched.branch
+      git ??= open()
       const file = resolveInside(row.cloneDir, owner.composeFile, `compose file of ${owner.stack}`)
       const edit = await editComposeImage(
         {project: owner.stack, service: owner.composeService, workingDir: row.cloneDir, files: [file]},
@@ -126,8 +130,8 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
   } catch (error) {
     // Never leave the clone dirty or ahead of its remote: the remote branch is the truth.
     await git
-      .raw(['checkout', '--quiet', '--force', '-B', branch, `refs/remotes/origin/${branch}`])
-      .then(() => git.raw(['clean', '-ffdxq']))
+      ?.raw(['checkout', '--quiet', '--force', '-B', branch, `refs/remotes/origin/${branch}`])
+      .then(() => git?.raw(['clean', '-ffdxq']))
       .catch(() => {})
     throw error
   }
