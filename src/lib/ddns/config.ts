@@ -1,7 +1,7 @@
 import {LOG_LEVELS} from '../log/logger.js'
 import {array, bool, list, num, obj, oneOf, str} from '../config/schema.js'
 
-import {notifierSchema} from '../images/config.js'
+import {notifierSchema} from '../notify/config.js'
 import {DDNS_PROVIDER_NAMES} from './providers/registry.js'
 
 export type {DdnsProviderName} from './providers/registry.js'

@@ -1,20 +1,16 @@
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
+import type {Notice} from '../notify/message.js'
 import type {RecordReport} from './updater.js'
 
 /**
- * What ddns tells people: a record's address changed, a record was blocked (badauth, nohost, abuse…), or a
- * record has failed `ddns.notifyAfterFailures` runs in a row. Shaped like the notifier layer's notices
- * (source, event, subject, title, lines, level, data), so the one adapter below is all that touches it.
+ * What ddns tells people, as the notifier layer's notices: a record's address changed, a record was blocked
+ * (badauth, nohost, abuse…), or a record has failed `ddns.notifyAfterFailures` runs in a row. No `rank`:
+ * every notifier gets them whatever its version threshold.
  */
-export interface DdnsNotice {
+export type DdnsNotice = Notice & {
   source: 'ddns'
   event: 'address_changed' | 'record_blocked' | 'record_failing'
-  subject: string
-  title: string
-  lines: string[]
-  level: 'success' | 'error' | 'warning'
-  data: Record<string, string | number | null>
 }
 
 /** The notices one pass gives, from its records' reports and their consecutive failure counts. */
@@ -43,6 +39,7 @@ export function ddnsNotices(
         subject,
         title: `${r.hostname} now points at ${r.detectedIp}`,
         lines: [`${family} of ${r.hostname} (${r.provider}): ${r.previousIp ?? '(none)'} → ${r.detectedIp}`],
+        links: [],
         level: 'success',
         data,
       })
@@ -53,6 +50,7 @@ export function ddnsNotices(
         subject,
         title: `${r.hostname} is blocked: ${r.result}`,
         lines: [`${r.provider} refused the ${family} update (${r.answer ?? r.result}).`, r.message],
+        links: [],
         level: 'error',
         data,
       })
@@ -63,6 +61,7 @@ export function ddnsNotices(
         subject,
         title: `${r.hostname} has failed ${threshold} runs in a row`,
         lines: [`Last ${family} result from ${r.provider}: ${r.result} (${r.answer ?? r.message})`, r.message],
+        links: [],
         level: 'warning',
         data: {...data, failures: threshold},
       })
@@ -72,35 +71,22 @@ export function ddnsNotices(
 }
 
 /**
- * Sends the notices through the notifiers configured in `ddns.notifiers` (the same notifier types and keys
- * as images). A notifier that fails is logged; it never changes the run's outcome.
+ * Sends the notices through the notifiers configured in `ddns.notifiers` (the notifier layer's types and keys):
+ * one digest per notifier and run. A notifier that fails is logged; it never changes the run's outcome.
  */
 export async function sendDdnsNotices(context: Context, notices: DdnsNotice[]): Promise<void> {
   const configs = context.config.ddns.notifiers
   if (notices.length === 0 || configs.length === 0) return
   try {
-    const {createNotifier, notifyAll} = await import('../notify/notifiers.js')
-    const notifiers = configs.map((n) =>
-      createNotifier({type: n.type, url: n.url!, token: n.token, topic: n.topic, name: n.name, priority: n.priority}),
-    )
-    const {hostname} = await import('node:os')
-    for (const notice of notices) {
-      const data = notice.data
-      await notifyAll(
-        notifiers,
-        {
-          event: notice.event === 'address_changed' ? 'update_applied' : 'update_failed',
-          workload: `ddns ${notice.subject}`,
-          kind: 'container',
-          image: String(data.hostname),
-          currentVersion: String(data.previousIp ?? '(none)'),
-          newVersion: String(data.ip ?? '-'),
-          error: notice.event === 'address_changed' ? undefined : `${notice.title}: ${notice.lines.join(' ')}`,
-          host: hostname(),
-        },
-        context.logger,
-      )
-    }
+    const [{createNotifiers, deliver}, {hostname}] = await Promise.all([
+      import('../notify/notifiers.js'),
+      import('node:os'),
+    ])
+    await deliver(createNotifiers(configs, 'ddns.notifiers'), notices, {
+      logger: context.logger,
+      title: (count) => (count === 1 ? notices[0]!.title : `homeops ddns: ${count} records`),
+      host: hostname(),
+    })
   } catch (error) {
     context.logger.warn('ddns notifications failed', {error: errorMessage(error)})
   }

@@ -6,6 +6,9 @@ import type {ForwarderStats} from './forwarder.js'
 import {ANSWER_BUCKETS, METRIC_RCODES, METRIC_TYPES} from './server.js'
 import {type DnsConfig, DnsService, type RecordsReport, dockerConnector} from './service.js'
 
+/** Record rows in `/snapshot` (the status page) at most; `/dns/records` has them all. */
+const SNAPSHOT_ROWS = 5000
+
 export interface DnsModeOptions {
   /** Flags of `dns serve` over the config's `dns` block. */
   overrides?: Partial<DnsConfig>
@@ -65,7 +68,8 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
       })
     }
     return {
-      ...s.report(),
+      // The status page lists the first rows; a million-line blocklist would make a 100 MB snapshot.
+      ...s.report(SNAPSHOT_ROWS),
       listening: s.server?.addresses ?? [],
       port: s.server?.port ?? effectiveDnsPort(s.config.port),
       upstreams: s.config.upstreams,
@@ -111,7 +115,7 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {serv
             enabled: Boolean(s.hosts),
             directory: config.hostsDirectory ?? null,
             running: Boolean(s.hosts?.running),
-            records_count: s.store.data.rows().filter((r) => r.source.startsWith('hosts:')).length,
+            records_count: s.store.data.rowCount('hosts'),
           },
           uptime: `${uptime}s`,
           uptime_seconds: uptime,

@@ -177,12 +177,14 @@ export class DnsService {
     this.store.close()
   }
 
-  report(): RecordsReport {
+  /** What the server answers; `limit`: at most that many record rows (`recordCount` has them all). */
+  report(limit?: number): RecordsReport {
     const data = this.store.data
     return {
       zones: [...data.zones],
       hostIp: this.hostIp,
-      records: data.rows(),
+      records: data.rows(limit),
+      recordCount: data.rowCount(),
       conflicts: [...data.conflicts],
       docker: this.docker ? {...this.docker.status} : null,
       hostsDirectory: this.config.hostsDirectory ?? null,
@@ -194,6 +196,8 @@ export interface RecordsReport {
   zones: string[]
   hostIp: HostIp
   records: RecordRow[]
+  /** Every record row, also those left out of `records`. */
+  recordCount: number
   conflicts: Conflict[]
   docker: DockerSourceStatus | null
   hostsDirectory: string | null

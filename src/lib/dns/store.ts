@@ -87,7 +87,10 @@ export interface ZoneData {
   readonly zones: readonly string[]
   readonly zoneSet: ReadonlySet<string>
   readonly conflicts: readonly Conflict[]
-  rows(): RecordRow[]
+  /** The records as rows, the first `limit` of them (a blocklist has a million). */
+  rows(limit?: number): RecordRow[]
+  /** How many rows there are, without building them. */
+  rowCount(kind?: SourceKind): number
 }
 
 export interface RecordStoreOptions {
@@ -384,15 +387,22 @@ export class RecordStore {
       zones,
       zoneSet,
       conflicts,
-      rows() {
+      rows(limit = Infinity) {
         const rows: RecordRow[] = []
         for (const [name, entry] of names) {
+          if (rows.length >= limit) break
           const source = entry.sources.join(',')
           for (const value of entry.a) rows.push({name, type: 'A', value, ttl: entry.ttl, source})
           for (const value of entry.aaaa) rows.push({name, type: 'AAAA', value, ttl: entry.ttl, source})
           if (entry.cname) rows.push({name, type: 'CNAME', value: entry.cname, ttl: entry.ttl, source})
         }
-        return rows
+        return rows.length > limit ? rows.slice(0, limit) : rows
+      },
+      rowCount(kind?: SourceKind) {
+        let n = 0
+        for (const entry of names.values())
+          if (!kind || entry.kind === kind) n += entry.a.length + entry.aaaa.length + (entry.cname ? 1 : 0)
+        return n
       },
     }
   }

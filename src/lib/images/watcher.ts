@@ -27,15 +27,8 @@ import type {ServiceInfo} from './workloads.js'
 export {createRegistryClient} from '../registry/factory.js'
 
 export async function createNotifiers(context: Context): Promise<Notifier[]> {
-  const {createNotifier, missingNotifierKeys} = await import('../notify/notifiers.js')
-  return context.config.images.notifiers.map((n, i) => {
-    const missing = missingNotifierKeys(n)
-    if (missing.length > 0)
-      throw new UserError(`images.notifiers[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
-        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
-      })
-    return createNotifier(n)
-  })
+  const {createNotifiers: fromConfig} = await import('../notify/notifiers.js')
+  return fromConfig(context.config.images.notifiers, 'images.notifiers')
 }
 
 /** Running containers and services, limited to `images.scope` when set. */

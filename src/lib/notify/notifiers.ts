@@ -88,6 +88,21 @@ export function missingNotifierKeys(config: NotifierConfig): string[] {
   })
 }
 
+/**
+ * The notifiers of one group's config list (`images.notifiers`, `ddns.notifiers`); a notifier lacking a key
+ * it needs is a config error naming its place (`where[i]`).
+ */
+export function createNotifiers(configs: readonly NotifierConfig[], where: string): Notifier[] {
+  return configs.map((n, i) => {
+    const missing = missingNotifierKeys(n)
+    if (missing.length > 0)
+      throw new UserError(`${where}[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
+        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
+      })
+    return createNotifier(n)
+  })
+}
+
 export function createNotifier(config: NotifierConfig, options: {timeoutMs?: number} = {}): Notifier {
   const label = config.name ? `notifier ${config.name}` : `${config.type} notifier`
   const timeoutMs = options.timeoutMs ?? (config.timeoutSeconds ?? 10) * 1000

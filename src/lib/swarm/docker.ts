@@ -421,6 +421,15 @@ export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): P
   return recreated
 }
 
+/** Volumes created by `docker stack deploy`: name → the stack (namespace) that created it. */
+export async function stackVolumes(engine: DockerEngine): Promise<Map<string, string>> {
+  const answer = await engine.get<{Volumes?: {Name: string; Labels?: Record<string, string> | null}[] | null}>(
+    '/volumes',
+    {filters: {label: [STACK_LABEL]}},
+  )
+  return new Map((answer.Volumes ?? []).map((v) => [v.Name, v.Labels?.[STACK_LABEL] ?? '']))
+}
+
 export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {
   try {
     await engine.get(enginePath('/images', reference, 'json'))

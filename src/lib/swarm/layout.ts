@@ -46,6 +46,8 @@ export interface RepositoryLayout {
   root: string
   /** Prefix of its Docker volume names: the repository's name (the clone folder's name when unset). */
   namespace?: string
+  /** volumes.yaml ids (without path) whose Docker volume an older homeops created under the bare id. */
+  legacyVolumes?: string[]
   stacks: StackLayout[]
   volumes: VolumeEntry[]
   nfs?: {path: string}

@@ -20,6 +20,7 @@ import {
   pruneStackObjects,
   pullImage,
   stackTaskErrors,
+  stackVolumes,
   removeImage,
   STACK_LABEL,
   stackDeploy,
@@ -258,6 +259,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   }
   const claimed = new Map<string, string>()
   const environment = deployEnvironment(env.cli.address)
+  let legacy: Map<string, string> | undefined
   for (const w of work) {
     if (!w.fetch) continue
     try {
@@ -266,6 +268,14 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       w.result.result = 'failed'
       w.result.error = redact(errorMessage(error))
       continue
+    }
+    // Volumes without a path hold their data in Docker: one an older homeops created under its bare id
+    // for a stack of this repository keeps that name (a new name would be a new, empty volume).
+    const pathless = w.layout.volumes.filter((v) => v.type === 'volume' && !v.path)
+    if (pathless.length > 0) {
+      legacy ??= await stackVolumes(env.engine).catch(() => new Map<string, string>())
+      const own = new Set(w.layout.stacks.map((s) => s.name))
+      w.layout.legacyVolumes = pathless.filter((v) => own.has(legacy!.get(v.id) ?? '')).map((v) => v.id)
     }
     w.renderKey = renderKey(context.version, w.fetch.commit, w.layout, environment)
     for (const stack of w.layout.stacks) {
@@ -585,7 +595,16 @@ export function renderKey(
 ): string {
   const env = Object.entries(environment).sort(([a], [b]) => a.localeCompare(b))
   return createHash('sha256')
-    .update(JSON.stringify({version, commit, root: layout.root, nfs: layout.nfs?.path ?? null, env}))
+    .update(
+      JSON.stringify({
+        version,
+        commit,
+        root: layout.root,
+        nfs: layout.nfs?.path ?? null,
+        env,
+        legacy: layout.legacyVolumes ?? [],
+      }),
+    )
     .digest('hex')
 }
 

@@ -180,7 +180,13 @@ export function renderStack(layout: RepositoryLayout, stack: StackLayout): Rende
     const options = isRecord(spec.driver_opts)
       ? Object.fromEntries(Object.entries(spec.driver_opts).map(([k, v]) => [k, String(v)]))
       : {}
-    const name = typeof existing.name === 'string' ? existing.name : volumeName(layout, volume.id, driver, options)
+    const legacy = layout.legacyVolumes?.includes(volume.id) && Object.keys(options).length === 0
+    const name =
+      typeof existing.name === 'string'
+        ? existing.name
+        : legacy
+          ? volume.id
+          : volumeName(layout, volume.id, driver, options)
     declared[volume.id] = {...spec, name}
     volumeSpecs.push({id: volume.id, name, driver, options})
   }

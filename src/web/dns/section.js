@@ -118,6 +118,13 @@ export async function mount(element, api) {
             : 'No records yet: label a container with homeops.dns.name',
         },
       ),
+      (last.records || []).length < (last.recordCount || 0)
+        ? el(
+            'p',
+            {class: 'notice'},
+            `Showing the first ${last.records.length} of ${last.recordCount} records (all of them: /dns/records).`,
+          )
+        : null,
     )
   }
 

@@ -47,10 +47,11 @@ describe('ddns notifications (through the notifier layer)', () => {
     await run()
     source.answer = '84.16.66.77'
     await run()
-    expect(posted().map((p) => [p.event, p.workload, p.currentVersion, p.newVersion])).toEqual([
-      ['update_applied', 'ddns home (IPv4)', '(none)', V4],
-      ['update_applied', 'ddns home (IPv4)', V4, '84.16.66.77'],
+    expect(posted().map((p) => [p.event, p.subject, p.previousIp, p.ip, p.level])).toEqual([
+      ['address_changed', 'home (IPv4)', null, V4, 'success'],
+      ['address_changed', 'home (IPv4)', V4, '84.16.66.77', 'success'],
     ])
+    expect(posted()[1]!.title).toBe('home.example.org now points at 84.16.66.77')
   })
 
   it('notifies once when a record gets blocked, not on the runs it stays blocked', async () => {
@@ -58,8 +59,13 @@ describe('ddns notifications (through the notifier layer)', () => {
     await run()
     await run()
     expect(posted()).toHaveLength(1)
-    expect(posted()[0]).toMatchObject({event: 'update_failed', workload: 'ddns home (IPv4)'})
-    expect(String(posted()[0]!.error)).toMatch(/home\.example\.org is blocked: badauth/)
+    expect(posted()[0]).toMatchObject({
+      event: 'record_blocked',
+      subject: 'home (IPv4)',
+      level: 'error',
+      result: 'badauth',
+      title: 'home.example.org is blocked: badauth',
+    })
     expect(JSON.stringify(posted())).not.toContain('wrong-password')
   })
 
@@ -69,8 +75,8 @@ describe('ddns notifications (through the notifier layer)', () => {
     expect(posted()).toHaveLength(0)
     await run()
     await run()
-    expect(posted().map((p) => p.event)).toEqual(['update_failed'])
-    expect(String(posted()[0]!.error)).toMatch(/has failed 2 runs in a row/)
+    expect(posted().map((p) => [p.event, p.failures, p.result])).toEqual([['record_failing', 2, 'unreachable']])
+    expect(posted()[0]!.title).toBe('home.example.org has failed 2 runs in a row')
   })
 
   it('keeps the outcome of the run when a notifier is down', async () => {

@@ -378,6 +378,25 @@ describe('type: volume entries', () => {
     await unwatch(await ws.swarm(), {url: repoB.dir, removeStacks: true})
   })
 
+  it('keeps using a pathless volume an older homeops created under its bare id for this repository', async () => {
+    const S = name('vol-legacy')
+    const legacyId = `hotest-swarm-${run}-legacy`
+    volumesToRemove.push(legacyId)
+    dockerCli(['volume', 'create', '--label', `com.docker.stack.namespace=${S}`, legacyId])
+    const repo = ws.repo(`voll-${run}`).stacks([S]).nfsYaml().write('volumes.yaml', `- id: ${legacyId}\n`)
+    repo.stack(S, {volumes: [`${legacyId}:/data`]}).commit('legacy')
+    expect((await watch(await ws.swarm(), {url: repo.dir})).reconcile.exitCode).toBe(ExitCode.ok)
+    const mounts = dockerCli([
+      'service',
+      'inspect',
+      `${S}_app`,
+      '--format',
+      '{{json .Spec.TaskTemplate.ContainerSpec.Mounts}}',
+    ])
+    expect(JSON.parse(mounts)).toMatchObject([{Source: legacyId, Target: '/data'}])
+    await unwatch(await ws.swarm(), {url: repo.dir, removeStacks: true})
+  })
+
   it('refuses a volume of the same name with other options while a container uses it, and recreates it once free', async () => {
     const S = name('vol-conflict')
     const repoName = `volc-${run}`

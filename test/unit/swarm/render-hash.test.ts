@@ -81,6 +81,10 @@ describe('renderStack', () => {
     }
     expect(names(moved).data).not.toBe(mine.data)
     expect(names(moved).data).toMatch(/^homelab_data_/)
+    // A pathless volume an older homeops created under its bare id keeps it (its data lives there).
+    const legacy = names({...layout, namespace: 'homelab', legacyVolumes: ['cache', 'data']})
+    expect(legacy.cache).toBe('cache')
+    expect(legacy.data).toBe(mine.data)
   })
 
   it('refuses a relative host path that leaves the repository', () => {
