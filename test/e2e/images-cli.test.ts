@@ -85,6 +85,7 @@ describe('homeops images (built CLI)', () => {
       'transient',
       'source',
       'releaseUrl',
+      'gitops',
     ])
     expect(row).toMatchObject({
       kind: 'container',

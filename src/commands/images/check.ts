@@ -69,6 +69,10 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
       if (r.error) this.print(this.paint('bad', `${r.workload}: ${r.error}`))
       else if (r.note && !r.update) this.print(this.paint('muted', `${r.workload}: ${r.note}`))
     }
+    const {managedText} = await import('../../lib/images/gitops.js')
+    for (const r of report.results) {
+      if (r.gitops) this.print(this.paint('muted', `${r.workload}: ${managedText(r.gitops)}; updates go through git`))
+    }
     const s = report.summary
     const local = s.local > 0 ? `, ${s.local} local` : ''
     this.print(

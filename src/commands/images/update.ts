@@ -6,7 +6,7 @@ import type {ApplyReport} from '../../lib/images/watcher.js'
 
 export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
   static override summary = 'Update one container or Swarm service to a newer image version'
-  static override description = `Without --to, moves to the newest version the workload's strategy allows (or the new digest of its tag). A Swarm service gets a service update pinned to the tag's digest with FailureAction=rollback, and homeops.images.* labels; a container is pulled and recreated with the same configuration, and the old one comes back if the new one does not start. Takes the images lock (exit 5 if another update runs). Exit 1 when the update failed or was rolled back.`
+  static override description = `Without --to, moves to the newest version the workload's strategy allows (or the new digest of its tag). A Swarm service gets a service update pinned to the tag's digest with FailureAction=rollback, and homeops.images.* labels; a container is pulled and recreated with the same configuration, and the old one comes back if the new one does not start. Takes the images lock (exit 5 if another update runs). Exit 1 when the update failed or was rolled back, or was refused (recorded as refused): a Swarm service homeops deploys from git is changed in git, not behind its back — the message names the file and line to change; with images.gitops: commit, homeops commits the tag bump to the watched repository, pushes it and reconciles.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> web --yes',
     '<%= config.bin %> <%= command.id %> web --to 1.4.2 --yes --json',

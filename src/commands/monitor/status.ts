@@ -11,7 +11,7 @@ export interface MonitorStatusReport {
 
 export default class MonitorStatus extends HomeopsCommand<MonitorStatusReport> {
   static override summary = 'List containers with state, image, update status and CPU, memory, network and block I/O'
-  static override description = `Update status is one of up_to_date, update_available, unknown_image (the container runs an image ID or an unparsable name), unknown_local_digest (the image was built or loaded locally, so there is no registry digest to compare) and registry_error (the registry could not be asked; the reason is in --json).
+  static override description = `Update status is one of up_to_date, update_available, unknown_image (the container runs an image ID or an unparsable name), unknown_local_digest (the image was built or loaded locally, so there is no registry digest to compare) and registry_error (the registry could not be asked; the reason is in --json). That is the tag's digest; beside it, "· 1.1.0 allowed" names a newer tag the container's images strategy allows, from the last \`homeops images check\` stored in the state database (fresh within two images.intervalSeconds; no second registry request): --json has version_update, version_status (update_available, up_to_date, unknown) and version_checked_at. Swarm task containers and homeops's own container have updatable: false and not_updatable_reason.
 
 CPU is in percent of one CPU (200% = two CPUs busy), memory excludes the page cache, network and block I/O are cumulative since the container started, as in docker stats.
 

@@ -74,6 +74,31 @@ export class SelfUpdateError extends OperationError {
   }
 }
 
+/** The label the Engine puts on every container of a Swarm task. */
+export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name'
+
+/**
+ * Refused: a Swarm task container (`web.1.<task>`). Swarm owns it: a recreated copy would fight the
+ * service for its network endpoint, and the service would replace it anyway. HTTP 409 `swarm_task`.
+ */
+export class SwarmTaskError extends UserError {
+  readonly code = 'swarm_task'
+  constructor(
+    readonly container: string,
+    readonly service: string,
+  ) {
+    super(
+      `refusing to update "${container}": it is a task of the Swarm service ${service}, which Swarm would replace`,
+      {hint: `update the service instead: homeops images update ${service}`},
+    )
+  }
+}
+
+/** The Swarm service a container is a task of, when it is one. */
+export function swarmServiceOf(labels: Record<string, string> | undefined | null): string | undefined {
+  return labels?.[SWARM_SERVICE_LABEL] || undefined
+}
+
 /** Another update replaced the container while this one was getting ready; nothing was changed (exit 3). */
 export class ContainerReplacedError extends TransientError {
   readonly code = 'update_in_progress'
@@ -134,6 +159,8 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
   const name = info.Name.replace(/^\//, '')
   const log = options.logger.child({container: name})
   if (isSelfContainer(info.Id, options.self ?? selfIdentity())) throw new SelfUpdateError(name)
+  const service = swarmServiceOf(info.Config.Labels)
+  if (service) throw new SwarmTaskError(name, service)
   if (info.HostConfig.AutoRemove) {
     throw new UserError(`cannot update "${name}": it was started with --rm and would vanish when stopped`)
   }
@@ -207,8 +234,10 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
     if (rollbackProblems.length === 0) journal?.finish(name)
     else journal?.step(name, 'rollback')
     if (rollbackProblems.length > 0) {
+      // What the user must know is where the old container is now: asked of the daemon, not assumed.
+      const state = await describeContainer(old)
       throw new OperationError(
-        `update of "${name}" failed: ${reason}; the rollback failed too: ${rollbackProblems.join('; ')}`,
+        `update of "${name}" failed: ${reason}; the rollback failed too: ${rollbackProblems.join('; ')}; the previous container ${state}`,
         {
           hint: `the previous container is kept as "${done.renamed ? asideName : name}"; check it with docker ps -a`,
           cause: error,
@@ -216,7 +245,7 @@ async function recreateLocked(docker: Docker, info: Info, options: RecreateOptio
       )
     }
     throw new OperationError(
-      `update of "${name}" failed: ${reason}; rolled back to the previous container (${previousImage})`,
+      `update of "${name}" failed: ${reason}; rolled back to the previous container (${previousImage}), which ${await describeContainer(old)}`,
       {cause: error},
     )
   }
@@ -512,7 +541,8 @@ async function rollback(input: RollbackInput): Promise<string[]> {
     try {
       await old.start()
     } catch (error) {
-      if (!/already started|304/.test(dockerMessage(error)))
+      // 304: it runs already (its body, and so dockerode's message, is empty).
+      if ((error as {statusCode?: number}).statusCode !== 304 && !/already started/.test(dockerMessage(error)))
         problems.push(`could not start the previous container: ${dockerMessage(error)}`)
     }
   }
@@ -567,10 +597,32 @@ function failureText(error: unknown): string {
   return dockerMessage(error)
 }
 
-/** dockerode's messages start with `(HTTP code 409) unexpected - `; keep the daemon's own words. */
+/**
+ * dockerode's messages start with `(HTTP code 409) unexpected - `; keep the daemon's own words, and
+ * never return an empty reason (a body-less answer says its status instead).
+ */
 export function dockerMessage(error: unknown): string {
   const text = errorMessage(error)
   const json = (error as {json?: {message?: string}}).json
-  if (json && typeof json.message === 'string') return json.message
-  return text.replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim()
+  if (json && typeof json.message === 'string' && json.message.trim() !== '') return json.message
+  const stripped = text.replace(/^\(HTTP code \d+\) [a-z ]+ - /, '').trim()
+  if (stripped !== '') return stripped
+  const status = (error as {statusCode?: number}).statusCode
+  const words = /^\(HTTP code \d+\) ([a-z ]+) - /.exec(text)?.[1]?.trim()
+  return status ? `HTTP ${status}${words ? ` (${words})` : ''} without a message` : 'no reason given by Docker'
+}
+
+/** `is running as "name" (image …)` / `is exited (code 1) as "name"` / `cannot be found …`: asked of the daemon. */
+async function describeContainer(container: Dockerode.Container): Promise<string> {
+  try {
+    const info = await container.inspect()
+    const name = info.Name.replace(/^\//, '')
+    const state = info.State.Status || (info.State.Running ? 'running' : 'stopped')
+    const exit = state === 'exited' ? ` (exit code ${info.State.ExitCode})` : ''
+    return `is ${state}${exit} as "${name}" (${info.Config.Image})`
+  } catch (error) {
+    return (error as {statusCode?: number}).statusCode === 404
+      ? 'no longer exists'
+      : `could not be inspected: ${dockerMessage(error)}`
+  }
 }

@@ -5,6 +5,7 @@ import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {familiarName, isImageId, parseImageReference} from '../registry/reference.js'
 import {type UpdateStatus, checkImageStatus, localDigestsFor} from '../registry/update-status.js'
+import type {GitopsOwner} from './gitops.js'
 import {findCandidates, parseVersionTag, type Strategy} from './versions.js'
 import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} from './workloads.js'
 
@@ -45,6 +46,8 @@ export interface CheckResult {
   /** Settings carried along for notifications. */
   source: string | null
   releaseUrl: string | null
+  /** A Swarm service homeops deploys from git: where its image is written (null: not managed by git). */
+  gitops?: GitopsOwner | null
 }
 
 export interface CheckReport {

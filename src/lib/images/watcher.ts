@@ -71,6 +71,9 @@ export async function runCheck(context: Context, options: CheckRunOptions = {}):
       maxTags: context.config.images.maxTags,
       signal: context.signal,
     })
+    const {gitopsOwners} = await import('./gitops.js')
+    const owners = await gitopsOwners(context)
+    for (const r of report.results) r.gitops = r.kind === 'service' ? (owners.get(r.workload)?.owner ?? null) : null
     if (options.record !== false) recordCheck(await context.state(), report, context.config.images.historyDays)
     if (options.logErrors !== false)
       for (const r of report.results) {
@@ -312,7 +315,10 @@ async function applyResult(
 async function applyTarget(
   context: Context,
   client: RegistryClient,
-  workload: Pick<CheckResult, 'workload' | 'kind' | 'id' | 'mode'>,
+  workload: Pick<
+    CheckResult,
+    'workload' | 'kind' | 'id' | 'mode' | 'image' | 'reference' | 'currentTag' | 'currentDigest'
+  >,
   target: {tag: string; digest?: string},
   by: UpdateBy,
 ): Promise<ApplyOutcome> {
@@ -320,6 +326,16 @@ async function applyTarget(
     throw new UserError(`${workload.workload} has homeops.images.mode=DISABLED: not updating it`, {
       hint: 'change the label to NOTIFICATION or AUTO_UPDATE to allow updates',
     })
+  if (workload.kind === 'service') {
+    // Git is the truth of a service homeops deploys from a repository: refused, or committed there.
+    const {gitopsOwners, gitopsUpdate} = await import('./gitops.js')
+    const managed = (await gitopsOwners(context)).get(workload.workload)
+    if (managed) {
+      const outcome = await gitopsUpdate(context, workload, managed, target, by)
+      recordUpdate(await context.state(), {...outcome, at: new Date().toISOString()})
+      return outcome
+    }
+  }
   const lock = await context.lock('images')
   try {
     const [{docker}, db, {stateJournal}, {stateDir}] = await Promise.all([

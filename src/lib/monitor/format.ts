@@ -25,6 +25,15 @@ export function updateTone(status: string | null): Tone {
   return 'muted'
 }
 
+/**
+ * Both update notions in one cell: the tag's digest (`update available` when the tag moved) and a newer
+ * tag the `images` strategy allows, from the last `images check` (`· 1.1.0 allowed`).
+ */
+export function updateText(r: ContainerRow): string {
+  const digest = (r.update ?? 'not checked').replace(/_/g, ' ')
+  return r.version_update ? `${digest} · ${r.version_update} allowed` : digest
+}
+
 export function stateTone(state: string): Tone {
   if (state === 'running') return 'ok'
   if (state === 'restarting' || state === 'paused' || state === 'created') return 'warn'
@@ -35,7 +44,11 @@ export const statusColumns: Column<ContainerRow>[] = [
   {header: 'name', value: (r) => r.name},
   {header: 'state', value: (r) => r.state, tone: (r) => stateTone(r.state)},
   {header: 'image', value: (r) => r.image},
-  {header: 'update', value: (r) => (r.update ?? 'not checked').replace(/_/g, ' '), tone: (r) => updateTone(r.update)},
+  {
+    header: 'update',
+    value: updateText,
+    tone: (r) => (r.version_update && r.update !== 'registry_error' ? 'warn' : updateTone(r.update)),
+  },
   {header: 'cpu', value: (r) => formatPercent(r.cpu), align: 'right'},
   {
     header: 'memory',

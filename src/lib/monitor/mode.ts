@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {ContainerNotFoundError, SelfUpdateError} from '../docker/recreate.js'
+import {ContainerNotFoundError, SelfUpdateError, SwarmTaskError} from '../docker/recreate.js'
 import type {SelfIdentity} from '../docker/self.js'
 import {HomeopsError, LockedError, UserError, errorMessage} from '../errors.js'
 import type {AccessPolicy} from '../http/access.js'
@@ -346,6 +346,9 @@ function prefixed(message: string): string {
 function updateError(error: unknown): HttpError {
   if (error instanceof HttpError) return error
   if (error instanceof ContainerNotFoundError) return new HttpError(404, {error: 'container not found'})
+  if (error instanceof SwarmTaskError) {
+    return new HttpError(409, {error: 'swarm_task', message: error.message, service: error.service, updated: false})
+  }
   if (error instanceof SelfUpdateError) {
     return new HttpError(409, {error: 'self_update_blocked', message: error.message, updated: false})
   }

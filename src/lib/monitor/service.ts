@@ -11,6 +11,8 @@ import {pullImage, withDefaultTag} from '../docker/pull.js'
 import {
   ContainerNotFoundError,
   SelfUpdateError,
+  SwarmTaskError,
+  swarmServiceOf,
   dockerMessage,
   recreateContainer,
   type RecreateResult,
@@ -29,6 +31,7 @@ import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
 import {sleep} from '../time/sleep.js'
+import {type StoredVersion, latestContainerChecks, tagOf} from '../images/stored-checks.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
 
 /** One container as `monitor status --json` and the web page see it. */
@@ -43,6 +46,17 @@ export interface ContainerRow {
   update_error?: string
   remote_digest?: string
   update_checked_at?: string
+  /**
+   * A newer tag the container's `images` strategy allows, from the last stored `images check` (null: none,
+   * or no recent check); the digest status above says whether the current tag itself moved.
+   */
+  version_update: string | null
+  /** `update_available` / `up_to_date` from that check; `unknown` without a recent one. */
+  version_status: 'update_available' | 'up_to_date' | 'unknown'
+  version_checked_at?: string
+  /** false for containers `monitor update` refuses (Swarm tasks, homeops itself), with the reason. */
+  updatable: boolean
+  not_updatable_reason?: string
   cpu: number | null
   mem_usage: number | null
   mem_limit: number | null
@@ -57,6 +71,10 @@ export interface ContainerRow {
 export interface StatusMeta {
   state?: string
   image?: string
+  version_update?: string | null
+  version_status?: ContainerRow['version_status']
+  updatable?: boolean
+  not_updatable_reason?: string
   cpu?: number | null
   mem_usage?: number | null
   mem_limit?: number | null
@@ -113,6 +131,8 @@ export interface MonitorServiceOptions {
   streams?: boolean
   self?: SelfIdentity
   version?: string
+  /** The last `images check` result of each container (fresh ones only), read per listing. */
+  storedChecks?: () => Map<string, StoredVersion>
   /** The state directory, for the per-container update lock shared with `images update`. */
   lockDir?: string
   /** Records each step of an update, so an interrupted one is repaired by the next run. */
@@ -231,12 +251,27 @@ export class MonitorService {
       const found = this.watcher.find(options.name)
       containers = found ? [found] : []
     }
+    const stored = this.storedChecks()
+    const self = this.options.self ?? selfIdentity()
     return Promise.all(
       containers.map(async (c) => {
         const entry = options.checkUpdates === false ? undefined : await this.updateStatus(c, options.force)
-        return toRow(c, this.watcher.metrics(c.id), entry)
+        return {
+          ...toRow(c, this.watcher.metrics(c.id), entry),
+          ...versionFields(c, stored.get(c.name)),
+          ...updatability(c, isSelfContainer(c.id, self)),
+        }
       }),
     )
+  }
+
+  private storedChecks(): Map<string, StoredVersion> {
+    try {
+      return this.options.storedChecks?.() ?? new Map()
+    } catch (error) {
+      this.options.logger.debug('cannot read the stored image checks', {error: errorMessage(error)})
+      return new Map()
+    }
   }
 
   /** `GET /status` (all) or `GET /status/NAME` (one; unknown → `not_found` and `{}`). */
@@ -311,6 +346,9 @@ export class MonitorService {
     }
     const name = info.Name.replace(/^\//, '')
     if (isSelfContainer(info.Id, this.options.self ?? selfIdentity())) throw new SelfUpdateError(name)
+    // Before any pull: Swarm owns its task containers (see SwarmTaskError).
+    const service = swarmServiceOf(info.Config.Labels)
+    if (service) throw new SwarmTaskError(name, service)
     if (this.updating.has(info.Id)) throw new UpdateInProgressError(name)
     this.updating.add(info.Id)
     try {
@@ -476,6 +514,9 @@ function toRow(
     ...(entry?.error ? {update_error: entry.error} : {}),
     ...(entry?.remoteDigest ? {remote_digest: entry.remoteDigest} : {}),
     ...(entry ? {update_checked_at: new Date(entry.checkedAt).toISOString()} : {}),
+    version_update: null,
+    version_status: 'unknown',
+    updatable: true,
     ...metricFields(m),
   }
 }
@@ -494,10 +535,40 @@ function metricFields(m: Omit<ContainerMetrics, 'at'>) {
   }
 }
 
+/** The version side of the one update notion: the stored `images check` result, when it is about this tag. */
+function versionFields(
+  c: WatchedContainer,
+  stored: StoredVersion | undefined,
+): Pick<ContainerRow, 'version_update' | 'version_status' | 'version_checked_at'> {
+  // A result about another tag (the container changed since the check) says nothing about this one.
+  if (!stored || stored.currentTag !== tagOf(c.image) || !['up_to_date', 'update_available'].includes(stored.status))
+    return {version_update: null, version_status: 'unknown'}
+  return {
+    version_update: stored.newestAllowed,
+    version_status: stored.newestAllowed ? 'update_available' : 'up_to_date',
+    version_checked_at: stored.checkedAt,
+  }
+}
+
+function updatability(c: WatchedContainer, self: boolean): Pick<ContainerRow, 'updatable' | 'not_updatable_reason'> {
+  const service = swarmServiceOf(c.labels)
+  if (service)
+    return {
+      updatable: false,
+      not_updatable_reason: `a task of the Swarm service ${service}: update the service (homeops images update ${service})`,
+    }
+  if (self) return {updatable: false, not_updatable_reason: 'homeops itself runs in this container'}
+  return {updatable: true}
+}
+
 function metaOf(row: ContainerRow): StatusMeta {
   return {
     state: row.state,
     image: row.image,
+    version_update: row.version_update,
+    version_status: row.version_status,
+    updatable: row.updatable,
+    ...(row.not_updatable_reason ? {not_updatable_reason: row.not_updatable_reason} : {}),
     cpu: row.cpu,
     mem_usage: row.mem_usage,
     mem_limit: row.mem_limit,
@@ -538,6 +609,20 @@ export async function registryAccess(
 }
 
 /** A started `MonitorService` for a command or a mode, stopped when the context closes. */
+/** Reads the fresh `images check` results (within two check intervals); none when the database cannot be opened. */
+async function storedChecksOf(
+  context: import('../context.js').Context,
+): Promise<(() => Map<string, StoredVersion>) | undefined> {
+  try {
+    const db = await context.state()
+    const maxAgeMs = 2 * context.config.images.intervalSeconds * 1000
+    return () => latestContainerChecks(db, maxAgeMs)
+  } catch (error) {
+    context.logger.debug('no stored image checks', {error: errorMessage(error)})
+    return undefined
+  }
+}
+
 export async function openMonitorService(
   context: import('../context.js').Context,
   options: {registryWaitMs?: number; watch?: boolean; streams?: boolean; self?: SelfIdentity} = {},
@@ -561,6 +646,7 @@ export async function openMonitorService(
     version: context.version,
     self: options.self,
     streams: options.streams,
+    storedChecks: await storedChecksOf(context),
     lockDir: stateDir(context.statePath),
     journal: stateJournal(db),
   })

@@ -42,6 +42,11 @@ export const swarmSchema = obj({
     description:
       'longest a git command may stay silent, and a transfer may stall, before the repository counts as unreachable for this run (exit 3)',
   }),
+  driftPolicy: oneOf(['heal', 'report'], {
+    default: 'heal',
+    description:
+      "a managed service changed behind git's back (image, env, labels, mounts, replicas, networks, ports): heal redeploys it from git at the next reconcile (Argo CD's self-heal), report only says so",
+  }),
   cacheDir: str({description: 'where repository clones are cached; defaults beside the state database'}),
   dockerCli: str({default: 'docker', description: 'the docker CLI used for `stack deploy` / `stack rm`'}),
 })

@@ -144,7 +144,7 @@ const DROPPED_ENV = new Set([
   'git_config_system',
 ])
 
-function baseEnv(extra: Record<string, string>): Record<string, string> {
+export function baseEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) {
     const key = k.toLowerCase()

@@ -64,4 +64,22 @@ export const swarmMigrations: Migration[] = [
     sql: `ALTER TABLE swarm_repositories ADD COLUMN fetched_branch TEXT;
     UPDATE swarm_repositories SET fetched_branch = branch;`,
   },
+  {
+    area: 'swarm',
+    version: 4,
+    description:
+      'what each managed service ran right after its deploy (drift detection; secret-bearing values as HMACs)',
+    sql: `
+    CREATE TABLE swarm_deployed_services (
+      stack_id INTEGER NOT NULL REFERENCES swarm_stacks(id) ON DELETE CASCADE,
+      service TEXT NOT NULL,
+      compose_file TEXT,
+      compose_service TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      recorded_at TEXT NOT NULL,
+      PRIMARY KEY (stack_id, service)
+    );
+    CREATE INDEX swarm_deployed_services_service ON swarm_deployed_services(service);
+    `,
+  },
 ]

@@ -44,6 +44,8 @@ import {
 } from './render.js'
 import {references, undefinedReferences} from './interpolation.js'
 import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
+import {recordFingerprints, servicesByStack, snapshotStack, stackDrift} from './deployed-specs.js'
+import {type DriftEntry, type ServiceSpec, describeDrift} from './drift.js'
 import {type HashParts, changedParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
 import {type RepositoryRow, type StackRow, SwarmStore} from './store.js'
 
@@ -61,9 +63,11 @@ export interface StackResult {
   repository: string
   action: PlanAction
   reason: string
-  /** What happened: `planned` under --dry-run. */
-  outcome: 'deployed' | 'unchanged' | 'removed' | 'skipped' | 'failed' | 'planned'
+  /** What happened: `planned` under --dry-run; `drifted`: changed in the Swarm, left so (driftPolicy: report). */
+  outcome: 'deployed' | 'unchanged' | 'drifted' | 'removed' | 'skipped' | 'failed' | 'planned'
   hash?: string
+  /** What runs differently from what homeops deployed (drift.ts), when it does. */
+  drift?: DriftEntry[]
   error?: string
   durationMs?: number
 }
@@ -244,7 +248,9 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   // 2. plan
   // Stack name → the repositories its services say they were deployed from ('' for none).
   const swarmStacks = new Map<string, Set<string>>()
-  for (const service of await services) {
+  const listed = await services
+  const running = servicesByStack(listed as ServiceSpec[])
+  for (const service of listed) {
     const stackName = service.Spec?.Labels?.[STACK_LABEL]
     if (!stackName) continue
     const from = swarmStacks.get(stackName) ?? new Set<string>()
@@ -293,6 +299,8 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
             swarmStacks.get(stack.name),
           )
       if (!owned && !rival) claimed.set(stack.name, w.row.name)
+      if (plan.result.action === 'unchanged')
+        checkDrift(env, w, stack, plan, running.get(stack.name) ?? [], {hmacKey, dryRun, environment})
       w.plans.push(plan)
     }
     const listed = new Set(w.layout.stacks.map((s) => s.name))
@@ -351,7 +359,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
     for (const plan of w.plans) {
       const r = plan.result
       if (r.action === 'unchanged' || r.action === 'skip') {
-        r.outcome = r.action === 'skip' ? 'skipped' : 'unchanged'
+        r.outcome = r.action === 'skip' ? 'skipped' : r.drift ? 'drifted' : 'unchanged'
         continue
       }
       if (r.action === 'fail') {
@@ -800,6 +808,62 @@ async function deployStack(env: SwarmEnv, w: RepoWork, prepared: Prepared, useDe
     prepared.rendered.images,
     w.renderKey,
   )
+  await snapshotStack(store, env.engine, name, composeFileOf(w.layout!, prepared.layout), store.hashKey()).catch(
+    (error: unknown) => {
+      // The previous record would report this deploy as drift: dropped, the next run takes a new baseline.
+      store.recordServiceFingerprints(name, null, [])
+      context.logger.warn(`stack ${name}: could not record its services for drift detection`, {
+        error: errorMessage(error),
+      })
+    },
+  )
+}
+
+function composeFileOf(layout: RepositoryLayout, stack: StackLayout): string | null {
+  return stack.composeFile ? relative(layout.root, stack.composeFile) : null
+}
+
+/**
+ * A stack whose hash is unchanged may still have been changed in the Swarm (`docker service update`,
+ * `images update`): compared with what homeops deployed (drift.ts), it is redeployed from git
+ * (`swarm.driftPolicy: heal`, Argo CD's self-heal) or only reported (`report`). A stack deployed by an
+ * older homeops has nothing to compare with: what runs now becomes its baseline.
+ */
+function checkDrift(
+  env: SwarmEnv,
+  w: RepoWork,
+  stack: StackLayout,
+  plan: RepoWork['plans'][number],
+  running: ServiceSpec[],
+  {hmacKey, dryRun, environment}: {hmacKey: string; dryRun: boolean; environment: Record<string, string>},
+): void {
+  const {store, context} = env
+  if (running.length === 0) return
+  const drift = stackDrift(store, stack.name, running, hmacKey)
+  if (drift === undefined) {
+    if (dryRun) return
+    recordFingerprints(store, stack.name, composeFileOf(w.layout!, stack), running, hmacKey)
+    context.logger.info(`stack ${stack.name}: drift baseline taken from the running services`)
+    return
+  }
+  if (drift.length === 0) return
+  const what = describeDrift(drift)
+  plan.result.drift = drift
+  if (context.config.swarm.driftPolicy === 'report') {
+    plan.result.reason = `drifted, left as it runs (swarm.driftPolicy: report): ${what}`
+    if (!context.terminal.interactive) context.logger.warn(`stack ${stack.name} drifted`, {drift: what})
+    return
+  }
+  try {
+    plan.prepared ??= prepareStack(w.layout!, stack, hmacKey, environment)
+  } catch (error) {
+    Object.assign(plan, failPlan(stack.name, w.row.name, redact(errorMessage(error))))
+    plan.result.drift = drift
+    return
+  }
+  plan.result.action = 'update'
+  plan.result.hash = plan.prepared.hash
+  plan.result.reason = `drifted, redeployed from git: ${what}`
 }
 
 /** `docker stack deploy`, then the wait for convergence (the only wait with a CLI older than 23). */

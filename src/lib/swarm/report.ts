@@ -1,5 +1,6 @@
 import {type Terminal, type Tone, paint, renderTable} from '../ui/terminal.js'
 import type {ImageCleanup, ReconcileReport, StackResult} from './reconcile.js'
+import {describeDrift} from './drift.js'
 import {shortHash} from './stack-hash.js'
 import type {SwarmStatus} from './status.js'
 
@@ -8,6 +9,7 @@ const outcomeTone: Record<StackResult['outcome'], Tone> = {
   deployed: 'ok',
   removed: 'warn',
   unchanged: 'muted',
+  drifted: 'warn',
   skipped: 'muted',
   failed: 'bad',
   planned: 'plain',
@@ -109,7 +111,11 @@ export function formatStatus(term: Terminal, status: SwarmStatus): string {
           [
             {header: 'stack', value: (s) => s.name},
             {header: 'repository', value: (s) => s.repository ?? '-'},
-            {header: 'status', value: (s) => s.status, tone: (s) => statusTone[s.status] ?? 'plain'},
+            {
+              header: 'status',
+              value: (s) => (s.drift && s.drift.length > 0 ? `${s.status} (drifted)` : s.status),
+              tone: (s) => (s.drift && s.drift.length > 0 ? 'warn' : (statusTone[s.status] ?? 'plain')),
+            },
             {
               header: 'services',
               value: (s) => (s.services ? `${s.services.running}/${s.services.desired}` : '?'),
@@ -124,6 +130,9 @@ export function formatStatus(term: Terminal, status: SwarmStatus): string {
         ),
   )
   for (const s of status.stacks) if (s.lastError) out.push(paint(term, 'bad', `  ${s.name}: ${s.lastError}`))
+  for (const s of status.stacks) {
+    if (s.drift && s.drift.length > 0) out.push(paint(term, 'warn', `  ${s.name} drifted: ${describeDrift(s.drift)}`))
+  }
   const placed = status.stacks.filter((s) => s.tasks && s.tasks.length > 0)
   if (placed.length > 0) {
     out.push('', paint(term, 'bold', 'Tasks'))

@@ -1,7 +1,9 @@
 import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
-import {type TaskPlacement, serviceStates, stackTasks} from './docker.js'
+import {type TaskPlacement, serviceStates, stackServices, stackTasks} from './docker.js'
+import {servicesByStack, stackDrift} from './deployed-specs.js'
+import type {DriftEntry, ServiceSpec} from './drift.js'
 import {type StackStatus, SwarmStore} from './store.js'
 
 /**
@@ -35,6 +37,11 @@ export interface SwarmStatus {
     services: {running: number; desired: number; count: number} | null
     /** The tasks the stack wants running: on which node, in which state, and why one is not running. */
     tasks: TaskPlacement[] | null
+    /**
+     * What runs differently from what homeops deployed (empty: nothing); null when unknown (the Swarm
+     * could not be asked, or the stack was deployed before homeops recorded its services).
+     */
+    drift: DriftEntry[] | null
   }[]
   images: {reference: string; pulledByHomeops: boolean; references: number; stacks: string[]}[]
   /** Why live counts are missing, when they are. */
@@ -47,14 +54,27 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
   const names = new Map(repositories.map((r) => [r.id, r.name]))
   let live: Awaited<ReturnType<typeof serviceStates>> | undefined
   let placements: Awaited<ReturnType<typeof stackTasks>> | undefined
+  let specs: Map<string, ServiceSpec[]> | undefined
   let swarmError: string | undefined
   if (options.live ?? true) {
     try {
       const engine = await context.engine()
-      ;[live, placements] = await Promise.all([serviceStates(engine), stackTasks(engine)])
+      const [states, listed, tasks] = await Promise.all([
+        serviceStates(engine),
+        stackServices(engine),
+        stackTasks(engine),
+      ])
+      live = states
+      placements = tasks
+      specs = servicesByStack(listed as ServiceSpec[])
     } catch (error) {
       swarmError = redact(errorMessage(error))
     }
+  }
+  const hmacKey = store.hashKey(false)
+  const driftOf = (name: string, status: StackStatus): DriftEntry[] | null => {
+    if (!specs || status !== 'deployed') return null
+    return stackDrift(store, name, specs.get(name) ?? [], hmacKey) ?? null
   }
   return {
     repositories: repositories.map((r) => ({
@@ -87,6 +107,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
             }
           : null,
         tasks: placements ? (placements.get(s.name) ?? []) : null,
+        drift: driftOf(s.name, s.status),
       }
     }),
     images: store.images(),

@@ -44,6 +44,18 @@ export interface StackRow {
   updatedAt: string
 }
 
+export interface ManagedServiceRow {
+  service: string
+  composeService: string
+  /** Relative to the repository root (`stacks/web/compose.yml`); null when unknown. */
+  composeFile: string | null
+  stack: string
+  repositoryId: number
+  repositoryUrl: string
+  repositoryName: string
+  cloneDir: string
+}
+
 export interface ImageRow {
   reference: string
   pulledByHomeops: boolean
@@ -199,7 +211,51 @@ export class SwarmStore {
         )
         .run(status, now(), stack.id)
       this.db.prepare('DELETE FROM swarm_stack_images WHERE stack_id = ?').run(stack.id)
+      this.db.prepare('DELETE FROM swarm_deployed_services WHERE stack_id = ?').run(stack.id)
     })()
+  }
+
+  /** What each service of a stack runs right after its deploy (see drift.ts): replaces the stack's rows. */
+  recordServiceFingerprints(
+    name: string,
+    composeFile: string | null,
+    services: {service: string; composeService: string; fingerprint: string}[],
+  ): void {
+    this.db.transaction(() => {
+      const stack = this.stack(name)
+      if (!stack) return
+      this.db.prepare('DELETE FROM swarm_deployed_services WHERE stack_id = ?').run(stack.id)
+      const insert = this.db.prepare(
+        `INSERT INTO swarm_deployed_services (stack_id, service, compose_file, compose_service, fingerprint, recorded_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      const t = now()
+      for (const s of services) insert.run(stack.id, s.service, composeFile, s.composeService, s.fingerprint, t)
+    })()
+  }
+
+  /** Service name → stored fingerprint (JSON) of one stack; empty when none was recorded. */
+  serviceFingerprints(name: string): Map<string, string> {
+    const rows = this.db
+      .prepare<[string], {service: string; fingerprint: string}>(
+        `SELECT d.service, d.fingerprint FROM swarm_deployed_services d JOIN swarm_stacks s ON s.id = d.stack_id
+         WHERE s.name = ?`,
+      )
+      .all(name)
+    return new Map(rows.map((r) => [r.service, r.fingerprint]))
+  }
+
+  /** Every service homeops deployed from git and still manages, with where it is written. */
+  managedServices(): ManagedServiceRow[] {
+    return this.db
+      .prepare<[], ManagedServiceRow>(
+        `SELECT d.service, d.compose_service AS composeService, d.compose_file AS composeFile, s.name AS stack,
+           r.url AS repositoryUrl, r.name AS repositoryName, r.clone_dir AS cloneDir, r.id AS repositoryId
+         FROM swarm_deployed_services d JOIN swarm_stacks s ON s.id = d.stack_id
+         JOIN swarm_repositories r ON r.id = s.repository_id
+         WHERE s.status NOT IN ('removed', 'stopped') ORDER BY d.service`,
+      )
+      .all()
   }
 
   recordRemoveFailed(name: string, error: string): void {
