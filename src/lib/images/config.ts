@@ -77,7 +77,6 @@ export const imagesSchema = obj({
       'update containers of docker compose projects by editing the tag in their compose file and running `docker compose up -d SERVICE`',
   }),
   gitops: oneOf(['refuse', 'commit'], {
-    env: keyEnv('gitops'),
     default: 'refuse',
     description:
       "Swarm services homeops deploys from git: refuse updates behind git's back (naming the file to change), or commit the tag bump to the watched repository, push it and reconcile (the Renovate flow)",
