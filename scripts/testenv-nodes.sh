@@ -146,7 +146,7 @@ CGROUP_PROLOGUE='
 while read -r fstype opts src mp; do
   mkdir -p "$mp" 2>/dev/null || true
   mount -t "$fstype" -o "$opts" "$src" "$mp" || { echo "cannot mount $fstype on $mp" >&2; exit 1; }
-done <"$HOMEOPS_CGROUPS"
+done <"$HOMEOPS_TESTENV_CGROUPS"
 '
 
 # The registries of the single-node environment on the loopback of namespace NS (socat via a unix socket).
@@ -211,7 +211,7 @@ launch_node() {
   mkdir -p "$CDIR/n$i/data" "$CDIR/n$i/x"
   : >>"$CDIR/log/node-$i.log"
   # shellcheck disable=SC2016
-  HOMEOPS_CGROUPS="$CDIR/cgroups" setsid ip netns exec "$NS_PREFIX-$i" unshare --uts -- sh -c \
+  HOMEOPS_TESTENV_CGROUPS="$CDIR/cgroups" setsid ip netns exec "$NS_PREFIX-$i" unshare --uts -- sh -c \
     "$CGROUP_PROLOGUE"'hostname "$0" && exec "$@"' "$NS_PREFIX-$i" \
     dockerd \
     --data-root "$CDIR/n$i/data" \
@@ -515,7 +515,7 @@ cmd_start_engine() {
   # /var/lib/docker and /run/homeops come from $EDIR (the socket is reachable from the host), and the host's
   # /tmp is bound in so bind-mount sources the tests create there exist for this engine as for a host one.
   # shellcheck disable=SC2016
-  HOMEOPS_CGROUPS="$EDIR/cgroups" R="$EDIR/root" SID="$SID_ROOT" E="$EDIR" setsid ip netns exec "$E_NS" \
+  HOMEOPS_TESTENV_CGROUPS="$EDIR/cgroups" R="$EDIR/root" SID="$SID_ROOT" E="$EDIR" setsid ip netns exec "$E_NS" \
     unshare --uts --mount --propagation private -- sh -c "$CGROUP_PROLOGUE"'
       set -e
       hostname homeops-e28
