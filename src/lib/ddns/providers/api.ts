@@ -5,7 +5,7 @@ import type {Family} from '../address.js'
 import type {HttpAnswer} from '../http.js'
 import type {DdnsRecord} from '../records.js'
 import {type Json, parseJson} from './json.js'
-import {type ProviderAnswer, firstLine, malformed, statusAnswer} from './provider.js'
+import {type ProviderAnswer, type ProviderDeps, firstLine, malformed, statusAnswer} from './provider.js'
 
 /**
  * The shared reading of a REST DNS API's answer: 429/5xx are temporary (with Retry-After), 401/403 a refused
@@ -33,6 +33,27 @@ export function readApi(
     return answer.body.trim() === '' ? {json: null, answer} : malformed('not a JSON answer', answer)
   }
   return {json: parsed, answer}
+}
+
+/** A JSON request to the record's API server, its token sent as a Bearer credential. */
+export function requestJson(
+  deps: ProviderDeps,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
+  const {record, http} = deps
+  return http.request(`${record.server}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${record.token ?? ''}`,
+      accept: 'application/json',
+      'content-type': 'application/json',
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
 }
 
 export function isAnswer<T extends object>(value: T | ProviderAnswer): value is ProviderAnswer {

@@ -2,6 +2,7 @@ import {isIP} from 'node:net'
 
 import {canonicalIPv6} from '../../net/ipv6.js'
 import type {HttpAnswer} from '../http.js'
+import {requestJson} from './api.js'
 import {type Json, asArray, asObject, asString, at, parseJson} from './json.js'
 import {
   type DdnsProvider,
@@ -113,16 +114,7 @@ export class CloudflareProvider implements DdnsProvider {
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<CfResult | ProviderAnswer> {
-    const {record, http} = this.deps
-    const answer = await http.request(`${record.server}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${record.token ?? ''}`,
-        'content-type': 'application/json',
-        accept: 'application/json',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
+    const answer = await requestJson(this.deps, method, path, body)
     return interpretCloudflare(answer)
   }
 }

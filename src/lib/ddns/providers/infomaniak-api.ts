@@ -1,4 +1,14 @@
-import {type FoundRecord, idOf, isAnswer, pickRecord, readApi, recordType, splitHostname, updated} from './api.js'
+import {
+  type FoundRecord,
+  idOf,
+  isAnswer,
+  pickRecord,
+  readApi,
+  recordType,
+  requestJson,
+  splitHostname,
+  updated,
+} from './api.js'
 import {asArray, asString, at} from './json.js'
 import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest, malformed} from './provider.js'
 
@@ -40,16 +50,7 @@ export class InfomaniakApiProvider implements DdnsProvider {
   }
 
   private async call(method: string, path: string, body?: unknown) {
-    const {record, http} = this.deps
-    const answer = await http.request(`${record.server}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${record.token ?? ''}`,
-        accept: 'application/json',
-        'content-type': 'application/json',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
+    const answer = await requestJson(this.deps, method, path, body)
     const read = readApi(answer, {
       describe: (json) => asString(at(json, 'error', 'description')) ?? asString(at(json, 'error', 'code')),
     })

@@ -1,4 +1,14 @@
-import {type FoundRecord, idOf, isAnswer, pickRecord, readApi, recordType, splitHostname, updated} from './api.js'
+import {
+  type FoundRecord,
+  idOf,
+  isAnswer,
+  pickRecord,
+  readApi,
+  recordType,
+  requestJson,
+  splitHostname,
+  updated,
+} from './api.js'
 import {asArray, asString, at} from './json.js'
 import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest, malformed} from './provider.js'
 
@@ -48,17 +58,7 @@ export class LinodeProvider implements DdnsProvider {
   }
 
   private async call(method: string, path: string, body?: unknown, extra: Record<string, string> = {}) {
-    const {record, http} = this.deps
-    const answer = await http.request(`${record.server}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${record.token ?? ''}`,
-        accept: 'application/json',
-        'content-type': 'application/json',
-        ...extra,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
+    const answer = await requestJson(this.deps, method, path, body, extra)
     return readApi(answer, {describe: (json) => asString(at(json, 'errors', 0, 'reason'))})
   }
 }
