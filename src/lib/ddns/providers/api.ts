@@ -4,7 +4,7 @@ import {canonicalIPv6} from '../../net/ipv6.js'
 import type {Family} from '../address.js'
 import type {HttpAnswer} from '../http.js'
 import type {DdnsRecord} from '../records.js'
-import {type Json, parseJson} from './json.js'
+import {type Json, asArray, asString, at, parseJson} from './json.js'
 import {type ProviderAnswer, type ProviderDeps, firstLine, malformed, statusAnswer} from './provider.js'
 
 /**
@@ -54,6 +54,29 @@ export function requestJson(
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
+}
+
+/**
+ * The records of an API listing (`json[listKey]`) that `keep` accepts (type and name), with the address read
+ * from `contentKey`. A listing that is not a list, or a record without id or address, is a malformed answer.
+ */
+export function listedRecords(
+  listed: {json: Json; answer: HttpAnswer},
+  listKey: string,
+  contentKey: string,
+  keep: (item: Json) => boolean = () => true,
+): FoundRecord[] | ProviderAnswer {
+  const items = asArray(at(listed.json, listKey))
+  if (!items) return malformed(`${listKey} is not a list`, listed.answer)
+  const records: FoundRecord[] = []
+  for (const item of items) {
+    if (!keep(item)) continue
+    const id = idOf(at(item, 'id'))
+    const content = asString(at(item, contentKey))
+    if (!id || !content) return malformed(`record without id or ${contentKey}`, listed.answer)
+    records.push({id, content})
+  }
+  return records
 }
 
 export function isAnswer<T extends object>(value: T | ProviderAnswer): value is ProviderAnswer {

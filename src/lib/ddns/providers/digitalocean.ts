@@ -1,16 +1,6 @@
-import {
-  type FoundRecord,
-  idOf,
-  isAnswer,
-  pickRecord,
-  readApi,
-  recordType,
-  requestJson,
-  splitHostname,
-  updated,
-} from './api.js'
-import {asArray, asString, at} from './json.js'
-import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest, malformed} from './provider.js'
+import {isAnswer, listedRecords, pickRecord, readApi, recordType, requestJson, splitHostname, updated} from './api.js'
+import {asString, at} from './json.js'
+import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest} from './provider.js'
 
 /**
  * DigitalOcean API v2 (Bearer token): `GET /domains/ZONE/records?type=A&name=FQDN`, then
@@ -28,15 +18,8 @@ export class DigitalOceanProvider implements DdnsProvider {
       `${base}?type=${recordType(request.family)}&name=${encodeURIComponent(record.hostname)}`,
     )
     if (isAnswer(listed)) return listed
-    const items = asArray(at(listed.json, 'domain_records'))
-    if (!items) return malformed('domain_records is not a list', listed.answer)
-    const records: FoundRecord[] = []
-    for (const item of items) {
-      const id = idOf(at(item, 'id'))
-      const content = asString(at(item, 'data'))
-      if (!id || !content) return malformed('record without id or data', listed.answer)
-      records.push({id, content})
-    }
+    const records = listedRecords(listed, 'domain_records', 'data')
+    if (isAnswer(records)) return records
     const current = pickRecord(records, request.ip, request.family, record.hostname)
     if (isAnswer(current)) return current
     const patched = await this.call('PATCH', `${base}/${encodeURIComponent(current.id)}`, {data: request.ip})

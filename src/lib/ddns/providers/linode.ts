@@ -1,7 +1,7 @@
 import {
-  type FoundRecord,
   idOf,
   isAnswer,
+  listedRecords,
   pickRecord,
   readApi,
   recordType,
@@ -37,17 +37,14 @@ export class LinodeProvider implements DdnsProvider {
     }
     const listed = await this.call('GET', `/domains/${this.domainId}/records?page_size=500`)
     if (isAnswer(listed)) return listed
-    const items = asArray(at(listed.json, 'data'))
-    if (!items) return malformed('data is not a list', listed.answer)
-    const records: FoundRecord[] = []
-    for (const item of items) {
-      if (asString(at(item, 'type')) !== recordType(request.family) || (asString(at(item, 'name')) ?? '') !== name)
-        continue
-      const id = idOf(at(item, 'id'))
-      const content = asString(at(item, 'target'))
-      if (!id || !content) return malformed('record without id or target', listed.answer)
-      records.push({id, content})
-    }
+    const records = listedRecords(
+      listed,
+      'data',
+      'target',
+      (item) =>
+        asString(at(item, 'type')) === recordType(request.family) && (asString(at(item, 'name')) ?? '') === name,
+    )
+    if (isAnswer(records)) return records
     const current = pickRecord(records, request.ip, request.family, record.hostname)
     if (isAnswer(current)) return current
     const put = await this.call('PUT', `/domains/${this.domainId}/records/${encodeURIComponent(current.id)}`, {

@@ -1,16 +1,6 @@
-import {
-  type FoundRecord,
-  idOf,
-  isAnswer,
-  pickRecord,
-  readApi,
-  recordType,
-  requestJson,
-  splitHostname,
-  updated,
-} from './api.js'
-import {asArray, asString, at} from './json.js'
-import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest, malformed} from './provider.js'
+import {isAnswer, listedRecords, pickRecord, readApi, recordType, requestJson, splitHostname, updated} from './api.js'
+import {asString, at} from './json.js'
+import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest} from './provider.js'
 
 /** Vultr API v2 (Bearer): `GET /domains/ZONE/records`, then `PATCH /domains/ZONE/records/ID` with `{data}` (204). */
 export class VultrProvider implements DdnsProvider {
@@ -22,17 +12,14 @@ export class VultrProvider implements DdnsProvider {
     const base = `/domains/${encodeURIComponent(zone)}/records`
     const listed = await this.call('GET', `${base}?per_page=500`)
     if (isAnswer(listed)) return listed
-    const items = asArray(at(listed.json, 'records'))
-    if (!items) return malformed('records is not a list', listed.answer)
-    const records: FoundRecord[] = []
-    for (const item of items) {
-      if (asString(at(item, 'type')) !== recordType(request.family) || (asString(at(item, 'name')) ?? '') !== name)
-        continue
-      const id = idOf(at(item, 'id'))
-      const content = asString(at(item, 'data'))
-      if (!id || !content) return malformed('record without id or data', listed.answer)
-      records.push({id, content})
-    }
+    const records = listedRecords(
+      listed,
+      'records',
+      'data',
+      (item) =>
+        asString(at(item, 'type')) === recordType(request.family) && (asString(at(item, 'name')) ?? '') === name,
+    )
+    if (isAnswer(records)) return records
     const current = pickRecord(records, request.ip, request.family, record.hostname)
     if (isAnswer(current)) return current
     const patched = await this.call('PATCH', `${base}/${encodeURIComponent(current.id)}`, {data: request.ip})
