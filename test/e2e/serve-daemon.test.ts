@@ -290,7 +290,7 @@ describe('homeops serve (the built CLI)', () => {
         {timeout: 30_000},
       )
       // the status badge follows /api/modes (polled every 10 s)
-      await page.waitForFunction(() => document.querySelector('#overall')?.textContent === 'all up', undefined, {
+      await page.waitForFunction(() => document.querySelector('#overall')?.textContent === 'all fine', undefined, {
         timeout: 30_000,
       })
       // every enabled mode has its section, mounted (its own view or the snapshot view), none showing a load error

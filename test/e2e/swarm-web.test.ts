@@ -67,7 +67,10 @@ describe('swarm web section', () => {
       const stacks = await page.$$eval('[data-testid="swarm-stacks"] tbody tr', (trs) =>
         trs.map((tr) => (tr as HTMLElement).innerText.replace(/\s+/g, ' ').trim()),
       )
-      expect(stacks[0]).toMatch(new RegExp(`${WEB} webui deployed 1/1 [0-9a-f]{12} [0-9a-f]{7}`))
+      // the Tasks (node) cell sits between the service count and the hash
+      expect(stacks[0]).toMatch(
+        new RegExp(`${WEB} webui deployed 1/1 ${WEB}_\\w+\\.1 on \\S+: running [0-9a-f]{12} [0-9a-f]{7}`),
+      )
       const repos = await page.textContent('[data-testid="swarm-repositories"]')
       expect(repos).toContain('webui')
       expect(repos).toContain('main')

@@ -442,7 +442,7 @@ describe('apply links through images serve', () => {
     const page = await fetch(applyUrl)
     expect(page.status).toBe(200)
     const html = await page.text()
-    expect(html).toContain(`This updates <strong>${names.notify}</strong> to <strong>1.1.0</strong>`)
+    expect(html).toContain(`<h1>Apply 1.1.0 to ${names.notify}?</h1>`)
     expect(html).toContain('<form method="post"')
     // GET changed nothing.
     expect(serviceImage(names.notify)).toContain(':1.0.0@')

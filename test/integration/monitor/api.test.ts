@@ -37,6 +37,10 @@ const META_FIELDS = [
   'net_tx',
   'blk_read',
   'blk_write',
+  // Added beside the original tool's fields (never removed or renamed): one update notion, task containers.
+  'updatable',
+  'version_status',
+  'version_update',
 ]
 
 const d = docker()
