@@ -137,6 +137,17 @@ export function pickRecord(
   return current
 }
 
+/** nochg when a record set holds exactly the address to send: writing it again would change nothing. */
+export function unchangedSet(
+  values: string[],
+  ip: string,
+  family: Family,
+  hostname: string,
+): ProviderAnswer | undefined {
+  if (values.length !== 1 || !sameAddress(values[0]!, ip, family)) return undefined
+  return {kind: 'nochg', code: 'nochg', text: `${recordType(family)} ${hostname} already ${values[0]}`}
+}
+
 export function updated(family: Family, hostname: string, from: string, ip: string, status?: number): ProviderAnswer {
   return {kind: 'good', code: 'good', text: `${recordType(family)} ${hostname} ${from} -> ${ip}`, httpStatus: status}
 }

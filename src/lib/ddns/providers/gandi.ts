@@ -1,4 +1,4 @@
-import {isAnswer, readApi, recordType, sameAddress, splitHostname, updated} from './api.js'
+import {isAnswer, readApi, recordType, splitHostname, unchangedSet, updated} from './api.js'
 import {asArray, asString, at} from './json.js'
 import {type DdnsProvider, type ProviderAnswer, type ProviderDeps, type UpdateRequest, malformed} from './provider.js'
 
@@ -20,13 +20,8 @@ export class GandiProvider implements DdnsProvider {
     const values = asArray(at(got.json, 'rrset_values'))
     if (!values) return malformed('record set without rrset_values', got.answer)
     const current = values.map((v) => asString(v) ?? '')
-    if (current.length === 1 && sameAddress(current[0]!, request.ip, request.family)) {
-      return {
-        kind: 'nochg',
-        code: 'nochg',
-        text: `${recordType(request.family)} ${record.hostname} already ${current[0]}`,
-      }
-    }
+    const unchanged = unchangedSet(current, request.ip, request.family, record.hostname)
+    if (unchanged) return unchanged
     const ttl = at(got.json, 'rrset_ttl')
     const put = readApi(
       await http.request(url, {

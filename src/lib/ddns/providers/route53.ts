@@ -1,5 +1,5 @@
 import type {HttpAnswer} from '../http.js'
-import {recordType, sameAddress, updated} from './api.js'
+import {recordType, unchangedSet, updated} from './api.js'
 import {
   type DdnsProvider,
   type ProviderAnswer,
@@ -54,9 +54,8 @@ export class Route53Provider implements DdnsProvider {
       }
     }
     const values = [...set.matchAll(/<Value>([^<]*)<\/Value>/g)].map((m) => unescapeXml(m[1]!))
-    if (values.length === 1 && sameAddress(values[0]!, request.ip, request.family)) {
-      return {kind: 'nochg', code: 'nochg', text: `${type} ${record.hostname} already ${values[0]}`}
-    }
+    const unchanged = unchangedSet(values, request.ip, request.family, record.hostname)
+    if (unchanged) return unchanged
     const ttl = Number(/<TTL>(\d{1,10})<\/TTL>/.exec(set)?.[1] ?? 300)
     const body =
       '<?xml version="1.0" encoding="UTF-8"?>' +
