@@ -737,8 +737,15 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
 }
 
 /** One message per cause and registry (not per image), so a registry that is down is reported once per workload. */
-function unreachable(registry: string, error: unknown, timeoutMs: number): TransientError {
-  const {reason} = describeNetworkError(error, timeoutMs)
+function unreachable(registry: string, error: unknown, timeoutMs: number): TransientError | OperationError {
+  const {reason, transient} = describeNetworkError(error, timeoutMs)
+  // A TLS or protocol mistake (an https:// registry that speaks plain HTTP) needs a human: not worth a retry.
+  if (!transient) {
+    return new OperationError(`cannot talk to the registry ${registry}: ${reason}`, {
+      hint: 'check the registry address: homeops speaks https to every registry except loopback ones',
+      cause: error,
+    })
+  }
   return new TransientError(`cannot reach the registry ${registry}: ${reason}`, {
     hint: 'check the network and the registry host; homeops retries on the next run',
     cause: error,
