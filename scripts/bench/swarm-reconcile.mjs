@@ -16,11 +16,14 @@
 //     CLI ≥ 26, detached) `docker stack deploy --with-registry-auth -c FILE NAME`, which returns without
 //     knowing whether anything converged; median of --rounds.
 // Targets: homeops ≤ 0.1 × the waiting naive script, and zero service updates (every service's version index
-// is the same before and after the homeops runs). Writes test-results/bench-swarm-reconcile.json with both
+// is the same before and after the homeops runs).
+// Cold deploy (issue 21, GATING): `homeops swarm watch` of a repository of 1 stack, then of one of 20 stacks
+// (fresh state, nothing deployed yet), both timed in this run: 20 stacks ≤ 3 × 1 stack, which only parallel
+// deploys (swarm.deployConcurrency, default 4) reach. `--cold-only` runs just this part. Writes test-results/bench-swarm-reconcile.json with both
 // ratios; exits 1 when a target is missed. Stacks (hotest-swarm-bench-*) are removed at the end. Every step
 // has a timeout, so a run ends within ~5 minutes on the 2-core test machine with the defaults.
 //
-//   node scripts/bench/swarm-reconcile.mjs [--rounds N] [--waiting-rounds N]
+//   node scripts/bench/swarm-reconcile.mjs [--rounds N] [--waiting-rounds N] [--cold-only]
 //   (needs `npm run build`; HOMEOPS_BENCH_CLI=path/to/run.js)
 import {execFile, execFileSync, spawn, spawnSync} from 'node:child_process'
 import {createServer} from 'node:http'
@@ -49,6 +52,9 @@ const WAITING_ROUNDS = option('waiting-rounds', 1, 3)
 const WAITING_DEPLOY = ['stack', 'deploy', '--detach=false', '--prune', '--with-registry-auth']
 const DETACHED_DEPLOY = ['stack', 'deploy', '--with-registry-auth']
 const STACKS_PER_REPO = 10
+const COLD_STACKS = 20
+const COLD_TARGET = 3
+const COLD_ONLY = process.argv.includes('--cold-only')
 const cli = process.env.HOMEOPS_BENCH_CLI ?? join(repoRoot, 'bin', 'run.js')
 
 if (!process.env.HOMEOPS_BENCH_CLI && !existsSync(join(repoRoot, 'dist', 'commands', 'swarm', 'reconcile.js')))
@@ -76,12 +82,18 @@ const run = randomBytes(3).toString('hex')
 const work = mkdtempSync(join(tmpdir(), 'hotest-swarm-bench-'))
 const stacks = []
 const repos = []
-for (const r of ['a', 'b']) {
+const coldRepos = {}
+for (const [r, count] of [
+  ['a', STACKS_PER_REPO],
+  ['b', STACKS_PER_REPO],
+  ['one', 1],
+  ['cold', COLD_STACKS],
+]) {
   const dir = join(work, 'repos', `bench-${r}`)
   mkdirSync(dir, {recursive: true})
   git(dir, 'init', '-q', '-b', 'main')
   const names = []
-  for (let i = 0; i < STACKS_PER_REPO; i++) {
+  for (let i = 0; i < count; i++) {
     const name = `hotest-swarm-bench-${run}-${r}${i}`
     names.push(name)
     mkdirSync(join(dir, name))
@@ -95,7 +107,8 @@ for (const r of ['a', 'b']) {
   git(dir, 'add', '-A')
   git(dir, 'commit', '-q', '-m', 'stacks')
   stacks.push(...names)
-  repos.push({dir, names})
+  if (r === 'one' || r === 'cold') coldRepos[r] = {dir, names}
+  else repos.push({dir, names})
 }
 // ---- git over HTTP: `git http-backend` behind a CGI bridge ----
 const gitServer = createServer((request, response) => {
@@ -140,7 +153,7 @@ const gitServer = createServer((request, response) => {
 })
 await new Promise((resolve) => gitServer.listen(0, '127.0.0.1', resolve))
 const gitBase = `http://127.0.0.1:${gitServer.address().port}`
-for (const repo of repos) repo.url = `${gitBase}/${repo.dir.split('/').pop()}/.git`
+for (const repo of [...repos, ...Object.values(coldRepos)]) repo.url = `${gitBase}/${repo.dir.split('/').pop()}/.git`
 
 const config = join(work, 'config.yaml')
 writeFileSync(
@@ -148,14 +161,24 @@ writeFileSync(
   `state: {path: ${join(work, 'state', 'homeops.db')}}\ndocker: {host: "${testEnv.dockerHost}"}\n` +
     `swarm: {convergeTimeoutSeconds: 300, cacheDir: ${join(work, 'cache')}}\n`,
 )
+// The cold deploys get their own state, so they start from nothing deployed and leave the no-op part alone.
+const coldConfig = join(work, 'config-cold.yaml')
+writeFileSync(
+  coldConfig,
+  `state: {path: ${join(work, 'state-cold', 'homeops.db')}}\ndocker: {host: "${testEnv.dockerHost}"}\n` +
+    `swarm: {convergeTimeoutSeconds: 300, cacheDir: ${join(work, 'cache-cold')}}\n`,
+)
 const cliEnv = Object.fromEntries(
   Object.entries(dockerEnv).filter(([k]) => !k.startsWith('HOMEOPS_') && k !== 'DOCKER_HOST' && k !== 'CI'),
 )
 // Asynchronous on purpose: the git server above runs in this process and must keep answering.
 function homeops(timeoutMs, ...args) {
+  return homeopsWith(config, timeoutMs, ...args)
+}
+function homeopsWith(configFile, timeoutMs, ...args) {
   const started = performance.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args, '--config', config], {env: cliEnv, timeout: timeoutMs})
+    const child = spawn(process.execPath, [cli, ...args, '--config', configFile], {env: cliEnv, timeout: timeoutMs})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -201,8 +224,43 @@ function versions() {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
+/** Cold deploys, timed: `swarm watch` of the 1-stack repository, then of the 20-stack one. Gating. */
+async function coldDeploys() {
+  const s = (ms) => `${(ms / 1000).toFixed(2)} s`
+  console.log(`bench swarm-reconcile: cold deploy of 1 stack, then of ${COLD_STACKS} stacks (fresh state)…`)
+  const deployed = (stdout) => JSON.parse(stdout).reconcile.stacks.filter((x) => x.outcome === 'deployed').length
+  const one = await homeopsWith(coldConfig, 300_000, 'swarm', 'watch', coldRepos.one.url, '--json')
+  if (deployed(one.stdout) !== 1) throw new Error('the 1-stack cold deploy did not deploy its stack')
+  const many = await homeopsWith(coldConfig, 600_000, 'swarm', 'watch', coldRepos.cold.url, '--json')
+  if (deployed(many.stdout) !== COLD_STACKS)
+    throw new Error(`the cold deploy deployed ${deployed(many.stdout)} of ${COLD_STACKS} stacks`)
+  const ratio = Number((many.ms / one.ms).toFixed(3))
+  const passed = ratio <= COLD_TARGET
+  console.log(
+    `  cold deploy: 1 stack ${s(one.ms)}, ${COLD_STACKS} stacks ${s(many.ms)}: ratio ${ratio} (target ≤ ${COLD_TARGET}) ${passed ? 'PASS' : 'FAIL'}`,
+  )
+  return {
+    oneStackMs: Math.round(one.ms),
+    stacks: COLD_STACKS,
+    manyStacksMs: Math.round(many.ms),
+    ratio,
+    target: COLD_TARGET,
+    passed,
+  }
+}
+
 let exitCode = 0
 try {
+  const cold = await coldDeploys()
+  if (!cold.passed) exitCode = 1
+  if (COLD_ONLY) {
+    mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
+    writeFileSync(
+      join(repoRoot, 'test-results', 'bench-swarm-reconcile.json'),
+      JSON.stringify({coldDeploy: cold}, null, 2) + '\n',
+    )
+    throw Object.assign(new Error('done'), {coldOnly: true})
+  }
   console.log(`bench swarm-reconcile: deploying ${stacks.length} stacks in 2 repositories (setup, not timed)…`)
   const setupStarted = performance.now()
   for (const repo of repos) await homeops(300_000, 'swarm', 'watch', repo.url)
@@ -276,7 +334,8 @@ try {
     ratioVsDetachedNaive: ratio(homeopsMs, detachedMs),
     workRatioVsDetachedNaive: ratio(workMs, detachedMs),
     targetRatio: 0.1,
-    passed: homeopsMs / waitingMs <= 0.1 && updates === 0,
+    passed: homeopsMs / waitingMs <= 0.1 && updates === 0 && cold.passed,
+    coldDeploy: cold,
     loadAverage: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))),
   }
   mkdirSync(join(repoRoot, 'test-results'), {recursive: true})
@@ -299,6 +358,8 @@ try {
     `  ratio vs the fire-and-forget naive script (reference, not gating): ${result.ratioVsDetachedNaive} wall, ${result.workRatioVsDetachedNaive} reconcile work`,
   )
   console.log(`  load average ${result.loadAverage.join(' ')}`)
+  if (!cold.passed)
+    console.log(`  FAIL: the cold deploy of ${COLD_STACKS} stacks took more than ${COLD_TARGET} × one stack`)
   if (homeopsMs / waitingMs > 0.1) {
     console.log('  FAIL: the no-op reconcile is slower than 0.1 × the waiting naive script')
     exitCode = 1
@@ -309,8 +370,10 @@ try {
   }
   console.log(`  ${exitCode === 0 ? 'PASS' : 'FAIL'} (results in test-results/bench-swarm-reconcile.json)`)
 } catch (error) {
-  console.error(`bench swarm-reconcile: ${error.message}`)
-  exitCode = 1
+  if (!error.coldOnly) {
+    console.error(`bench swarm-reconcile: ${error.message}`)
+    exitCode = 1
+  }
 } finally {
   spawnSync('docker', ['stack', 'rm', ...stacks], {env: dockerEnv, stdio: 'ignore', timeout: 120_000})
   // Wait (bounded) for the containers to go before the next benchmark runs.

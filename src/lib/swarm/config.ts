@@ -24,6 +24,14 @@ export const swarmSchema = obj({
     unit: 'seconds',
     description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
   }),
+  deployConcurrency: num({
+    default: 4,
+    min: 1,
+    max: 32,
+    integer: true,
+    description:
+      'how many stacks one reconcile deploys at once (each waits for its own convergence; 1 deploys one after the other)',
+  }),
   pruneProtection: bool({
     default: true,
     description:

@@ -3,6 +3,7 @@ import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import {sleep} from '../time/sleep.js'
 import type {VolumeSpec} from './render.js'
+import {permanentTaskFailure} from './task-failure.js'
 
 /**
  * Swarm access for GitOps: reads through the Engine API (services, tasks,
@@ -259,14 +260,23 @@ export interface ServiceState {
   detail?: string
   /** The update was rolled back or paused: it will not converge by waiting. */
   stuck?: boolean
+  /** A task of the current spec failed in a way waiting cannot fix (task-failure.ts): the reason. */
+  permanent?: string
 }
 
 export async function stackServices(engine: DockerEngine, stack?: string): Promise<ServiceInfo[]> {
   return engine.get<ServiceInfo[]>('/services', {filters: {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}})
 }
 
-/** Running/desired per service of a stack (or of every stack), from services and tasks. */
-export async function serviceStates(engine: DockerEngine, stack?: string): Promise<Map<string, ServiceState[]>> {
+/**
+ * Running/desired per service of a stack (or of every stack), from services and tasks. Tasks whose
+ * id is in `before` (they existed before this deploy) never count as a permanent failure.
+ */
+export async function serviceStates(
+  engine: DockerEngine,
+  stack?: string,
+  before?: ReadonlySet<string>,
+): Promise<Map<string, ServiceState[]>> {
   const services = await stackServices(engine, stack)
   const byStack = new Map<string, ServiceState[]>()
   if (services.length === 0) return byStack
@@ -283,13 +293,13 @@ export async function serviceStates(engine: DockerEngine, stack?: string): Promi
   for (const service of services) {
     const name = service.Spec?.Labels?.[STACK_LABEL] ?? ''
     const list = byStack.get(name) ?? []
-    list.push(serviceState(service, tasksOf.get(service.ID) ?? []))
+    list.push(serviceState(service, tasksOf.get(service.ID) ?? [], before))
     byStack.set(name, list)
   }
   return byStack
 }
 
-function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
+function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: ReadonlySet<string>): ServiceState {
   const name = service.Spec?.Name ?? service.ID
   const image = service.Spec?.TaskTemplate?.ContainerSpec?.Image
   const force = service.Spec?.TaskTemplate?.ForceUpdate ?? 0
@@ -324,14 +334,55 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[]): ServiceState {
   const onSpec = running.filter(current).length
   const updating = state === 'updating' || state === 'rollback_started'
   const converged = !updating && onSpec >= desired && running.length === onSpec
+  const permanent = converged
+    ? undefined
+    : permanentFailure(tasks.filter((t) => current(t) && !before?.has(t.ID ?? '')))
   return {
     name,
     running: running.length,
     desired,
     converged,
+    permanent,
     detail: converged
       ? undefined
-      : (lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
+      : (permanent ?? lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
+  }
+}
+
+/** The newest task failure waiting cannot fix, in plain words. */
+function permanentFailure(tasks: TaskInfo[]): string | undefined {
+  const newest = [...tasks].sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''))
+  for (const t of newest) {
+    const reason = permanentTaskFailure({state: t.Status?.State, err: t.Status?.Err, message: t.Status?.Message})
+    if (reason) return `task ${t.Status?.State}: ${reason}`
+  }
+  return undefined
+}
+
+/** The ids of a stack's tasks now: those a deploy about to start did not create. */
+export async function stackTaskIds(engine: DockerEngine, stack: string): Promise<Set<string>> {
+  const services = await stackServices(engine, stack)
+  if (services.length === 0) return new Set()
+  const tasks = await engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID)}})
+  return new Set(tasks.flatMap((t) => (t.ID ? [t.ID] : [])))
+}
+
+/**
+ * Polls a stack while something else waits on it (the docker CLI's own convergence wait) and
+ * throws as soon as a new task failed in a way waiting cannot fix; returns when `signal` aborts.
+ */
+export async function watchPermanentFailure(
+  engine: DockerEngine,
+  stack: string,
+  before: ReadonlySet<string>,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 2000)) {
+    await sleep(delay, signal).catch(() => {})
+    if (signal.aborted) return
+    const states = await serviceStates(engine, stack, before).catch(() => new Map<string, ServiceState[]>())
+    const failed = (states.get(stack) ?? []).find((s) => s.permanent)
+    if (failed) throw new OperationError(`stack ${stack}: service ${failed.name}: ${redact(failed.permanent!)}`)
   }
 }
 
@@ -364,13 +415,17 @@ export async function waitConverged(
   stack: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  before?: ReadonlySet<string>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    const states = (await serviceStates(engine, stack)).get(stack) ?? []
+    const states = (await serviceStates(engine, stack, before)).get(stack) ?? []
     const stuck = states.find((s) => s.stuck)
     if (stuck) throw new OperationError(`stack ${stack}: service ${stuck.name}: ${stuck.detail}`)
+    // Fail fast: a task rejected for a missing mount source, image, secret or node will be rejected again.
+    const failed = states.find((s) => s.permanent)
+    if (failed) throw new OperationError(`stack ${stack}: service ${failed.name}: ${redact(failed.permanent!)}`)
     const pending = states.filter((s) => !s.converged)
     if (states.length > 0 && pending.length === 0) return
     last = pending.map((s) => `${s.name}: ${s.detail}`).join('; ') || 'no services yet'

@@ -26,9 +26,11 @@ import {
   stackDeploy,
   stackServices,
   stackRemove,
+  stackTaskIds,
   supportsDetach,
   waitConverged,
   waitRemoved,
+  watchPermanentFailure,
 } from './docker.js'
 import {type FetchResult, authFor, checkRepositoryUrl, repositoryName, syncClone} from './git.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, readLayout, resolveInside} from './layout.js'
@@ -392,7 +394,11 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
       })
     }
   }
-  if (deployTasks.length > 0) await runTasks(term, log, deployTasks, null)
+  // Stacks are independent (each owns its services, volumes, bindings and state row): a bounded
+  // pool deploys them side by side, so a run takes about as long as its slowest stacks.
+  if (deployTasks.length > 0) {
+    await runTasks(term, log, deployTasks, null, {concurrency: context.config.swarm.deployConcurrency})
+  }
 
   // 4. prune
   const removals = results.filter((r) => r.action === 'remove')
@@ -880,8 +886,17 @@ async function deployAndWait(
     .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
     .digest('hex')
     .slice(0, 16)
-  await stackDeploy({
+  // Tasks that exist now are the previous deploy's: their errors say nothing about this one.
+  const before = await stackTaskIds(env.engine, name)
+  // The CLI of Docker 23+ waits itself, for ever on a task rejected again and again: watch beside it
+  // and stop it as soon as a task failed in a way waiting cannot fix.
+  const done = new AbortController()
+  const signal = context.signal ? AbortSignal.any([context.signal, done.signal]) : done.signal
+  const watcher = useDetach ? watchPermanentFailure(env.engine, name, before, done.signal) : undefined
+  watcher?.catch(() => {})
+  const deploy = stackDeploy({
     ...env.cli,
+    signal,
     stack: name,
     compose: withDeployLabels(
       prepared.bindings.length > 0
@@ -894,7 +909,13 @@ async function deployAndWait(
     timeoutMs,
     useDetach,
   })
-  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal)
+  try {
+    await (watcher ? Promise.race([deploy, watcher.then(() => deploy)]) : deploy)
+  } finally {
+    done.abort()
+    deploy.catch(() => {})
+  }
+  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal, before)
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */

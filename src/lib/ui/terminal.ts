@@ -135,11 +135,24 @@ export interface Task<Ctx> {
   skip?: (ctx: Ctx) => string | false
 }
 
+export interface RunTasksOptions {
+  /** How many tasks run at once (default 1: one after the other, in order). */
+  concurrency?: number
+}
+
 /**
  * A listr2 task list on a TTY; one log line per step elsewhere. A failing task
  * stops the list and rethrows (tasks that must not stop the rest catch their own errors).
+ * With `concurrency` > 1, up to that many tasks run at once (started in list order).
  */
-export async function runTasks<Ctx>(term: Terminal, logger: Logger, tasks: Task<Ctx>[], ctx: Ctx): Promise<void> {
+export async function runTasks<Ctx>(
+  term: Terminal,
+  logger: Logger,
+  tasks: Task<Ctx>[],
+  ctx: Ctx,
+  options: RunTasksOptions = {},
+): Promise<void> {
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, tasks.length || 1))
   if (term.interactive) {
     const {Listr} = await import('listr2')
     await new Listr<Ctx>(
@@ -152,15 +165,20 @@ export async function runTasks<Ctx>(term: Terminal, logger: Logger, tasks: Task<
           })
         },
       })),
-      {ctx, exitOnError: true, rendererOptions: {collapseSubtasks: false}},
+      {
+        ctx,
+        exitOnError: true,
+        concurrent: concurrency > 1 ? concurrency : false,
+        rendererOptions: {collapseSubtasks: false},
+      },
     ).run()
     return
   }
-  for (const t of tasks) {
+  const runOne = async (t: Task<Ctx>): Promise<void> => {
     const skipped = t.skip?.(ctx)
     if (skipped) {
       logger.info(`${t.title}: skipped`, {reason: skipped})
-      continue
+      return
     }
     let title = t.title
     const started = Date.now()
@@ -169,4 +187,21 @@ export async function runTasks<Ctx>(term: Terminal, logger: Logger, tasks: Task<
     })
     logger.info(title, {ms: Date.now() - started})
   }
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    // A failure stops the others from starting new tasks, as in the sequential list.
+    while (!failed && next < tasks.length) {
+      const t = tasks[next++]!
+      try {
+        await runOne(t)
+      } catch (error) {
+        failed = true
+        throw error
+      }
+    }
+  }
+  const results = await Promise.allSettled(Array.from({length: concurrency}, () => worker()))
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (rejected) throw rejected.reason
 }
