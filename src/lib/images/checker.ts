@@ -1,6 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import {TransientError, errorMessage} from '../errors.js'
+import {type ExitCodeValue, TransientError, errorMessage, worst} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {familiarName, isImageId, parseImageReference} from '../registry/reference.js'
@@ -207,8 +207,6 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
  * failure is temporary; 1 otherwise. A failed digest check beside a version found by the tag list is a
  * failure too: the result is incomplete.
  */
-export function checkExitCode(report: Pick<CheckReport, 'results'>): 0 | 1 | 3 {
-  const failed = report.results.filter((r) => r.error !== null)
-  if (failed.length === 0) return 0
-  return failed.every((r) => r.transient) ? 3 : 1
+export function checkExitCode(report: Pick<CheckReport, 'results'>): ExitCodeValue {
+  return worst(report.results.filter((r) => r.error !== null).map((r) => (r.transient ? 3 : 1)))
 }

@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {DEFAULT_SOURCES, extractAddress, parseSource} from '../../../src/lib/ddns/detect.js'
 import {decodeAnswers, encodeQuery} from '../../../src/lib/ddns/dns-query.js'
-import {deferDelay, worstExitCode} from '../../../src/lib/ddns/updater.js'
+import {deferDelay} from '../../../src/lib/ddns/updater.js'
+import {worst} from '../../../src/lib/errors.js'
 
 describe('IP sources', () => {
   it('parses every built-in source', () => {
@@ -68,11 +69,12 @@ describe('IP sources', () => {
 })
 
 describe('exit codes and back-off', () => {
-  it('lets the most severe record win: 4 > 3 > 1 > 0', () => {
-    expect(worstExitCode([])).toBe(0)
-    expect(worstExitCode([0, 1, 0])).toBe(1)
-    expect(worstExitCode([1, 3, 0])).toBe(3)
-    expect(worstExitCode([3, 4, 1])).toBe(4)
+  // The one exit-code policy (errors.ts worst()): a failure that needs a person wins over a temporary one.
+  it('lets the most demanding record win: 4 > 1 > 3 > 0', () => {
+    expect(worst([])).toBe(0)
+    expect(worst([0, 1, 0])).toBe(1)
+    expect(worst([1, 3, 0])).toBe(1)
+    expect(worst([3, 4, 1])).toBe(4)
   })
 
   it('waits 30 min after 911 and 5 min after other failures, doubling, capped, never below Retry-After', () => {
