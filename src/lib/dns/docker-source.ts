@@ -1,7 +1,7 @@
 import type {Docker} from '../docker/client.js'
 import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
-import {type RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+import {type RecordStore, type SourceRecord, recordsFromValue} from './record-store.js'
 
 /** Labels read on containers and Swarm services (`deploy.labels`). */
 export const DNS_LABELS = {

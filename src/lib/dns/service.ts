@@ -10,7 +10,7 @@ import {type HostIp, detectHostIp} from './host-ip.js'
 import {HostsDirectory} from './hosts-file.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
-import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './record-store.js'
 import {chooseUpstreams, type UpstreamChoice} from './system-resolvers.js'
 
 export type DnsConfig = HomeopsConfig['dns']
