@@ -5,7 +5,6 @@ import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {familiarName, isImageId, parseImageReference} from '../registry/reference.js'
 import {type UpdateStatus, checkImageStatus, localDigestsFor} from '../registry/update-status.js'
-import type {GitopsOwner} from './gitops.js'
 import {findCandidates, parseVersionTag, type Strategy} from './versions.js'
 import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} from './workloads.js'
 
@@ -14,6 +13,18 @@ import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} 
  * no `RepoDigests`): nothing to compare, and not a failure.
  */
 export type CheckStatus = 'up_to_date' | 'update_available' | 'local_image' | 'disabled' | 'unknown' | 'error'
+
+/** Where git keeps a Swarm service homeops deploys from a watched repository (gitops.ts). */
+export interface GitopsOwner {
+  /** Repository name as `swarm status` shows it. */
+  repository: string
+  url: string
+  stack: string
+  /** The compose service (`web`), under `services:` of `file`. */
+  service: string
+  /** Relative to the repository root; null when not recorded yet. */
+  file: string | null
+}
 
 export interface CheckResult {
   workload: string

@@ -1,0 +1,18 @@
+import {defineArea} from '../area.js'
+import type {Check} from '../doctor/check.js'
+import {dnsSchema} from './config.js'
+
+export const dnsArea = defineArea({
+  name: 'dns',
+  title: 'DNS',
+  schema: dnsSchema,
+  migrations: [],
+  mode: {module: 'dns/mode.js', factory: 'createDnsMode', page: 5},
+  doctor: {
+    needs: ['dns-port', 'dns-upstreams', 'serve-port'],
+    async host({section, enabled}): Promise<Check[]> {
+      const {dnsHostChecks} = await import('./doctor.js')
+      return dnsHostChecks(section, enabled)
+    },
+  },
+})
