@@ -99,16 +99,24 @@ describe('dns serve on a worker', () => {
     // The first manager address does not answer: the next one is used.
     const server = await serve(writeConfig('worker', [missingSocket, manager().dockerHost]))
     expect(server.output()).toContain(`swarm services from the manager ${manager().dockerHost}`)
-    await within(10_000, () => `app.${zone} answered (output: ${server.output()})`, async () => {
-      return (await answer(server.port, `app.${zone}`)) === '10.231.0.99'
-    })
+    await within(
+      10_000,
+      () => `app.${zone} answered (output: ${server.output()})`,
+      async () => {
+        return (await answer(server.port, `app.${zone}`)) === '10.231.0.99'
+      },
+    )
     expect(nodeCli(worker!, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])).toBe('')
 
     const changed = Date.now()
     nodeCli(manager(), ['service', 'update', '--detach', '--label-add', `homeops.dns.name=moved.${zone}`, service])
-    await within(10_000, () => `moved.${zone} answered`, async () => {
-      return (await answer(server.port, `moved.${zone}`)) === '10.231.0.99'
-    })
+    await within(
+      10_000,
+      () => `moved.${zone} answered`,
+      async () => {
+        return (await answer(server.port, `moved.${zone}`)) === '10.231.0.99'
+      },
+    )
     // About a second from the manager's event to the answer (debounced resync), with room for a busy machine.
     expect(Date.now() - changed).toBeLessThan(3_000)
     expect(await answer(server.port, `app.${zone}`)).toBe('')
@@ -118,8 +126,10 @@ describe('dns serve on a worker', () => {
     const worker = workers()[0]!
     const config = writeConfig('nomanager', [missingSocket, worker.dockerHost])
     const server = await serve(config)
-    await within(10_000, () => `a warning (output: ${server.output()})`, async () =>
-      server.output().includes('swarm services: no Swarm manager answered'),
+    await within(
+      10_000,
+      () => `a warning (output: ${server.output()})`,
+      async () => server.output().includes('swarm services: no Swarm manager answered'),
     )
     expect(server.output()).toContain(`${worker.dockerHost} is not a Swarm manager`)
     expect(server.output()).toMatch(/cannot reach the Docker daemon at unix:\/\/\S+absent\.sock: no socket there/)
