@@ -56,6 +56,8 @@ export interface DoctorInput<C> {
   enabled: boolean
   /** Open while the checks run; undefined when the database cannot be opened (the `state` check says why). */
   state: StateHandle | undefined
+  /** The longest a Docker Engine call may stay silent (`docker.timeoutSeconds`). */
+  dockerTimeoutMs: number
 }
 
 export interface Listener {

@@ -9,10 +9,10 @@ export const dnsArea = defineArea({
   migrations: [],
   mode: {module: 'dns/mode.js', factory: 'createDnsMode', page: 5},
   doctor: {
-    needs: ['dns-port', 'dns-upstreams', 'serve-port'],
-    async host({section, enabled}): Promise<Check[]> {
+    needs: ['dns-port', 'dns-upstreams', 'dns-swarm-managers', 'serve-port'],
+    async host({section, enabled, dockerTimeoutMs}): Promise<Check[]> {
       const {dnsHostChecks} = await import('./doctor.js')
-      return dnsHostChecks(section, enabled)
+      return dnsHostChecks(section, enabled, dockerTimeoutMs)
     },
   },
 })

@@ -54,6 +54,24 @@ export function dnsUpstreamsCheck(dns: DnsConfig): Check {
   }
 }
 
+/** The Swarm managers a server on a worker reads service labels from: one must answer. */
+export async function dnsSwarmManagersCheck(dns: DnsConfig, timeoutMs: number): Promise<Check> {
+  const title = 'DNS Swarm managers'
+  const {connectSwarmManager} = await import('./swarm-managers.js')
+  try {
+    const {address} = await connectSwarmManager(dns.swarmManagers, timeoutMs)
+    return {id: 'dns-swarm-managers', title, ok: true, detail: `reads service labels from ${address}`}
+  } catch (error) {
+    return {
+      id: 'dns-swarm-managers',
+      title,
+      ok: false,
+      detail: `${errorMessage(error)}: names of Swarm services are not answered`,
+      hint: (error as {hint?: string}).hint,
+    }
+  }
+}
+
 /** The native answerer of `dns serve`: without it the server works, on its full path only (slower). */
 export async function dnsNativeCheck(): Promise<Check> {
   const {nativeAddon} = await import('./native.js')
@@ -70,11 +88,19 @@ export async function dnsNativeCheck(): Promise<Check> {
   }
 }
 
-/** What the host offers `dns serve`: the port (with a config), the upstreams (when enabled), the native answerer. */
-export async function dnsHostChecks(dns: DnsConfig | undefined, enabled: boolean): Promise<Check[]> {
+/**
+ * What the host offers `dns serve`: the port (with a config), the upstreams (when enabled), the Swarm
+ * managers (when listed), the native answerer.
+ */
+export async function dnsHostChecks(
+  dns: DnsConfig | undefined,
+  enabled: boolean,
+  dockerTimeoutMs: number,
+): Promise<Check[]> {
   const checks: Check[] = []
   if (dns) checks.push(await dnsPortCheck(dns))
   if (dns && enabled) checks.push(dnsUpstreamsCheck(dns))
+  if (dns && dns.swarmManagers.length > 0) checks.push(await dnsSwarmManagersCheck(dns, dockerTimeoutMs))
   checks.push(await dnsNativeCheck())
   return checks
 }

@@ -94,6 +94,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     section: config?.[area.name],
     enabled: enabledModes.includes(area.name),
     state,
+    dockerTimeoutMs: (config?.docker.timeoutSeconds ?? 30) * 1000,
   })
   try {
     checks.push(...(await dockerChecks(options.dockerHost ?? config?.docker.host)))
