@@ -10,8 +10,8 @@ import type {Migration} from './state/migrations.js'
  * (`doctor/checks.ts`) and what `homeops config validate` adds to the schema (`config/validate.ts`).
  *
  * Only plain data and small functions load with it (every command that reads the config loads every
- * area): the hooks import what they need when called, and the mode is a module reference, so neither
- * the mode's code nor the lean `ddns update` bundle takes it in before `serve` starts it.
+ * area, the lean `ddns update` bundle too): `validate` imports what it needs when called, and the mode
+ * and the doctor checks are module references, loaded only by `homeops serve` and `homeops doctor`.
  */
 export interface Area<N extends string = string, S extends Shape = Shape> {
   /** The config key, the mode's name and the command topic. */
@@ -23,7 +23,7 @@ export interface Area<N extends string = string, S extends Shape = Shape> {
   /** Its tables, `area: '<name>'`, versions 1, 2, … (`state/migrations.ts`). */
   readonly migrations: readonly Migration[]
   readonly mode: ModeReference
-  readonly doctor: AreaDoctor<InferShape<S>>
+  readonly doctor: AreaDoctor
   /** Rules across keys the schema cannot express; throws a UserError (exit 2). */
   validate?(section: InferShape<S>): Promise<void>
   /** The servers the area runs on its own (`<name> serve`) and whether a key guards their writes. */
@@ -41,9 +41,18 @@ export interface ModeReference {
   readonly page: number
 }
 
-export interface AreaDoctor<C> {
+export interface AreaDoctor {
   /** Checks the area's mode needs to pass when enabled: its own ids and the core's (`docker`, `serve-port`). */
   readonly needs: readonly string[]
+  /**
+   * The module of its own checks, relative to `src/lib` (`dns/doctor.js`), exporting `doctorChecks`
+   * (`DoctorChecks`). A reference, as for the mode: only `homeops doctor` loads it.
+   */
+  readonly module?: string
+}
+
+/** What an area's doctor module exports as `doctorChecks`. */
+export interface DoctorChecks<C> {
   /** What the host offers the area, checked whether or not the mode is enabled (after Docker). */
   host?(input: DoctorInput<C>): Promise<Check[]>
   /** The area's own settings and state, checked when its mode is enabled. */

@@ -1,5 +1,4 @@
 import {defineArea} from '../area.js'
-import type {Check} from '../doctor/check.js'
 import {ddnsSchema} from './config.js'
 import {ddnsMigrations} from './migrations.js'
 
@@ -9,14 +8,7 @@ export const ddnsArea = defineArea({
   schema: ddnsSchema,
   migrations: ddnsMigrations,
   mode: {module: 'ddns/mode.js', factory: 'createDdnsMode', page: 3},
-  doctor: {
-    needs: ['ddns-records', 'serve-port'],
-    async settings({section}): Promise<Check[]> {
-      if (!section) return []
-      const {ddnsRecordsCheck} = await import('./doctor.js')
-      return [ddnsRecordsCheck(section)]
-    },
-  },
+  doctor: {needs: ['ddns-records', 'serve-port'], module: 'ddns/doctor.js'},
   // Provider credentials and IP source URLs, once records are configured.
   async validate(section): Promise<void> {
     if (!section.hostname && section.records.length === 0) return

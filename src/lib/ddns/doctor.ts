@@ -1,3 +1,4 @@
+import type {DoctorChecks} from '../area.js'
 import type {Check} from '../doctor/check.js'
 import {errorMessage} from '../errors.js'
 import {type DdnsConfig, effectiveRecords} from './records.js'
@@ -21,4 +22,11 @@ export function ddnsRecordsCheck(ddns: DdnsConfig): Check {
   } catch (error) {
     return {id: 'ddns-records', title, ok: false, detail: errorMessage(error), hint: (error as {hint?: string}).hint}
   }
+}
+
+/** For `homeops doctor` (`ddnsArea.doctor.module`). */
+export const doctorChecks: DoctorChecks<DdnsConfig> = {
+  async settings({section}) {
+    return section ? [ddnsRecordsCheck(section)] : []
+  },
 }

@@ -1,5 +1,4 @@
 import {defineArea} from '../area.js'
-import type {Check} from '../doctor/check.js'
 import {dnsSchema} from './config.js'
 
 export const dnsArea = defineArea({
@@ -8,11 +7,5 @@ export const dnsArea = defineArea({
   schema: dnsSchema,
   migrations: [],
   mode: {module: 'dns/mode.js', factory: 'createDnsMode', page: 5},
-  doctor: {
-    needs: ['dns-port', 'dns-upstreams', 'dns-swarm-managers', 'serve-port'],
-    async host({section, enabled, dockerTimeoutMs}): Promise<Check[]> {
-      const {dnsHostChecks} = await import('./doctor.js')
-      return dnsHostChecks(section, enabled, dockerTimeoutMs)
-    },
-  },
+  doctor: {needs: ['dns-port', 'dns-upstreams', 'dns-swarm-managers', 'serve-port'], module: 'dns/doctor.js'},
 })

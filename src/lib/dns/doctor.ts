@@ -1,3 +1,4 @@
+import type {DoctorChecks} from '../area.js'
 import type {Infer} from '../config/schema.js'
 import {type Check, probeTcp, probeUdp} from '../doctor/check.js'
 import {errnoCode, errorMessage} from '../errors.js'
@@ -89,18 +90,16 @@ export async function dnsNativeCheck(): Promise<Check> {
 }
 
 /**
- * What the host offers `dns serve`: the port (with a config), the upstreams (when enabled), the Swarm
- * managers (when listed), the native answerer.
+ * For `homeops doctor` (`dnsArea.doctor.module`). What the host offers `dns serve`: the port (with a
+ * config), the upstreams (when enabled), the Swarm managers (when listed), the native answerer.
  */
-export async function dnsHostChecks(
-  dns: DnsConfig | undefined,
-  enabled: boolean,
-  dockerTimeoutMs: number,
-): Promise<Check[]> {
-  const checks: Check[] = []
-  if (dns) checks.push(await dnsPortCheck(dns))
-  if (dns && enabled) checks.push(dnsUpstreamsCheck(dns))
-  if (dns && dns.swarmManagers.length > 0) checks.push(await dnsSwarmManagersCheck(dns, dockerTimeoutMs))
-  checks.push(await dnsNativeCheck())
-  return checks
+export const doctorChecks: DoctorChecks<DnsConfig> = {
+  async host({section, enabled, dockerTimeoutMs}) {
+    const checks: Check[] = []
+    if (section) checks.push(await dnsPortCheck(section))
+    if (section && enabled) checks.push(dnsUpstreamsCheck(section))
+    if (section && section.swarmManagers.length > 0) checks.push(await dnsSwarmManagersCheck(section, dockerTimeoutMs))
+    checks.push(await dnsNativeCheck())
+    return checks
+  },
 }

@@ -1,4 +1,4 @@
-import type {DoctorInput} from '../area.js'
+import type {DoctorChecks, DoctorInput, Listener} from '../area.js'
 import {AREAS} from '../areas.js'
 import type {HomeopsConfig, Mode} from '../config/root-schema.js'
 import {MODES} from '../config/root-schema.js'
@@ -34,17 +34,19 @@ export interface DoctorOptions {
 
 /** One area seen through the list: its hooks take its own section. */
 type AreaHooks = {
-  doctor: {
-    needs: readonly string[]
-    host?(input: DoctorInput<unknown>): Promise<Check[]>
-    settings?(input: DoctorInput<unknown>): Promise<Check[]>
-  }
-  listeners?(
-    section: unknown,
-    serveApiKey: string | undefined,
-  ): {what: string; listen: string; keyed: boolean; hint: string}[]
+  doctor: {needs: readonly string[]; module?: string}
+  listeners?(section: unknown, serveApiKey: string | undefined): Listener[]
 }
-const hooks = (area: (typeof AREAS)[number]): AreaHooks => area as unknown as AreaHooks
+const hooks = (area: (typeof AREAS)[number]): AreaHooks => area as AreaHooks
+
+/** The checks an area's doctor module exports (`area.doctor.module`, relative to src/lib). */
+async function areaChecks(area: (typeof AREAS)[number]): Promise<DoctorChecks<unknown>> {
+  const module = hooks(area).doctor.module
+  if (!module) return {}
+  const loaded = (await import(new URL(`../${module}`, import.meta.url).href)) as {doctorChecks?: DoctorChecks<unknown>}
+  if (!loaded.doctorChecks) throw new TypeError(`lib/${module} does not export doctorChecks`)
+  return loaded.doctorChecks
+}
 
 /**
  * The config, the state database and Docker (the core), then what each area declares (`area.ts`): what the
@@ -98,11 +100,12 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   })
   try {
     checks.push(...(await dockerChecks(options.dockerHost ?? config?.docker.host)))
-    for (const area of AREAS) checks.push(...((await hooks(area).doctor.host?.(input(area))) ?? []))
+    const own = await Promise.all(AREAS.map(areaChecks))
+    for (const [i, area] of AREAS.entries()) checks.push(...((await own[i]!.host?.(input(area))) ?? []))
     if (config) checks.push(apiKeyCheck(config))
     // Each enabled area's own prerequisites.
-    for (const area of AREAS) {
-      if (enabledModes.includes(area.name)) checks.push(...((await hooks(area).doctor.settings?.(input(area))) ?? []))
+    for (const [i, area] of AREAS.entries()) {
+      if (enabledModes.includes(area.name)) checks.push(...((await own[i]!.settings?.(input(area))) ?? []))
     }
   } finally {
     state?.close()

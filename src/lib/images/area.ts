@@ -1,5 +1,4 @@
 import {type Listener, defineArea} from '../area.js'
-import type {Check} from '../doctor/check.js'
 import {imagesSchema} from './config.js'
 import {imagesMigrations} from './migrations.js'
 
@@ -9,14 +8,7 @@ export const imagesArea = defineArea({
   schema: imagesSchema,
   migrations: imagesMigrations,
   mode: {module: 'images/mode.js', factory: 'createImagesMode', page: 2},
-  doctor: {
-    needs: ['docker', 'images-notifiers', 'serve-port'],
-    async settings({section}): Promise<Check[]> {
-      if (!section) return []
-      const {imagesNotifiersCheck} = await import('./doctor.js')
-      return [await imagesNotifiersCheck(section)]
-    },
-  },
+  doctor: {needs: ['docker', 'images-notifiers', 'serve-port'], module: 'images/doctor.js'},
   async validate(section): Promise<void> {
     const {validateSchedule} = await import('./schedule.js')
     await validateSchedule(section.schedule)

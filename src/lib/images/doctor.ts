@@ -1,3 +1,4 @@
+import type {DoctorChecks} from '../area.js'
 import type {Infer} from '../config/schema.js'
 import type {Check} from '../doctor/check.js'
 import type {imagesSchema} from './config.js'
@@ -31,4 +32,11 @@ export async function imagesNotifiersCheck(images: ImagesConfig): Promise<Check>
         ? `${notifiers.length} complete: ${notifiers.map((n) => n.type).join(', ')}`
         : 'none: new versions are recorded (history, web UI) but nobody is told',
   }
+}
+
+/** For `homeops doctor` (`imagesArea.doctor.module`). */
+export const doctorChecks: DoctorChecks<ImagesConfig> = {
+  async settings({section}) {
+    return section ? [await imagesNotifiersCheck(section)] : []
+  },
 }

@@ -1,5 +1,4 @@
 import {defineArea} from '../area.js'
-import type {Check} from '../doctor/check.js'
 import {swarmSchema} from './config.js'
 import {swarmMigrations} from './migrations.js'
 
@@ -12,13 +11,6 @@ export const swarmArea = defineArea({
   doctor: {
     // `swarm` (a manager node) comes with the Docker check.
     needs: ['docker', 'swarm', 'docker-cli', 'git', 'swarm-repos', 'serve-port'],
-    async host(): Promise<Check[]> {
-      const {swarmToolChecks} = await import('./doctor.js')
-      return swarmToolChecks()
-    },
-    async settings({state}): Promise<Check[]> {
-      const {swarmRepositoriesCheck} = await import('./doctor.js')
-      return [swarmRepositoriesCheck(state)]
-    },
+    module: 'swarm/doctor.js',
   },
 })

@@ -1,3 +1,4 @@
+import type {DoctorChecks} from '../area.js'
 import {type Check, type StateHandle, commandCheck} from '../doctor/check.js'
 import {errorMessage} from '../errors.js'
 
@@ -36,4 +37,12 @@ export function swarmRepositoriesCheck(state: StateHandle | undefined): Check {
     }
   }
   return {id: 'swarm-repos', title, ok: true, detail: `${count} watched`}
+}
+
+/** For `homeops doctor` (`swarmArea.doctor.module`). */
+export const doctorChecks: DoctorChecks<unknown> = {
+  host: () => swarmToolChecks(),
+  async settings({state}) {
+    return [swarmRepositoriesCheck(state)]
+  },
 }
