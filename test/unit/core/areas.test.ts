@@ -1,3 +1,4 @@
+import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
 import type {DoctorChecks} from '../../../src/lib/area.js'
@@ -37,5 +38,12 @@ describe('the list of areas', () => {
       expect(hooks.length, module).toBeGreaterThan(0)
       for (const hook of hooks) expect(typeof hook, module).toBe('function')
     }
+  })
+
+  it('has a command topic for each area (oclif reads topics from package.json, not from code)', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      oclif: {topics: Record<string, {description?: string}>}
+    }
+    for (const area of AREAS) expect(pkg.oclif.topics[area.name]?.description, area.name).toBeTruthy()
   })
 })
