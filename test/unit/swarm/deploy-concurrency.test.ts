@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {loadConfig} from '../../../src/lib/config/load.js'
 
 describe('swarm.deployConcurrency', () => {
-  it('defaults to 4 stacks at once', () => {
+  it('defaults to 8 stacks at once', () => {
     expect(loadConfig({env: {}}).config.swarm.deployConcurrency).toBe(8)
   })
 
