@@ -47,7 +47,7 @@ export function anchors(text: string): Set<string> {
       seen.set(base, count + 1)
       found.add(count === 0 ? base : `${base}-${count}`)
     }
-    for (const match of line.matchAll(/<a\s+(?:name|id)="([^"]+)"/g)) found.add(match[1])
+    for (const match of line.matchAll(/<a\s+(?:name|id)="([^"]+)"/g)) found.add(match[1] ?? '')
   }
   return found
 }
@@ -55,7 +55,7 @@ export function anchors(text: string): Set<string> {
 /** The link targets of one line, code spans blanked first so `[x](y)` shown as code is not a link. */
 function lineTargets(line: string): string[] {
   const prose = line.replace(/(`+)([^`]|[^`].*?[^`])\1/g, (span) => span.replace(/[^`]/g, 'x'))
-  return [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1])
+  return [...prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1] ?? '')
 }
 
 /** Every relative link and anchor of `files` that does not resolve (external URLs are not followed). */
@@ -71,7 +71,7 @@ export function brokenLinks(files: string[], root: string): BrokenLink[] {
     for (const {line, text} of proseLines(readFileSync(file, 'utf8'))) {
       for (const target of lineTargets(text)) {
         if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue // http:, https:, mailto:
-        const [pathPart, anchor] = target.split('#', 2)
+        const [pathPart = '', anchor] = target.split('#', 2)
         const path = pathPart === '' ? file : resolve(dirname(file), decodeURIComponent(pathPart))
         const report = (problem: string) => broken.push({file: relative(root, file), line, target, problem})
         if (!existsSync(path)) {
@@ -95,7 +95,7 @@ export function linkedPages(file: string): string[] {
   return proseLines(readFileSync(file, 'utf8'))
     .flatMap(({text}) => lineTargets(text))
     .filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target))
-    .map((target) => target.split('#', 1)[0])
+    .map((target) => target.split('#', 1)[0] ?? '')
     .filter((path) => path.endsWith('.md'))
     .map((path) => join(dirname(file), decodeURIComponent(path)))
 }
