@@ -46,7 +46,7 @@ describe('failures waiting cannot fix', () => {
     [NOIMAGE, 'an image the registry does not have', /nope-swarmpar:9\.9\.9.*(manifest unknown|not found)/i],
     [BADREF, 'an invalid image reference', /invalid reference format/],
     [NOSECRET, 'a missing external secret', /secret.*not found/i],
-    [NONETWORK, 'a missing external network', /network.*not found/i],
+    [NONETWORK, 'a missing external network', /network.*not (be )?found/i],
   ]
   let report: ReconcileReport
 
