@@ -168,13 +168,13 @@ async function servePortCheck(listen: string): Promise<Check> {
 }
 
 async function isHomeopsServe(host: string, port: number): Promise<boolean> {
-  const {nodeRequest} = await import('../http/node-request.js')
+  const {httpRequest} = await import('../http/client.js')
   const target = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
   try {
-    const answer = await nodeRequest({
-      url: `http://${target.includes(':') ? `[${target}]` : target}:${port}/health`,
+    const answer = await httpRequest(`http://${target.includes(':') ? `[${target}]` : target}:${port}/health`, {
       timeoutMs: 2000,
       maxBytes: 64 * 1024,
+      redirects: {max: 0},
     })
     const body = JSON.parse(answer.body.toString('utf8')) as {modes?: unknown}
     return typeof body.modes === 'object' && body.modes !== null

@@ -98,6 +98,10 @@ describe('failures waiting cannot fix', () => {
     mkdirSync(missingPath, {recursive: true})
     const again = await reconcile(await ws.swarm({convergeTimeoutSeconds: 120}), {repo: 'failfast'})
     expect(outcome(again, BIND).outcome).toBe('deployed')
+    // The unchanged stack whose task is still pending from the first run fails fast again, not at the timeout.
+    expect(outcome(again, CONSTRAINT)).toMatchObject({outcome: 'failed'})
+    expect(outcome(again, CONSTRAINT).error).toMatch(/no node satisfies the placement constraints/)
+    expect(outcome(again, CONSTRAINT).durationMs).toBeLessThan(30_000)
   }, 180_000)
 })
 

@@ -30,6 +30,16 @@ describe('IP sources', () => {
     expect(parseSource('https://echo.example/ip?key=abcd', 4, 'x')).toMatchObject({label: 'https://echo.example/ip'})
   })
 
+  it('takes a bracketed IPv6 resolver as checked by the URL parser, and refuses a malformed one', () => {
+    expect(parseSource('dns://[::ffff:1.1.1.1]:5353/whoami.cloudflare?type=TXT&class=CH', 6, 'x')).toMatchObject({
+      server: '::ffff:101:101',
+      port: 5353,
+      label: 'dns://[::ffff:101:101]:5353/whoami.cloudflare',
+    })
+    expect(() => parseSource('dns://[2606:4700::1111::1]/whoami.cloudflare', 6, 'x')).toThrow(/not a URL/)
+    expect(() => parseSource('dns://[fe80::1%25eth0]/whoami.cloudflare', 6, 'x')).toThrow(/not a URL/)
+  })
+
   it.each([
     ['echo.example', /not a URL/],
     ['ftp://echo.example', /unsupported scheme ftp:/],
