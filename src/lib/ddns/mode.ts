@@ -10,8 +10,6 @@ import {registerDdnsRoutes} from './routes.js'
 import type {DdnsHistoryReport, RecordStatus} from './status.js'
 import type {DdnsRunReport, PassOptions} from './updater.js'
 
-export {formatDuration} from './loop-tally.js'
-
 export interface DdnsModeStatus {
   running: boolean
   startedAt: string | null

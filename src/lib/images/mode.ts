@@ -6,8 +6,8 @@ import {registerImagesRoutes} from './routes.js'
 import {validateSchedule} from './schedule.js'
 import type {WatchReport} from './watcher.js'
 
-// Where commands and tests have always found them.
-export {nextRun, validateSchedule} from './schedule.js'
+// `config validate` checks the schedule through the mode's module.
+export {validateSchedule} from './schedule.js'
 
 export interface ImagesModeOptions {
   /** Seconds between checks (default `images.intervalSeconds`). */

@@ -19,11 +19,6 @@ import {planReload} from './reload.js'
 import {type BackoffOptions, ModeSupervisor} from './supervisor.js'
 import {SystemdStatus} from './systemd-status.js'
 
-// Where callers and tests have always found them.
-export type {HealthReport} from './health.js'
-export {reloadRefusal} from './reload.js'
-export {statusLine} from './systemd-status.js'
-
 export interface ServeOptions {
   /** `--listen`; wins over `serve.listen`. */
   listen?: string
