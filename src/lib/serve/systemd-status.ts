@@ -1,4 +1,5 @@
 import type {Notifier} from '../systemd/notify.js'
+import {type Clock, type LongTimeout, longTimeout} from '../time/sleep.js'
 import type {ModeStatus} from './supervisor.js'
 
 /** `3/4 modes up; down: dns (bind EADDRINUSE)` — systemd STATUS= and the ready log line. */
@@ -16,24 +17,28 @@ export function statusLine(statuses: ModeStatus[]): string {
  * 100 ms are coalesced into one notification, and an unchanged line is not sent again.
  */
 export class SystemdStatus {
-  private timer: NodeJS.Timeout | undefined
+  private timer: LongTimeout | undefined
   private last = ''
 
   constructor(
-    private readonly notifier: Notifier | undefined,
+    private readonly notifier: Pick<Notifier, 'socket' | 'status' | 'ready'> | undefined,
     private readonly statuses: () => ModeStatus[],
+    private readonly clock?: Clock,
   ) {}
 
   /** A mode changed state. */
   changed(): void {
     if (!this.notifier?.socket || this.timer) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      const text = statusLine(this.statuses())
-      if (text !== this.last) void this.notifier?.status(text)
-      this.last = text
-    }, 100)
-    this.timer.unref()
+    this.timer = longTimeout(
+      () => {
+        this.timer = undefined
+        const text = statusLine(this.statuses())
+        if (text !== this.last) void this.notifier?.status(text)
+        this.last = text
+      },
+      100,
+      {clock: this.clock, unref: true},
+    )
   }
 
   /** READY=1 with the current line (start-up, and after a reload). */
@@ -44,7 +49,7 @@ export class SystemdStatus {
   }
 
   cancel(): void {
-    clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = undefined
   }
 }
