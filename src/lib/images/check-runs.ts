@@ -76,9 +76,10 @@ export class CheckRuns {
   async start(): Promise<void> {
     this.stopped = false
     if (!this.options.settings().runOnBoot) return this.schedule.start()
-    void this.schedule.runNow().finally(() => {
-      if (!this.stopped) void this.schedule.start()
-    })
+    void this.schedule
+      .runNow()
+      .catch(() => undefined)
+      .then(() => (this.stopped ? undefined : this.schedule.start()))
   }
 
   /** Stops the schedule and waits for a pass in progress. */

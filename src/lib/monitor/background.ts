@@ -34,7 +34,7 @@ export class MonitorBackground {
   async start(): Promise<void> {
     const [sampling, refreshing] = this.jobs as [Periodic, Periodic]
     await sampling.start()
-    void refreshing.runNow()
+    void refreshing.runNow().catch(() => undefined)
     await refreshing.start()
   }
 
