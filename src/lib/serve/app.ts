@@ -81,7 +81,8 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     ),
   }
   const notifier = options.notifier
-  const supervisor: ModeSupervisor = new ModeSupervisor({
+  const systemd = new SystemdStatus(notifier, () => supervisor.status())
+  const supervisor = new ModeSupervisor({
     context,
     metrics,
     logger,
@@ -89,7 +90,6 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
     startTimeoutMs: options.startTimeoutMs,
     onChange: () => systemd.changed(),
   })
-  const systemd = new SystemdStatus(notifier, () => supervisor.status())
   const load = options.loadMode ?? loadMode
   const router = new ServeRouter()
 
