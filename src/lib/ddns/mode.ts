@@ -1,9 +1,12 @@
 import type {Context} from '../context.js'
-import {LockedError, errorMessage} from '../errors.js'
+import {errorMessage} from '../errors.js'
 import type {Router} from '../http/router.js'
-import {sleep} from '../time/sleep.js'
-import type {Gauge, MetricsRegistry} from '../metrics/registry.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {type Periodic, periodic} from '../time/scheduler.js'
+import {type Clock, systemClock} from '../time/sleep.js'
+import {lockedPass} from './locked-pass.js'
+import {type DdnsMetrics, type LastPass, LoopTally, ddnsMetrics} from './loop-tally.js'
+import {registerDdnsRoutes} from './routes.js'
 import type {DdnsHistoryReport, RecordStatus} from './status.js'
 import type {DdnsRunReport, PassOptions} from './updater.js'
 
@@ -16,7 +19,7 @@ export interface DdnsModeStatus {
   updates: {ok: number; failed: number; skipped: number}
   nextCheckAt: string | null
   currentIps: {ipv4: string | null; ipv6: string | null}
-  lastPass: {at: string; exitCode: number; durationMs: number; error: string | null} | null
+  lastPass: LastPass | null
   records: RecordStatus[]
 }
 
@@ -28,48 +31,46 @@ export interface DdnsModeOptions {
   pass?: Omit<PassOptions, 'signal'>
   /** A `--log-level`/`--debug` flag was given: do not apply `ddns.logLevel`. */
   explicitLogLevel?: boolean
+  /** Tests: the clock of the loop. */
+  clock?: Clock
+  /** Tests: one pass (default: `lockedPass`, the updater under the `ddns` lock). */
+  runPass?(context: Context, options: PassOptions): Promise<DdnsRunReport | undefined>
 }
 
 /**
  * The ddns loop as a ServiceMode: a pass at start, then one every
- * `ddns.intervalSeconds`; each pass takes the `ddns` lock (a timer-driven
- * `ddns update` running at that moment makes it skip a beat, never both send).
- * Everything that matters between passes lives in the state database.
+ * `ddns.intervalSeconds` on the shared scheduler; each pass takes the `ddns`
+ * lock (`locked-pass.ts`); the tally of passes is `loop-tally.ts`, the routes
+ * `routes.ts`. Everything that matters between passes lives in the state database.
  */
 export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
   /** Resolves after the next pass finishes (tests, `serve` startup). */
   passed(): Promise<DdnsRunReport | undefined>
 } {
+  const clock = options.clock ?? systemClock
+  const runPass = options.runPass ?? lockedPass
+  const tally = new LoopTally(() => clock.now())
   let runtime: ModeRuntime | undefined
   let stopper: AbortController | undefined
-  let loop: Promise<void> | undefined
-  let startedAt: Date | undefined
+  let schedule: Periodic<void> | undefined
   let nextCheckAt: Date | undefined
-  let lastPass: DdnsModeStatus['lastPass'] = null
-  let lastError: string | undefined
-  let checks = 0
-  const updates = {ok: 0, failed: 0, skipped: 0}
-  const currentIps: DdnsModeStatus['currentIps'] = {ipv4: null, ipv6: null}
   let waiters: ((report: DdnsRunReport | undefined) => void)[] = []
-  let metrics: {
-    updates: ReturnType<MetricsRegistry['counter']>
-    checks: ReturnType<MetricsRegistry['counter']>
-    lastSuccess: Gauge
-  }
+
+  const intervalMs = (context: Context) => options.intervalMs ?? context.config.ddns.intervalSeconds * 1000
 
   const status = async (context: Context): Promise<DdnsModeStatus> => {
     const {ddnsStatus} = await import('./status.js')
     const {records} = await ddnsStatus(context)
     return {
-      running: loop !== undefined && !stopper?.signal.aborted,
-      startedAt: startedAt?.toISOString() ?? null,
-      uptimeSeconds: startedAt ? Math.round((Date.now() - startedAt.getTime()) / 1000) : 0,
+      running: schedule !== undefined && !stopper?.signal.aborted,
+      startedAt: tally.startedAt?.toISOString() ?? null,
+      uptimeSeconds: Math.round(tally.uptimeMs() / 1000),
       intervalSeconds: intervalMs(context) / 1000,
-      checks,
-      updates: {...updates},
+      checks: tally.checks,
+      updates: {...tally.updates},
       nextCheckAt: nextCheckAt?.toISOString() ?? null,
-      currentIps: {...currentIps},
-      lastPass,
+      currentIps: {...tally.currentIps},
+      lastPass: tally.lastPass,
       records,
     }
   }
@@ -77,147 +78,51 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
     const {ddnsHistory} = await import('./status.js')
     return ddnsHistory(context, {limit})
   }
-  const intervalMs = (context: Context) => options.intervalMs ?? context.config.ddns.intervalSeconds * 1000
 
-  async function onePass(
-    rt: ModeRuntime,
-    signal: AbortSignal,
-    extra: {force?: boolean; records?: string[]} = {},
-  ): Promise<DdnsRunReport | undefined> {
-    const {context} = rt
-    const [{acquireLock}, {stateDir}, {join}, {runPass}] = await Promise.all([
-      import('../state/lock.js'),
-      import('../paths.js'),
-      import('node:path'),
-      import('./updater.js'),
-    ])
-    let lock
+  const wake = (report: DdnsRunReport | undefined) => {
+    const done = waiters
+    waiters = []
+    for (const w of done) w(report)
+  }
+
+  /** One pass of the loop: run, count, tell who waits, log the metrics line every N checks. */
+  async function tick(context: Context, signal: AbortSignal): Promise<void> {
+    const at = new Date(clock.now())
+    let report: DdnsRunReport | undefined
     try {
-      lock = acquireLock(join(stateDir(context.statePath), 'ddns.lock'), 'homeops ddns run')
+      report = await runPass(context, {...options.pass, signal})
+      tally.passed(report, at)
     } catch (error) {
-      if (error instanceof LockedError) {
-        context.logger.warn('ddns pass skipped: another ddns run holds the lock', {pid: error.holderPid})
-        return undefined
-      }
-      throw error
+      const message = errorMessage(error)
+      tally.failed(message, at)
+      context.logger.error('ddns pass failed', {error: message})
     }
-    try {
-      return await runPass(context, {...options.pass, ...extra, signal})
-    } finally {
-      lock.release()
-    }
+    wake(report)
+    tally.logEvery(options.metricsEvery ?? 10, context.logger, context.config.ddns.ipv6)
   }
 
-  function account(report: DdnsRunReport): void {
-    for (const d of report.detection) if (d.ip) currentIps[d.family] = d.ip
-    for (const r of report.records) {
-      if (r.action === 'sent') {
-        metrics.updates.inc({record: r.record, family: r.family, result: r.result})
-        if (r.exitCode === 0) {
-          updates.ok++
-          metrics.lastSuccess.set(Date.now() / 1000, {record: r.record, family: r.family})
-        } else updates.failed++
-      } else if (r.result === 'detection-failed') updates.failed++
-      else updates.skipped++
+  async function seedMetrics(context: Context, metrics: DdnsMetrics): Promise<void> {
+    for (const r of (await status(context)).records) {
+      if (r.lastSuccessAt)
+        metrics.lastSuccess.set(Date.parse(r.lastSuccessAt) / 1000, {record: r.record, family: r.family})
     }
-  }
-
-  function metricsLine(context: Context): void {
-    context.logger.info('ddns metrics', {
-      uptime: formatDuration(Date.now() - startedAt!.getTime()),
-      checks,
-      updatesOk: updates.ok,
-      updatesFailed: updates.failed,
-      updatesSkipped: updates.skipped,
-      ipv4: currentIps.ipv4 ?? '-',
-      ipv6: currentIps.ipv6 ?? (context.config.ddns.ipv6 ? '-' : 'off'),
-    })
-  }
-
-  async function run(rt: ModeRuntime, signal: AbortSignal): Promise<void> {
-    const {context} = rt
-    const every = options.metricsEvery ?? 10
-    while (!signal.aborted) {
-      let report: DdnsRunReport | undefined
-      const at = new Date()
-      try {
-        report = await onePass(rt, signal)
-        checks++
-        if (report) {
-          account(report)
-          const result =
-            report.exitCode === 0
-              ? 'ok'
-              : report.exitCode === 4
-                ? 'fatal'
-                : report.exitCode === 3
-                  ? 'transient'
-                  : 'failed'
-          metrics.checks.inc({result})
-          lastPass = {at: at.toISOString(), exitCode: report.exitCode, durationMs: report.durationMs, error: null}
-        } else metrics.checks.inc({result: 'locked'})
-        lastError = undefined
-      } catch (error) {
-        checks++
-        lastError = errorMessage(error)
-        metrics.checks.inc({result: 'error'})
-        lastPass = {at: at.toISOString(), exitCode: 1, durationMs: Date.now() - at.getTime(), error: lastError}
-        context.logger.error('ddns pass failed', {error: lastError})
-      }
-      const done = waiters
-      waiters = []
-      for (const w of done) w(report)
-      if (checks % every === 0) metricsLine(context)
-      if (signal.aborted) break
-      nextCheckAt = new Date(Date.now() + intervalMs(context))
-      await sleep(intervalMs(context), signal)
-    }
-    nextCheckAt = undefined
   }
 
   return {
     name: 'ddns',
 
     routes(router: Router) {
-      router.get('/status', async () => {
-        if (!runtime) return {status: 503, json: {error: 'ddns mode not started'}}
-        return {status: 200, json: await status(runtime.context)}
-      })
-      router.get('/history', async (request) => {
-        if (!runtime) return {status: 503, json: {error: 'ddns mode not started'}}
-        const limit = request.query.get('limit')
-        return {status: 200, json: await history(runtime.context, limit ? Number(limit) : 50)}
-      })
-      // The web page's "Retry" / "Send now" of one record: `force` clears a block (badauth…) as
-      // `homeops ddns update --force` does. serve.apiKey, or this machine only when none is set.
-      router.post(
-        '/update',
-        async (request) => {
-          if (!runtime) return {status: 503, json: {error: 'ddns mode not started'}}
-          const body = (await request.json()) as {record?: unknown; force?: unknown} | null
-          const record = typeof body?.record === 'string' && body.record ? body.record.slice(0, 253) : undefined
-          const report = await onePass(runtime, runtime.signal, {
-            force: body?.force === true,
-            ...(record ? {records: [record]} : {}),
-          })
-          if (!report) return {status: 423, json: {error: 'locked', message: 'another ddns run holds the lock'}}
-          account(report)
-          return {
-            status: 200,
-            json: {
-              exitCode: report.exitCode,
-              records: report.records.map((r) => ({
-                record: r.record,
-                family: r.family,
-                action: r.action,
-                result: r.result,
-                message: r.message,
-              })),
-            },
-          }
+      registerDdnsRoutes(router, {
+        current: () => runtime?.context,
+        status,
+        history,
+        async passNow(extra) {
+          const rt = runtime!
+          const report = await runPass(rt.context, {...options.pass, ...extra, signal: rt.signal})
+          if (report) tally.account(report)
+          return report
         },
-        {access: {apiKey: () => runtime?.context.config.serve.apiKey}, bodyLimit: 4 * 1024},
-      )
+      })
     },
 
     async start(given: ModeRuntime) {
@@ -232,45 +137,49 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
       }
       await rt.context.state()
       runtime = rt
-      metrics = {
-        updates: rt.metrics.counter(
-          'homeops_ddns_updates_total',
-          'DDNS update requests sent, by record, family and result',
-        ),
-        checks: rt.metrics.counter('homeops_ddns_checks_total', 'DDNS passes (detect + update), by outcome'),
-        lastSuccess: rt.metrics.gauge(
-          'homeops_ddns_last_success_timestamp_seconds',
-          'Unix time of the last update the provider accepted, by record and family',
-        ),
-      }
-      const initial = await status(rt.context)
-      for (const r of initial.records) {
-        if (r.lastSuccessAt)
-          metrics.lastSuccess.set(Date.parse(r.lastSuccessAt) / 1000, {record: r.record, family: r.family})
-      }
+      const metrics = ddnsMetrics(rt.metrics)
+      await seedMetrics(rt.context, metrics)
       stopper = new AbortController()
       const signal = AbortSignal.any([rt.signal, stopper.signal])
-      startedAt = new Date()
+      tally.started(metrics)
       rt.context.logger.info('ddns loop started', {
         records: records.map((r) => r.name).join(','),
         intervalSeconds: intervalMs(rt.context) / 1000,
       })
-      loop = run(rt, signal).catch((error: unknown) => rt.crashed(error))
+      const loop: Periodic<void> = periodic({
+        run: () =>
+          tick(rt.context, signal).catch((error: unknown) => {
+            loop.stop()
+            rt.crashed(error)
+          }),
+        nextDelayMs: () => {
+          const ms = intervalMs(rt.context)
+          nextCheckAt = new Date(clock.now() + ms)
+          return ms
+        },
+        clock,
+        signal,
+        // `ddns serve` without --listen has nothing else keeping the process alive between passes.
+        unref: false,
+      })
+      schedule = loop
+      await loop.start(0)
     },
 
     async stop() {
       stopper?.abort()
-      await loop
-      const done = waiters
-      waiters = []
-      for (const w of done) w(undefined)
-      loop = undefined
+      schedule?.stop()
+      await schedule?.idle()
+      nextCheckAt = undefined
+      wake(undefined)
+      schedule = undefined
     },
 
     health(): ModeHealth {
-      if (!loop) return {up: false, detail: 'not running'}
-      if (lastError) return {up: false, detail: `last pass failed: ${lastError}`}
-      if (lastPass && lastPass.exitCode !== 0) return {up: true, detail: `last pass exited ${lastPass.exitCode}`}
+      if (!schedule) return {up: false, detail: 'not running'}
+      if (tally.lastError) return {up: false, detail: `last pass failed: ${tally.lastError}`}
+      const last = tally.lastPass
+      if (last && last.exitCode !== 0) return {up: true, detail: `last pass exited ${last.exitCode}`}
       return {up: true}
     },
 
@@ -283,15 +192,4 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
       return new Promise((resolve) => waiters.push(resolve))
     },
   }
-}
-
-export function formatDuration(ms: number): string {
-  const s = Math.floor(ms / 1000)
-  const d = Math.floor(s / 86400)
-  const h = Math.floor((s % 86400) / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  if (d > 0) return `${d}d${h}h`
-  if (h > 0) return `${h}h${m}m`
-  if (m > 0) return `${m}m${s % 60}s`
-  return `${s}s`
 }

@@ -41,3 +41,9 @@ export function applyPage(
 <nav><a href="/">← Back to the homeops dashboard</a></nav></main><script nonce="${nonce}">${SCRIPT}</script></body></html>`,
   }
 }
+
+/** A page that says one thing: an outcome (marked ok once updated) or a refusal (marked bad), in plain paragraphs. */
+export function messagePage(status: number, title: string, ...paragraphs: string[]): HttpResponse {
+  const kind = status >= 400 ? 'bad' : /^Updated/.test(title) ? 'ok' : 'plain'
+  return applyPage(status, title, paragraphs.map((p) => `<p>${esc(p)}</p>`).join(''), kind)
+}

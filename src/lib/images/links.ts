@@ -102,3 +102,8 @@ export function consumeNonce(db: Database, payload: ApplyLinkPayload, now = new 
     .run(payload.n, payload.w, payload.v, now.toISOString())
   return result.changes === 1
 }
+
+/** Gives a consumed link back (the update it was for could not start: another one held the lock). */
+export function releaseNonce(db: Database, nonce: string): void {
+  db.prepare('DELETE FROM images_link_nonces WHERE nonce = ?').run(nonce)
+}

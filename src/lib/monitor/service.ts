@@ -30,6 +30,7 @@ import {
 import {HomeopsError, OperationError, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {UpdateStatus} from '../registry/update-status.js'
+import {withDeadline} from '../time/deadline.js'
 import {sleep} from '../time/sleep.js'
 import {type StoredVersion, latestContainerChecks, tagOf} from '../images/stored-checks.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
@@ -218,30 +219,20 @@ export class MonitorService {
   async updateStatus(container: WatchedContainer, force = false): Promise<UpdateEntry> {
     const work = this.updates.get(container.image, container.imageId, () => this.digestsOf(container.imageId), {force})
     const wait = this.options.registryWaitMs ?? 10_000
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<UpdateEntry>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({
-            status: 'registry_error',
-            error: `the registry did not answer within ${Math.round(wait / 1000)} s`,
-            checkedAt: Date.now(),
-          }),
-        wait,
-      )
-    })
-    try {
-      return await Promise.race([
-        work.catch((error: unknown): UpdateEntry => ({
-          status: 'registry_error',
-          error: errorMessage(error),
-          checkedAt: Date.now(),
-        })),
-        timeout,
-      ])
-    } finally {
-      clearTimeout(timer)
-    }
+    return withDeadline(
+      work.catch((error: unknown): UpdateEntry => ({
+        status: 'registry_error',
+        error: errorMessage(error),
+        checkedAt: Date.now(),
+      })),
+      wait,
+      (): UpdateEntry => ({
+        status: 'registry_error',
+        error: `the registry did not answer within ${Math.round(wait / 1000)} s`,
+        checkedAt: Date.now(),
+      }),
+      {unref: true},
+    )
   }
 
   /** Every container (or the one named), with metrics and, when `checkUpdates`, update status. */

@@ -453,8 +453,7 @@ async function mqttPublish(
       try {
         await client.subscribeAsync(topic, {qos: 1})
         // A retained message follows the SUBACK at once; none within this wait means there is none.
-        for (let waited = 0; found === undefined && waited < 500; waited += 25)
-          await new Promise((r) => setTimeout(r, 25))
+        for (let waited = 0; found === undefined && waited < 500; waited += 25) await sleep(25)
         await client.unsubscribeAsync(topic).catch(() => {})
       } finally {
         client.removeListener('message', onMessage)

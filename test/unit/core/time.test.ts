@@ -1,48 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {periodic} from '../../../src/lib/time/scheduler.js'
-import {type Clock, MAX_TIMER_MS, sleep} from '../../../src/lib/time/sleep.js'
-
-/** A clock that only moves when told; refuses, as node would misbehave, any timer past 2^31-1 ms. */
-class FakeClock implements Clock {
-  time = 0
-  armed: number[] = []
-  private timers: {at: number; fn: () => void; id: number}[] = []
-  private next = 0
-
-  now(): number {
-    return this.time
-  }
-
-  setTimeout(fn: () => void, ms: number) {
-    if (ms > MAX_TIMER_MS || ms < 0) throw new Error(`timer of ${ms} ms would overflow`)
-    this.armed.push(ms)
-    const id = this.next++
-    this.timers.push({at: this.time + ms, fn, id})
-    return {id, unref: () => undefined}
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t.id !== (handle as {id: number}).id)
-  }
-
-  /** Moves time forward, firing due timers in order (bounded: at most 10 000 timers per call). */
-  async advance(ms: number): Promise<void> {
-    const end = this.time + ms
-    await new Promise((resolve) => setImmediate(resolve))
-    for (let fired = 0; fired < 10_000; fired++) {
-      this.timers.sort((a, b) => a.at - b.at)
-      const due = this.timers[0]
-      if (!due || due.at > end) break
-      this.timers.shift()
-      this.time = due.at
-      due.fn()
-      await new Promise((resolve) => setImmediate(resolve))
-    }
-    this.time = end
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}
+import {MAX_TIMER_MS, sleep} from '../../../src/lib/time/sleep.js'
+import {FakeClock} from '../../support/fake-clock.js'
 
 describe('sleep', () => {
   it('waits past 2^31 ms in chunks a timer can hold, and not a moment less', async () => {
