@@ -130,6 +130,22 @@ async function fetchAll(env: SwarmEnv, work: RepoWork[], dryRun: boolean): Promi
   }
 }
 
+/** What every repository's plan shares in one run. */
+interface PlanRun {
+  options: ReconcileOptions
+  hmacKey: string
+  environment: Record<string, string>
+  /** Stack name → the repositories its services say they were deployed from ('' for none). */
+  origins: Map<string, Set<string>>
+  /** Stack name → its services as they run. */
+  running: Map<string, ServiceSpec[]>
+  repositoryNames: Map<number, string>
+  /** Stacks nobody owns yet → the first repository of this run that lists them. */
+  claimed: Map<string, string>
+  /** Pathless volume id → the stack that uses it (listed once, when a repository has such volumes). */
+  legacyVolumes?: Promise<Map<string, string>>
+}
+
 /** Gathers what the planner needs (layouts, state rows, what the Swarm runs) and plans every fetched repository. */
 async function planAll(
   env: SwarmEnv,
@@ -137,113 +153,120 @@ async function planAll(
   listed: ServiceSpec[],
   options: ReconcileOptions,
 ): Promise<void> {
-  const {context, store} = env
-  const swarm = context.config.swarm
-  const dryRun = options.dryRun ?? false
-  const force = options.force ?? false
-  const hmacKey = store.hashKey(!dryRun)
-  // Stack name → the repositories its services say they were deployed from ('' for none).
-  const swarmStacks = new Map<string, Set<string>>()
-  const running = servicesByStack(listed)
+  const {store} = env
+  const origins = new Map<string, Set<string>>()
   for (const service of listed) {
     const stackName = service.Spec?.Labels?.[STACK_LABEL]
     if (!stackName) continue
-    const from = swarmStacks.get(stackName) ?? new Set<string>()
+    const from = origins.get(stackName) ?? new Set<string>()
     from.add(service.Spec?.Labels?.[REPOSITORY_LABEL] ?? '')
-    swarmStacks.set(stackName, from)
+    origins.set(stackName, from)
   }
-  const repositoryNames = new Map(store.repositories().map((r) => [r.id, r.name]))
-  const claimed = new Map<string, string>()
-  const environment = deployEnvironment(env.cli.address)
-  let legacy: Map<string, string> | undefined
-  for (const w of work) {
-    if (!w.fetch) continue
-    let layout: RepositoryLayout
-    try {
-      layout = {...readLayout(w.row.cloneDir), namespace: w.row.name}
-    } catch (error) {
+  const run: PlanRun = {
+    options,
+    hmacKey: store.hashKey(!options.dryRun),
+    environment: deployEnvironment(env.cli.address),
+    origins,
+    running: servicesByStack(listed),
+    repositoryNames: new Map(store.repositories().map((r) => [r.id, r.name])),
+    claimed: new Map(),
+  }
+  for (const w of work) if (w.fetch) await planRepository(env, w, w.fetch, run)
+  await reportPlans(env, work)
+}
+
+async function planRepository(env: SwarmEnv, w: RepoWork, fetched: FetchResult, run: PlanRun): Promise<void> {
+  const {context, store} = env
+  const swarm = context.config.swarm
+  const {options, hmacKey, environment} = run
+  let layout: RepositoryLayout
+  try {
+    layout = {...readLayout(w.row.cloneDir), namespace: w.row.name}
+  } catch (error) {
+    w.result.result = 'failed'
+    w.result.error = redact(errorMessage(error))
+    return
+  }
+  w.layout = layout
+  // Volumes without a path hold their data in Docker: one an older homeops created under its bare id
+  // for a stack of this repository keeps that name (a new name would be a new, empty volume).
+  const pathless = layout.volumes.filter((v) => v.type === 'volume' && !v.path)
+  if (pathless.length > 0) {
+    run.legacyVolumes ??= stackVolumes(env.engine).catch(() => new Map<string, string>())
+    const legacy = await run.legacyVolumes
+    const own = new Set(layout.stacks.map((s) => s.name))
+    layout.legacyVolumes = pathless.filter((v) => own.has(legacy.get(v.id) ?? '')).map((v) => v.id)
+  }
+  const key = renderKey(context.version, fetched.commit, layout, environment)
+  w.renderKey = key
+  const repository = {id: w.row.id, name: w.row.name, url: w.row.url}
+  for (const stack of layout.stacks) {
+    // A stack belongs to the repository that deployed it first (its row says which); one nobody owns
+    // yet goes to the first repository of this run that lists it.
+    const row = store.stack(stack.name)
+    const owner = ownedBy(row)
+    const rival = owner === undefined ? run.claimed.get(stack.name) : undefined
+    if (owner === undefined && !rival) run.claimed.set(stack.name, w.row.name)
+    const running = run.running.get(stack.name) ?? []
+    const plan = planStack({
+      stack: stack.name,
+      repository,
+      row,
+      ownerName: owner === undefined ? undefined : run.repositoryNames.get(owner),
+      deployedFrom: run.origins.get(stack.name),
+      rival,
+      force: options.force ?? false,
+      driftPolicy: swarm.driftPolicy,
+      reuse: () => (row ? reusedHash(row, key, layout, stack, hmacKey) : undefined),
+      prepare: () => {
+        try {
+          return prepareStack(layout, stack, hmacKey, environment)
+        } catch (error) {
+          return {error: redact(errorMessage(error))}
+        }
+      },
+      drift: () =>
+        running.length === 0 ? undefined : (stackDrift(store, stack.name, running, hmacKey) ?? 'unrecorded'),
+    })
+    if (!options.dryRun) {
+      // Rendered again with the same hash under a new key (a new commit that does not touch it): the
+      // next run reuses the hash without rendering.
+      if (plan.prepared && row?.status === 'deployed' && row.hash === plan.prepared.hash && row.renderKey !== key) {
+        store.noteRendered(stack.name, plan.prepared.hash, key)
+      }
+      if (plan.baseline) {
+        recordFingerprints(store, stack.name, composeFileOf(layout, stack), running, hmacKey)
+        context.logger.info(`stack ${stack.name}: drift baseline taken from the running services`)
+      }
+    }
+    if (plan.result.drift && swarm.driftPolicy === 'report' && plan.result.action === 'unchanged') {
+      env.progress.note({
+        level: 'warn',
+        message: `stack ${stack.name} drifted`,
+        fields: {drift: describeDrift(plan.result.drift)},
+      })
+    }
+    w.plans.push(plan)
+  }
+  const recorded = store.stacksOf(w.row.id)
+  w.plans.push(...removalPlans(w.row.name, recorded, new Set(layout.stacks.map((s) => s.name))))
+  if (swarm.pruneProtection && !options.allowPruneAll) {
+    const guarded = guardPrune(w.plans, {
+      repository: w.row.name,
+      recorded,
+      listed: layout.stacks.length,
+      maxShare: swarm.pruneMaxShare,
+    })
+    w.plans = guarded.plans
+    if (guarded.error) {
       w.result.result = 'failed'
-      w.result.error = redact(errorMessage(error))
-      continue
-    }
-    w.layout = layout
-    // Volumes without a path hold their data in Docker: one an older homeops created under its bare id
-    // for a stack of this repository keeps that name (a new name would be a new, empty volume).
-    const pathless = layout.volumes.filter((v) => v.type === 'volume' && !v.path)
-    if (pathless.length > 0) {
-      legacy ??= await stackVolumes(env.engine).catch(() => new Map<string, string>())
-      const own = new Set(layout.stacks.map((s) => s.name))
-      layout.legacyVolumes = pathless.filter((v) => own.has(legacy!.get(v.id) ?? '')).map((v) => v.id)
-    }
-    const key = renderKey(context.version, w.fetch.commit, layout, environment)
-    w.renderKey = key
-    const repository = {id: w.row.id, name: w.row.name, url: w.row.url}
-    for (const stack of layout.stacks) {
-      // A stack belongs to the repository that deployed it first (its row says which); one nobody owns
-      // yet goes to the first repository of this run that lists it.
-      const row = store.stack(stack.name)
-      const owner = ownedBy(row)
-      const rival = owner === undefined ? claimed.get(stack.name) : undefined
-      if (owner === undefined && !rival) claimed.set(stack.name, w.row.name)
-      const stackRunning = running.get(stack.name) ?? []
-      const plan = planStack({
-        stack: stack.name,
-        repository,
-        row,
-        ownerName: owner === undefined ? undefined : repositoryNames.get(owner),
-        deployedFrom: swarmStacks.get(stack.name),
-        rival,
-        force,
-        driftPolicy: swarm.driftPolicy,
-        reuse: () => (row ? reusedHash(row, key, layout, stack, hmacKey) : undefined),
-        prepare: () => {
-          try {
-            return prepareStack(layout, stack, hmacKey, environment)
-          } catch (error) {
-            return {error: redact(errorMessage(error))}
-          }
-        },
-        drift: () =>
-          stackRunning.length === 0
-            ? undefined
-            : (stackDrift(store, stack.name, stackRunning, hmacKey) ?? 'unrecorded'),
-      })
-      if (!dryRun) {
-        // Rendered again with the same hash under a new key (a new commit that does not touch it): the
-        // next run reuses the hash without rendering.
-        if (plan.prepared && row?.status === 'deployed' && row.hash === plan.prepared.hash && row.renderKey !== key) {
-          store.noteRendered(stack.name, plan.prepared.hash, key)
-        }
-        if (plan.baseline) {
-          recordFingerprints(store, stack.name, composeFileOf(layout, stack), stackRunning, hmacKey)
-          context.logger.info(`stack ${stack.name}: drift baseline taken from the running services`)
-        }
-      }
-      if (plan.result.drift && swarm.driftPolicy === 'report' && plan.result.action === 'unchanged') {
-        env.progress.note({
-          level: 'warn',
-          message: `stack ${stack.name} drifted`,
-          fields: {drift: describeDrift(plan.result.drift)},
-        })
-      }
-      w.plans.push(plan)
-    }
-    const recorded = store.stacksOf(w.row.id)
-    w.plans.push(...removalPlans(w.row.name, recorded, new Set(layout.stacks.map((s) => s.name))))
-    if (swarm.pruneProtection && !options.allowPruneAll) {
-      const guarded = guardPrune(w.plans, {
-        repository: w.row.name,
-        recorded,
-        listed: layout.stacks.length,
-        maxShare: swarm.pruneMaxShare,
-      })
-      w.plans = guarded.plans
-      if (guarded.error) {
-        w.result.result = 'failed'
-        w.result.error = guarded.error
-      }
+      w.result.error = guarded.error
     }
   }
+}
+
+/** One step per fetched repository: what its plan does (and, off a terminal, a line per stack and why). */
+function reportPlans(env: SwarmEnv, work: RepoWork[]): Promise<void> {
   const planned = work.filter((w) => w.fetch)
   const group = env.progress.begin(planned.map((w) => `plan ${w.row.name}`))
   for (const [i, w] of planned.entries()) {
@@ -263,7 +286,7 @@ async function planAll(
       })),
     )
   }
-  await group.end()
+  return group.end()
 }
 
 /** Deploys every created or updated stack, a bounded pool of them side by side (`swarm.deployConcurrency`). */
