@@ -244,8 +244,9 @@ export async function syncClone(options: {
   const git = await gitClient(options.dir, clientOptions)
 
   // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
-  // asked now, alongside the remote, and read below when it matters.
-  const status = git.raw(['status', '--porcelain', '--ignored', '--untracked-files=all']).then((out) => out.trim())
+  // asked now, alongside the remote, and read below when it matters. Untracked and ignored folders
+  // are listed as one line each, so a clone full of strays does not make a large answer.
+  const status = git.raw(['status', '--porcelain', '--ignored', '--untracked-files=normal']).then((out) => out.trim())
   status.catch(() => {})
   // Without --branch the remote's default branch is followed, as it is now (not as it was when the
   // clone was made), falling back to what clone recorded.
