@@ -51,6 +51,13 @@ export interface DockerSourceOptions {
   resyncMs?: number
   /** Merge event bursts, ms. */
   debounceMs?: number
+  /**
+   * What this source reads (default both): `containers` when Swarm services come from the managers of
+   * `dns.swarmManagers` instead, `services` for that manager source.
+   */
+  read?: 'all' | 'containers' | 'services'
+  /** Logged when the first connection fails (default: Docker is not reachable…). */
+  unreachable?: string
 }
 
 export interface DockerSourceStatus {
@@ -94,7 +101,14 @@ export class DockerSource {
   private wake: (() => void) | undefined
   private loggedSwarm = false
 
-  constructor(private readonly options: DockerSourceOptions) {}
+  private readonly containers: boolean
+  private readonly services: boolean
+
+  constructor(private readonly options: DockerSourceOptions) {
+    const read = options.read ?? 'all'
+    this.containers = read !== 'services'
+    this.services = read !== 'containers'
+  }
 
   /** Connects and syncs once; keeps retrying in the background when Docker is not reachable yet. */
   async start(): Promise<void> {
@@ -103,7 +117,7 @@ export class DockerSource {
       await this.connect()
       await this.syncAll()
     } catch (error) {
-      this.fail('Docker is not reachable; names from labels will appear once it is', error)
+      this.fail(this.options.unreachable ?? 'Docker is not reachable; names from labels will appear once it is', error)
     }
     this.loop = this.eventLoop()
     this.interval = setInterval(() => {
@@ -137,7 +151,7 @@ export class DockerSource {
   }
 
   private async syncAll(): Promise<void> {
-    await Promise.all([this.syncContainers(), this.syncServices()])
+    await Promise.all([this.containers && this.syncContainers(), this.services && this.syncServices()])
     this.status.lastSyncAt = new Date().toISOString()
   }
 
@@ -164,7 +178,8 @@ export class DockerSource {
       services = await docker.listServices()
     } catch (error) {
       const message = errorMessage(error)
-      if (/not a swarm manager|swarm mode|not part of a swarm/i.test(message)) {
+      // The manager source reconnects (to the next manager) instead: a demoted manager is a failure there.
+      if (this.containers && /not a swarm manager|swarm mode|not part of a swarm/i.test(message)) {
         this.status.swarm = 'not a manager'
         if (!this.loggedSwarm) {
           this.loggedSwarm = true
@@ -237,7 +252,7 @@ export class DockerSource {
     const docker = this.docker!
     const stream = (await docker.getEvents({
       filters: {
-        type: ['container', 'service'],
+        type: [...(this.containers ? ['container' as const] : []), ...(this.services ? ['service' as const] : [])],
         event: ['start', 'die', 'destroy', 'stop', 'pause', 'unpause', 'rename', 'update', 'create', 'remove'],
       },
     })) as NodeJS.ReadableStream

@@ -25,6 +25,7 @@ export interface CheckResult {
     | 'dns-port'
     | 'dns-native'
     | 'dns-upstreams'
+    | 'dns-swarm-managers'
     | 'api-key'
     | 'ddns-records'
     | 'images-notifiers'
@@ -72,7 +73,7 @@ const NEEDS: Record<Mode, CheckResult['id'][]> = {
   images: ['docker', 'images-notifiers', 'serve-port'],
   monitor: ['docker', 'api-key', 'serve-port'],
   swarm: ['docker', 'swarm', 'docker-cli', 'git', 'swarm-repos', 'serve-port'],
-  dns: ['dns-port', 'dns-upstreams', 'serve-port'],
+  dns: ['dns-port', 'dns-upstreams', 'dns-swarm-managers', 'serve-port'],
 }
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
@@ -133,6 +134,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const enabled = (mode: Mode) => enabledModes.includes(mode)
   if (config) checks.push(await dnsPortCheck(config))
   if (config && enabled('dns')) checks.push(dnsUpstreamsCheck(config))
+  if (config && config.dns.swarmManagers.length > 0) checks.push(await dnsSwarmManagersCheck(config))
   checks.push(await dnsNativeCheck())
   if (config) checks.push(apiKeyCheck(config))
   // Each enabled mode's own prerequisites.
@@ -249,6 +251,24 @@ export function dnsUpstreamsCheck(config: HomeopsConfig): Check {
     title,
     ok: true,
     detail: [`${choice.upstreams.join(', ')} (from ${choice.origin})`, ...skipped].join('\n'),
+  }
+}
+
+/** `dns.swarmManagers`: one of them answers as a Swarm manager, else service names go unanswered. */
+async function dnsSwarmManagersCheck(config: HomeopsConfig): Promise<Check> {
+  const title = 'DNS Swarm managers'
+  const {connectSwarmManager} = await import('../dns/swarm-managers.js')
+  try {
+    const {address} = await connectSwarmManager(config.dns.swarmManagers, config.docker.timeoutSeconds * 1000)
+    return {id: 'dns-swarm-managers', title, ok: true, detail: `reads service labels from ${address}`}
+  } catch (error) {
+    return {
+      id: 'dns-swarm-managers',
+      title,
+      ok: false,
+      detail: `${errorMessage(error)}: names of Swarm services are not answered`,
+      hint: (error as {hint?: string}).hint,
+    }
   }
 }
 
