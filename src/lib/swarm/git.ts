@@ -243,32 +243,30 @@ export async function syncClone(options: {
   }
   const git = await gitClient(options.dir, clientOptions)
 
-  // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
-  // asked now, alongside the remote, and read below when it matters. Untracked and ignored folders
-  // are listed as one line each, so a clone full of strays does not make a large answer.
+  // Asked side by side: whether the working tree is clean (the fetch moves refs/remotes only;
+  // untracked and ignored folders are one line each, so strays do not make a large answer), the
+  // clone's refs, and the remote's default branch and tip (none after a clone).
   const status = git.raw(['status', '--porcelain', '--ignored', '--untracked-files=normal']).then((out) => out.trim())
   status.catch(() => {})
-  // Without --branch the remote's default branch is followed, as it is now (not as it was when the
-  // clone was made), falling back to what clone recorded.
-  const recorded = options.branch ? undefined : await originHead(git)
-  // The clone's refs for the branch it follows now, read while the remote answers (again below if it moved).
-  const guess = options.branch ?? recorded
-  const guessedRefs = guess === undefined ? undefined : readRefs(git, `refs/remotes/origin/${guess}`)
-  guessedRefs?.catch(() => {})
-  // The remote's default branch and the tip of the followed one, from one ls-remote (none after a clone).
+  const local = localRefs(git)
+  local.catch(() => {})
   let remote: RemoteRefs | undefined
   if (!cloned) {
-    const wanted = options.branch ?? recorded
     try {
       const probe = await gitClient(options.dir, {...clientOptions, config: ['protocol.version=0']})
-      remote = await lsRemote(probe, 'origin', ['HEAD', ...(wanted ? [`refs/heads/${wanted}`] : [])])
+      remote = await lsRemote(probe, 'origin', ['HEAD', ...(options.branch ? [`refs/heads/${options.branch}`] : [])])
     } catch (error) {
       throw fetchError(url, error, timeoutMs)
     }
   }
+  let refs = await local
+
+  // Without --branch the remote's default branch is followed, as it is now (not as it was when the
+  // clone was made), falling back to what clone recorded.
   let branch = options.branch ?? undefined
   let defaultMoved = false
   if (!branch) {
+    const recorded = refs.originHead
     const current = cloned ? recorded : remote?.defaultBranch
     branch = current ?? recorded
     if (current && recorded && current !== recorded) {
@@ -282,12 +280,11 @@ export async function syncClone(options: {
   const remoteTip =
     remote?.refs.get(`refs/heads/${branch}`) ?? (remote?.defaultBranch === branch ? remote.refs.get('HEAD') : undefined)
   if (remote && !remoteTip && options.branch) throw await missingBranch(url, branch, clientOptions)
-  let refs = guessedRefs && branch === guess ? await guessedRefs : await readRefs(git, remoteRef)
   const upToDate =
-    refs.tip !== undefined &&
-    refs.head === refs.tip &&
+    refs.tips.get(remoteRef) !== undefined &&
+    refs.head === refs.tips.get(remoteRef) &&
     refs.current === `refs/heads/${branch}` &&
-    remoteTip === refs.tip
+    remoteTip === refs.tips.get(remoteRef)
   if (!cloned && !upToDate) {
     try {
       await git.raw(['fetch', '--prune', '--no-tags', '--progress', 'origin', `+refs/heads/${branch}:${remoteRef}`])
@@ -298,9 +295,10 @@ export async function syncClone(options: {
       throw unreachable(url, error, timeoutMs)
     }
     if (defaultMoved) await git.raw(['symbolic-ref', 'refs/remotes/origin/HEAD', remoteRef])
-    refs = await readRefs(git, remoteRef)
+    refs = await localRefs(git)
   }
-  const {head: previous, tip: commit, current} = refs
+  const {head: previous, current} = refs
+  const commit = refs.tips.get(remoteRef)
   if (!commit) throw await missingBranch(url, branch, clientOptions)
   const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
@@ -368,23 +366,41 @@ async function isCloneOf(dir: string, url: RepositoryUrl, timeoutMs: number): Pr
   }
 }
 
-/** The branch `refs/remotes/origin/HEAD` points at (written by clone). */
-async function originHead(git: SimpleGit): Promise<string | undefined> {
-  const head = await git.raw(['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD']).catch(() => '')
-  return /^refs\/remotes\/origin\/(.+)$/.exec(head.trim())?.[1]
+interface LocalRefs {
+  /** HEAD's commit. */
+  head?: string
+  /** HEAD's symbolic ref (`HEAD` when detached). */
+  current?: string
+  /** The branch `refs/remotes/origin/HEAD` points at (written by clone). */
+  originHead?: string
+  /** Remote-tracking ref → commit. */
+  tips: Map<string, string>
 }
 
-/** HEAD's commit, the tip of `remoteRef` and HEAD's symbolic ref (`HEAD` when detached), as git resolves them. */
+/** The clone's HEAD and remote-tracking refs, as git resolves them (two commands, side by side). */
+async function localRefs(git: SimpleGit): Promise<LocalRefs> {
+  const [head, listed] = await Promise.all([
+    git.raw(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD']).catch(() => ''),
+    git.raw(['for-each-ref', '--format=%(objectname) %(refname) %(symref)', 'refs/remotes/origin/']).catch(() => ''),
+  ])
+  const tips = new Map<string, string>()
+  let originHead: string | undefined
+  for (const line of listed.split('\n')) {
+    const [commit, ref, symref] = line.trim().split(' ')
+    if (!commit || !ref) continue
+    if (ref === 'refs/remotes/origin/HEAD') originHead = /^refs\/remotes\/origin\/(.+)$/.exec(symref ?? '')?.[1]
+    else tips.set(ref, commit)
+  }
+  const [commit, current] = head.trim().split('\n')
+  return commit && current ? {head: commit, current, originHead, tips} : {originHead, tips}
+}
+
+/** HEAD's commit, the tip of `remoteRef` (under refs/remotes/origin/) and HEAD's symbolic ref. */
 export async function readRefs(
   target: SimpleGit | string,
   remoteRef: string,
 ): Promise<{head?: string; tip?: string; current?: string}> {
   const git = typeof target === 'string' ? (await import('simple-git')).simpleGit(target) : target
-  const [head, tip] = await Promise.all([
-    git.raw(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD']).catch(() => ''),
-    git.raw(['for-each-ref', '--format=%(objectname)', remoteRef]).catch(() => ''),
-  ])
-  const [commit, current] = head.trim().split('\n')
-  if (!commit || !current) return {}
-  return {head: commit, tip: tip.trim().split('\n')[0] || undefined, current}
+  const refs = await localRefs(git)
+  return refs.head ? {head: refs.head, tip: refs.tips.get(remoteRef), current: refs.current} : {}
 }
