@@ -5,7 +5,9 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ExitCode} from '../../src/lib/errors.js'
-import {type ReconcileReport, reconcile, watch} from '../../src/lib/swarm/reconcile.js'
+import {reconcile} from '../../src/lib/swarm/reconcile.js'
+import type {ReconcileReport} from '../../src/lib/swarm/reconcile-report.js'
+import {watch} from '../../src/lib/swarm/repositories.js'
 import {GitRepo, Workspace, removeStacks, run, stackName} from '../integration/swarm/harness.js'
 import {clusterEnv, workers} from '../support/cluster.js'
 

@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
-import type {ReconcileReport} from '../../lib/swarm/reconcile.js'
+import type {ReconcileReport} from '../../lib/swarm/reconcile-report.js'
+import {progressFor} from '../../lib/ui/progress.js'
 
 export default class SwarmReconcile extends HomeopsCommand<ReconcileReport> {
   static override summary = 'Fetch every watched repository and deploy the stacks whose hash changed'
@@ -31,8 +32,11 @@ Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others we
     const {flags} = await this.parse(SwarmReconcile)
     const context = await this.context({dockerHost: flags['docker-host']})
     await context.lock('swarm')
-    const {openSwarm, reconcile} = await import('../../lib/swarm/reconcile.js')
-    const report = await reconcile(await openSwarm(context), {
+    const [{openSwarm}, {reconcile}] = await Promise.all([
+      import('../../lib/swarm/env.js'),
+      import('../../lib/swarm/reconcile.js'),
+    ])
+    const report = await reconcile(await openSwarm(context, progressFor(context.terminal, context.logger)), {
       force: flags.force,
       dryRun: flags['dry-run'],
       repo: flags.repo,

@@ -1,7 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {HomeopsCommand, dockerHostFlag, yesFlag} from '../../cli/homeops-command.js'
-import type {StopReport} from '../../lib/swarm/reconcile.js'
+import type {StopReport} from '../../lib/swarm/repositories.js'
+import {progressFor} from '../../lib/ui/progress.js'
 
 export default class SwarmStop extends HomeopsCommand<StopReport> {
   static override summary =
@@ -20,11 +21,12 @@ export default class SwarmStop extends HomeopsCommand<StopReport> {
     const names = argv as string[]
     const context = await this.context({dockerHost: flags['docker-host']})
     await context.lock('swarm')
-    const [{openSwarm, stop, stopTargets}, {formatImages}] = await Promise.all([
-      import('../../lib/swarm/reconcile.js'),
+    const [{openSwarm}, {stop, stopTargets}, {formatImages}] = await Promise.all([
+      import('../../lib/swarm/env.js'),
+      import('../../lib/swarm/repositories.js'),
       import('../../lib/swarm/report.js'),
     ])
-    const env = await openSwarm(context)
+    const env = await openSwarm(context, progressFor(context.terminal, context.logger))
     if (names.length === 0) {
       const targets = stopTargets(env.store, [])
       if (targets.length === 0) {

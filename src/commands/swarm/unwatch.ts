@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
-import type {UnwatchReport} from '../../lib/swarm/reconcile.js'
+import type {UnwatchReport} from '../../lib/swarm/repositories.js'
+import {progressFor} from '../../lib/ui/progress.js'
 
 export default class SwarmUnwatch extends HomeopsCommand<UnwatchReport> {
   static override summary = 'Stop watching a repository (its stacks keep running unless --remove-stacks)'
@@ -21,11 +22,13 @@ export default class SwarmUnwatch extends HomeopsCommand<UnwatchReport> {
     const {args, flags} = await this.parse(SwarmUnwatch)
     const context = await this.context({dockerHost: flags['docker-host']})
     await context.lock('swarm')
-    const [{openSwarm, unwatch}, {formatImages}] = await Promise.all([
-      import('../../lib/swarm/reconcile.js'),
+    const [{openSwarm}, {unwatch}, {formatImages}] = await Promise.all([
+      import('../../lib/swarm/env.js'),
+      import('../../lib/swarm/repositories.js'),
       import('../../lib/swarm/report.js'),
     ])
-    const report = await unwatch(await openSwarm(context), {url: args.url, removeStacks: flags['remove-stacks']})
+    const env = await openSwarm(context, progressFor(context.terminal, context.logger))
+    const report = await unwatch(env, {url: args.url, removeStacks: flags['remove-stacks']})
     this.print(`no longer watching ${report.repository.url}`)
     if (report.removedStacks.length > 0) this.print(`removed stacks: ${report.removedStacks.join(', ')}`)
     if (report.forgottenStacks.length > 0) {

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {HomeopsCommand, dockerHostFlag} from '../../cli/homeops-command.js'
-import type {WatchReport} from '../../lib/swarm/reconcile.js'
+import type {RepositoryWatchReport} from '../../lib/swarm/repositories.js'
+import {progressFor} from '../../lib/ui/progress.js'
 
-export default class SwarmWatch extends HomeopsCommand<WatchReport> {
+export default class SwarmWatch extends HomeopsCommand<RepositoryWatchReport> {
   static override summary = 'Register a git repository of stacks and deploy it'
   static override description = `The repository holds stacks.yaml (- name: web), one folder per stack with its compose file, and optionally volumes.yaml + nfs.yaml and per-stack secrets.yaml. Watching a repository that is already watched is not an error: it says so and reconciles it (and starts stacks stopped by \`swarm stop\` again).
 
@@ -22,15 +23,17 @@ Private repositories: set swarm.repositories[].token for the URL (or GITHUB_TOKE
     'docker-host': dockerHostFlag,
   }
 
-  async run(): Promise<WatchReport> {
+  async run(): Promise<RepositoryWatchReport> {
     const {args, flags} = await this.parse(SwarmWatch)
     const context = await this.context({dockerHost: flags['docker-host']})
     await context.lock('swarm')
-    const [{openSwarm, watch}, {formatReconcile}] = await Promise.all([
-      import('../../lib/swarm/reconcile.js'),
+    const [{openSwarm}, {watch}, {formatReconcile}] = await Promise.all([
+      import('../../lib/swarm/env.js'),
+      import('../../lib/swarm/repositories.js'),
       import('../../lib/swarm/report.js'),
     ])
-    const report = await watch(await openSwarm(context), {url: args.url, branch: flags.branch, name: flags.name})
+    const env = await openSwarm(context, progressFor(context.terminal, context.logger))
+    const report = await watch(env, {url: args.url, branch: flags.branch, name: flags.name})
     this.print(
       report.alreadyWatched
         ? `${report.repository.url} is already watched as ${report.repository.name}; reconciled it`

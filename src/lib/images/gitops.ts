@@ -74,7 +74,8 @@ export async function gitopsUpdate(
   }
   const lock = await context.lock('swarm')
   try {
-    const [{openSwarm, reconcile}, {commitImageBump}] = await Promise.all([
+    const [{openSwarm}, {reconcile}, {commitImageBump}] = await Promise.all([
+      import('../swarm/env.js'),
       import('../swarm/reconcile.js'),
       import('../swarm/image-bump.js'),
     ])

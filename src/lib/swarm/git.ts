@@ -1,18 +1,22 @@
-import {existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs'
-import {basename, dirname, join} from 'node:path'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+
+import type {SimpleGit} from 'simple-git'
 
 import {TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
-import {remoteAdvertisement} from './remote-head.js'
+import type {RepositoryUrl} from './repository-url.js'
 import {clearStaleGitLocks} from './stale-lock.js'
 
 /**
  * One cached clone per repository, brought up to date with `git fetch` and a
- * hard reset to the remote branch (never a fresh clone per run). A token is
- * sent only to the repository's own host: it goes to git through
- * `GIT_CONFIG_*` environment variables as `http.<scheme>://<host>/.extraHeader`,
- * so it is never in argv (the process list), the remote URL, `.git/config`,
- * the state database or a log line.
+ * hard reset to the remote branch (never a fresh clone per run). Every git
+ * command goes through simple-git, so git's own configuration applies
+ * (`insteadOf`, proxies, credential helpers). A token is sent only to the
+ * repository's own host: it goes to git through `GIT_CONFIG_*` environment
+ * variables as `http.<scheme>://<host>/.extraHeader`, so it is never in argv
+ * (the process list), the remote URL, `.git/config`, the state database or a
+ * log line.
  */
 export interface GitAuth {
   username: string
@@ -34,48 +38,14 @@ export interface FetchResult {
   previous?: string
 }
 
-/** Refuses URLs that carry credentials: they would end up in the database and in `git remote -v`. */
-export function checkRepositoryUrl(url: string): void {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      throw new UserError(`"${url}" is not a valid repository URL`)
-    }
-    if (parsed.username || parsed.password) {
-      const clean = `${parsed.protocol}//${parsed.host}${parsed.pathname}`
-      throw new UserError(`the repository URL carries credentials; watch ${clean} instead`, {
-        hint: 'put the token in swarm.repositories[].token (or GITHUB_TOKEN for GitHub): it is sent only to that host and never stored',
-      })
-    }
-    if (!['http:', 'https:', 'file:', 'ssh:', 'git:'].includes(parsed.protocol)) {
-      throw new UserError(`unsupported repository URL scheme ${parsed.protocol} in ${url}`)
-    }
-  }
-}
-
-/** `https://host:port` of an http(s) URL, else undefined (file paths, ssh). */
-export function httpOrigin(url: string): {origin: string; host: string} | undefined {
-  if (!/^https?:\/\//i.test(url)) return undefined
-  const parsed = new URL(url)
-  return {origin: `${parsed.protocol}//${parsed.host}`, host: parsed.host.toLowerCase()}
-}
-
-export function authFor(url: string, tokens: RepositoryTokens): GitAuth | undefined {
-  const origin = httpOrigin(url)
-  if (!origin) return undefined
-  const own = tokens.repositories.find((r) => r.url && sameUrl(r.url, url) && r.token)
+export function authFor(url: RepositoryUrl, tokens: RepositoryTokens): GitAuth | undefined {
+  if (!url.host) return undefined
+  const own = tokens.repositories.find((r) => r.url && url.sameAs(r.url) && r.token)
   if (own) return {username: own.username || 'x-access-token', token: own.token!}
-  if (tokens.githubToken && tokens.githubTokenHosts.some((h) => h.toLowerCase() === origin.host)) {
+  if (tokens.githubToken && tokens.githubTokenHosts.some((h) => h.toLowerCase() === url.host)) {
     return {username: 'x-access-token', token: tokens.githubToken}
   }
   return undefined
-}
-
-function sameUrl(a: string, b: string): boolean {
-  const strip = (u: string) => u.replace(/\/+$/, '').replace(/\.git$/, '')
-  return strip(a) === strip(b)
 }
 
 /** Default of `swarm.gitTimeoutSeconds`. */
@@ -87,7 +57,7 @@ export const GIT_TIMEOUT_SECONDS = 120
  * remote that accepts and never answers counts as stalled).
  */
 export function gitEnv(
-  url: string,
+  url: RepositoryUrl,
   auth: GitAuth | undefined,
   stallSeconds = GIT_TIMEOUT_SECONDS,
 ): Record<string, string> {
@@ -96,8 +66,7 @@ export function gitEnv(
     GCM_INTERACTIVE: 'never',
   }
   const config: [string, string][] = []
-  const origin = httpOrigin(url)
-  if (auth && origin) config.push([`http.${origin.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth)}`])
+  if (auth && url.origin) config.push([`http.${url.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth)}`])
   config.push(['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', String(Math.max(1, Math.round(stallSeconds)))])
   env.GIT_CONFIG_COUNT = String(config.length)
   config.forEach(([key, value], i) => {
@@ -113,12 +82,6 @@ export function basicAuthorization(auth: GitAuth): string {
   const basic = Buffer.from(`${auth.username}:${auth.token}`).toString('base64')
   registerSecret(basic)
   return `Basic ${basic}`
-}
-
-/** A name for the clone folder and `status`: the last path segment without `.git`. */
-export function repositoryName(url: string): string {
-  const last = basename(url.replace(/[/\\]+$/, '').replace(/\.git$/, '')) || 'repository'
-  return last.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'repository'
 }
 
 /**
@@ -155,16 +118,49 @@ export function baseEnv(extra: Record<string, string>): Record<string, string> {
   return {...env, ...extra}
 }
 
-/** simple-git's `timeout.block` and execFile's `timeout` both end the child; say so plainly. */
+export interface GitClientOptions {
+  url: RepositoryUrl
+  auth?: GitAuth
+  signal?: AbortSignal
+  /** Longest a git command may stay silent (and a transfer stall) before it is ended. */
+  timeoutMs: number
+  /** Extra variables (a committer identity). */
+  env?: Record<string, string>
+  /** `-c key=value` for every command of this client. */
+  config?: string[]
+}
+
+/**
+ * The one way homeops starts git: simple-git (loaded on first use) in `dir`, with the scoped
+ * token, no prompts, the block timeout and the abort signal.
+ */
+export async function gitClient(dir: string | undefined, options: GitClientOptions): Promise<SimpleGit> {
+  const {simpleGit} = await import('simple-git')
+  const env = baseEnv({...gitEnv(options.url, options.auth, options.timeoutMs / 1000), ...options.env})
+  // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
+  const unsafe = {
+    allowUnsafeConfigEnvCount: true,
+    allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
+  }
+  return simpleGit({
+    baseDir: dir,
+    abort: options.signal,
+    unsafe,
+    timeout: {block: options.timeoutMs},
+    config: options.config ?? [],
+  }).env(env)
+}
+
+/** simple-git's `timeout.block` ends the child; say so plainly. */
 function timedOut(error: unknown): boolean {
   const e = error as {killed?: boolean; signal?: string; message?: string} | undefined
   return Boolean(e?.killed && e.signal) || /block timeout reached|Operation too slow/i.test(e?.message ?? '')
 }
 
-function unreachable(url: string, error: unknown, timeoutMs?: number): TransientError {
+function unreachable(url: RepositoryUrl, error: unknown, timeoutMs?: number): TransientError {
   if (timeoutMs !== undefined && timedOut(error)) {
     return new TransientError(
-      `cannot fetch ${url}: the remote did not answer within ${Math.round(timeoutMs / 1000)} s`,
+      `cannot fetch ${url.display}: the remote did not answer within ${Math.round(timeoutMs / 1000)} s`,
       {
         hint: 'what is deployed stays as it is; the next run retries (swarm.gitTimeoutSeconds sets the limit)',
       },
@@ -172,19 +168,39 @@ function unreachable(url: string, error: unknown, timeoutMs?: number): Transient
   }
   const text = redact(errorMessage(error)).trim().split('\n').filter(Boolean)
   const detail = text.filter((l) => /fatal|error|denied|not found|could not|unable/i.test(l)).join('; ') || text.at(-1)
-  return new TransientError(`cannot fetch ${url}: ${detail ?? 'git failed'}`, {
+  return new TransientError(`cannot fetch ${url.display}: ${detail ?? 'git failed'}`, {
     hint: 'what is deployed stays as it is; the next run retries',
   })
 }
 
+/** What the remote says now: its default branch and the tips of the refs asked for. */
+interface RemoteRefs {
+  defaultBranch?: string
+  refs: Map<string, string>
+}
+
+function parseLsRemote(out: string): RemoteRefs {
+  const refs = new Map<string, string>()
+  for (const m of out.matchAll(/^([0-9a-f]{40}|[0-9a-f]{64})\t(\S+)$/gm)) refs.set(m[2]!, m[1]!)
+  return {defaultBranch: /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out)?.[1], refs}
+}
+
+/**
+ * `git ls-remote` (protocol v0: over http(s) one ref advertisement, no upload-pack request): whether
+ * the branch moved, without a fetch. Run through the clone's `origin`, so git's `insteadOf`, proxy
+ * and credential settings apply as they do to the fetch.
+ */
+async function lsRemote(git: SimpleGit, remote: string, patterns: string[]): Promise<RemoteRefs> {
+  return parseLsRemote(await git.listRemote(['--symref', remote, ...patterns]))
+}
+
 /**
  * Brings the cached clone at `dir` to the tip of `branch` (the remote's default branch when null).
- * When the clone already sits, clean, on the tip an http(s) remote advertises for that branch, no
- * `git fetch` runs (see remote-head.ts); and simple-git (~60 ms to load) is only loaded for the git
- * commands that change the clone, so a no-op run starts one `git status` and nothing else.
+ * When the clone already sits, clean, on the tip `git ls-remote` reports for that branch, no
+ * `git fetch` runs.
  */
 export async function syncClone(options: {
-  url: string
+  url: RepositoryUrl
   dir: string
   branch: string | null
   auth?: GitAuth
@@ -194,8 +210,9 @@ export async function syncClone(options: {
   /** Told about what was repaired on the way (a stale lock removed). */
   onWarning?: (message: string, fields?: Record<string, string>) => void
 }): Promise<FetchResult> {
+  const {url} = options
   const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_SECONDS * 1000
-  const env = baseEnv(gitEnv(options.url, options.auth, timeoutMs / 1000))
+  const clientOptions = {url, auth: options.auth, signal: options.signal, timeoutMs}
   const locks = clearStaleGitLocks(options.dir)
   if (locks.removed.length > 0) {
     options.onWarning?.('removed a stale git lock from the cached clone (no git process was running in it)', {
@@ -208,161 +225,111 @@ export async function syncClone(options: {
       {hint: 'the next run retries once it has finished'},
     )
   }
-  // GIT_CONFIG_COUNT carries only our extraHeader; an inherited GIT_SSH_COMMAND is the user's own choice.
-  const unsafe = {
-    allowUnsafeConfigEnvCount: true,
-    allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
-  }
-  const simple = async (baseDir?: string) => {
-    const {simpleGit} = await import('simple-git')
-    return simpleGit({baseDir, abort: options.signal, unsafe, timeout: {block: timeoutMs}}).env(env)
-  }
-  const inRepo = () => simple(options.dir)
 
   let cloned = false
-  const usable = await isCloneOf(options.dir, options.url, env, unsafe)
-  if (!usable) {
+  if (!(await isCloneOf(options.dir, url, timeoutMs))) {
     rmSync(options.dir, {recursive: true, force: true})
     mkdirSync(dirname(options.dir), {recursive: true, mode: 0o700})
     // --progress: output while a large clone runs, so only a silent (stalled) one hits the block timeout.
     const args = ['--no-tags', '--single-branch', '--progress']
     if (options.branch) args.push('--branch', options.branch)
     try {
-      await (await simple()).clone(options.url, options.dir, args)
+      await (await gitClient(undefined, clientOptions)).clone(url.value, options.dir, args)
     } catch (error) {
       rmSync(options.dir, {recursive: true, force: true})
-      throw await cloneError(options.url, options.branch, error, env, timeoutMs)
+      throw await cloneError(url, options.branch, error, clientOptions)
     }
     cloned = true
   }
+  const git = await gitClient(options.dir, clientOptions)
 
-  // Whether the working tree is clean does not depend on the fetch (it moves refs/remotes only):
-  // asked now, alongside the remote, and read below when it matters.
-  const status = gitOutput(
-    options.dir,
-    ['status', '--porcelain', '--ignored', '--untracked-files=all'],
-    env,
-    options.signal,
-    timeoutMs,
-  )
+  // Asked side by side: whether the working tree is clean (the fetch moves refs/remotes only;
+  // untracked and ignored folders are one line each, so strays do not make a large answer), the
+  // clone's refs, and the remote's default branch and tip (none after a clone).
+  const status = git.raw(['status', '--porcelain', '--ignored', '--untracked-files=normal']).then((out) => out.trim())
   status.catch(() => {})
-  // An http(s) remote's refs and default branch, from one request (undefined: git decides).
-  const advert = cloned
-    ? undefined
-    : await remoteAdvertisement({
-        url: options.url,
-        authorization: options.auth ? basicAuthorization(options.auth) : undefined,
-        signal: options.signal,
-        timeoutMs: Math.min(timeoutMs, 15_000),
-      })
+  const local = localRefs(git)
+  local.catch(() => {})
+  let remote: RemoteRefs | undefined
+  if (!cloned) {
+    try {
+      const probe = await gitClient(options.dir, {...clientOptions, config: ['protocol.version=0']})
+      remote = await lsRemote(probe, 'origin', ['HEAD', ...(options.branch ? [`refs/heads/${options.branch}`] : [])])
+    } catch (error) {
+      throw fetchError(url, error, timeoutMs)
+    }
+  }
+  let refs = await local
 
   // Without --branch the remote's default branch is followed, as it is now (not as it was when the
-  // clone was made): asked of the remote on every run, falling back to what clone recorded.
+  // clone was made), falling back to what clone recorded.
   let branch = options.branch ?? undefined
   let defaultMoved = false
   if (!branch) {
-    const recorded = originHead(options.dir)
-    const current = cloned
-      ? recorded
-      : httpOrigin(options.url)
-        ? advert?.defaultBranch
-        : await lsRemoteDefault(options.dir, env, options.signal, timeoutMs)
+    const recorded = refs.originHead
+    const current = cloned ? recorded : remote?.defaultBranch
     branch = current ?? recorded
     if (current && recorded && current !== recorded) {
       defaultMoved = true
       options.onWarning?.(`the remote's default branch is now ${current} (was ${recorded}): following it`)
     }
   }
-  if (!branch) {
-    const git = await inRepo()
-    const head = await git.raw(['symbolic-ref', '--quiet', '--short', 'refs/remotes/origin/HEAD']).catch(() => '')
-    branch = head.trim().replace(/^origin\//, '') || (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
-  }
+  branch ??= (await git.revparse(['--abbrev-ref', 'HEAD'])).trim()
   const remoteRef = `refs/remotes/origin/${branch}`
-  // HEAD, the fetched tip and the current branch, read from .git (no process); git itself when unsure.
-  let refs = readRefs(options.dir, remoteRef)
+  // The remote's tip of the branch: listed under its name, or as HEAD when it is the default.
+  const remoteTip =
+    remote?.refs.get(`refs/heads/${branch}`) ?? (remote?.defaultBranch === branch ? remote.refs.get('HEAD') : undefined)
+  if (remote && !remoteTip && options.branch) throw await missingBranch(url, branch, clientOptions)
   const upToDate =
-    refs.tip !== undefined &&
-    refs.head === refs.tip &&
+    refs.tips.get(remoteRef) !== undefined &&
+    refs.head === refs.tips.get(remoteRef) &&
     refs.current === `refs/heads/${branch}` &&
-    advert?.refs.get(`refs/heads/${branch}`) === refs.tip
+    remoteTip === refs.tips.get(remoteRef)
   if (!cloned && !upToDate) {
-    const git = await inRepo()
     try {
       await git.raw(['fetch', '--prune', '--no-tags', '--progress', 'origin', `+refs/heads/${branch}:${remoteRef}`])
     } catch (error) {
       if (/couldn't find remote ref|not our ref/i.test(errorMessage(error))) {
-        throw await missingBranch(options.url, branch, env, timeoutMs)
+        throw await missingBranch(url, branch, clientOptions)
       }
-      throw unreachable(options.url, error, timeoutMs)
+      throw unreachable(url, error, timeoutMs)
     }
     if (defaultMoved) await git.raw(['symbolic-ref', 'refs/remotes/origin/HEAD', remoteRef])
-    refs = readRefs(options.dir, remoteRef)
+    refs = await localRefs(git)
   }
-  let {head: previous, tip: commit, current} = refs
-  if (!previous || !commit) {
-    const git = await inRepo()
-    ;[previous, commit, current] = (
-      await git.raw(['rev-parse', 'HEAD', remoteRef, '--symbolic-full-name', 'HEAD']).catch(() => '')
-    )
-      .trim()
-      .split('\n')
-  }
-  if (!commit) throw await missingBranch(options.url, branch, env, timeoutMs)
+  const {head: previous, current} = refs
+  const commit = refs.tips.get(remoteRef)
+  if (!commit) throw await missingBranch(url, branch, clientOptions)
   const pristine = previous === commit && current === `refs/heads/${branch}` && (await status) === ''
   if (!pristine) {
     // Anything else in the clone (a moved branch, a stray file) is thrown away: the remote is the truth.
     // (Once `git status` is done: it may hold the index lock checkout needs.)
     await status.catch(() => {})
-    const git = await inRepo()
     await git.raw(['checkout', '--quiet', '--force', '-B', branch, remoteRef])
     await git.raw(['clean', '-ffdxq'])
   }
   return {commit, branch, cloned, previous: cloned ? undefined : previous}
 }
 
-/**
- * Output of a read-only git command in the clone, through child_process rather than simple-git so
- * the no-op path does not load it; same environment (no prompts, the scoped token only).
- */
-async function gitOutput(
-  dir: string,
-  args: string[],
-  env: Record<string, string>,
-  signal: AbortSignal | undefined,
-  timeoutMs: number,
-): Promise<string> {
-  const [{execFile}, {promisify}] = await Promise.all([import('node:child_process'), import('node:util')])
-  const {stdout} = await promisify(execFile)('git', args, {
-    cwd: dir,
-    env,
-    signal,
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-  })
-  return stdout.trim()
+/** A failed ls-remote, worded as a failed fetch (what is deployed stays; exit 3). */
+function fetchError(url: RepositoryUrl, error: unknown, timeoutMs: number): Error {
+  if (!timedOut(error) && /Authentication failed|could not read Username|403|401/i.test(errorMessage(error))) {
+    return authenticationFailed(url)
+  }
+  return unreachable(url, error, timeoutMs)
 }
 
-/** `git ls-remote --symref origin HEAD` in the clone: the branch the remote's HEAD points at now. */
-async function lsRemoteDefault(
-  dir: string,
-  env: Record<string, string>,
-  signal: AbortSignal | undefined,
-  timeoutMs: number,
-): Promise<string | undefined> {
-  const out = await gitOutput(dir, ['ls-remote', '--symref', 'origin', 'HEAD'], env, signal, timeoutMs).catch(() => '')
-  return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
+function authenticationFailed(url: RepositoryUrl): TransientError {
+  return new TransientError(`cannot fetch ${url.display}: authentication failed`, {
+    hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',
+  })
 }
 
 /** "branch X does not exist", with the branches the remote has and its default, so the fix is one command away. */
-async function missingBranch(
-  url: string,
-  branch: string,
-  env: Record<string, string>,
-  timeoutMs: number,
-): Promise<UserError> {
+async function missingBranch(url: RepositoryUrl, branch: string, options: GitClientOptions): Promise<UserError> {
   const {tmpdir} = await import('node:os')
-  const out = await gitOutput(tmpdir(), ['ls-remote', '--symref', url], env, undefined, timeoutMs).catch(() => '')
+  const git = await gitClient(tmpdir(), {...options, signal: undefined})
+  const out = await git.listRemote(['--symref', url.value]).catch(() => '')
   const defaultBranch = /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out)?.[1]
   const branches = [...out.matchAll(/^[0-9a-f]{40,64}\s+refs\/heads\/(\S+)$/gm)].map((m) => m[1]!)
   const listed =
@@ -371,84 +338,69 @@ async function missingBranch(
       : `; its branches: ${branches.slice(0, 10).join(', ')}${branches.length > 10 ? ` and ${branches.length - 10} more` : ''}${defaultBranch ? ` (default ${defaultBranch})` : ''}`
   const fix = defaultBranch ?? branches[0]
   return new UserError(
-    `branch "${branch}" does not exist in ${url}${listed}${fix ? `; follow another with \`homeops swarm watch ${url} --branch ${fix}\`` : ''}`,
+    `branch "${branch}" does not exist in ${url.display}${listed}${fix ? `; follow another with \`homeops swarm watch ${url.display} --branch ${fix}\`` : ''}`,
   )
 }
 
 function cloneError(
-  url: string,
+  url: RepositoryUrl,
   branch: string | null,
   error: unknown,
-  env: Record<string, string>,
-  timeoutMs: number,
+  options: GitClientOptions,
 ): Error | Promise<Error> {
   const text = errorMessage(error)
-  if (branch && /Remote branch .* not found/i.test(text)) return missingBranch(url, branch, env, timeoutMs)
-  if (/Authentication failed|could not read Username|403|401/i.test(text)) {
-    return new TransientError(`cannot fetch ${url}: authentication failed`, {
-      hint: 'set swarm.repositories[].token for this URL (or GITHUB_TOKEN for a host in swarm.githubTokenHosts)',
-    })
-  }
-  return unreachable(url, error, timeoutMs)
+  if (branch && /Remote branch .* not found/i.test(text)) return missingBranch(url, branch, options)
+  if (/Authentication failed|could not read Username|403|401/i.test(text)) return authenticationFailed(url)
+  return unreachable(url, error, options.timeoutMs)
 }
 
-/** The folder is a clone whose origin is this URL (read from `.git/config`, no process). */
-async function isCloneOf(
-  dir: string,
-  url: string,
-  _env: Record<string, string>,
-  _unsafe: Record<string, boolean>,
-): Promise<boolean> {
-  let config: string
+/** The folder is a clone whose origin is this URL (as git reads its config). */
+async function isCloneOf(dir: string, url: RepositoryUrl, timeoutMs: number): Promise<boolean> {
+  if (!existsSync(join(dir, '.git', 'HEAD'))) return false
   try {
-    if (!existsSync(join(dir, '.git', 'HEAD'))) return false
-    config = readFileSync(join(dir, '.git', 'config'), 'utf8')
+    const git = await gitClient(dir, {url, timeoutMs})
+    const remote = await git.raw(['config', '--local', '--get', 'remote.origin.url'])
+    return remote.trim() === url.value
   } catch {
     return false
   }
-  const section = /^\s*\[remote "origin"\]\s*$([\s\S]*?)(?=^\s*\[|(?![\s\S]))/m.exec(config)?.[1] ?? ''
-  const remote = /^\s*url\s*=\s*(.*?)\s*$/m.exec(section)?.[1]
-  return remote === url
 }
 
-/** The branch `refs/remotes/origin/HEAD` points at (written by clone; symbolic refs are never packed). */
-export function originHead(dir: string): string | undefined {
-  try {
-    const text = readFileSync(join(dir, '.git', 'refs', 'remotes', 'origin', 'HEAD'), 'utf8').trim()
-    return /^ref: refs\/remotes\/origin\/(.+)$/.exec(text)?.[1]
-  } catch {
-    return undefined
-  }
+interface LocalRefs {
+  /** HEAD's commit. */
+  head?: string
+  /** HEAD's symbolic ref (`HEAD` when detached). */
+  current?: string
+  /** The branch `refs/remotes/origin/HEAD` points at (written by clone). */
+  originHead?: string
+  /** Remote-tracking ref → commit. */
+  tips: Map<string, string>
 }
 
-/** HEAD's commit, the tip of `remoteRef` and HEAD's symbolic ref, from loose refs or packed-refs. */
-export function readRefs(dir: string, remoteRef: string): {head?: string; tip?: string; current?: string} {
-  const gitDir = join(dir, '.git')
-  let packed: string | undefined
-  const resolve = (ref: string, depth = 0): string | undefined => {
-    if (depth > 5) return undefined
-    let text: string | undefined
-    try {
-      text = readFileSync(join(gitDir, ref), 'utf8').trim()
-    } catch {
-      packed ??= existsSync(join(gitDir, 'packed-refs')) ? readFileSync(join(gitDir, 'packed-refs'), 'utf8') : ''
-      text = packed
-        .split('\n')
-        .find((line) => line.endsWith(` ${ref}`))
-        ?.split(' ')[0]
-    }
-    if (!text) return undefined
-    if (text.startsWith('ref: ')) return resolve(text.slice(5).trim(), depth + 1)
-    return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(text) ? text : undefined
+/** The clone's HEAD and remote-tracking refs, as git resolves them (two commands, side by side). */
+async function localRefs(git: SimpleGit): Promise<LocalRefs> {
+  const [head, listed] = await Promise.all([
+    git.raw(['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD']).catch(() => ''),
+    git.raw(['for-each-ref', '--format=%(objectname) %(refname) %(symref)', 'refs/remotes/origin/']).catch(() => ''),
+  ])
+  const tips = new Map<string, string>()
+  let originHead: string | undefined
+  for (const line of listed.split('\n')) {
+    const [commit, ref, symref] = line.trim().split(' ')
+    if (!commit || !ref) continue
+    if (ref === 'refs/remotes/origin/HEAD') originHead = /^refs\/remotes\/origin\/(.+)$/.exec(symref ?? '')?.[1]
+    else tips.set(ref, commit)
   }
-  try {
-    const headText = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim()
-    return {
-      head: resolve('HEAD'),
-      tip: resolve(remoteRef),
-      current: headText.startsWith('ref: ') ? headText.slice(5).trim() : 'HEAD',
-    }
-  } catch {
-    return {}
-  }
+  const [commit, current] = head.trim().split('\n')
+  return commit && current ? {head: commit, current, originHead, tips} : {originHead, tips}
+}
+
+/** HEAD's commit, the tip of `remoteRef` (under refs/remotes/origin/) and HEAD's symbolic ref. */
+export async function readRefs(
+  target: SimpleGit | string,
+  remoteRef: string,
+): Promise<{head?: string; tip?: string; current?: string}> {
+  const git = typeof target === 'string' ? (await import('simple-git')).simpleGit(target) : target
+  const refs = await localRefs(git)
+  return refs.head ? {head: refs.head, tip: refs.tips.get(remoteRef), current: refs.current} : {}
 }

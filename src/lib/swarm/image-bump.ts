@@ -3,9 +3,10 @@ import {writeFileSync} from 'node:fs'
 
 import {OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
-import {type GitAuth, authFor, baseEnv, gitEnv} from './git.js'
+import {type GitAuth, authFor, gitClient} from './git.js'
+import {RepositoryUrl} from './repository-url.js'
 import {resolveInside} from './layout.js'
-import type {SwarmEnv} from './reconcile.js'
+import {type SwarmEnv, fetchRepository} from './env.js'
 import type {ManagedServiceRow} from './store.js'
 
 /**
@@ -62,27 +63,17 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
     throw new UserError(`no compose file is recorded for ${owner.service}`, {
       hint: 'run `homeops swarm reconcile` once so homeops records where each service is written',
     })
-  const {fetchRepository} = await import('./reconcile.js')
   const {editComposeImage} = await import('../images/compose.js')
-  const {simpleGit} = await import('simple-git')
   const timeoutMs = context.config.swarm.gitTimeoutSeconds * 1000
-  const auth: GitAuth | undefined = authFor(row.url, {
+  const url = RepositoryUrl.parse(row.url)
+  const auth: GitAuth | undefined = authFor(url, {
     githubToken: context.config.swarm.githubToken,
     githubTokenHosts: context.config.swarm.githubTokenHosts,
     repositories: context.config.swarm.repositories,
   })
   // Made once the clone exists (the first fetch re-creates a clone that was removed).
-  const open = () =>
-    simpleGit({
-      baseDir: row.cloneDir,
-      abort: context.signal,
-      unsafe: {
-        allowUnsafeConfigEnvCount: true,
-        allowUnsafeSshCommand: Boolean(process.env.GIT_SSH_COMMAND || process.env.GIT_SSH),
-      },
-      timeout: {block: timeoutMs},
-    }).env(baseEnv({...gitEnv(row.url, auth, timeoutMs / 1000), ...identity()}))
-  let git: ReturnType<typeof open> | undefined
+  const open = () => gitClient(row.cloneDir, {url, auth, signal: context.signal, timeoutMs, env: identity()})
+  let git: Awaited<ReturnType<typeof open>> | undefined
   const message = bumpMessage(owner, request.tag)
   let branch = row.branch ?? row.fetchedBranch ?? 'main'
   try {
@@ -90,7 +81,7 @@ export async function commitImageBump(env: SwarmEnv, request: BumpRequest): Prom
       // Brings the clone to the remote tip, clean (a commit of an earlier attempt is dropped).
       const fetched = await fetchRepository(env, row)
       branch = fetched.branch
-      git ??= open()
+      git ??= await open()
       const file = resolveInside(row.cloneDir, owner.composeFile, `compose file of ${owner.stack}`)
       const edit = await editComposeImage(
         {project: owner.stack, service: owner.composeService, workingDir: row.cloneDir, files: [file]},

@@ -4,7 +4,7 @@ import {HttpError, type Router, json} from '../http/router.js'
 import {redact} from '../log/redact.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {type Periodic, periodic} from '../time/scheduler.js'
-import type {ReconcileReport} from './reconcile.js'
+import type {ReconcileReport} from './reconcile-report.js'
 import type {SwarmStatus} from './status.js'
 
 /** How long `POST /reconcile` waits for the run before answering 202 (the HTTP server cuts at 30 s). */
@@ -50,8 +50,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
 
   const context = (): Context => {
     if (!runtime) throw new HttpError(503, {error: 'starting', message: 'the swarm mode is starting'})
-    // A long-running process logs lines; a task list would garble `serve`'s output on a TTY.
-    return {...runtime.context, terminal: {interactive: false, color: false}}
+    return runtime.context
   }
 
   async function refreshCounts(): Promise<void> {
@@ -71,7 +70,8 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     let lock: {release(): void} | undefined
     try {
       lock = await ctx.lock('swarm')
-      const {openSwarm, reconcile} = await import('./reconcile.js')
+      const [{openSwarm}, {reconcile}] = await Promise.all([import('./env.js'), import('./reconcile.js')])
+      // A long-running process reports its steps as log lines (openSwarm's default), never a task list.
       const report = await reconcile(await openSwarm(ctx), {})
       last.exitCode = report.exitCode
       last.error = report.exitCode === 0 ? null : summarise(report)

@@ -1,5 +1,5 @@
 import {type Terminal, type Tone, paint, renderTable} from '../ui/terminal.js'
-import type {ImageCleanup, ReconcileReport, StackResult} from './reconcile.js'
+import type {ImageCleanup, ReconcileReport, StackResult} from './reconcile-report.js'
 import {describeDrift} from './drift.js'
 import {shortHash} from './stack-hash.js'
 import type {SwarmStatus} from './status.js'

@@ -3,7 +3,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ExitCode} from '../../../src/lib/errors.js'
 import {waitConverged} from '../../../src/lib/swarm/docker.js'
-import {type ReconcileReport, reconcile, watch} from '../../../src/lib/swarm/reconcile.js'
+import {reconcile} from '../../../src/lib/swarm/reconcile.js'
+import type {ReconcileReport} from '../../../src/lib/swarm/reconcile-report.js'
+import {watch} from '../../../src/lib/swarm/repositories.js'
 import {testEnv} from '../../support/testenv.js'
 import {Workspace, dockerCli, removeStacks, run} from './harness.js'
 

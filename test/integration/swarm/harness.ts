@@ -10,7 +10,7 @@ import {stringify} from 'yaml'
 import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
 import {Logger} from '../../../src/lib/log/logger.js'
-import {type SwarmEnv, openSwarm} from '../../../src/lib/swarm/reconcile.js'
+import {type SwarmEnv, openSwarm} from '../../../src/lib/swarm/env.js'
 import {git} from '../../support/git.js'
 import {dockerEnv, testEnv} from '../../support/testenv.js'
 

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {OperationError} from '../../../src/lib/errors.js'
 import {commitImageBump} from '../../../src/lib/swarm/image-bump.js'
-import type {SwarmEnv} from '../../../src/lib/swarm/reconcile.js'
+import type {SwarmEnv} from '../../../src/lib/swarm/env.js'
 import type {ManagedServiceRow} from '../../../src/lib/swarm/store.js'
 import {testEnv} from '../../support/testenv.js'
 import {type GitHttpServer, startGitHttp} from './git-http.js'

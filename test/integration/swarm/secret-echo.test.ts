@@ -1,7 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {watch} from '../../../src/lib/swarm/reconcile.js'
+import {watch} from '../../../src/lib/swarm/repositories.js'
 import {runCli} from '../../support/cli.js'
 import {testEnv} from '../../support/testenv.js'
 import {type GitRepo, Workspace, removeStacks, stackName} from './harness.js'

@@ -1,9 +1,17 @@
 import {describe, expect, it} from 'vitest'
 
 import {UserError} from '../../../src/lib/errors.js'
-import {authFor, checkRepositoryUrl, gitEnv, repositoryName} from '../../../src/lib/swarm/git.js'
-import {normaliseUrl} from '../../../src/lib/swarm/reconcile.js'
+import {authFor as authForUrl, gitEnv as gitEnvOf} from '../../../src/lib/swarm/git.js'
+import {RepositoryUrl} from '../../../src/lib/swarm/repository-url.js'
 import {git as gitIn} from './fixtures.js'
+
+// The URL is parsed once (RepositoryUrl); these take the parsed form.
+const parse = (url: string) => RepositoryUrl.parse(url)
+const authFor = (url: string, t: Parameters<typeof authForUrl>[1]) => authForUrl(parse(url), t)
+const gitEnv = (url: string, ...rest: [Parameters<typeof gitEnvOf>[1], number?]) => gitEnvOf(parse(url), ...rest)
+const checkRepositoryUrl = (url: string) => void parse(url)
+const repositoryName = (url: string) => parse(url).name
+const normaliseUrl = (url: string) => parse(url).value
 
 const tokens = {
   githubToken: 'ghp_globaltoken123',
@@ -81,10 +89,10 @@ describe('readRefs', () => {
       git('commit', '-q', '-m', 'a')
       const sha = git('rev-parse', 'HEAD')
       git('update-ref', 'refs/remotes/origin/main', sha)
-      expect(readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
+      expect(await readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
       git('pack-refs', '--all')
-      expect(readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
-      expect(readRefs(dir, 'refs/remotes/origin/other').tip).toBeUndefined()
+      expect(await readRefs(dir, 'refs/remotes/origin/main')).toEqual({head: sha, tip: sha, current: 'refs/heads/main'})
+      expect((await readRefs(dir, 'refs/remotes/origin/other')).tip).toBeUndefined()
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

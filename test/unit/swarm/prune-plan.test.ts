@@ -9,7 +9,9 @@ import type {DockerEngine} from '../../../src/lib/docker/engine.js'
 import {ExitCode} from '../../../src/lib/errors.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {STACK_LABEL} from '../../../src/lib/swarm/docker.js'
-import {type SwarmEnv, reconcile} from '../../../src/lib/swarm/reconcile.js'
+import {logProgress} from '../../../src/lib/ui/progress.js'
+import type {SwarmEnv} from '../../../src/lib/swarm/env.js'
+import {reconcile} from '../../../src/lib/swarm/reconcile.js'
 import {SwarmStore} from '../../../src/lib/swarm/store.js'
 import {git} from './fixtures.js'
 
@@ -46,7 +48,13 @@ async function swarm(extra = ''): Promise<SwarmEnv> {
     env: {},
   })
   contexts.push(context)
-  return {context, store: new SwarmStore(await context.state()), engine, cli: {cli: 'docker', address: engine.address}}
+  return {
+    context,
+    store: new SwarmStore(await context.state()),
+    engine,
+    cli: {cli: 'docker', address: engine.address},
+    progress: logProgress(context.logger),
+  }
 }
 
 beforeEach(() => {

@@ -4,7 +4,7 @@ import {parse} from 'yaml'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {readLayout} from '../../../src/lib/swarm/layout.js'
-import {prepareStack} from '../../../src/lib/swarm/reconcile.js'
+import {prepareStack} from '../../../src/lib/swarm/prepare.js'
 import {CONTENT_LABEL, normaliseImage, renderStack, withServiceLabels} from '../../../src/lib/swarm/render.js'
 import {changedParts, hashOfParts, secretsHmac, stackHash} from '../../../src/lib/swarm/stack-hash.js'
 import {Fixture} from './fixtures.js'

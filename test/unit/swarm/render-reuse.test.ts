@@ -9,7 +9,10 @@ import type {DockerEngine} from '../../../src/lib/docker/engine.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {STACK_LABEL, deployEnvironment} from '../../../src/lib/swarm/docker.js'
 import {readLayout} from '../../../src/lib/swarm/layout.js'
-import {type SwarmEnv, prepareStack, reconcile, renderKey} from '../../../src/lib/swarm/reconcile.js'
+import {logProgress} from '../../../src/lib/ui/progress.js'
+import type {SwarmEnv} from '../../../src/lib/swarm/env.js'
+import {prepareStack, renderKey} from '../../../src/lib/swarm/prepare.js'
+import {reconcile} from '../../../src/lib/swarm/reconcile.js'
 import {hashOfParts} from '../../../src/lib/swarm/stack-hash.js'
 import {SwarmStore} from '../../../src/lib/swarm/store.js'
 import {git} from './fixtures.js'
@@ -73,7 +76,13 @@ async function swarm(version = '1.0.0'): Promise<SwarmEnv> {
     env: {},
   })
   contexts.push(context)
-  return {context, store: new SwarmStore(await context.state()), engine, cli: {cli: 'docker', address: engine.address}}
+  return {
+    context,
+    store: new SwarmStore(await context.state()),
+    engine,
+    cli: {cli: 'docker', address: engine.address},
+    progress: logProgress(context.logger),
+  }
 }
 
 /**

@@ -1,0 +1,246 @@
+import {createHash} from 'node:crypto'
+import {mkdirSync} from 'node:fs'
+
+import {OperationError, errorMessage} from '../errors.js'
+import {redact} from '../log/redact.js'
+import {syncBinding} from './bindings.js'
+import {snapshotStack} from './deployed-specs.js'
+import {
+  checkVolumes,
+  imageExists,
+  pruneStackObjects,
+  pullImage,
+  removeImage,
+  stackDeploy,
+  stackRemove,
+  stackTaskErrors,
+  stackTaskIds,
+  waitConverged,
+  waitRemoved,
+  watchPermanentFailure,
+} from './docker.js'
+import type {SwarmEnv} from './env.js'
+import type {RepositoryLayout} from './layout.js'
+import {type Prepared, composeFileOf} from './prepare.js'
+import type {ImageCleanup} from './reconcile-report.js'
+import {
+  CONTENT_LABEL,
+  REPOSITORY_LABEL,
+  nfsPath,
+  stackObjectNames,
+  withDeployLabels,
+  withServiceLabels,
+} from './render.js'
+
+/**
+ * Applying: what changes the Swarm, the NFS share and the state, one stack at a time (a reconcile
+ * runs several side by side, see `swarm.deployConcurrency`). Each step records its outcome only once
+ * it has happened: a deploy is recorded as deployed once its services converged.
+ */
+export interface DeployTarget {
+  repositoryId: number
+  repositoryUrl: string
+  layout: RepositoryLayout
+  /** The commit the clone sits at. */
+  commit: string | null
+  /** See prepare.ts `renderKey`. */
+  renderKey?: string
+}
+
+export async function deployStack(
+  env: SwarmEnv,
+  target: DeployTarget,
+  prepared: Prepared,
+  useDetach: boolean,
+): Promise<void> {
+  const {store, context} = env
+  const name = prepared.layout.name
+  store.markDeploying(target.repositoryId, name)
+  // Bindings and volume folders on NFS first, so the new tasks find their files.
+  for (const binding of prepared.bindings) {
+    syncBinding(binding.content, target.layout.nfs!.path, binding.target, `binding "${binding.volumeId}"`)
+  }
+  for (const volume of prepared.rendered.volumes) {
+    if (volume.type === 'volume' && volume.path)
+      mkdirSync(nfsPath(target.layout, volume), {recursive: true, mode: 0o755})
+  }
+  const recreated = await checkVolumes(env.engine, prepared.rendered.volumeSpecs)
+  if (recreated.length > 0) {
+    context.logger.warn(`stack ${name}: recreated volumes whose options had changed (no container used them)`, {
+      volumes: recreated.join(','),
+    })
+  }
+  await pullImages(env, prepared.rendered.images)
+  const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
+  try {
+    await deployAndWait(env, target, prepared, useDetach, timeoutMs)
+  } catch (error) {
+    // The CLI of Docker 23+ waits itself and says only that it gave up: add what the tasks said.
+    const tasks = await stackTaskErrors(env.engine, name).catch(() => [])
+    const message = errorMessage(error)
+    const missing = tasks.filter((t) => !message.includes(t.slice(t.indexOf(': ') + 2)))
+    if (missing.length === 0) throw error
+    throw new OperationError(`${message}; ${missing.join('; ')}`)
+  }
+  const pruned = await pruneStackObjects(env.engine, name, stackObjectNames(prepared.rendered.compose, name)).catch(
+    (error: unknown) => {
+      context.logger.warn(`stack ${name}: could not list its configs and secrets`, {error: errorMessage(error)})
+      return []
+    },
+  )
+  if (pruned.length > 0)
+    context.logger.info(`stack ${name}: removed replaced configs/secrets`, {names: pruned.join(',')})
+  store.recordDeployed(
+    name,
+    prepared.hash,
+    JSON.stringify(prepared.parts),
+    target.commit,
+    prepared.rendered.images,
+    target.renderKey,
+  )
+  await snapshotStack(store, env.engine, name, composeFileOf(target.layout, prepared.layout), store.hashKey()).catch(
+    (error: unknown) => {
+      // The previous record would report this deploy as drift: dropped, the next run takes a new baseline.
+      store.recordServiceFingerprints(name, null, [])
+      context.logger.warn(`stack ${name}: could not record its services for drift detection`, {
+        error: errorMessage(error),
+      })
+    },
+  )
+}
+
+/** `docker stack deploy`, then the wait for convergence (the only wait with a CLI older than 23). */
+async function deployAndWait(
+  env: SwarmEnv,
+  target: DeployTarget,
+  prepared: Prepared,
+  useDetach: boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const {context} = env
+  const name = prepared.layout.name
+  const contentDigest = createHash('sha256')
+    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
+    .digest('hex')
+    .slice(0, 16)
+  // Tasks that exist now are the previous deploy's: their errors say nothing about this one.
+  const before = await stackTaskIds(env.engine, name)
+  // The CLI of Docker 23+ waits itself, for ever on a task rejected again and again: watch beside it
+  // and stop it as soon as a task failed in a way waiting cannot fix.
+  const done = new AbortController()
+  const signal = context.signal ? AbortSignal.any([context.signal, done.signal]) : done.signal
+  const watcher = useDetach ? watchPermanentFailure(env.engine, name, before, done.signal) : undefined
+  watcher?.catch(() => {})
+  const deploy = stackDeploy({
+    ...env.cli,
+    signal,
+    stack: name,
+    compose: withDeployLabels(
+      prepared.bindings.length > 0
+        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
+        : prepared.rendered.compose,
+      {[REPOSITORY_LABEL]: target.repositoryUrl},
+    ),
+    cwd: prepared.layout.dir,
+    secrets: prepared.secrets,
+    timeoutMs,
+    useDetach,
+  })
+  try {
+    await (watcher ? Promise.race([deploy, watcher.then(() => deploy)]) : deploy)
+  } finally {
+    done.abort()
+    deploy.catch(() => {})
+  }
+  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal, before)
+}
+
+/** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
+async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
+  const always = env.context.config.swarm.pullPolicy === 'always'
+  for (const reference of images) {
+    const present = await imageExists(env.engine, reference)
+    if (present && !always) continue
+    try {
+      await pullImage({...env.cli, reference})
+    } catch (error) {
+      if (!present) throw error
+      env.context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
+      continue
+    }
+    if (!present) env.store.notePulled(reference)
+  }
+}
+
+/** `stack rm`, then the wait for its containers to be gone (a warning after 120 s, not a failure). */
+export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
+  await stackRemove({...env.cli, stack: name})
+  const gone = await waitRemoved(env.engine, name, 120_000)
+  if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
+}
+
+/** Removes stacks one after the other, recording each as `status` (or its error); one failing stops none. */
+export async function removeStacks(
+  env: SwarmEnv,
+  names: string[],
+  status: 'removed' | 'stopped',
+): Promise<{removed: string[]; failed: {stack: string; error: string}[]}> {
+  const removed: string[] = []
+  const failed: {stack: string; error: string}[] = []
+  if (names.length === 0) return {removed, failed}
+  const group = env.progress.begin(names.map((name) => `remove ${name}`))
+  try {
+    for (const [i, name] of names.entries()) {
+      const step = group.steps[i]!
+      step.start()
+      try {
+        await removeStack(env, name)
+        env.store.recordRemoved(name, status)
+        removed.push(name)
+        step.done(`remove ${name}: removed from the Swarm`)
+      } catch (error) {
+        const message = redact(errorMessage(error))
+        env.store.recordRemoveFailed(name, message)
+        failed.push({stack: name, error: message})
+        step.done(`remove ${name}: failed: ${message}`)
+      }
+    }
+  } finally {
+    await group.end()
+  }
+  return {removed, failed}
+}
+
+/** Removes images homeops pulled that no stack of any repository references and no container uses. */
+export async function cleanImages(env: SwarmEnv): Promise<ImageCleanup> {
+  const out: ImageCleanup = {removed: [], kept: []}
+  const group = env.progress.begin(['images'])
+  const step = group.steps[0]!
+  step.start()
+  try {
+    for (const image of env.store.images()) {
+      if (image.references > 0) continue
+      if (!image.pulledByHomeops) {
+        env.store.forgetImage(image.reference)
+        continue
+      }
+      try {
+        const result = await removeImage(env.engine, image.reference)
+        if (result === 'in-use') {
+          out.kept.push({reference: image.reference, reason: 'a container still uses it'})
+          continue
+        }
+        env.store.forgetImage(image.reference)
+        if (result === 'removed') out.removed.push(image.reference)
+      } catch (error) {
+        out.kept.push({reference: image.reference, reason: redact(errorMessage(error))})
+      }
+    }
+    const removed = out.removed.length > 0 ? `removed ${out.removed.join(', ')}` : 'nothing to remove'
+    const kept = out.kept.length > 0 ? `; kept ${out.kept.map((k) => `${k.reference} (${k.reason})`).join(', ')}` : ''
+    step.done(`images: ${removed}${kept}`)
+  } finally {
+    await group.end()
+  }
+  return out
+}
