@@ -3,7 +3,8 @@ import {existsSync, mkdirSync, rmSync, statSync} from 'node:fs'
 import {isAbsolute, join, relative, resolve} from 'node:path'
 
 import type {Context} from '../context.js'
-import type {DockerEngine} from '../docker/engine.js'
+import type {Docker} from '../docker/client.js'
+import type {RegistryClient} from '../registry/client.js'
 import {ExitCode, type ExitCodeValue, OperationError, TransientError, UserError, errorMessage} from '../errors.js'
 import {redact, registerSecret} from '../log/redact.js'
 import {FileReadError, readBoundedText} from '../fs/read-file.js'
@@ -18,7 +19,6 @@ import {
   deployEnvironment,
   imageExists,
   pruneStackObjects,
-  pullImage,
   stackTaskErrors,
   stackVolumes,
   removeImage,
@@ -129,17 +129,18 @@ interface RepoWork {
 export interface SwarmEnv {
   context: Context
   store: SwarmStore
-  engine: DockerEngine
+  /** The one Docker client (dockerode); the docker CLI (`cli`) only for `stack deploy` / `stack rm`. */
+  engine: Docker
   cli: CliOptions
 }
 
 export async function openSwarm(context: Context): Promise<SwarmEnv> {
-  const [db, engine] = await Promise.all([context.state(), context.engine()])
+  const [db, {docker, address}] = await Promise.all([context.state(), context.docker()])
   return {
     context,
     store: new SwarmStore(db),
-    engine,
-    cli: {cli: context.config.swarm.dockerCli, address: engine.address, signal: context.signal},
+    engine: docker,
+    cli: {cli: context.config.swarm.dockerCli, address, signal: context.signal},
   }
 }
 
@@ -920,18 +921,30 @@ async function deployAndWait(
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
 async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
-  const always = env.context.config.swarm.pullPolicy === 'always'
-  for (const reference of images) {
-    const present = await imageExists(env.engine, reference)
-    if (present && !always) continue
-    try {
-      await pullImage({...env.cli, reference})
-    } catch (error) {
-      if (!present) throw error
-      env.context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
-      continue
+  const {context} = env
+  const always = context.config.swarm.pullPolicy === 'always'
+  let registries: RegistryClient | undefined
+  try {
+    for (const reference of images) {
+      const present = await imageExists(env.engine, reference)
+      if (present && !always) continue
+      const [{pullImage, registryAuthFor}, {createRegistryClient}] = await Promise.all([
+        import('../docker/pull.js'),
+        import('../registry/factory.js'),
+      ])
+      registries ??= createRegistryClient(context)
+      try {
+        const auth = await registryAuthFor(registries, reference)
+        await pullImage(env.engine, reference, {auth, logger: context.logger, signal: context.signal})
+      } catch (error) {
+        if (!present) throw error
+        context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
+        continue
+      }
+      if (!present) env.store.notePulled(reference)
     }
-    if (!present) env.store.notePulled(reference)
+  } finally {
+    await registries?.close()
   }
 }
 
