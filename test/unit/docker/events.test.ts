@@ -16,7 +16,7 @@ import {Logger} from '../../../src/lib/log/logger.js'
 const dir = mkdtempSync(join(tmpdir(), 'hotest-events-'))
 const socket = join(dir, 'docker.sock')
 let server: Server
-let streams: ServerResponse[] = []
+const streams: ServerResponse[] = []
 let eventRequests: string[] = []
 let frozen = false
 
