@@ -293,7 +293,7 @@ write_file() {
 service_group() { id -gn "$SERVICE_USER" 2>/dev/null || printf '%s' "$SERVICE_USER"; }
 
 # A system user without a login or a home of its own, in the docker group: the Docker socket is
-# what homeops manages (and root-equivalent: see the README's "Units and least privilege").
+# what homeops manages (and root-equivalent: see "Units and least privilege" in docs/security.md).
 ensure_service_user() {
   local nologin=/usr/sbin/nologin
   [[ -x "$nologin" ]] || nologin=/bin/false
@@ -465,7 +465,7 @@ install_systemd() {
 # Installed by homeops install.sh. Started by homeops-ddns.timer.
 [Unit]
 Description=homeops: update dynamic DNS records once
-Documentation=https://github.com/homeops/homeops#ddns
+Documentation=https://github.com/homeops/homeops/blob/main/docs/ddns.md
 Wants=network-online.target
 After=network-online.target
 
@@ -486,7 +486,7 @@ EOF
 # Installed by homeops install.sh. Enable with: systemctl enable --now homeops-ddns.timer
 [Unit]
 Description=homeops: update dynamic DNS records every 5 minutes
-Documentation=https://github.com/homeops/homeops#ddns
+Documentation=https://github.com/homeops/homeops/blob/main/docs/ddns.md
 
 [Timer]
 OnCalendar=*:0/5
@@ -503,11 +503,11 @@ EOF
   write_file "$SYSTEMD_DIR/homeops.service" 0644 <<EOF
 # Installed by homeops install.sh. Runs every mode enabled in the configuration, with the web UI.
 # Enable with: systemctl enable --now homeops.service
-# Runs as $SERVICE_USER with the least privilege it needs: see "Units and least privilege" in the
-# README for what each line allows and how to widen it in a drop-in (systemctl edit homeops).
+# Runs as $SERVICE_USER with the least privilege it needs: see "Units and least privilege" in
+# docs/security.md for what each line allows and how to widen it in a drop-in (systemctl edit homeops).
 [Unit]
 Description=homeops: long-running modes and web UI (homeops serve)
-Documentation=https://github.com/homeops/homeops#serve
+Documentation=https://github.com/homeops/homeops/blob/main/docs/serve.md
 Wants=network-online.target
 After=network-online.target docker.service
 

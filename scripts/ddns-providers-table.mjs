@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// Regenerates the ddns provider table in README.md from the provider registry (run `npm run build` first).
-// test/unit/ddns/provider-table.test.ts fails when the README is out of date.
+// Regenerates the ddns provider table in docs/ddns.md from the provider registry. Run through tsx (npm run docs),
+// which loads the TypeScript sources. test/unit/ddns/provider-table.test.ts fails when the page is out of date.
 import {readFileSync, writeFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
-const readme = fileURLToPath(new URL('../README.md', import.meta.url))
-const {withProviderTable} = await import('../dist/lib/ddns/providers/table.js')
-writeFileSync(readme, withProviderTable(readFileSync(readme, 'utf8')))
-console.log('README.md: ddns provider table updated')
+const page = fileURLToPath(new URL('../docs/ddns.md', import.meta.url))
+const {withProviderTable} = await import('../src/lib/ddns/providers/table.ts')
+const current = readFileSync(page, 'utf8')
+const next = withProviderTable(current)
+if (next !== current) {
+  writeFileSync(page, next)
+  console.log(`updated ${page}: ddns provider table`)
+}

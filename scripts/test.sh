@@ -3,9 +3,10 @@
 # the test environment, every vitest project, and a last line `N passed, N failed, N skipped`.
 # Exit status non-zero when any step or test failed. What .ci/run runs.
 # HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.
-# The Docker 28.x engine matrix (vitest project engine28) and the three-node Swarm (project multinode) are
-# opt-in while their suites are being completed: HOMEOPS_TEST_ENGINE28=1 / HOMEOPS_TEST_NODES=3 turn them on
-# (the run says so either way). Each part's time is printed at the end.
+# Beside the single-node environment (Debian's Docker 20.10) it starts Debian unstable's Docker 28.x (vitest
+# project engine28: the Docker-facing integration tests again, run beside the integration project) and a
+# three-node Swarm (project multinode). HOMEOPS_TEST_ENGINE28=0 / HOMEOPS_TEST_NODES=0 leave one out on a
+# developer machine (the run says so). Each part's time is printed at the end.
 set -Eeuo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,18 +51,18 @@ else
   timings+=("test environment: $((SECONDS - t))s")
 fi
 
-export HOMEOPS_TEST_ENGINE28="${HOMEOPS_TEST_ENGINE28:-0}"
-export HOMEOPS_TEST_NODES="${HOMEOPS_TEST_NODES:-0}"
+export HOMEOPS_TEST_ENGINE28="${HOMEOPS_TEST_ENGINE28:-1}"
+export HOMEOPS_TEST_NODES="${HOMEOPS_TEST_NODES:-3}"
 extra=()
 if [[ "$HOMEOPS_TEST_ENGINE28" == 1 ]]; then
   extra+=(--engine 28)
 else
-  printf 'test.sh: the Docker 28.x project (engine28) is off; HOMEOPS_TEST_ENGINE28=1 runs it\n'
+  printf 'test.sh: the Docker 28.x project (engine28) is OFF (HOMEOPS_TEST_ENGINE28=%s)\n' "$HOMEOPS_TEST_ENGINE28"
 fi
 if [[ "$HOMEOPS_TEST_NODES" == 3 ]]; then
   extra+=(--nodes 3)
 else
-  printf 'test.sh: the three-node Swarm project (multinode) is off; HOMEOPS_TEST_NODES=3 runs it\n'
+  printf 'test.sh: the three-node Swarm project (multinode) is OFF (HOMEOPS_TEST_NODES=%s)\n' "$HOMEOPS_TEST_NODES"
 fi
 if ((${#extra[@]})); then
   step "start the 28.x engine and the three-node Swarm (scripts/testenv.sh start --reuse ${extra[*]})"

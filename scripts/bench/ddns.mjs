@@ -5,7 +5,10 @@
 // RSS of every run come from GNU time. Goals (issue 14): CPU per run <= 2x ddclient's, peak RSS <= 40 MiB; the
 // script exits 1 when either is missed. It also checks the request counts (1 detection request per family and
 // 0 provider requests on an unchanged run) and prints a bare `node -e 0` as the floor any Node program pays.
+// homeops runs the way the installed systemd unit and cron line run it (install.sh: `ExecStart=$bin ddns update`):
+// the executable itself, through its `#!/usr/bin/env node` line, without extra node flags.
 // Needs: npm run build; apt-get install -y ddclient time. Usage: node scripts/bench/ddns.mjs [--runs N]
+// HOMEOPS_BENCH_CLI=/other/checkout/bin/run.js measures another build (e.g. main, for a before/after table).
 import {spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
@@ -15,7 +18,7 @@ import {fileURLToPath} from 'node:url'
 
 const runsFlag = process.argv.indexOf('--runs')
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 20
-const cli = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const cli = process.env.HOMEOPS_BENCH_CLI ?? fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const TIME = '/usr/bin/time'
 const DDCLIENT = '/usr/sbin/ddclient'
 for (const [path, pkg] of [
@@ -94,24 +97,25 @@ writeFileSync(
 )
 chmodSync(ddclientConf, 0o600)
 
-/** One run under GNU time: {code, cpuMs, rssKiB, out}. Our event loop stays free to answer it. */
+/** One run under GNU time: {code, cpuMs, rssKiB, wallMs, out}. Our event loop stays free to answer it. */
 function measured(command, args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(TIME, ['-f', '@@%U %S %M', command, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(TIME, ['-f', '@@%U %S %M %e', command, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (err += d))
     child.on('error', reject)
     child.on('close', (code) => {
-      const m = /@@([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err)
+      const m = /@@([\d.]+) ([\d.]+) (\d+) ([\d.]+)\s*$/.exec(err)
       if (!m) return reject(new Error(`no timing from ${command}: ${err}`))
-      resolve({code, cpuMs: (Number(m[1]) + Number(m[2])) * 1000, rssKiB: Number(m[3]), out: out + err})
+      const cpuMs = (Number(m[1]) + Number(m[2])) * 1000
+      resolve({code, cpuMs, rssKiB: Number(m[3]), wallMs: Number(m[4]) * 1000, out: out + err})
     })
   })
 }
 
-const homeops = (extra) => measured(process.execPath, [cli, 'ddns', 'update'], homeopsEnv(extra))
+const homeops = (extra) => measured(cli, ['ddns', 'update'], homeopsEnv(extra))
 const ddclient = () => measured(ddclientPath, ['-file', ddclientConf, '-foreground', '-daemon=0'], baseEnv)
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -150,6 +154,7 @@ try {
     cpuMsMean: round(mean(list.map((r) => r.cpuMs))),
     cpuMsMedian: round(median(list.map((r) => r.cpuMs))),
     peakRssMiB: round(Math.max(...list.map((r) => r.rssKiB)) / 1024),
+    wallMsMedian: round(median(list.map((r) => r.wallMs))),
   })
   const result = {
     bench: 'ddns',
@@ -180,6 +185,15 @@ try {
   console.log(
     `peak RSS: homeops ${result.homeops.peakRssMiB} MiB, ddclient ${result.ddclient.peakRssMiB} MiB = ${result.rssRatio}x (goal <= 40 MiB); bare node ${result.bareNode.peakRssMiB} MiB`,
   )
+  console.log('| run | CPU mean (ms) | CPU median (ms) | peak RSS (MiB) | wall median (ms) |')
+  console.log('|---|---|---|---|---|')
+  for (const [name, row] of [
+    ['homeops ddns update', result.homeops],
+    ['ddclient', result.ddclient],
+    ['node -e 0', result.bareNode],
+  ]) {
+    console.log(`| ${name} | ${row.cpuMsMean} | ${row.cpuMsMedian} | ${row.peakRssMiB} | ${row.wallMsMedian} |`)
+  }
   console.log(JSON.stringify(result))
   if (!result.ok) console.error('ddns bench: goal missed')
   process.exitCode = result.ok ? 0 : 1

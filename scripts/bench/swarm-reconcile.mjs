@@ -19,7 +19,7 @@
 // is the same before and after the homeops runs).
 // Cold deploy (issue 21, GATING): `homeops swarm watch` of a repository of 1 stack, then of one of 20 stacks
 // (fresh state, nothing deployed yet), both timed in this run: 20 stacks ≤ 3 × 1 stack, which only parallel
-// deploys (swarm.deployConcurrency, default 4) reach. `--cold-only` runs just this part. Writes test-results/bench-swarm-reconcile.json with both
+// deploys (swarm.deployConcurrency, default 8) reach. `--cold-only` runs just this part. Writes test-results/bench-swarm-reconcile.json with both
 // ratios; exits 1 when a target is missed. Stacks (hotest-swarm-bench-*) are removed at the end. Every step
 // has a timeout, so a run ends within ~5 minutes on the 2-core test machine with the defaults.
 //

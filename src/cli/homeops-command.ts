@@ -1,6 +1,6 @@
 import {Command, Flags, type Interfaces, ux} from '@oclif/core'
 
-import {type HomeopsError, ExitCode, type ExitCodeValue, UserError} from '../lib/errors.js'
+import {type HomeopsError, ExitCode, type ExitCodeValue, UserError, worst} from '../lib/errors.js'
 import {LOG_FORMATS, LOG_LEVELS, Logger, type LogFormat, type LogLevel} from '../lib/log/logger.js'
 import {redact, redactDeep} from '../lib/log/redact.js'
 import type {Context} from '../lib/context.js'
@@ -24,9 +24,10 @@ export const yesFlag = Flags.boolean({
 
 /**
  * Base of every command: `--json`, the global flags, lazy config/state/docker
- * through `context()`, and one `catch()` that maps typed errors to the exit
+ * through `context()`, one `catch()` that maps typed errors to the exit
  * code table of DESIGN.md §2 (set on `process.exitCode` itself: under `--json`
- * oclif 4 loses an error's exit code).
+ * oclif 4 loses an error's exit code), and the exit code of a run that returned
+ * a report: the worst() of its `exitCodes()`. No command sets an exit code itself.
  */
 export abstract class HomeopsCommand<T> extends Command {
   static override enableJsonFlag = true
@@ -176,6 +177,26 @@ export abstract class HomeopsCommand<T> extends Command {
 
   protected paint(tone: Parameters<typeof paint>[1], text: string): string {
     return paint(this.terminal, tone, text)
+  }
+
+  /**
+   * The exit codes of the outcomes in the report `run()` returned; the run exits with their worst()
+   * (errors.ts: one policy for every command). Default: the report's own `exitCode`, when it has one.
+   * A command whose report says it another way (per workload, a doctor verdict) overrides this.
+   */
+  protected exitCodes(report: T): Iterable<number> | Promise<Iterable<number>> {
+    const code = (report as {exitCode?: unknown} | null | undefined)?.exitCode
+    return typeof code === 'number' ? [code] : []
+  }
+
+  protected override async _run<R>(): Promise<R> {
+    const result = await super._run<R>()
+    // undefined: run() threw, and catch() has set the code of the error.
+    if (result !== undefined) {
+      const code = worst(await this.exitCodes(result as unknown as T))
+      if (code !== ExitCode.ok) process.exitCode = code
+    }
+    return result
   }
 
   public override async catch(error: Interfaces.CommandError): Promise<void> {

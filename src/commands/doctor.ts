@@ -39,7 +39,11 @@ export default class Doctor extends HomeopsCommand<DoctorReport> {
       )
       if (!check.ok && check.hint) this.print(this.paint('muted', `${' '.repeat(width + 4)}${check.hint}`))
     }
-    if (!report.ok) process.exitCode = ExitCode.failure
     return report
+  }
+
+  /** A check that an enabled mode needs failed: exit 1. */
+  protected override exitCodes(report: DoctorReport): number[] {
+    return [report.ok ? ExitCode.ok : ExitCode.failure]
   }
 }

@@ -95,9 +95,18 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       ])
       const dir = stateDir(statePath)
       ensureStateDirectory(dir)
-      const lock = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
-      cleanups.push(() => lock.release())
-      return lock
+      const held = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
+      // Released early (a serve loop locks at every pass), its cleanup goes too: the list must not grow per pass.
+      const cleanup = () => held.release()
+      cleanups.push(cleanup)
+      return {
+        path: held.path,
+        release() {
+          const at = cleanups.indexOf(cleanup)
+          if (at >= 0) cleanups.splice(at, 1)
+          held.release()
+        },
+      }
     },
     onClose(cleanup) {
       cleanups.push(cleanup)

@@ -12,6 +12,36 @@ export const ExitCode = {
 } as const
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
+/**
+ * The exit-code policy, most demanding first: what each code asks of the person reading it.
+ * 4 (a provider refused; the record stays blocked until someone acts) > 2 (fix the config or the
+ * command line) > 1 (something failed: look at it) > 3 (temporary: the next run retries by itself)
+ * > 5 (another run holds the lock: it is doing the work) > 0. A code that needs a person is never
+ * hidden behind one that does not: a run with a failed stack and an unreachable remote exits 1, not 3,
+ * so a cron wrapper that retries on 3 still reports the failure.
+ */
+const PRECEDENCE: readonly ExitCodeValue[] = [
+  ExitCode.fatalRemote,
+  ExitCode.usage,
+  ExitCode.failure,
+  ExitCode.temporary,
+  ExitCode.locked,
+  ExitCode.ok,
+]
+
+/**
+ * The exit code of a run with several outcomes (records, stacks, workloads): the most demanding one of
+ * `codes` by the policy above; 0 when there are none. A code outside the table counts as a failure (1).
+ */
+export function worst(codes: Iterable<number>): ExitCodeValue {
+  let rank = PRECEDENCE.length - 1
+  for (const code of codes) {
+    const at = PRECEDENCE.indexOf(code as ExitCodeValue)
+    rank = Math.min(rank, at < 0 ? PRECEDENCE.indexOf(ExitCode.failure) : at)
+  }
+  return PRECEDENCE[rank]!
+}
+
 export interface ErrorDetails {
   /** One sentence the user can act on, shown under the message. */
   hint?: string
@@ -41,13 +71,6 @@ export class UserError extends HomeopsError {
 export class TransientError extends HomeopsError {
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, ExitCode.temporary, details)
-  }
-}
-
-/** A remote service refused us for good (badauth, nohost, abuse); a human must act. Exit 4. */
-export class FatalRemoteError extends HomeopsError {
-  constructor(message: string, details: ErrorDetails = {}) {
-    super(message, ExitCode.fatalRemote, details)
   }
 }
 

@@ -224,6 +224,6 @@ describe('homeops ddns (built CLI)', () => {
     const help = await runCli(['ddns', 'update', '--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain('--dry-run')
-    expect(help.stdout).toContain('4 > 3 > 1 > 0')
+    expect(help.stdout).toContain('4 > 2 > 1 > 3 > 0')
   })
 })

@@ -1,3 +1,4 @@
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -6,8 +7,11 @@ import {ExitCode} from '../../src/lib/errors.js'
 import {reconcile, watch} from '../../src/lib/swarm/reconcile.js'
 import {formatStatus} from '../../src/lib/swarm/report.js'
 import {swarmStatus} from '../../src/lib/swarm/status.js'
+import {stringify} from 'yaml'
+
 import {GitRepo, Workspace, removeStacks, run, stackName} from '../integration/swarm/harness.js'
 import {clusterEnv, manager, nodeCli, stackContainersOn, workers} from '../support/cluster.js'
+import {freePort, getJson, startServe} from '../support/serve-process.js'
 
 /**
  * swarm reconcile on a three-node Swarm: services placed on the workers read their binding from the
@@ -88,6 +92,35 @@ describe('swarm reconcile across three nodes', () => {
     }
     const text = formatStatus({interactive: false, color: false}, status)
     for (const worker of workers()) expect(text).toContain(worker.name)
+  })
+
+  it('homeops serve on the manager lists the stack and its tasks with the nodes they run on', async () => {
+    const port = await freePort()
+    const file = join(ws.root, 'serve.yaml')
+    writeFileSync(
+      file,
+      stringify({
+        state: {path: ws.statePath},
+        docker: {host: manager().dockerHost},
+        serve: {listen: `127.0.0.1:${port}`},
+        swarm: {enabled: true, reconcileIntervalSeconds: 3600, cacheDir: join(ws.root, 'cache')},
+      }),
+    )
+    const serve = startServe({args: ['--config', file], env: {DOCKER_CONFIG: clusterEnv().dockerConfigDir}, port})
+    try {
+      type Status = {stacks: {name: string; tasks: {node: string | null; state: string}[] | null}[]}
+      const stack = await serve.waitFor('the swarm view', async () => {
+        const {status, body} = await getJson<Status>(`${serve.url}/swarm/status`)
+        return status === 200 ? body.stacks.find((s) => s.name === WEB && s.tasks?.length) : undefined
+      })
+      expect(stack.tasks!.map((t) => `${t.node} ${t.state}`).sort()).toEqual(
+        workers()
+          .map((w) => `${w.name} running`)
+          .sort(),
+      )
+    } finally {
+      await serve.kill()
+    }
   })
 
   it('says why a task cannot run anywhere, naming the constraint', async () => {

@@ -19,15 +19,9 @@ export default class ConfigValidate extends HomeopsCommand<ValidateReport> {
         hint: 'rename or unset it; every variable is listed in docs/configuration.md',
       })
     }
-    // Cross-field rules the schema cannot express (provider credentials, IP source URLs), per configured area.
-    if (config.ddns.hostname || config.ddns.records.length > 0) {
-      const {checkDdnsConfig} = await import('../../lib/ddns/updater.js')
-      checkDdnsConfig(config.ddns)
-    }
-    if (config.images.schedule) {
-      const {validateSchedule} = await import('../../lib/images/mode.js')
-      await validateSchedule(config.images.schedule)
-    }
+    // Cross-field rules the schema cannot express (provider credentials, IP source URLs), per area.
+    const {validateAreas} = await import('../../lib/config/validate.js')
+    await validateAreas(config)
     this.print(
       `${this.paint('ok', '✔')} ${configFile ? `${configFile} is valid` : 'no config file; defaults and environment are valid'}`,
     )

@@ -7,7 +7,7 @@ export default class DdnsUpdate extends HomeopsCommand<DdnsRunReport> {
   static override summary = 'Update dynamic DNS records once (for systemd timers and cron)'
   static override description = `Detects the public IPv4 (and IPv6 when enabled), then sends an update only for records whose provider does not already hold that address. Blocked records (badauth, nohost…) and records in back-off (911, 5xx) send nothing.
 
-Exit codes (with several records the most severe wins: 4 > 3 > 1 > 0):
+Exit codes (with several records the most demanding wins: 4 > 2 > 1 > 3 > 0):
   0  ok, or nothing to do
   1  other failures: an answer that cannot be read, a mismatching address (and while deferred after one)
   2  configuration error
@@ -44,7 +44,6 @@ Exit codes (with several records the most severe wins: 4 > 3 > 1 > 0):
     if (!flags['dry-run']) await context.lock('ddns')
     const report = await runPass(context, {force: flags.force, dryRun: flags['dry-run'], records: flags.record})
     await this.render(report)
-    process.exitCode = report.exitCode
     return report
   }
 

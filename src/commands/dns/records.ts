@@ -53,6 +53,9 @@ export default class DnsRecords extends HomeopsCommand<RecordsReport> {
       notes.push(
         `docker: ${report.docker.address} (${report.docker.swarm === 'manager' ? 'Swarm manager' : 'containers only'})`,
       )
+    const managers = report.swarmManagers
+    if (managers?.lastError) notes.push(this.paint('warn', `swarm services: ${managers.lastError}`))
+    else if (managers) notes.push(`swarm services: from the manager ${managers.address}`)
     for (const c of report.conflicts)
       notes.push(this.paint('warn', `conflict: ${c.name}: serving ${c.winner}, ignoring ${c.ignored}`))
     this.print(this.paint('muted', notes.join('\n')))

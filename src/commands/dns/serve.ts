@@ -94,6 +94,10 @@ export default class DnsServe extends HomeopsCommand<DnsServeReport> {
     })
     const addresses = mode.service()?.server?.addresses ?? []
     this.print(`dns answering on ${addresses.join(' ')}${run.url ? `; status page ${run.url}/` : ''}`)
+    const managers = mode.service()?.managers?.status
+    if (managers?.connected) this.print(`swarm services from the manager ${managers.address}`)
+    else if (managers)
+      this.print(this.paint('warn', `swarm services: ${managers.lastError ?? 'no manager reached yet'}`))
     await run.finished
     context.logger.info('dns server stopped')
     return {dns: addresses, url: run.url ?? '', stopped: true}

@@ -18,9 +18,8 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(ImagesCheck)
     const context = await this.context({dockerHost: flags['docker-host']})
-    const [{runCheck}, {checkExitCode}, {withSpinner}] = await Promise.all([
+    const [{runCheck}, {withSpinner}] = await Promise.all([
       import('../../lib/images/watcher.js'),
-      import('../../lib/images/checker.js'),
       import('../../lib/ui/terminal.js'),
     ])
     // The table names every failure once; no log line repeats it.
@@ -28,9 +27,12 @@ export default class ImagesCheck extends HomeopsCommand<CheckReport> {
       runCheck(context, {workload: flags.workload, logErrors: false}),
     )
     if (!this.jsonEnabled()) await this.render(report)
-    const code = checkExitCode(report)
-    if (code !== 0) process.exitCode = code
     return report
+  }
+
+  protected override async exitCodes(report: CheckReport): Promise<number[]> {
+    const {checkExitCode} = await import('../../lib/images/checker.js')
+    return [checkExitCode(report)]
   }
 
   private async render(report: CheckReport): Promise<void> {

@@ -67,8 +67,12 @@ export default class ImagesUpdate extends HomeopsCommand<ApplyReport> {
           `✖ ${report.workload}: update to ${o?.newVersion} ${report.action.replace('_', ' ')}: ${o?.error}`,
         ),
       )
-      process.exitCode = ExitCode.failure
     }
     return report
+  }
+
+  /** Failed, rolled back or refused: exit 1. */
+  protected override exitCodes(report: ApplyReport): number[] {
+    return [report.action === 'up_to_date' || report.action === 'updated' ? ExitCode.ok : ExitCode.failure]
   }
 }

@@ -43,7 +43,6 @@ Exit codes: 0 ok or nothing to do, 1 a stack or repository failed (the others we
       const {formatReconcile} = await import('../../lib/swarm/report.js')
       this.log(formatReconcile(this.terminal, report))
     }
-    process.exitCode = report.exitCode
     return report
   }
 }

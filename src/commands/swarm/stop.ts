@@ -44,7 +44,6 @@ export default class SwarmStop extends HomeopsCommand<StopReport> {
     if (report.stopped.length > 0) this.print(`stopped: ${report.stopped.join(', ')}`)
     for (const f of report.failed) this.print(this.paint('bad', `✖ ${f.stack}: ${f.error}`))
     for (const line of formatImages(this.terminal, report.images)) this.print(line)
-    process.exitCode = report.exitCode
     return report
   }
 }

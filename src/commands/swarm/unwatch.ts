@@ -33,7 +33,6 @@ export default class SwarmUnwatch extends HomeopsCommand<UnwatchReport> {
     }
     for (const f of report.failedStacks) this.print(this.paint('bad', `✖ ${f.stack}: ${f.error} (repository kept)`))
     for (const line of formatImages(this.terminal, report.images)) this.print(line)
-    process.exitCode = report.exitCode
     return report
   }
 }

@@ -37,7 +37,10 @@ Private repositories: set swarm.repositories[].token for the URL (or GITHUB_TOKE
         : `watching ${report.repository.url} as ${report.repository.name} (branch ${report.repository.branch ?? 'default'})`,
     )
     this.print(formatReconcile(this.terminal, report.reconcile))
-    process.exitCode = report.reconcile.exitCode
     return report
+  }
+
+  protected override exitCodes(report: WatchReport): number[] {
+    return [report.reconcile.exitCode]
   }
 }

@@ -111,7 +111,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
         path: pathToString(issue.path),
         message: issue.message,
       })),
-      'run `homeops config validate` after fixing; keys are listed in the README',
+      'run `homeops config validate` after fixing; keys are listed in docs/configuration.md and docs/environment.md',
     )
   }
 

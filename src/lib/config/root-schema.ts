@@ -1,12 +1,8 @@
+import {AREAS} from '../areas.js'
 import {LOG_FORMATS, LOG_LEVELS} from '../log/logger.js'
-import {ddnsSchema} from '../ddns/config.js'
-import {dnsSchema} from '../dns/config.js'
-import {imagesSchema} from '../images/config.js'
 import {apiKeyField, cidrListField, hostListField} from '../http/access-config.js'
-import {monitorSchema} from '../monitor/config.js'
 import {registryCredentialSchema} from '../registry/config.js'
-import {swarmSchema} from '../swarm/config.js'
-import {type Infer, array, bool, listen, num, obj, oneOf, str} from './schema.js'
+import {type Infer, type ObjectField, type Shape, array, bool, listen, num, obj, oneOf, str} from './schema.js'
 
 export const configSchema = obj({
   log: obj({
@@ -53,13 +49,17 @@ export const configSchema = obj({
       description: 'accept a reload (SIGHUP) of a file without serve.apiKey while one is in use; refused otherwise',
     }),
   }),
-  ddns: ddnsSchema,
-  images: imagesSchema,
-  monitor: monitorSchema,
-  swarm: swarmSchema,
-  dns: dnsSchema,
+  // Each area's section, from the list of areas (`src/lib/areas.ts`), in its order.
+  ...areaShapes(),
 })
 
 export type HomeopsConfig = Infer<typeof configSchema>
-export const MODES = ['ddns', 'images', 'monitor', 'swarm', 'dns'] as const
-export type Mode = (typeof MODES)[number]
+/** The areas' names: config sections, `homeops serve` modes. */
+export type Mode = (typeof AREAS)[number]['name']
+export const MODES: readonly Mode[] = AREAS.map((area) => area.name)
+
+type AreaShapes = {[A in (typeof AREAS)[number] as A['name']]: A['schema']}
+
+function areaShapes(): AreaShapes {
+  return Object.fromEntries(AREAS.map((area) => [area.name, area.schema as ObjectField<Shape>])) as AreaShapes
+}

@@ -1,5 +1,5 @@
 import type {Context} from '../context.js'
-import {ExitCode, UserError, errorMessage} from '../errors.js'
+import {ExitCode, UserError, errorMessage, worst} from '../errors.js'
 import {sleep as abortableSleep} from '../time/sleep.js'
 import {type Family, familyLabel} from './address.js'
 import {DEFAULT_SOURCES, type Detection, type IpSource, detectAddress, parseSource} from './detect.js'
@@ -70,13 +70,6 @@ export interface PassOptions {
   /** In-run back-off wait; tests replace it. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   random?: () => number
-}
-
-const SEVERITY: Record<number, number> = {0: 0, 1: 1, 3: 2, 4: 3}
-
-/** The most severe of several exit codes: 4 > 3 > 1 > 0 (documented in the manual). */
-export function worstExitCode(codes: number[]): number {
-  return codes.reduce((worst, code) => ((SEVERITY[code] ?? 0) > (SEVERITY[worst] ?? 0) ? code : worst), 0)
 }
 
 /** The configured sources per family, parsed; the built-in list when none are configured. */
@@ -261,7 +254,7 @@ export async function runPass(context: Context, options: PassOptions = {}): Prom
   }
 
   const report: DdnsRunReport = {
-    exitCode: worstExitCode(work.map((w) => w.report.exitCode)),
+    exitCode: worst(work.map((w) => w.report.exitCode)),
     dryRun: options.dryRun ?? false,
     forced: options.force ?? false,
     startedAt,

@@ -1,7 +1,7 @@
 import {Packet} from 'dns2'
 
 import {ancestorIn, parentName} from './names.js'
-import type {NameEntry, ZoneData} from './store.js'
+import type {NameEntry, ZoneData} from './record-store.js'
 import {CLASS_IN, HEADER, RCODE, TYPE, walkRecords} from './wire.js'
 
 /** A resource record in the shape dns2's encoder takes. */

@@ -1,4 +1,6 @@
 import {bool, hostname, ip, ipList, list, listen, map, num, obj, str, upstream} from '../config/schema.js'
+import {parseDockerHost} from '../docker/client.js'
+import {errorMessage} from '../errors.js'
 import {canBindPrivilegedPorts} from '../net/privileged-ports.js'
 import {staticRecordProblems} from './static-records.js'
 
@@ -21,6 +23,12 @@ export const dnsSchema = obj({
   hostIp: ipList({env: ['HOSTIP'], description: 'address for names without one; default: the default-route address'}),
   hostsDirectory: str({env: ['HOSTS_DIRECTORY']}),
   docker: bool({default: true, env: ['DNS_DOCKER'], description: 'read container and Swarm service labels'}),
+  swarmManagers: list(str({validate: dockerAddressProblem}), {
+    env: ['DNS_SWARM_MANAGERS'],
+    description:
+      'Docker addresses of Swarm managers (unix:///…, tcp://host:2375, https://host:2376) to read service labels from, ' +
+      'tried in order; for a server on a worker node, whose own Docker cannot list services',
+  }),
   upstreams: list(upstream(), {
     env: ['DNS_UPSTREAMS'],
     description: 'resolvers for names this server does not own (IP[:PORT]); default: the nameservers of `resolvConf`',
@@ -115,6 +123,15 @@ export const dnsSchema = obj({
     description: 'answer bytes queued for a TCP client before its connection stops being read',
   }),
 })
+
+function dockerAddressProblem(value: string): string | undefined {
+  try {
+    parseDockerHost(value)
+    return undefined
+  } catch (error) {
+    return errorMessage(error)
+  }
+}
 
 /** DNS port: configured, else 53 when this process may bind it (the real thing) and 5353 otherwise. */
 export function effectiveDnsPort(port: number | undefined, privileged = canBindPrivilegedPorts()): number {

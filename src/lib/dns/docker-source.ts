@@ -2,7 +2,7 @@ import type {Docker} from '../docker/client.js'
 import {DockerEventFollower} from '../docker/events.js'
 import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
-import {type RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+import {type RecordStore, type SourceRecord, recordsFromValue} from './record-store.js'
 
 /** Labels read on containers and Swarm services (`deploy.labels`). */
 export const DNS_LABELS = {
@@ -52,6 +52,13 @@ export interface DockerSourceOptions {
   resyncMs?: number
   /** Merge event bursts, ms. */
   debounceMs?: number
+  /**
+   * What this source reads (default both): `containers` when Swarm services come from the managers of
+   * `dns.swarmManagers` instead, `services` for that manager source.
+   */
+  read?: 'all' | 'containers' | 'services'
+  /** Logged when the first connection fails (default: Docker is not reachable…). */
+  unreachable?: string
 }
 
 export interface DockerSourceStatus {
@@ -92,14 +99,20 @@ export class DockerSource {
   private loggedSwarm = false
   private readonly events: DockerEventFollower
 
+  private readonly containers: boolean
+  private readonly services: boolean
+
   constructor(private readonly options: DockerSourceOptions) {
+    const read = options.read ?? 'all'
+    this.containers = read !== 'services'
+    this.services = read !== 'containers'
     this.events = new DockerEventFollower({
       connect: async () => {
         await this.connect()
         return this.docker!
       },
       filters: {
-        type: ['container', 'service'],
+        type: [...(this.containers ? ['container'] : []), ...(this.services ? ['service'] : [])],
         event: ['start', 'die', 'destroy', 'stop', 'pause', 'unpause', 'rename', 'update', 'create', 'remove'],
       },
       logger: options.logger,
@@ -132,7 +145,7 @@ export class DockerSource {
       await this.events.start({retry: true})
     } catch (error) {
       this.status.connected = false
-      this.fail('Docker is not reachable; names from labels will appear once it is', error)
+      this.fail(this.options.unreachable ?? 'Docker is not reachable; names from labels will appear once it is', error)
     }
     this.interval = setInterval(() => {
       if (this.docker && this.events.connected)
@@ -162,7 +175,7 @@ export class DockerSource {
   }
 
   private async syncAll(): Promise<void> {
-    await Promise.all([this.syncContainers(), this.syncServices()])
+    await Promise.all([this.containers && this.syncContainers(), this.services && this.syncServices()])
     this.status.lastSyncAt = new Date().toISOString()
   }
 
@@ -189,7 +202,8 @@ export class DockerSource {
       services = await docker.listServices()
     } catch (error) {
       const message = errorMessage(error)
-      if (/not a swarm manager|swarm mode|not part of a swarm/i.test(message)) {
+      // The manager source reconnects (to the next manager) instead: a demoted manager is a failure there.
+      if (this.containers && /not a swarm manager|swarm mode|not part of a swarm/i.test(message)) {
         this.status.swarm = 'not a manager'
         if (!this.loggedSwarm) {
           this.loggedSwarm = true

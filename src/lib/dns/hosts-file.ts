@@ -5,8 +5,8 @@ import {join, sep} from 'node:path'
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import {addressFamily, canonicalAddress, isSinkAddress} from './names.js'
-import type {OriginData, SinkNames, SourceRecord} from './store.js'
-import type {RecordStore} from './store.js'
+import type {OriginData, SinkNames, SourceRecord} from './record-store.js'
+import type {RecordStore} from './record-store.js'
 
 /** Files larger than this are skipped (and logged): a hosts file is text, not a disk image. */
 export const MAX_HOSTS_FILE_BYTES = 64 * 1024 * 1024

@@ -4,7 +4,7 @@ import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {effectiveDnsPort} from './config.js'
 import type {ForwarderStats, UpstreamHealth} from './forwarder.js'
 import {ANSWER_BUCKETS, METRIC_RCODES, METRIC_TYPES} from './server.js'
-import {type DnsConfig, DnsService, type RecordsReport, dockerConnector} from './service.js'
+import {type DnsConfig, DnsService, type RecordsReport, dockerConnector, managerConnector} from './service.js'
 
 /** Record rows in `/snapshot` (the status page) at most; `/dns/records` has them all. */
 const SNAPSHOT_ROWS = 5000
@@ -132,6 +132,7 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {
           environment: process.env.NODE_ENV ?? 'production',
           dns_server: {port: s.server!.port, bind_address: config.bind, running: true, listening: s.server!.addresses},
           docker_monitor: {running: Boolean(s.docker?.status.running), ...(s.docker ? {...s.docker.status} : {})},
+          swarm_managers: s.managers ? {...s.managers.status} : null,
           hosts_monitor: {
             enabled: Boolean(s.hosts),
             directory: config.hostsDirectory ?? null,
@@ -158,6 +159,7 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {
         config,
         logger: context.logger.child({mode: 'dns'}),
         connectDocker: config.docker ? dockerConnector(context, options.dockerHost) : undefined,
+        connectManager: managerConnector(context, config),
         debounceMs: options.debounceMs,
       })
       try {
@@ -184,6 +186,9 @@ export function createDnsMode(options: DnsModeOptions = {}): ServiceMode & {
         const docker = service.docker?.status
         if (docker && !docker.connected)
           return {up: true, detail: `answering; Docker not connected (${docker.lastError ?? 'reconnecting'})`}
+        const managers = service.managers?.status
+        if (managers && !managers.connected)
+          return {up: true, detail: `answering; no Swarm manager connected (${managers.lastError ?? 'reconnecting'})`}
         return {
           up: true,
           detail: `answering ${service.store.data.names.size} names on ${service.server.addresses.join(' ')}`,

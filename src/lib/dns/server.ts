@@ -12,7 +12,7 @@ import {encodeWireName} from './names.js'
 import {type NativeAnswerer, type NativeSinks, NativeTable, attachNative, nativeAddon} from './native.js'
 import type {RateLimiter} from './rate-limit.js'
 import {DnsStats, type HotEntry, metricIndex, patch} from './stats.js'
-import type {ZoneData} from './store.js'
+import type {ZoneData} from './record-store.js'
 import {CLASS_IN, HEADER, type Query, RCODE, TYPE, errorResponse, scanQuery} from './wire.js'
 
 export {ANSWER_BUCKETS, DnsStats, METRIC_RCODES, METRIC_TYPES} from './stats.js'

@@ -10,7 +10,8 @@ import {type HostIp, detectHostIp} from './host-ip.js'
 import {HostsDirectory} from './hosts-file.js'
 import {RateLimiter} from './rate-limit.js'
 import {DnsServer} from './server.js'
-import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './store.js'
+import {type Conflict, type RecordRow, RecordStore, type SourceRecord, recordsFromValue} from './record-store.js'
+import {connectSwarmManager} from './swarm-managers.js'
 import {chooseUpstreams, type UpstreamChoice} from './system-resolvers.js'
 
 export type DnsConfig = HomeopsConfig['dns']
@@ -32,6 +33,8 @@ export interface DnsServiceOptions {
   logger: Logger
   /** Docker for labels; undefined: no Docker source. */
   connectDocker?: () => Promise<DockerConnection>
+  /** The Swarm managers services are read from (`dns.swarmManagers`); undefined: the local Docker's. */
+  connectManager?: () => Promise<DockerConnection>
   /** Store debounce (tests). */
   debounceMs?: number
 }
@@ -46,6 +49,8 @@ export class DnsService {
   hostIp: HostIp = {addresses: [], origin: 'not detected yet'}
   hosts: HostsDirectory | undefined
   docker: DockerSource | undefined
+  /** Swarm service labels from a manager (`dns.swarmManagers`), for a server on a worker node. */
+  managers: DockerSource | undefined
   server: DnsServer | undefined
   forwarder: Forwarder | undefined
   limiter: RateLimiter | undefined
@@ -89,20 +94,27 @@ export class DnsService {
       }
     }
     if (this.options.connectDocker && config.docker) {
+      const fromManagers = this.options.connectManager !== undefined
       this.docker = new DockerSource({
         connect: this.options.connectDocker,
         store: this.store,
         hostIps: this.hostIp.addresses,
         logger,
+        read: fromManagers ? 'containers' : 'all',
       })
-      if (watch) await this.docker.start()
-      else {
-        try {
-          await this.docker.once()
-        } catch (error) {
-          this.docker.status.lastError = errorMessage(error)
-        }
+      if (fromManagers) {
+        this.managers = new DockerSource({
+          connect: this.options.connectManager!,
+          store: this.store,
+          hostIps: this.hostIp.addresses,
+          logger,
+          read: 'services',
+          unreachable: 'no Swarm manager of dns.swarmManagers answers; service names will appear once one does',
+        })
       }
+      await Promise.all([this.docker, this.managers].map((source) => source && loadSource(source, watch)))
+      if (this.managers?.status.connected)
+        logger.info('reading Swarm service labels from a manager', {manager: this.managers.status.address})
     }
     this.store.flush()
   }
@@ -181,6 +193,7 @@ export class DnsService {
     this.limiter?.stop()
     this.hosts?.stop()
     await this.docker?.stop()
+    await this.managers?.stop()
     await this.server?.stop()
     this.forwarder?.close()
     this.store.close()
@@ -196,6 +209,7 @@ export class DnsService {
       recordCount: data.rowCount(),
       conflicts: [...data.conflicts],
       docker: this.docker ? {...this.docker.status} : null,
+      swarmManagers: this.managers ? {...this.managers.status} : null,
       hostsDirectory: this.config.hostsDirectory ?? null,
     }
   }
@@ -209,7 +223,19 @@ export interface RecordsReport {
   recordCount: number
   conflicts: Conflict[]
   docker: DockerSourceStatus | null
+  /** The manager source of `dns.swarmManagers`, when configured. */
+  swarmManagers: DockerSourceStatus | null
   hostsDirectory: string | null
+}
+
+/** `watch`: connect, sync and follow events; else one sync, its error kept in the status. */
+async function loadSource(source: DockerSource, watch: boolean): Promise<void> {
+  if (watch) return source.start()
+  try {
+    await source.once()
+  } catch (error) {
+    source.status.lastError = errorMessage(error)
+  }
 }
 
 /** `dns records`: what the server would answer now, with sources. */
@@ -222,6 +248,7 @@ export async function collectRecords(
     config,
     logger: context.logger,
     connectDocker: config.docker ? dockerConnector(context, options.dockerHost) : undefined,
+    connectManager: managerConnector(context, config),
   })
   try {
     await service.load(false)
@@ -242,4 +269,14 @@ export function dockerConnector(context: Context, dockerHost?: string): () => Pr
     const {connectDocker} = await import('../docker/client.js')
     return connectDocker(dockerHost ?? context.config.docker.host)
   }
+}
+
+/** `dns.swarmManagers`: the first address that answers as a Swarm manager; undefined when none is configured. */
+export function managerConnector(
+  context: Context,
+  dns: DnsConfig = context.config.dns,
+): (() => Promise<DockerConnection>) | undefined {
+  const addresses = dns.swarmManagers
+  if (!dns.docker || addresses.length === 0) return undefined
+  return () => connectSwarmManager(addresses, context.config.docker.timeoutSeconds * 1000)
 }

@@ -1,43 +1,17 @@
-import {execFile} from 'node:child_process'
-import {createServer} from 'node:net'
-import {createSocket} from 'node:dgram'
-import {promisify} from 'node:util'
-
+import type {DoctorChecks, DoctorInput, Listener} from '../area.js'
+import {AREAS} from '../areas.js'
 import type {HomeopsConfig, Mode} from '../config/root-schema.js'
 import {MODES} from '../config/root-schema.js'
 import {unknownEnvMessage, unknownHomeopsEnv} from '../config/known-env.js'
-import {effectiveDnsPort} from '../dns/config.js'
-import {chooseUpstreams} from '../dns/system-resolvers.js'
-import {effectiveRecords} from '../ddns/records.js'
 import {errnoCode, errorMessage} from '../errors.js'
 import {parseListen} from '../http/address.js'
 import {isLoopback} from '../net/cidr.js'
 import {defaultStatePath} from '../paths.js'
+import {type Check, type StateHandle, probeTcp} from './check.js'
 
-export interface CheckResult {
-  id:
-    | 'config'
-    | 'state'
-    | 'docker'
-    | 'swarm'
-    | 'docker-cli'
-    | 'git'
-    | 'dns-port'
-    | 'dns-native'
-    | 'dns-upstreams'
-    | 'api-key'
-    | 'ddns-records'
-    | 'images-notifiers'
-    | 'swarm-repos'
-    | 'serve-port'
-    | 'environment'
-  title: string
-  ok: boolean
-  /** A failure that leaves the mode working, only less useful (a warning, not a failed check). */
-  advisory?: boolean
-  /** What was found: a version, a path, or what went wrong. */
-  detail: string
-  hint?: string
+export type {StateHandle} from './check.js'
+
+export interface CheckResult extends Check {
   /** A mode enabled in the config needs this check to pass. */
   required: boolean
   /** Modes that need it. */
@@ -58,26 +32,30 @@ export interface DoctorOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** What doctor reads from the state database: the watched repositories. */
-export interface StateHandle {
-  close(): void
-  prepare(sql: string): {get(): unknown}
+/** One area seen through the list: its hooks take its own section. */
+type AreaHooks = {
+  doctor: {needs: readonly string[]; module?: string}
+  listeners?(section: unknown, serveApiKey: string | undefined): Listener[]
+}
+const hooks = (area: (typeof AREAS)[number]): AreaHooks => area as AreaHooks
+
+/** The checks an area's doctor module exports (`area.doctor.module`, relative to src/lib). */
+async function areaChecks(area: (typeof AREAS)[number]): Promise<DoctorChecks<unknown>> {
+  const module = hooks(area).doctor.module
+  if (!module) return {}
+  const loaded = (await import(new URL(`../${module}`, import.meta.url).href)) as {doctorChecks?: DoctorChecks<unknown>}
+  if (!loaded.doctorChecks) throw new TypeError(`lib/${module} does not export doctorChecks`)
+  return loaded.doctorChecks
 }
 
-const run = promisify(execFile)
-
-/** Which checks each mode depends on. */
-const NEEDS: Record<Mode, CheckResult['id'][]> = {
-  ddns: ['ddns-records', 'serve-port'],
-  images: ['docker', 'images-notifiers', 'serve-port'],
-  monitor: ['docker', 'api-key', 'serve-port'],
-  swarm: ['docker', 'swarm', 'docker-cli', 'git', 'swarm-repos', 'serve-port'],
-  dns: ['dns-port', 'dns-upstreams', 'serve-port'],
-}
-
+/**
+ * The config, the state database and Docker (the core), then what each area declares (`area.ts`): what the
+ * host offers it, in the order of the areas, the API key of every server beyond loopback, the settings of
+ * each enabled area, and the port of `homeops serve`. A check is required when an enabled area needs it.
+ */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const env = options.env ?? process.env
-  const checks: Omit<CheckResult, 'required' | 'neededBy'>[] = []
+  const checks: Check[] = []
   let config: HomeopsConfig | undefined
   try {
     const loaded = options.loadConfig()
@@ -99,14 +77,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   }
 
   const statePath = config?.state.path ?? defaultStatePath(env)
-  let repositories: number | undefined
+  let state: StateHandle | undefined
   try {
-    const db = await options.openState(statePath)
-    try {
-      repositories = (db.prepare('SELECT count(*) AS n FROM swarm_repositories').get() as {n: number}).n
-    } finally {
-      db.close()
-    }
+    state = await options.openState(statePath)
     checks.push({id: 'state', title: 'state database', ok: true, detail: `writable: ${statePath}`})
   } catch (error) {
     checks.push({
@@ -118,27 +91,25 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     })
   }
 
-  checks.push(...(await dockerChecks(options.dockerHost ?? config?.docker.host)))
-  checks.push(
-    await commandCheck(
-      'docker-cli',
-      'docker CLI',
-      'docker',
-      ['--version'],
-      'install docker.io (needed for `docker stack deploy`)',
-    ),
-  )
-  checks.push(await commandCheck('git', 'git', 'git', ['--version'], 'install git (needed for swarm GitOps)'))
   const enabledModes = config ? MODES.filter((m) => config[m].enabled) : []
-  const enabled = (mode: Mode) => enabledModes.includes(mode)
-  if (config) checks.push(await dnsPortCheck(config))
-  if (config && enabled('dns')) checks.push(dnsUpstreamsCheck(config))
-  checks.push(await dnsNativeCheck())
-  if (config) checks.push(apiKeyCheck(config))
-  // Each enabled mode's own prerequisites.
-  if (config && enabled('ddns')) checks.push(ddnsRecordsCheck(config))
-  if (config && enabled('images')) checks.push(await imagesNotifiersCheck(config))
-  if (config && enabled('swarm')) checks.push(swarmRepositoriesCheck(repositories))
+  const input = (area: (typeof AREAS)[number]): DoctorInput<unknown> => ({
+    section: config?.[area.name],
+    enabled: enabledModes.includes(area.name),
+    state,
+    dockerTimeoutMs: (config?.docker.timeoutSeconds ?? 30) * 1000,
+  })
+  try {
+    checks.push(...(await dockerChecks(options.dockerHost ?? config?.docker.host)))
+    const own = await Promise.all(AREAS.map(areaChecks))
+    for (const [i, area] of AREAS.entries()) checks.push(...((await own[i]!.host?.(input(area))) ?? []))
+    if (config) checks.push(apiKeyCheck(config))
+    // Each enabled area's own prerequisites.
+    for (const [i, area] of AREAS.entries()) {
+      if (enabledModes.includes(area.name)) checks.push(...((await own[i]!.settings?.(input(area))) ?? []))
+    }
+  } finally {
+    state?.close()
+  }
   if (config && enabledModes.length > 0) checks.push(await servePortCheck(config.serve.listen))
   const unknown = unknownHomeopsEnv(env)
   if (unknown.length > 0) {
@@ -151,105 +122,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       hint: 'rename or unset them (docs/environment.md lists every variable)',
     })
   }
+  const needs = new Map<Mode, readonly string[]>(AREAS.map((area) => [area.name, hooks(area).doctor.needs]))
   const results: CheckResult[] = checks.map((c) => {
-    const neededBy = enabledModes.filter((m) => NEEDS[m].includes(c.id))
+    const neededBy = enabledModes.filter((m) => needs.get(m)?.includes(c.id))
     const always = c.id === 'config' || c.id === 'state' || c.id === 'api-key'
     return {...c, neededBy, required: !c.advisory && (always || neededBy.length > 0)}
   })
   return {ok: results.every((c) => c.ok || !c.required), enabledModes, checks: results}
-}
-
-type Check = Omit<CheckResult, 'required' | 'neededBy'>
-
-/** ddns needs at least one record, each with its provider's credentials; without one `/health` stays 503. */
-export function ddnsRecordsCheck(config: HomeopsConfig): Check {
-  const title = 'DDNS records'
-  try {
-    const records = effectiveRecords(config.ddns)
-    if (records.length === 0) {
-      return {
-        id: 'ddns-records',
-        title,
-        ok: false,
-        detail: 'no record configured: ddns has nothing to update',
-        hint: 'add ddns.records (hostname, provider and its credentials), or set INFOMANIAK_DDNS_HOSTNAME/USERNAME/PASSWORD',
-      }
-    }
-    const names = records.map((r) => `${r.name} (${r.provider})`)
-    return {id: 'ddns-records', title, ok: true, detail: `${records.length} configured: ${names.join(', ')}`}
-  } catch (error) {
-    return {id: 'ddns-records', title, ok: false, detail: errorMessage(error), hint: (error as {hint?: string}).hint}
-  }
-}
-
-/** Every images notifier has the keys its type needs (a webhook without a URL would fail at the first update). */
-async function imagesNotifiersCheck(config: HomeopsConfig): Promise<Check> {
-  const {missingNotifierKeys} = await import('../notify/notifiers.js')
-  const title = 'notifiers'
-  const notifiers = config.images.notifiers
-  const incomplete = notifiers.flatMap((n, i) => {
-    const missing = missingNotifierKeys(n)
-    return missing.length > 0 ? [`images.notifiers[${i}] (${n.type}) lacks ${missing.join(', ')}`] : []
-  })
-  if (incomplete.length > 0) {
-    return {
-      id: 'images-notifiers',
-      title,
-      ok: false,
-      detail: incomplete.join('\n'),
-      hint: 'complete or remove them: the README lists the keys of each notifier type',
-    }
-  }
-  return {
-    id: 'images-notifiers',
-    title,
-    ok: true,
-    detail:
-      notifiers.length > 0
-        ? `${notifiers.length} complete: ${notifiers.map((n) => n.type).join(', ')}`
-        : 'none: new versions are recorded (history, web UI) but nobody is told',
-  }
-}
-
-/** swarm reconciles the repositories `swarm watch` registered: none means the mode has nothing to do. */
-function swarmRepositoriesCheck(count: number | undefined): Check {
-  const title = 'repositories'
-  if (count === undefined)
-    return {id: 'swarm-repos', title, ok: false, detail: 'unknown: the state database cannot be read'}
-  if (count === 0) {
-    return {
-      id: 'swarm-repos',
-      title,
-      ok: false,
-      advisory: true,
-      detail: 'no repository watched: swarm reconcile has nothing to deploy',
-      hint: 'homeops swarm watch <git URL> [--branch B]',
-    }
-  }
-  return {id: 'swarm-repos', title, ok: true, detail: `${count} watched`}
-}
-
-/** What `dns serve` forwards other names to; none usable means every other name is REFUSED. */
-export function dnsUpstreamsCheck(config: HomeopsConfig): Check {
-  const title = 'DNS upstreams'
-  const choice = chooseUpstreams(config.dns)
-  const skipped = (choice.skipped ?? []).map((s) => `${s.address} left out (${s.reason})`)
-  if (choice.upstreams.length === 0) {
-    return {
-      id: 'dns-upstreams',
-      title,
-      ok: false,
-      advisory: true,
-      detail: [`none usable (${choice.origin}): names this server does not own are REFUSED`, ...skipped].join('\n'),
-      hint: 'set dns.upstreams (DNS_UPSTREAMS), e.g. 192.168.1.1,1.1.1.1',
-    }
-  }
-  return {
-    id: 'dns-upstreams',
-    title,
-    ok: true,
-    detail: [`${choice.upstreams.join(', ')} (from ${choice.origin})`, ...skipped].join('\n'),
-  }
 }
 
 /**
@@ -289,13 +168,13 @@ async function servePortCheck(listen: string): Promise<Check> {
 }
 
 async function isHomeopsServe(host: string, port: number): Promise<boolean> {
-  const {nodeRequest} = await import('../http/node-request.js')
+  const {httpRequest} = await import('../http/client.js')
   const target = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
   try {
-    const answer = await nodeRequest({
-      url: `http://${target.includes(':') ? `[${target}]` : target}:${port}/health`,
+    const answer = await httpRequest(`http://${target.includes(':') ? `[${target}]` : target}:${port}/health`, {
       timeoutMs: 2000,
       maxBytes: 64 * 1024,
+      redirects: {max: 0},
     })
     const body = JSON.parse(answer.body.toString('utf8')) as {modes?: unknown}
     return typeof body.modes === 'object' && body.modes !== null
@@ -304,7 +183,7 @@ async function isHomeopsServe(host: string, port: number): Promise<boolean> {
   }
 }
 
-async function dockerChecks(host: string | undefined): Promise<Omit<CheckResult, 'required' | 'neededBy'>[]> {
+async function dockerChecks(host: string | undefined): Promise<Check[]> {
   const {connectDocker} = await import('../docker/client.js')
   try {
     const {docker, address} = await connectDocker(host)
@@ -343,54 +222,12 @@ async function dockerChecks(host: string | undefined): Promise<Omit<CheckResult,
   }
 }
 
-async function commandCheck(
-  id: CheckResult['id'],
-  title: string,
-  command: string,
-  args: string[],
-  hint: string,
-): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
-  try {
-    const {stdout} = await run(command, args, {timeout: 10_000})
-    return {id, title, ok: true, detail: stdout.trim().split('\n')[0] ?? command}
-  } catch (error) {
-    const detail = errnoCode(error) === 'ENOENT' ? `\`${command}\` not found on PATH` : errorMessage(error)
-    return {id, title, ok: false, detail, hint}
-  }
-}
-
-async function dnsPortCheck(config: HomeopsConfig): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
-  const port = effectiveDnsPort(config.dns.port)
-  const host = config.dns.bind
-  const title = 'DNS port'
-  try {
-    await probeUdp(host, port)
-    await probeTcp(host, port)
-    return {id: 'dns-port', title, ok: true, detail: `${host}:${port} (udp+tcp) is free`}
-  } catch (error) {
-    const code = errnoCode(error)
-    const detail =
-      code === 'EADDRINUSE'
-        ? `${host}:${port} is in use by another process`
-        : code === 'EACCES'
-          ? `${host}:${port} needs root (ports below 1024)`
-          : `${host}:${port}: ${errorMessage(error)}`
-    const hint =
-      code === 'EADDRINUSE'
-        ? 'stop the other DNS server (systemd-resolved stub?) or set DNS_PORT'
-        : 'run as root or set DNS_PORT above 1023'
-    return {id: 'dns-port', title, ok: false, detail, hint}
-  }
-}
-
 /**
  * The "no key" policy (README "Security"): a server listening beyond this
  * machine without a key refuses every change from other machines. That is
  * safe but surely not what was meant, so doctor fails until a key is set.
  */
-export function apiKeyCheck(config: HomeopsConfig): Omit<CheckResult, 'required' | 'neededBy'> {
-  const exposed: string[] = []
-  const hints = new Set<string>()
+export function apiKeyCheck(config: HomeopsConfig): Check {
   const beyondLoopback = (listen: string) => {
     try {
       const {host} = parseListen(listen)
@@ -399,18 +236,17 @@ export function apiKeyCheck(config: HomeopsConfig): Omit<CheckResult, 'required'
       return false // reported by the command that listens
     }
   }
-  if (beyondLoopback(config.serve.listen) && !config.serve.apiKey) {
-    exposed.push(`homeops serve on ${config.serve.listen}`)
-    hints.add('serve.apiKey (HOMEOPS_API_KEY)')
-  }
-  if (beyondLoopback(config.images.listen) && !config.serve.apiKey) {
-    exposed.push(`images serve on ${config.images.listen}`)
-    hints.add('serve.apiKey (HOMEOPS_API_KEY)')
-  }
-  if (beyondLoopback(config.monitor.listen) && !(config.monitor.auth && config.monitor.apiKey)) {
-    exposed.push(`monitor serve on ${config.monitor.listen}`)
-    hints.add('monitor.auth: true with monitor.apiKey (AUTH_ENABLED, API_KEY)')
-  }
+  const listeners = [
+    {
+      what: `homeops serve on ${config.serve.listen}`,
+      listen: config.serve.listen,
+      keyed: Boolean(config.serve.apiKey),
+      hint: 'serve.apiKey (HOMEOPS_API_KEY)',
+    },
+    ...AREAS.flatMap((area) => hooks(area).listeners?.(config[area.name], config.serve.apiKey) ?? []),
+  ].filter((l) => beyondLoopback(l.listen) && !l.keyed)
+  const exposed = listeners.map((l) => l.what)
+  const hints = new Set(listeners.map((l) => l.hint))
   const title = 'API key'
   if (exposed.length === 0) return {id: 'api-key', title, ok: true, detail: 'every server beyond loopback has a key'}
   return {
@@ -420,39 +256,4 @@ export function apiKeyCheck(config: HomeopsConfig): Omit<CheckResult, 'required'
     detail: `listening beyond this machine without a key (changes from other machines are refused): ${exposed.join(', ')}`,
     hint: `set ${[...hints].join(' and ')}, 16+ characters (openssl rand -base64 24), or listen on 127.0.0.1`,
   }
-}
-
-/** The native answerer of `dns serve`: without it the server works, on its full path only (slower). */
-async function dnsNativeCheck(): Promise<Omit<CheckResult, 'required' | 'neededBy'>> {
-  const {nativeAddon} = await import('../dns/native.js')
-  const {addon, error} = nativeAddon()
-  const title = 'DNS answerer' // not longer than the other titles: the table keeps its width
-  if (addon)
-    return {id: 'dns-native', title, ok: true, detail: 'built: owned, cached and blocklist names answered natively'}
-  return {
-    id: 'dns-native',
-    title,
-    ok: false,
-    detail: `${error ?? 'not available'}; dns serve answers everything on its full path (JavaScript, slower)`,
-    hint: 'install a C compiler and the Node headers (build-essential, nodejs-dev), then npm run build',
-  }
-}
-
-function probeUdp(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4')
-    socket.once('error', (error) => {
-      socket.close()
-      reject(error)
-    })
-    socket.bind(port, host, () => socket.close(() => resolve()))
-  })
-}
-
-function probeTcp(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen({port, host, exclusive: true}, () => server.close(() => resolve()))
-  })
 }

@@ -1,4 +1,3 @@
-import type {HomeopsConfig} from '../config/root-schema.js'
 import {type Field, type FieldMeta, list, str} from '../config/schema.js'
 import {CIDR_EXAMPLES, parseCidr} from '../net/cidr.js'
 
@@ -87,7 +86,7 @@ export function hostListField(options: FieldMeta): Field<string[]> {
 }
 
 /** The names `serve.allowedHosts` lists, plus the host of `images.publicUrl` (apply links are opened there). */
-export function configuredHosts(config: HomeopsConfig): string[] {
+export function configuredHosts(config: {serve: {allowedHosts: string[]}; images: {publicUrl?: string}}): string[] {
   const hosts = [...config.serve.allowedHosts]
   const publicUrl = config.images.publicUrl
   if (publicUrl) {

@@ -7,6 +7,46 @@ export interface NetworkFailure {
   /** Worth retrying (refused, reset, timeout, DNS); false for TLS and protocol mistakes a human must fix. */
   transient: boolean
   timedOut: boolean
+  /** The request never left (refused, name not resolved, no route): nothing reached the server, resending is harmless. */
+  unreachable: boolean
+}
+
+/** Errors raised before a request could reach the server. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+])
+
+/**
+ * A request that got no (complete) answer, as thrown by the outgoing HTTP module (client.ts): already
+ * worded in the vocabulary below. `phase` says whether the failure came before the status line
+ * (`request`) or while the body streamed (`body`).
+ */
+export class NetworkError extends Error {
+  readonly reason: string
+  readonly transient: boolean
+  readonly timedOut: boolean
+  readonly unreachable: boolean
+  readonly aborted: boolean
+
+  constructor(
+    failure: NetworkFailure & {aborted?: boolean},
+    readonly phase: 'request' | 'body',
+    cause?: unknown,
+  ) {
+    super(failure.reason, {cause})
+    this.name = 'NetworkError'
+    this.reason = failure.reason
+    this.transient = failure.transient
+    this.timedOut = failure.timedOut
+    this.unreachable = failure.unreachable
+    this.aborted = failure.aborted ?? false
+  }
 }
 
 const TLS_CERT = new Set([
@@ -25,11 +65,20 @@ const TLS_CERT = new Set([
  * so the same failure reads the same in ddns, notifiers, registries and Docker.
  */
 export function describeNetworkError(error: unknown, timeoutMs?: number): NetworkFailure {
+  if (error instanceof NetworkError) {
+    const {reason, transient, timedOut, unreachable} = error
+    return {reason, transient, timedOut, unreachable}
+  }
   const cause = (error as {cause?: unknown} | undefined)?.cause
   const code = errnoCode(error) ?? errnoCode(cause)
   const name = (error as {name?: string} | undefined)?.name
   const text = `${errorMessage(error)} ${cause ? errorMessage(cause) : ''}`
-  const fail = (reason: string, transient = true, timedOut = false): NetworkFailure => ({reason, transient, timedOut})
+  const fail = (reason: string, transient = true, timedOut = false): NetworkFailure => ({
+    reason,
+    transient,
+    timedOut,
+    unreachable: code !== undefined && UNREACHABLE.has(code),
+  })
   if (
     name === 'TimeoutError' ||
     code === 'ETIMEDOUT' ||

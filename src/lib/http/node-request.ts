@@ -1,15 +1,11 @@
 import type {Agent, IncomingHttpHeaders} from 'node:http'
 
 /**
- * One HTTP request with node's own `http`/`https` modules, for the commands
- * timers and cron run, where loading undici (~100–250 ms, see `client.ts`)
- * would cost more than the request: the Docker Engine API on its unix socket,
- * a git remote's ref advertisement, and ddns' providers and IP echo services
- * (`ddns/http.ts`). Never follows redirects (the caller decides what a 3xx
- * means), refuses (or cuts) answers longer than `maxBytes`, and has one
- * deadline for connect, headers and body. Network errors are thrown as node
- * raised them (with their errno `code`); callers word them with
- * `describeNetworkError` (network-error.ts), the one vocabulary for all.
+ * Kept only for its two remaining callers, which issue 18 removes in this same round: the Docker Engine
+ * API on its socket (`docker/engine.ts`, replaced by dockerode) and a git remote's ref advertisement
+ * (`swarm/remote-head.ts`, replaced by `git ls-remote`). Delete this file with the last of them. Every
+ * other outgoing request goes through the one HTTP module, `client.ts` (`httpRequest`), whose node
+ * transport (transport-node.ts) covers what this did for the timer run.
  */
 export interface NodeRequest {
   /** `http(s)://…` URL, or the path (with query) on `socketPath`. */

@@ -1,6 +1,6 @@
 import type {IncomingHttpHeaders, IncomingMessage} from 'node:http'
 
-import type {AccessPolicy} from './access.js'
+import type {AccessPolicy} from './access-policy.js'
 import type {BodyType} from './request-guard.js'
 
 export interface HttpRequest {

@@ -1,11 +1,10 @@
 import {randomUUID} from 'node:crypto'
 
-import {TransientError, errorMessage} from '../errors.js'
+import {type ExitCodeValue, TransientError, errorMessage, worst} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
 import {familiarName, isImageId, parseImageReference} from '../registry/reference.js'
 import {type UpdateStatus, checkImageStatus, localDigestsFor} from '../registry/update-status.js'
-import type {GitopsOwner} from './gitops.js'
 import {findCandidates, parseVersionTag, type Strategy} from './versions.js'
 import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} from './workloads.js'
 
@@ -14,6 +13,18 @@ import {type ImageMode, type SettingsOverrides, type Workload, resolveSettings} 
  * no `RepoDigests`): nothing to compare, and not a failure.
  */
 export type CheckStatus = 'up_to_date' | 'update_available' | 'local_image' | 'disabled' | 'unknown' | 'error'
+
+/** Where git keeps a Swarm service homeops deploys from a watched repository (gitops.ts). */
+export interface GitopsOwner {
+  /** Repository name as `swarm status` shows it. */
+  repository: string
+  url: string
+  stack: string
+  /** The compose service (`web`), under `services:` of `file`. */
+  service: string
+  /** Relative to the repository root; null when not recorded yet. */
+  file: string | null
+}
 
 export interface CheckResult {
   workload: string
@@ -207,8 +218,6 @@ export async function checkOne(workload: Workload, options: CheckOptions): Promi
  * failure is temporary; 1 otherwise. A failed digest check beside a version found by the tag list is a
  * failure too: the result is incomplete.
  */
-export function checkExitCode(report: Pick<CheckReport, 'results'>): 0 | 1 | 3 {
-  const failed = report.results.filter((r) => r.error !== null)
-  if (failed.length === 0) return 0
-  return failed.every((r) => r.transient) ? 3 : 1
+export function checkExitCode(report: Pick<CheckReport, 'results'>): ExitCodeValue {
+  return worst(report.results.filter((r) => r.error !== null).map((r) => (r.transient ? 3 : 1)))
 }

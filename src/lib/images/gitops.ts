@@ -3,25 +3,16 @@ import {LockedError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import type {ManagedServiceRow} from '../swarm/store.js'
 import type {ApplyOutcome, ApplyTarget} from './apply.js'
-import type {CheckResult} from './checker.js'
+import type {CheckResult, GitopsOwner} from './checker.js'
 import type {UpdateBy} from './history.js'
 
-/**
+/*
  * Swarm services homeops deploys from git (`homeops swarm watch`): git is their truth, so `images`
  * never changes them behind its back. It says where their image is written; an update is refused with
  * the file to change (`images.gitops: refuse`, the default), or committed to the repository, pushed and
- * deployed by a reconcile (`images.gitops: commit`).
+ * deployed by a reconcile (`images.gitops: commit`). The owner's shape (`GitopsOwner`) is part of a
+ * check result (checker.ts).
  */
-export interface GitopsOwner {
-  /** Repository name as `swarm status` shows it. */
-  repository: string
-  url: string
-  stack: string
-  /** The compose service (`web`), under `services:` of `file`. */
-  service: string
-  /** Relative to the repository root; null when not recorded yet. */
-  file: string | null
-}
 
 /** Service name → where git keeps it; empty when nothing is watched. */
 export async function gitopsOwners(

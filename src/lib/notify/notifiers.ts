@@ -97,7 +97,7 @@ export function createNotifiers(configs: readonly NotifierConfig[], where: strin
     const missing = missingNotifierKeys(n)
     if (missing.length > 0)
       throw new UserError(`${where}[${i}] (${n.name ?? n.type}) lacks ${missing.join(', ')}`, {
-        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the README's notifier table`,
+        hint: `a ${n.type} notifier needs ${missing.join(' and ')}; see the notifier table in docs/images.md`,
       })
     return createNotifier(n)
   })

@@ -1,12 +1,11 @@
 import {createHash} from 'node:crypto'
 
-import type {Dispatcher} from 'undici'
-
-import {HomeopsError, OperationError, TransientError} from '../errors.js'
+import {OperationError, TransientError} from '../errors.js'
 import {type Logger, silentLogger} from '../log/logger.js'
 import {registerSecret} from '../log/redact.js'
 import {sleep} from '../time/sleep.js'
-import {describeNetworkError} from '../http/network-error.js'
+import {AnswerTooLargeError, type HttpAnswer, HttpPool, RedirectError, httpRequest} from '../http/client.js'
+import {NetworkError, describeNetworkError} from '../http/network-error.js'
 import {nextLink, parseRateLimit, parseRetryAfter, parseWwwAuthenticate} from './auth.js'
 import {CredentialStore, type CredentialInput, type RegistryCredential} from './credentials.js'
 import {DOCKER_HUB, type ImageReference, formatReference, familiarName} from './reference.js'
@@ -127,12 +126,13 @@ export class RegistryClient {
   private readonly pendingTokens = new Map<string, Promise<string>>()
   private readonly digestCache = new Map<string, {at: number; value: Promise<string>}>()
   private readonly tagCache = new Map<string, {at: number; value: Promise<TagListResult>}>()
-  private dispatcher?: Promise<Dispatcher>
+  private readonly pool: HttpPool
   private closed = false
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = options
     this.logger = options.logger ?? silentLogger
+    this.pool = new HttpPool({connectTimeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT})
     this.credentials = new CredentialStore({
       credentials: options.credentials,
       dockerConfigPath: options.dockerConfigPath,
@@ -173,9 +173,7 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     this.closed = true
-    const dispatcher = this.dispatcher
-    this.dispatcher = undefined
-    if (dispatcher) await (await dispatcher).close()
+    await this.pool.close()
   }
 
   // ---- manifests ---------------------------------------------------------
@@ -541,71 +539,40 @@ export class RegistryClient {
     if (this.closed) throw new OperationError('the registry client is closed')
     const down = this.host(registry).down
     if (down && down.until > Date.now()) throw down.error
-    const {request} = await import('undici')
-    const dispatcher = await this.getDispatcher()
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT
-    const allHeaders: Record<string, string> = {'user-agent': this.options.userAgent ?? 'homeops', ...headers}
-    let current = url
-    for (let redirects = 0; ; redirects++) {
-      const started = performance.now()
-      let res: Dispatcher.ResponseData
-      try {
-        res = await request(current, {
-          method,
-          headers: allHeaders,
-          dispatcher,
-          signal: this.options.signal
-            ? AbortSignal.any([this.options.signal, AbortSignal.timeout(timeoutMs)])
-            : AbortSignal.timeout(timeoutMs),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        })
-      } catch (error) {
-        if (this.options.signal?.aborted)
-          throw new TransientError(`request to ${registry} for ${what} aborted: stopping`)
-        const failure = unreachable(registry, error, timeoutMs)
-        this.host(registry).down = {error: failure, until: Date.now() + DOWN_FOR_MS}
-        throw failure
-      }
-      let body: Buffer
-      try {
-        body = method === 'HEAD' ? Buffer.alloc(0) : await readLimited(res.body, MAX_BODY)
-        if (method === 'HEAD') await res.body.dump()
-      } catch (error) {
-        if (error instanceof HomeopsError) throw error
-        throw unreachable(registry, error, timeoutMs)
-      }
-      this.logger.debug('registry request', {
+    const started = performance.now()
+    let answer: HttpAnswer
+    try {
+      answer = await httpRequest(url, {
         method,
-        url: current.replace(/\?.*$/, ''),
-        status: res.statusCode,
-        ms: Math.round(performance.now() - started),
+        headers: {'user-agent': this.options.userAgent ?? 'homeops', ...headers},
+        pool: this.pool,
+        signal: this.options.signal,
+        timeoutMs,
+        maxBytes: MAX_BODY,
+        // Registries redirect to another host (lscr.io to ghcr.io, blobs to object storage): followed, and the
+        // credentials stay with the host they were meant for (the HTTP module drops them on a host change).
+        redirects: {max: options.redirects === false ? 0 : 3, crossHost: true},
       })
-      const location = single(res.headers.location)
-      if (
-        options.redirects !== false &&
-        [301, 302, 303, 307, 308].includes(res.statusCode) &&
-        location &&
-        redirects < 3
-      ) {
-        const next = new URL(location, current)
-        // Credentials go to the host they were meant for only.
-        if (next.host !== new URL(current).host) delete allHeaders.authorization
-        current = next.toString()
-        continue
-      }
-      return {status: res.statusCode, headers: res.headers as Response['headers'], body, url: current}
+    } catch (error) {
+      if (error instanceof AnswerTooLargeError)
+        throw new OperationError(`the registry answer is larger than ${MAX_BODY / 1024 / 1024} MiB`)
+      if (error instanceof RedirectError)
+        throw new OperationError(`cannot talk to the registry ${registry}: ${error.message}`, {hint: error.hint})
+      if (this.options.signal?.aborted) throw new TransientError(`request to ${registry} for ${what} aborted: stopping`)
+      const failure = unreachable(registry, error, timeoutMs)
+      // Unreachable (nothing answered): later requests in this run fail at once with the same cause.
+      if (error instanceof NetworkError && error.phase === 'request')
+        this.host(registry).down = {error: failure, until: Date.now() + DOWN_FOR_MS}
+      throw failure
     }
-  }
-
-  private getDispatcher(): Promise<Dispatcher> {
-    this.dispatcher ??= (async () => {
-      const undici = await import('undici')
-      const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => process.env[k])
-      const options = {connect: {timeout: this.options.timeoutMs ?? DEFAULT_TIMEOUT}, keepAliveTimeout: 10_000}
-      return proxied ? new undici.EnvHttpProxyAgent(options) : new undici.Agent(options)
-    })()
-    return this.dispatcher
+    this.logger.debug('registry request', {
+      method,
+      url: answer.url.replace(/\?.*$/, ''),
+      status: answer.status,
+      ms: Math.round(performance.now() - started),
+    })
+    return {status: answer.status, headers: answer.headers, body: answer.body, url: answer.url}
   }
 
   private baseUrl(registry: string): string {
@@ -719,21 +686,6 @@ function validateManifest(response: Response, what: string, registry: string): v
   if (manifest.schemaVersion === 2 && !Array.isArray(manifest.manifests) && !Array.isArray(manifest.layers)) {
     throw new OperationError(`${registry} served a malformed manifest for ${what} (neither manifests nor layers)`)
   }
-}
-
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer
-    size += buffer.length
-    if (size > limit) {
-      body.destroy()
-      throw new OperationError(`the registry answer is larger than ${limit / 1024 / 1024} MiB`)
-    }
-    chunks.push(buffer)
-  }
-  return Buffer.concat(chunks)
 }
 
 /** One message per cause and registry (not per image), so a registry that is down is reported once per workload. */

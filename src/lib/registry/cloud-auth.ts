@@ -3,7 +3,7 @@ import {createHash, createHmac, createSign} from 'node:crypto'
 import {OperationError, TransientError, UserError} from '../errors.js'
 import {requestText} from '../http/client.js'
 import {registerSecret} from '../log/redact.js'
-import type {RegistryAuthType} from './config.js'
+import type {CloudAuthInput} from './config.js'
 import {isPlainHttp} from './client.js'
 
 /**
@@ -12,23 +12,6 @@ import {isPlainHttp} from './client.js'
  * (Basic for ECR, the registry's own Bearer realm for the others). Every secret produced is registered
  * for log redaction. Answers are bounded (64 KiB) and a failure names the provider, never the secret.
  */
-export interface CloudAuthInput {
-  host: string
-  type: RegistryAuthType
-  username?: string
-  password?: string
-  token?: string
-  region?: string
-  accessKeyId?: string
-  secretAccessKey?: string
-  sessionToken?: string
-  serviceAccountKey?: string
-  tenantId?: string
-  clientId?: string
-  clientSecret?: string
-  endpoint?: string
-}
-
 export interface IssuedCredential {
   username: string
   password: string

@@ -33,3 +33,21 @@ export const registryCredentialSchema = obj({
       'the token service to ask instead of the public one (ecr: API URL, e.g. a VPC endpoint; acr: AAD authority)',
   }),
 })
+
+/** What a registry auth flow other than username/password starts from (cloud-auth.ts). */
+export interface CloudAuthInput {
+  host: string
+  type: RegistryAuthType
+  username?: string
+  password?: string
+  token?: string
+  region?: string
+  accessKeyId?: string
+  secretAccessKey?: string
+  sessionToken?: string
+  serviceAccountKey?: string
+  tenantId?: string
+  clientId?: string
+  clientSecret?: string
+  endpoint?: string
+}

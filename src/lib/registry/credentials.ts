@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {FILE_LIMITS, readBoundedText} from '../fs/read-file.js'
 import {registerSecret} from '../log/redact.js'
 import type {Logger} from '../log/logger.js'
-import type {CloudAuthInput} from './cloud-auth.js'
+import type {CloudAuthInput} from './config.js'
 import {DOCKER_HUB, normalizeRegistryHost} from './reference.js'
 
 /** A username/password (or token) for one registry, and where it came from (for messages, never the value). */

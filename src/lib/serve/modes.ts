@@ -1,21 +1,20 @@
 import {fileURLToPath} from 'node:url'
 
+import {AREAS} from '../areas.js'
 import type {Mode} from '../config/root-schema.js'
 import {errorMessage} from '../errors.js'
 import type {ServiceMode} from './mode.js'
 
 /**
- * Which module and factory provide each mode. Data, not code: a mode whose
- * module is missing or broken fails alone (reported `unavailable` in
- * `/health`), the others still start.
+ * Which module and factory provide each mode (each area's `mode`), in the
+ * order of the page. Data, not code: a mode whose module is missing or broken
+ * fails alone (reported `unavailable` in `/health`), the others still start.
  */
-export const MODE_TABLE: Record<Mode, ModeModule & {title: string}> = {
-  monitor: {module: '../monitor/mode.js', factory: 'createMonitorMode', title: 'Containers'},
-  images: {module: '../images/mode.js', factory: 'createImagesMode', title: 'Image updates'},
-  ddns: {module: '../ddns/mode.js', factory: 'createDdnsMode', title: 'Dynamic DNS'},
-  swarm: {module: '../swarm/mode.js', factory: 'createSwarmMode', title: 'Swarm stacks'},
-  dns: {module: '../dns/mode.js', factory: 'createDnsMode', title: 'DNS'},
-}
+export const MODE_TABLE = Object.fromEntries(
+  [...AREAS]
+    .sort((a, b) => a.mode.page - b.mode.page)
+    .map((area) => [area.name, {module: `../${area.mode.module}`, factory: area.mode.factory, title: area.title}]),
+) as Record<Mode, ModeModule & {title: string}>
 
 export type ModeLoader = (name: Mode) => Promise<ServiceMode>
 

@@ -1,17 +1,13 @@
-import {coreMigrations, type Migration} from './migrations.js'
-import {swarmMigrations} from '../swarm/migrations.js'
-import {ddnsMigrations} from '../ddns/migrations.js'
-import {imagesMigrations} from '../images/migrations.js'
+import {AREAS} from '../areas.js'
 import {dockerMigrations} from '../docker/migrations.js'
+import {coreMigrations, type Migration} from './migrations.js'
 
 /**
- * Every area's migrations. Areas register theirs here with one import line;
- * the lists are plain data, cheap to load.
+ * Every migration: the core's, the shared Docker layer's, then each area's (declared in its `area.ts`).
+ * The lists are plain data, cheap to load.
  */
 export const allMigrations: readonly Migration[] = [
   ...coreMigrations,
-  ...swarmMigrations,
-  ...ddnsMigrations,
-  ...imagesMigrations,
   ...dockerMigrations,
+  ...AREAS.flatMap((area) => area.migrations),
 ]

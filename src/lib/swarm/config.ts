@@ -25,7 +25,7 @@ export const swarmSchema = obj({
     description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
   }),
   deployConcurrency: num({
-    default: 4,
+    default: 8,
     min: 1,
     max: 32,
     integer: true,

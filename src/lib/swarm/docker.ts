@@ -282,7 +282,7 @@ export async function stackServices(engine: Docker, stack?: string): Promise<Ser
 
 /**
  * Running/desired per service of a stack (or of every stack), from services and tasks. Tasks whose
- * id is in `before` (they existed before this deploy) never count as a permanent failure.
+ * id is in `before` (they existed before this deploy) never count as a permanent failure, unless still pending.
  */
 export async function serviceStates(
   engine: Docker,
@@ -346,9 +346,11 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
   const onSpec = running.filter(current).length
   const updating = state === 'updating' || state === 'rollback_started'
   const converged = !updating && onSpec >= desired && running.length === onSpec
+  // A task still pending from before this deploy (no node satisfies it) is the state now, not history.
+  const pendingNow = (t: TaskInfo) => t.DesiredState === 'running' && t.Status?.State === 'pending'
   const permanent = converged
     ? undefined
-    : permanentFailure(tasks.filter((t) => current(t) && !before?.has(t.ID ?? '')))
+    : permanentFailure(tasks.filter((t) => current(t) && (!before?.has(t.ID ?? '') || pendingNow(t))))
   return {
     name,
     running: running.length,

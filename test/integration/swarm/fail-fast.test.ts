@@ -46,7 +46,7 @@ describe('failures waiting cannot fix', () => {
     [NOIMAGE, 'an image the registry does not have', /nope-swarmpar:9\.9\.9.*(manifest unknown|not found)/i],
     [BADREF, 'an invalid image reference', /invalid reference format/],
     [NOSECRET, 'a missing external secret', /secret.*not found/i],
-    [NONETWORK, 'a missing external network', /network.*not found/i],
+    [NONETWORK, 'a missing external network', /network.*not (be )?found/i],
   ]
   let report: ReconcileReport
 
@@ -98,6 +98,10 @@ describe('failures waiting cannot fix', () => {
     mkdirSync(missingPath, {recursive: true})
     const again = await reconcile(await ws.swarm({convergeTimeoutSeconds: 120}), {repo: 'failfast'})
     expect(outcome(again, BIND).outcome).toBe('deployed')
+    // The unchanged stack whose task is still pending from the first run fails fast again, not at the timeout.
+    expect(outcome(again, CONSTRAINT)).toMatchObject({outcome: 'failed'})
+    expect(outcome(again, CONSTRAINT).error).toMatch(/no node satisfies the placement constraints/)
+    expect(outcome(again, CONSTRAINT).durationMs).toBeLessThan(30_000)
   }, 180_000)
 })
 

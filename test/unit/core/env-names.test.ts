@@ -76,7 +76,7 @@ describe('environment variable names', () => {
     expect([...unknown]).toEqual([])
   })
 
-  it('documents no variable that does not exist (README and docs/)', () => {
+  it('documents no variable that does not exist (README.md and docs/*.md)', () => {
     const unknown = new Set<string>()
     for (const file of [join(root, 'README.md'), ...files(join(root, 'docs'), /\.md$/)]) {
       for (const [name] of readFileSync(file, 'utf8').matchAll(/HOMEOPS_[A-Z0-9_]*[A-Z0-9](?![A-Za-z0-9_])/g)) {

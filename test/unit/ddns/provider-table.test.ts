@@ -4,10 +4,10 @@ import {describe, expect, it} from 'vitest'
 import {providerTable} from '../../../src/lib/ddns/providers/table.js'
 import {PROVIDERS} from '../../../src/lib/ddns/providers/registry.js'
 
-describe('README provider table', () => {
-  it('is the one generated from the registry (node scripts/ddns-providers-table.mjs)', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
-    expect(readme).toContain(providerTable())
+describe('docs/ddns.md provider table', () => {
+  it('is the one generated from the registry (npm run docs)', () => {
+    const page = readFileSync(new URL('../../../docs/ddns.md', import.meta.url), 'utf8')
+    expect(page).toContain(providerTable())
   })
 
   it('lists every provider with its keys', () => {

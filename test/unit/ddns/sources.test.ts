@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {DEFAULT_SOURCES, extractAddress, parseSource} from '../../../src/lib/ddns/detect.js'
 import {decodeAnswers, encodeQuery} from '../../../src/lib/ddns/dns-query.js'
-import {deferDelay, worstExitCode} from '../../../src/lib/ddns/updater.js'
+import {deferDelay} from '../../../src/lib/ddns/updater.js'
+import {worst} from '../../../src/lib/errors.js'
 
 describe('IP sources', () => {
   it('parses every built-in source', () => {
@@ -27,6 +28,16 @@ describe('IP sources', () => {
 
   it('keeps query strings out of the label (they may hold tokens)', () => {
     expect(parseSource('https://echo.example/ip?key=abcd', 4, 'x')).toMatchObject({label: 'https://echo.example/ip'})
+  })
+
+  it('takes a bracketed IPv6 resolver as checked by the URL parser, and refuses a malformed one', () => {
+    expect(parseSource('dns://[::ffff:1.1.1.1]:5353/whoami.cloudflare?type=TXT&class=CH', 6, 'x')).toMatchObject({
+      server: '::ffff:101:101',
+      port: 5353,
+      label: 'dns://[::ffff:101:101]:5353/whoami.cloudflare',
+    })
+    expect(() => parseSource('dns://[2606:4700::1111::1]/whoami.cloudflare', 6, 'x')).toThrow(/not a URL/)
+    expect(() => parseSource('dns://[fe80::1%25eth0]/whoami.cloudflare', 6, 'x')).toThrow(/not a URL/)
   })
 
   it.each([
@@ -68,11 +79,12 @@ describe('IP sources', () => {
 })
 
 describe('exit codes and back-off', () => {
-  it('lets the most severe record win: 4 > 3 > 1 > 0', () => {
-    expect(worstExitCode([])).toBe(0)
-    expect(worstExitCode([0, 1, 0])).toBe(1)
-    expect(worstExitCode([1, 3, 0])).toBe(3)
-    expect(worstExitCode([3, 4, 1])).toBe(4)
+  // The one exit-code policy (errors.ts worst()): a failure that needs a person wins over a temporary one.
+  it('lets the most demanding record win: 4 > 1 > 3 > 0', () => {
+    expect(worst([])).toBe(0)
+    expect(worst([0, 1, 0])).toBe(1)
+    expect(worst([1, 3, 0])).toBe(1)
+    expect(worst([3, 4, 1])).toBe(4)
   })
 
   it('waits 30 min after 911 and 5 min after other failures, doubling, capped, never below Retry-After', () => {

@@ -9,7 +9,7 @@ const load = (env: Record<string, string>) =>
   }).config
 
 describe('images env variables', () => {
-  it('reads HOMEOPS_IMAGES_<KEY> as the README spells it and in snake case', () => {
+  it('reads HOMEOPS_IMAGES_<KEY> as docs/images.md spells it and in snake case', () => {
     expect(load({HOMEOPS_IMAGES_CONCURRENCYPERREGISTRY: '16'}).images.concurrencyPerRegistry).toBe(16)
     expect(load({HOMEOPS_IMAGES_CONCURRENCY_PER_REGISTRY: '24'}).images.concurrencyPerRegistry).toBe(24)
     expect(load({HOMEOPS_IMAGES_REQUESTTIMEOUTSECONDS: '7'}).images.requestTimeoutSeconds).toBe(7)

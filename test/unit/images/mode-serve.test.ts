@@ -65,7 +65,7 @@ describe('images mode inside homeops serve', () => {
   })
 
   it('schedules the next check from the cron expression', async () => {
-    const {nextRun} = await import('../../../src/lib/images/mode.js')
+    const {nextRun} = await import('../../../src/lib/images/schedule.js')
     const from = new Date('2026-01-01T10:07:00Z')
     const next = await nextRun('0 */6 * * *', 3600, from)
     // Cron runs in local time: the next multiple of 6 hours, on the hour.

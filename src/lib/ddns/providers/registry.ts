@@ -1,7 +1,7 @@
 /**
  * Every provider homeops speaks, as data: the config value, the module that implements it, its default
  * endpoint, the keys a record must set, and what the tests verify against its fake. `ddns.records[].provider`
- * accepts exactly these names; the README table is generated from this list (`npm run docs:ddns-providers`).
+ * accepts exactly these names; the table of docs/ddns.md is generated from this list (`npm run docs`).
  * Pure data: the config schema imports it at start-up, the modules load only when a record uses them.
  */
 export type ProviderModule =
@@ -52,7 +52,7 @@ export interface ProviderInfo {
   server?: string
   required: CredentialKey[]
   optional?: CredentialKey[]
-  /** What `username`/`password`/`token`/`secret`/`zone` mean for this provider, for the README. */
+  /** What `username`/`password`/`token`/`secret`/`zone` mean for this provider, for docs/ddns.md. */
   keys: string
   families: '4' | '4+6'
   docs: string

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {authoritative} from '../../../src/lib/dns/answer.js'
 import {getDomain} from 'tldts'
 
-import {RecordStore, computeZones, recordsFromValue} from '../../../src/lib/dns/store.js'
+import {RecordStore, computeZones, recordsFromValue} from '../../../src/lib/dns/record-store.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {RCODE, TYPE} from '../../../src/lib/dns/wire.js'
 
