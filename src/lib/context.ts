@@ -1,6 +1,5 @@
 import type {HomeopsConfig} from './config/root-schema.js'
 import type {DockerConnection} from './docker/client.js'
-import type {DockerEngine} from './docker/engine.js'
 import type {Logger} from './log/logger.js'
 import type {Database} from './state/database.js'
 import type {Lock} from './state/lock.js'
@@ -21,9 +20,8 @@ export interface Context {
   /** Aborted on SIGINT/SIGTERM so long-running work can drain. */
   readonly signal: AbortSignal
   state(): Promise<Database>
+  /** The one Docker client (dockerode, loaded on first use), pinged: an unreachable daemon is reported up front. */
   docker(): Promise<DockerConnection>
-  /** The same daemon as plain Engine API requests, without loading dockerode (for the cron path of `swarm`). */
-  engine(): Promise<DockerEngine>
   /** Exclusive lock for a mutating command; released when the command ends. */
   lock(scope: string): Promise<Lock>
   /** Registers cleanup to run when the command ends (LIFO). */
@@ -49,7 +47,6 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   const cleanups: (() => void | Promise<void>)[] = []
   let state: Promise<Database> | undefined
   let docker: Promise<DockerConnection> | undefined
-  let engine: Promise<DockerEngine> | undefined
   const dockerHost = options.dockerHost ?? options.config.docker.host
   const dockerTimeoutMs = options.config.docker.timeoutSeconds * 1000
 
@@ -82,21 +79,12 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     // A failed connection is not kept: under `serve` a mode restarting after an outage must try again.
     docker() {
       docker ??= import('./docker/client.js')
-        .then(({connectDocker}) => connectDocker(dockerHost, {timeoutMs: dockerTimeoutMs}))
+        .then(({connectDocker}) => connectDocker(dockerHost, {timeoutMs: dockerTimeoutMs, env: options.env}))
         .catch((error: unknown) => {
           docker = undefined
           throw error
         })
       return docker
-    },
-    engine() {
-      engine ??= import('./docker/engine.js')
-        .then(({connectEngine}) => connectEngine(dockerHost, options.env, {timeoutMs: dockerTimeoutMs}))
-        .catch((error: unknown) => {
-          engine = undefined
-          throw error
-        })
-      return engine
     },
     async lock(scope) {
       const [{acquireLock}, {stateDir}, {ensureStateDirectory}, {join}] = await Promise.all([

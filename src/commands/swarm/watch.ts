@@ -43,7 +43,7 @@ Private repositories: set swarm.repositories[].token for the URL (or GITHUB_TOKE
     return report
   }
 
-  protected override exitCodes(report: WatchReport): number[] {
+  protected override exitCodes(report: RepositoryWatchReport): number[] {
     return [report.reconcile.exitCode]
   }
 }

@@ -1,4 +1,5 @@
 import type {Docker} from '../docker/client.js'
+import {DockerEventFollower} from '../docker/events.js'
 import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import {type RecordStore, type SourceRecord, recordsFromValue} from './record-store.js'
@@ -75,8 +76,9 @@ export interface DockerSourceStatus {
 /**
  * Container and Swarm service labels → `docker` and `swarm` records. A full
  * sync at start, then Docker events (container start/die/destroy, service
- * create/update/remove) trigger a debounced resync of that kind; when the
- * event stream drops it reconnects with backoff and resyncs everything.
+ * create/update/remove, through the one follower of `docker/events.ts`)
+ * trigger a debounced resync of that kind; when the event stream drops it
+ * reconnects with backoff and resyncs everything.
  */
 export class DockerSource {
   readonly status: DockerSourceStatus = {
@@ -91,15 +93,11 @@ export class DockerSource {
     reconnects: 0,
   }
   private docker: Docker | undefined
-  private stopped = false
-  private stream: NodeJS.ReadableStream | undefined
-  private timers = new Set<NodeJS.Timeout>()
   private pending = {containers: false, services: false}
   private debounce: NodeJS.Timeout | undefined
   private interval: NodeJS.Timeout | undefined
-  private loop: Promise<void> | undefined
-  private wake: (() => void) | undefined
   private loggedSwarm = false
+  private readonly events: DockerEventFollower
 
   private readonly containers: boolean
   private readonly services: boolean
@@ -108,20 +106,50 @@ export class DockerSource {
     const read = options.read ?? 'all'
     this.containers = read !== 'services'
     this.services = read !== 'containers'
+    this.events = new DockerEventFollower({
+      connect: async () => {
+        await this.connect()
+        return this.docker!
+      },
+      filters: {
+        type: [...(this.containers ? ['container'] : []), ...(this.services ? ['service'] : [])],
+        event: ['start', 'die', 'destroy', 'stop', 'pause', 'unpause', 'rename', 'update', 'create', 'remove'],
+      },
+      logger: options.logger,
+      onOpen: async () => {
+        this.status.connected = true
+        await this.syncAll()
+      },
+      onEvent: (event) => {
+        if (event.Type === 'service') this.schedule('services')
+        else if (event.Type === 'container') this.schedule('containers')
+      },
+      onLost: (reason, how) => {
+        this.status.connected = false
+        if (how === 'ended') this.options.logger.warn('docker event stream ended; reconnecting')
+        else this.fail('docker event stream failed; reconnecting', new Error(reason))
+      },
+      onReconnected: () => {
+        this.status.reconnects = this.events.reconnects
+        this.options.logger.info('docker event stream reconnected; records resynced')
+      },
+      minBackoffMs: 1000,
+      maxBackoffMs: 30_000,
+    })
   }
 
   /** Connects and syncs once; keeps retrying in the background when Docker is not reachable yet. */
   async start(): Promise<void> {
     this.status.running = true
     try {
-      await this.connect()
-      await this.syncAll()
+      await this.events.start({retry: true})
     } catch (error) {
+      this.status.connected = false
       this.fail(this.options.unreachable ?? 'Docker is not reachable; names from labels will appear once it is', error)
     }
-    this.loop = this.eventLoop()
     this.interval = setInterval(() => {
-      if (this.docker) void this.syncAll().catch((error: unknown) => this.fail('docker resync failed', error))
+      if (this.docker && this.events.connected)
+        void this.syncAll().catch((error: unknown) => this.fail('docker resync failed', error))
     }, this.options.resyncMs ?? 60_000)
     this.interval.unref()
   }
@@ -133,14 +161,10 @@ export class DockerSource {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
     this.status.running = false
     if (this.debounce) clearTimeout(this.debounce)
     if (this.interval) clearInterval(this.interval)
-    for (const timer of this.timers) clearTimeout(timer)
-    this.closeStream()
-    this.wake?.()
-    await this.loop
+    await this.events.stop()
   }
 
   private async connect(): Promise<void> {
@@ -218,96 +242,9 @@ export class DockerSource {
     }, this.options.debounceMs ?? 100)
   }
 
-  private async eventLoop(): Promise<void> {
-    let backoff = 1000
-    let first = true
-    while (!this.stopped) {
-      try {
-        if (!this.docker || !first) {
-          await this.connect()
-          await this.syncAll()
-          if (!first) {
-            this.status.reconnects++
-            this.options.logger.info('docker event stream reconnected; records resynced')
-          }
-        }
-        first = false
-        await this.follow()
-        backoff = 1000
-        if (this.stopped) return
-        this.options.logger.warn('docker event stream ended; reconnecting')
-      } catch (error) {
-        first = false
-        if (this.stopped) return
-        this.fail('docker event stream failed; reconnecting', error)
-      }
-      this.status.connected = false
-      await this.sleep(backoff)
-      backoff = Math.min(backoff * 2, 30_000)
-    }
-  }
-
-  /** Reads the event stream until it ends. */
-  private async follow(): Promise<void> {
-    const docker = this.docker!
-    const stream = (await docker.getEvents({
-      filters: {
-        type: [...(this.containers ? ['container' as const] : []), ...(this.services ? ['service' as const] : [])],
-        event: ['start', 'die', 'destroy', 'stop', 'pause', 'unpause', 'rename', 'update', 'create', 'remove'],
-      },
-    })) as NodeJS.ReadableStream
-    this.stream = stream
-    this.status.connected = true
-    // Events that happened while we were connecting are covered by a sync right after subscribing.
-    await this.syncAll()
-    await new Promise<void>((resolve, reject) => {
-      let buffered = ''
-      stream.on('data', (chunk: Buffer | string) => {
-        buffered += chunk.toString()
-        let newline: number
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline).trim()
-          buffered = buffered.slice(newline + 1)
-          if (line) this.onEvent(line)
-        }
-      })
-      stream.on('end', () => resolve())
-      stream.on('close', () => resolve())
-      stream.on('error', (error: Error) => reject(error))
-    })
-  }
-
-  private onEvent(line: string): void {
-    let event: {Type?: string; Action?: string}
-    try {
-      event = JSON.parse(line) as {Type?: string; Action?: string}
-    } catch {
-      return
-    }
-    if (event.Type === 'service') this.schedule('services')
-    else if (event.Type === 'container') this.schedule('containers')
-  }
-
+  /** Lets go of the event stream as if Docker had closed it: a reconnection and a full resync follow. */
   private closeStream(): void {
-    const stream = this.stream as (NodeJS.ReadableStream & {destroy?: () => void}) | undefined
-    this.stream = undefined
-    stream?.destroy?.()
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer)
-        this.wake = undefined
-        resolve()
-      }, ms)
-      this.timers.add(timer)
-      this.wake = () => {
-        clearTimeout(timer)
-        this.timers.delete(timer)
-        resolve()
-      }
-    })
+    this.events.drop()
   }
 
   private fail(message: string, error: unknown): void {

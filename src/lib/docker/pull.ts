@@ -8,6 +8,29 @@ export interface RegistryAuth {
   serveraddress: string
 }
 
+/** Anything that finds a registry's credentials: the `RegistryClient` of `registry/factory.ts`. */
+export interface CredentialSource {
+  credentialsFor(registry: string): Promise<{username: string; password: string} | undefined>
+}
+
+/**
+ * The Engine's `X-Registry-Auth` for `image` (a pull, a service update): the one mapping of a
+ * registry's credentials (config `registries:`, then `~/.docker/config.json` and its helpers, all
+ * read by the registry client's credential store) to what the daemon expects. None when the
+ * registry needs none, or the reference cannot be parsed (the daemon then says what is wrong).
+ */
+export async function registryAuthFor(source: CredentialSource, image: string): Promise<RegistryAuth | undefined> {
+  const {parseImageReference} = await import('../registry/reference.js')
+  let registry: string
+  try {
+    registry = parseImageReference(image).registry
+  } catch {
+    return undefined
+  }
+  const cred = await source.credentialsFor(registry)
+  return cred ? {username: cred.username, password: cred.password, serveraddress: registry} : undefined
+}
+
 export interface PullOptions {
   auth?: RegistryAuth
   logger: Logger
@@ -15,7 +38,7 @@ export interface PullOptions {
 }
 
 /**
- * `docker pull` through the Engine API. A reference without tag or digest
+ * `docker pull` through the Engine API, the one pull of every group (monitor, images, swarm). A reference without tag or digest
  * means `:latest` (the API would otherwise pull every tag of the repository).
  * Errors reported inside the progress stream (the API answers 200 first)
  * become exceptions that name the image.

@@ -3,6 +3,7 @@ import type Dockerode from 'dockerode'
 import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {Docker} from './client.js'
+import {type DockerEvent, DockerEventFollower, readLines} from './events.js'
 
 /** One container's resource use, as `docker stats` shows it; `null` where unknown. */
 export interface ContainerMetrics {
@@ -143,72 +144,72 @@ export interface ContainerWatcherOptions {
 
 interface StatsStream {
   stream: NodeJS.ReadableStream & {destroy?: () => void}
-  buffer: string
 }
 
 /**
  * Keeps the container list and one streaming stats connection per running
  * container in memory, so readers (`/status`) never wait for Docker: CPU % from
  * each sample's `precpu_stats`, memory without page cache, cumulative net and
- * block I/O. Docker events (start/die/destroy/rename…) re-list and re-attach
- * at once; when the daemon goes away (restart, socket gone) it reconnects with
- * exponential backoff and re-attaches everything.
+ * block I/O. Docker events (start/die/destroy/rename…, through the one
+ * follower of `events.ts`) re-list and re-attach at once; when the daemon goes
+ * away (restart, socket gone, frozen) it reconnects with exponential backoff
+ * and re-attaches everything.
  */
 export class ContainerWatcher {
   private readonly containersById = new Map<string, WatchedContainer>()
   private readonly metricsById = new Map<string, ContainerMetrics>()
   private readonly streams = new Map<string, StatsStream>()
   private readonly configImages = new Map<string, string>()
-  private events?: NodeJS.ReadableStream & {destroy?: () => void}
+  private readonly events: DockerEventFollower
   private refreshTimer?: NodeJS.Timeout
-  private reconnectTimer?: NodeJS.Timeout
   private debounceTimer?: NodeJS.Timeout
   private refreshing?: Promise<void>
   private refreshAgain = false
   private stopped = true
-  private backoffMs: number
-  private connectedFlag = false
-  private lastError?: string
-  private reconnects = 0
   private listeners = new Set<() => void>()
-  private heartbeatTimer?: NodeJS.Timeout
-  private pinging = false
-  /** Last time the daemon answered anything (ms since epoch). */
-  private lastContact = 0
-  /** When the connection was lost (ms since epoch), while disconnected. */
-  private lostAt?: number
 
   constructor(
     private readonly docker: Docker,
     private readonly options: ContainerWatcherOptions,
   ) {
-    this.backoffMs = options.minBackoffMs ?? 500
+    this.events = new DockerEventFollower({
+      connect: () => Promise.resolve(docker),
+      filters: {type: ['container']},
+      logger: options.logger,
+      onOpen: () => this.refresh(),
+      onEvent: (event) => this.onEvent(event),
+      onLost: (reason) => {
+        options.logger.warn('lost the Docker daemon, reconnecting', {reason})
+        for (const id of [...this.streams.keys()]) this.detach(id)
+      },
+      onReconnected: () =>
+        options.logger.info('reconnected to the Docker daemon', {containers: this.containersById.size}),
+      minBackoffMs: options.minBackoffMs,
+      maxBackoffMs: options.maxBackoffMs,
+      heartbeatMs: options.heartbeatMs,
+      pingTimeoutMs: options.pingTimeoutMs,
+    })
   }
 
   /** Lists containers and attaches; throws when the daemon cannot be reached at start. */
   async start(): Promise<void> {
     this.stopped = false
-    await this.connect()
+    await this.events.start()
     this.refreshTimer = setInterval(() => void this.refresh().catch(() => {}), this.options.refreshMs ?? 30_000)
     this.refreshTimer.unref()
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs ?? 5000)
-    this.heartbeatTimer.unref()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.refreshTimer)
-    clearInterval(this.heartbeatTimer)
-    clearTimeout(this.reconnectTimer)
     clearTimeout(this.debounceTimer)
-    this.events?.destroy?.()
-    this.events = undefined
+    await this.events.stop()
     for (const id of [...this.streams.keys()]) this.detach(id)
     await this.refreshing?.catch(() => {})
   }
 
   get connected(): boolean {
-    return this.connectedFlag
+    return this.events.connected
   }
 
   get info(): {
@@ -221,13 +222,14 @@ export class ContainerWatcher {
     /** Since when the daemon has not answered (ms since epoch), while disconnected. */
     lostAt?: number
   } {
+    const events = this.events
     return {
-      connected: this.connectedFlag,
+      connected: events.connected,
       streams: this.streams.size,
-      reconnects: this.reconnects,
-      lastError: this.lastError,
-      lastContact: this.lastContact,
-      ...(this.lostAt === undefined ? {} : {lostAt: this.lostAt}),
+      reconnects: events.reconnects,
+      lastError: events.lastError,
+      lastContact: events.lastContact,
+      ...(events.lostAt === undefined ? {} : {lostAt: events.lostAt}),
     }
   }
 
@@ -271,91 +273,11 @@ export class ContainerWatcher {
     return this.refreshing
   }
 
-  private async connect(): Promise<void> {
-    await this.ping()
-    await this.subscribe()
-    await this.refresh()
-    this.connectedFlag = true
-    this.lastError = undefined
-    this.lostAt = undefined
-    this.backoffMs = this.options.minBackoffMs ?? 500
-  }
-
-  /** A ping with its own short limit; a daemon that does not answer it is treated as gone. */
-  private async ping(): Promise<void> {
-    const ms = this.options.pingTimeoutMs ?? 3000
-    try {
-      // dockerode passes `abortSignal` on; its types omit the options argument of ping.
-      const ping = this.docker.ping.bind(this.docker) as unknown as (options: {
-        abortSignal: AbortSignal
-      }) => Promise<unknown>
-      await ping({abortSignal: AbortSignal.timeout(ms)})
-    } catch (error) {
-      const name = (error as {name?: string}).name
-      if (name === 'AbortError' || name === 'TimeoutError') {
-        throw new Error(`the Docker daemon did not answer a ping within ${Math.round(ms / 100) / 10} s`)
-      }
-      throw error
-    }
-    this.lastContact = Date.now()
-  }
-
-  private async heartbeat(): Promise<void> {
-    if (this.stopped || !this.connectedFlag || this.pinging) return
-    this.pinging = true
-    try {
-      await this.ping()
-    } catch (error) {
-      if (this.connectedFlag) {
-        const stream = this.events
-        this.events = undefined
-        stream?.destroy?.()
-        this.disconnected(errorMessage(error))
-      }
-    } finally {
-      this.pinging = false
-    }
-  }
-
-  private async subscribe(): Promise<void> {
-    const stream = (await this.docker.getEvents({
-      filters: {type: ['container']},
-    })) as NodeJS.ReadableStream & {destroy?: () => void}
-    this.events = stream
-    let buffer = ''
-    stream.on('data', (chunk: Buffer) => {
-      this.lastContact = Date.now()
-      buffer += chunk.toString('utf8')
-      let newline: number
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim()
-        buffer = buffer.slice(newline + 1)
-        if (line) this.onEvent(line)
-      }
-    })
-    const lost = (reason: string) => {
-      if (this.events !== stream) return
-      this.events = undefined
-      this.disconnected(reason)
-    }
-    stream.on('end', () => lost('event stream ended'))
-    stream.on('close', () => lost('event stream closed'))
-    stream.on('error', (error: Error) => lost(errorMessage(error)))
-  }
-
-  private onEvent(line: string): void {
-    let event: {Action?: string; status?: string; id?: string; Actor?: {ID?: string}}
-    try {
-      event = JSON.parse(line) as typeof event
-    } catch {
-      return
-    }
+  private onEvent(event: DockerEvent): void {
     const action = (event.Action ?? event.status ?? '').split(':')[0]
     const id = event.Actor?.ID ?? event.id
     if (!id) return
-    if (action === 'die' || action === 'destroy' || action === 'stop' || action === 'kill' || action === 'oom') {
-      if (action === 'die' || action === 'destroy' || action === 'stop') this.detach(id)
-    }
+    if (action === 'die' || action === 'destroy' || action === 'stop') this.detach(id)
     if (action === 'destroy') {
       this.containersById.delete(id)
       this.metricsById.delete(id)
@@ -380,42 +302,9 @@ export class ContainerWatcher {
     }, 50)
   }
 
-  private disconnected(reason: string): void {
-    if (this.stopped) return
-    if (this.connectedFlag) this.options.logger.warn('lost the Docker daemon, reconnecting', {reason})
-    if (this.connectedFlag || this.lostAt === undefined) this.lostAt = Date.now()
-    this.connectedFlag = false
-    this.lastError = reason
-    for (const id of [...this.streams.keys()]) this.detach(id)
-    this.scheduleReconnect()
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return
-    const delay = this.backoffMs
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000)
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined
-      if (this.stopped) return
-      this.connect().then(
-        () => {
-          this.reconnects++
-          this.options.logger.info('reconnected to the Docker daemon', {containers: this.containersById.size})
-        },
-        (error: unknown) => {
-          this.lastError = errorMessage(error)
-          this.events?.destroy?.()
-          this.events = undefined
-          this.scheduleReconnect()
-        },
-      )
-    }, delay)
-    this.reconnectTimer.unref?.()
-  }
-
   private async listAndAttach(): Promise<void> {
     const list = await this.docker.listContainers({all: true})
-    this.lastContact = Date.now()
+    this.events.noteContact()
     const seen = new Set<string>()
     const next = new Map<string, WatchedContainer>()
     for (const item of list) {
@@ -473,16 +362,11 @@ export class ContainerWatcher {
       stream.destroy?.()
       return
     }
-    const entry: StatsStream = {stream, buffer: ''}
+    const entry: StatsStream = {stream}
     this.streams.set(id, entry)
-    stream.on('data', (chunk: Buffer) => {
-      this.lastContact = Date.now()
-      entry.buffer += chunk.toString('utf8')
-      let newline: number
-      while ((newline = entry.buffer.indexOf('\n')) >= 0) {
-        const line = entry.buffer.slice(0, newline)
-        entry.buffer = entry.buffer.slice(newline + 1)
-        if (!line.trim()) continue
+    readLines(
+      stream,
+      (line) => {
         try {
           const sample = JSON.parse(line) as Stats
           // A stopped container streams zeros with an empty `read` time: keep the last real sample.
@@ -490,8 +374,9 @@ export class ContainerWatcher {
         } catch {
           // A partial line after a cut connection: ignored.
         }
-      }
-    })
+      },
+      {onData: () => this.events.noteContact()},
+    )
     const gone = () => {
       if (this.streams.get(id) === entry) this.streams.delete(id)
     }

@@ -1,5 +1,6 @@
 import {LockedError, OperationError, UserError, errorMessage} from '../errors.js'
 import type {Docker} from '../docker/client.js'
+import {registryAuthFor} from '../docker/pull.js'
 import type {SelfIdentity} from '../docker/self.js'
 import type {UpdateJournal} from '../docker/update-journal.js'
 import type {Logger} from '../log/logger.js'
@@ -49,12 +50,6 @@ export function imageName(image: string): string {
   const slash = noDigest.lastIndexOf('/')
   const colon = noDigest.lastIndexOf(':')
   return colon > slash ? noDigest.slice(0, colon) : noDigest
-}
-
-async function registryAuthFor(client: RegistryClient, image: string) {
-  const ref = parseImageReference(image)
-  const cred = await client.credentialsFor(ref.registry)
-  return cred ? {username: cred.username, password: cred.password, serveraddress: ref.registry} : undefined
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   listUnusedImages,
   pruneUnusedImages,
 } from '../docker/images.js'
-import {pullImage, withDefaultTag} from '../docker/pull.js'
+import {pullImage, registryAuthFor, withDefaultTag} from '../docker/pull.js'
 import {
   ContainerNotFoundError,
   SelfUpdateError,
@@ -577,10 +577,9 @@ export async function registryAccess(
   logger: Logger,
   extra: {version?: string; signal?: AbortSignal} = {},
 ): Promise<RegistryAccess> {
-  const [{createRegistryClient}, {checkImageStatus}, {parseImageReference}] = await Promise.all([
+  const [{createRegistryClient}, {checkImageStatus}] = await Promise.all([
     import('../registry/factory.js'),
     import('../registry/update-status.js'),
-    import('../registry/reference.js'),
   ])
   // The one factory (same credentials, timeouts, User-Agent and abort as images). The monitor keeps its own
   // cache (registryCacheMinutes); the client's memo only de-duplicates bursts.
@@ -590,11 +589,7 @@ export async function registryAccess(
   )
   return {
     check: (image, repoDigests) => checkImageStatus(client, image, repoDigests),
-    async credentialsFor(image) {
-      const registry = parseImageReference(image).registry
-      const cred = await client.credentialsFor(registry)
-      return cred ? {...cred, serveraddress: registry} : undefined
-    },
+    credentialsFor: (image) => registryAuthFor(client, image),
     close: () => client.close(),
   }
 }

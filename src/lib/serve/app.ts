@@ -35,7 +35,7 @@ export interface ServeOptions {
   backoff?: Partial<BackoffOptions>
   startTimeoutMs?: number
   webRoot?: string
-  /** Tests: how `/health` pings the Docker daemon (default: `context.engine()`'s ping). */
+  /** Tests: how `/health` pings the Docker daemon (default: `context.docker()`'s ping). */
   dockerPing?: (timeoutMs: number) => Promise<void>
 }
 
@@ -124,7 +124,12 @@ export async function startServe(context: Context, options: ServeOptions = {}): 
   }
 
   const dockerProbe = new DockerProbe({
-    ping: options.dockerPing ?? (async (timeoutMs) => (await context.engine()).ping({timeoutMs})),
+    ping:
+      options.dockerPing ??
+      (async (timeoutMs) => {
+        const [{docker}, {pingDocker}] = await Promise.all([context.docker(), import('../docker/client.js')])
+        await pingDocker(docker, timeoutMs)
+      }),
   })
   registerCoreRoutes(router, {
     config: () => config,

@@ -423,7 +423,6 @@ export function modeContext(base: Context, config: HomeopsConfig, logger: Logger
     signal,
     state: () => base.state(),
     docker: () => base.docker(),
-    engine: () => base.engine(),
     lock: (scope) => base.lock(scope),
     onClose: (cleanup) => base.onClose(cleanup),
     close: async () => {},

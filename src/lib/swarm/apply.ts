@@ -3,13 +3,13 @@ import {mkdirSync} from 'node:fs'
 
 import {OperationError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
+import type {RegistryClient} from '../registry/client.js'
 import {syncBinding} from './bindings.js'
 import {snapshotStack} from './deployed-specs.js'
 import {
   checkVolumes,
   imageExists,
   pruneStackObjects,
-  pullImage,
   removeImage,
   stackDeploy,
   stackRemove,
@@ -157,18 +157,30 @@ async function deployAndWait(
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */
 async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
-  const always = env.context.config.swarm.pullPolicy === 'always'
-  for (const reference of images) {
-    const present = await imageExists(env.engine, reference)
-    if (present && !always) continue
-    try {
-      await pullImage({...env.cli, reference})
-    } catch (error) {
-      if (!present) throw error
-      env.context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
-      continue
+  const {context} = env
+  const always = context.config.swarm.pullPolicy === 'always'
+  let registries: RegistryClient | undefined
+  try {
+    for (const reference of images) {
+      const present = await imageExists(env.engine, reference)
+      if (present && !always) continue
+      const [{pullImage, registryAuthFor}, {createRegistryClient}] = await Promise.all([
+        import('../docker/pull.js'),
+        import('../registry/factory.js'),
+      ])
+      registries ??= createRegistryClient(context)
+      try {
+        const auth = await registryAuthFor(registries, reference)
+        await pullImage(env.engine, reference, {auth, logger: context.logger, signal: context.signal})
+      } catch (error) {
+        if (!present) throw error
+        context.logger.warn(`pull ${reference} failed, deploying the local image`, {error: errorMessage(error)})
+        continue
+      }
+      if (!present) env.store.notePulled(reference)
     }
-    if (!present) env.store.notePulled(reference)
+  } finally {
+    await registries?.close()
   }
 }
 

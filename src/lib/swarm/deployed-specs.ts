@@ -1,6 +1,6 @@
 import {createHmac} from 'node:crypto'
 
-import type {DockerEngine} from '../docker/engine.js'
+import type {Docker} from '../docker/client.js'
 import {STACK_LABEL, stackServices} from './docker.js'
 import {type DriftEntry, type ServiceSpec, compareStack, fingerprint, parseFingerprint} from './drift.js'
 import type {SwarmStore} from './store.js'
@@ -52,7 +52,7 @@ export function recordFingerprints(
 /** After a deploy converged: asks the Swarm for the stack's services and records them. */
 export async function snapshotStack(
   store: SwarmStore,
-  engine: DockerEngine,
+  engine: Docker,
   stack: string,
   composeFile: string | null,
   hmacKey: string,

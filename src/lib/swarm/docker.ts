@@ -1,4 +1,4 @@
-import {type DockerEngine, EngineError, enginePath} from '../docker/engine.js'
+import {type Docker, dockerAddress, dockerCallFailed, dockerStatus} from '../docker/client.js'
 import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import {sleep} from '../time/sleep.js'
@@ -6,11 +6,10 @@ import type {VolumeSpec} from './render.js'
 import {permanentTaskFailure} from './task-failure.js'
 
 /**
- * Swarm access for GitOps: reads through the Engine API (services, tasks,
- * containers, images), writes through the docker CLI (`stack deploy`,
- * `stack rm`, `pull`) because the API has no stack concept. The CLI child
- * gets `DOCKER_HOST` (the same daemon homeops talks to) and the stack's
- * secrets in its environment, never in argv.
+ * Swarm access for GitOps: everything through the one Docker client (dockerode: services, tasks,
+ * containers, volumes, images), except `stack deploy` and `stack rm`, which the Engine API lacks
+ * (it has no stack concept): those run the docker CLI. The CLI child gets `DOCKER_HOST` (the same
+ * daemon homeops talks to) and the stack's secrets in its environment, never in argv.
  */
 export const STACK_LABEL = 'com.docker.stack.namespace'
 
@@ -169,12 +168,21 @@ export async function stackRemove(options: CliOptions & {stack: string}): Promis
   }
 }
 
-export async function pullImage(options: CliOptions & {reference: string}): Promise<void> {
-  const result = await runCli(options, ['pull', '--quiet', options.reference])
-  if (result.exitCode !== 0) throw new OperationError(`cannot pull ${options.reference}: ${cliError(result)}`)
+// ---- the Engine API -------------------------------------------------------
+
+/** One Engine call; a failure is worded once (`dockerCallFailed`): the daemon's reason, or its address. */
+async function call<T>(docker: Docker, what: string, work: () => Promise<unknown>): Promise<T> {
+  try {
+    return (await work()) as T
+  } catch (error) {
+    throw dockerCallFailed(dockerAddress(docker), what, error)
+  }
 }
 
-// ---- reads through the API ------------------------------------------------
+/** An image reference or volume name as one path segment of dockerode's paths: its slashes kept, the rest encoded. */
+function pathName(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/')
+}
 
 interface ServiceInfo {
   ID: string
@@ -217,13 +225,15 @@ export interface TaskPlacement {
 }
 
 /** The tasks each stack wants running, with their node names, by stack name. */
-export async function stackTasks(engine: DockerEngine, stack?: string): Promise<Map<string, TaskPlacement[]>> {
+export async function stackTasks(engine: Docker, stack?: string): Promise<Map<string, TaskPlacement[]>> {
   const services = await stackServices(engine, stack)
   const out = new Map<string, TaskPlacement[]>()
   if (services.length === 0) return out
   const [tasks, nodes] = await Promise.all([
-    engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID), 'desired-state': ['running']}}),
-    engine.get<NodeInfo[]>('/nodes'),
+    call<TaskInfo[]>(engine, 'GET /tasks', () =>
+      engine.listTasks({filters: {service: services.map((s) => s.ID), 'desired-state': ['running']}}),
+    ),
+    call<NodeInfo[]>(engine, 'GET /nodes', () => engine.listNodes()),
   ])
   const nodeOf = new Map(nodes.map((n) => [n.ID, n]))
   for (const service of services) {
@@ -264,8 +274,10 @@ export interface ServiceState {
   permanent?: string
 }
 
-export async function stackServices(engine: DockerEngine, stack?: string): Promise<ServiceInfo[]> {
-  return engine.get<ServiceInfo[]>('/services', {filters: {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}})
+export async function stackServices(engine: Docker, stack?: string): Promise<ServiceInfo[]> {
+  return call<ServiceInfo[]>(engine, 'GET /services', () =>
+    engine.listServices({filters: {label: [stack ? `${STACK_LABEL}=${stack}` : STACK_LABEL]}}),
+  )
 }
 
 /**
@@ -273,16 +285,16 @@ export async function stackServices(engine: DockerEngine, stack?: string): Promi
  * id is in `before` (they existed before this deploy) never count as a permanent failure, unless still pending.
  */
 export async function serviceStates(
-  engine: DockerEngine,
+  engine: Docker,
   stack?: string,
   before?: ReadonlySet<string>,
 ): Promise<Map<string, ServiceState[]>> {
   const services = await stackServices(engine, stack)
   const byStack = new Map<string, ServiceState[]>()
   if (services.length === 0) return byStack
-  const tasks = await engine.get<TaskInfo[]>('/tasks', {
-    filters: {'desired-state': ['running', 'shutdown', 'accepted']},
-  })
+  const tasks = await call<TaskInfo[]>(engine, 'GET /tasks', () =>
+    engine.listTasks({filters: {'desired-state': ['running', 'shutdown', 'accepted']}}),
+  )
   const tasksOf = new Map<string, TaskInfo[]>()
   for (const task of tasks) {
     if (!task.ServiceID) continue
@@ -362,10 +374,12 @@ function permanentFailure(tasks: TaskInfo[]): string | undefined {
 }
 
 /** The ids of a stack's tasks now: those a deploy about to start did not create. */
-export async function stackTaskIds(engine: DockerEngine, stack: string): Promise<Set<string>> {
+export async function stackTaskIds(engine: Docker, stack: string): Promise<Set<string>> {
   const services = await stackServices(engine, stack)
   if (services.length === 0) return new Set()
-  const tasks = await engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID)}})
+  const tasks = await call<TaskInfo[]>(engine, 'GET /tasks', () =>
+    engine.listTasks({filters: {service: services.map((s) => s.ID)}}),
+  )
   return new Set(tasks.flatMap((t) => (t.ID ? [t.ID] : [])))
 }
 
@@ -374,7 +388,7 @@ export async function stackTaskIds(engine: DockerEngine, stack: string): Promise
  * throws as soon as a new task failed in a way waiting cannot fix; returns when `signal` aborts.
  */
 export async function watchPermanentFailure(
-  engine: DockerEngine,
+  engine: Docker,
   stack: string,
   before: ReadonlySet<string>,
   signal: AbortSignal,
@@ -392,10 +406,12 @@ export async function watchPermanentFailure(
  * The latest task error of each service of a stack, whatever spec the task ran (a rolled-back
  * update's tasks ran the spec that was rolled back): what a failed or stuck deploy reports.
  */
-export async function stackTaskErrors(engine: DockerEngine, stack: string): Promise<string[]> {
+export async function stackTaskErrors(engine: Docker, stack: string): Promise<string[]> {
   const services = await stackServices(engine, stack)
   if (services.length === 0) return []
-  const tasks = await engine.get<TaskInfo[]>('/tasks', {filters: {service: services.map((s) => s.ID)}})
+  const tasks = await call<TaskInfo[]>(engine, 'GET /tasks', () =>
+    engine.listTasks({filters: {service: services.map((s) => s.ID)}}),
+  )
   const out: string[] = []
   for (const service of services) {
     const error = latestTaskError(tasks.filter((t) => t.ServiceID === service.ID))
@@ -413,7 +429,7 @@ function latestTaskError(tasks: TaskInfo[]): string | undefined {
 
 /** Waits until every service of the stack runs its desired tasks on the current spec. */
 export async function waitConverged(
-  engine: DockerEngine,
+  engine: Docker,
   stack: string,
   timeoutMs: number,
   signal?: AbortSignal,
@@ -442,14 +458,13 @@ export async function waitConverged(
 }
 
 /** After `stack rm`: waits (bounded) for the stack's services and containers to be gone. */
-export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs: number): Promise<boolean> {
+export async function waitRemoved(engine: Docker, stack: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
     const services = await stackServices(engine, stack)
-    const containers = await engine.get<unknown[]>('/containers/json', {
-      all: true,
-      filters: {label: [`${STACK_LABEL}=${stack}`]},
-    })
+    const containers = await call<unknown[]>(engine, 'GET /containers/json', () =>
+      engine.listContainers({all: true, filters: {label: [`${STACK_LABEL}=${stack}`]}}),
+    )
     if (services.length === 0 && containers.length === 0) return true
     if (Date.now() + delay > deadline) return false
     await sleep(delay)
@@ -462,20 +477,21 @@ export async function waitRemoved(engine: DockerEngine, stack: string, timeoutMs
  * shutting down is left for the next deploy. Returns the names removed.
  */
 export async function pruneStackObjects(
-  engine: DockerEngine,
+  engine: Docker,
   stack: string,
   keep: {configs: Set<string>; secrets: Set<string>},
 ): Promise<string[]> {
   const removed: string[] = []
   for (const kind of ['configs', 'secrets'] as const) {
-    const objects = await engine.get<{ID: string; Spec?: {Name?: string}}[]>(`/${kind}`, {
-      filters: {label: [`${STACK_LABEL}=${stack}`]},
-    })
+    const filters = {label: [`${STACK_LABEL}=${stack}`]}
+    const objects = await call<{ID: string; Spec?: {Name?: string}}[]>(engine, `GET /${kind}`, () =>
+      kind === 'configs' ? engine.listConfigs({filters}) : engine.listSecrets({filters}),
+    )
     for (const object of objects) {
       const name = object.Spec?.Name ?? ''
       if (keep[kind].has(name)) continue
       try {
-        await engine.delete(enginePath(`/${kind}`, object.ID))
+        await (kind === 'configs' ? engine.getConfig(object.ID) : engine.getSecret(object.ID)).remove()
         removed.push(name)
       } catch {
         // still in use: the next deploy of the stack tries again
@@ -491,14 +507,14 @@ export async function pruneStackObjects(
  * options differ is removed (so the deploy creates it right) when no container uses it, and
  * refused with the reason when one does. Returns the names recreated.
  */
-export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): Promise<string[]> {
+export async function checkVolumes(engine: Docker, specs: VolumeSpec[]): Promise<string[]> {
   const recreated: string[] = []
   for (const spec of specs) {
     let info: {Driver?: string; Options?: Record<string, string> | null}
     try {
-      info = await engine.get(enginePath('/volumes', spec.name))
+      info = await call(engine, `GET /volumes/${spec.name}`, () => engine.getVolume(pathName(spec.name)).inspect())
     } catch (error) {
-      if (error instanceof EngineError && error.statusCode === 404) continue
+      if (dockerStatus(error) === 404) continue
       throw error
     }
     const options = info.Options ?? {}
@@ -515,10 +531,9 @@ export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): P
               .join(' ')}`
           : ' without options'
       }`
-    const users = await engine.get<{Names?: string[]}[]>('/containers/json', {
-      all: true,
-      filters: {volume: [spec.name]},
-    })
+    const users = await call<{Names?: string[]}[]>(engine, 'GET /containers/json', () =>
+      engine.listContainers({all: true, filters: {volume: [spec.name]}}),
+    )
     if (users.length > 0) {
       throw new OperationError(
         `volume ${spec.name} (volumes.yaml entry "${spec.id}") already exists with ${describe(info.Driver, options)}, but the stack wants ${describe(spec.driver, spec.options)}; ${users.length} container(s) use it (${users
@@ -527,27 +542,28 @@ export async function checkVolumes(engine: DockerEngine, specs: VolumeSpec[]): P
           .join(', ')}), so it was left as it is: stop them or remove the volume, then reconcile`,
       )
     }
-    await engine.delete(enginePath('/volumes', spec.name))
+    await call(engine, `DELETE /volumes/${spec.name}`, () => engine.getVolume(pathName(spec.name)).remove())
     recreated.push(spec.name)
   }
   return recreated
 }
 
 /** Volumes created by `docker stack deploy`: name → the stack (namespace) that created it. */
-export async function stackVolumes(engine: DockerEngine): Promise<Map<string, string>> {
-  const answer = await engine.get<{Volumes?: {Name: string; Labels?: Record<string, string> | null}[] | null}>(
-    '/volumes',
-    {filters: {label: [STACK_LABEL]}},
+export async function stackVolumes(engine: Docker): Promise<Map<string, string>> {
+  const answer = await call<{Volumes?: {Name: string; Labels?: Record<string, string> | null}[] | null}>(
+    engine,
+    'GET /volumes',
+    () => engine.listVolumes({filters: {label: [STACK_LABEL]}}),
   )
   return new Map((answer.Volumes ?? []).map((v) => [v.Name, v.Labels?.[STACK_LABEL] ?? '']))
 }
 
-export async function imageExists(engine: DockerEngine, reference: string): Promise<boolean> {
+export async function imageExists(engine: Docker, reference: string): Promise<boolean> {
   try {
-    await engine.get(enginePath('/images', reference, 'json'))
+    await call(engine, `GET /images/${reference}/json`, () => engine.getImage(pathName(reference)).inspect())
     return true
   } catch (error) {
-    if (error instanceof EngineError && error.statusCode === 404) return false
+    if (dockerStatus(error) === 404) return false
     throw error
   }
 }
@@ -555,22 +571,24 @@ export async function imageExists(engine: DockerEngine, reference: string): Prom
 export type ImageRemoval = 'removed' | 'absent' | 'in-use'
 
 /** Removes an image tag unless a container (any state) still uses it; never forces. */
-export async function removeImage(engine: DockerEngine, reference: string): Promise<ImageRemoval> {
-  const path = enginePath('/images', reference)
+export async function removeImage(engine: Docker, reference: string): Promise<ImageRemoval> {
+  const image = engine.getImage(pathName(reference))
   let id: string
   try {
-    id = (await engine.get<{Id: string}>(`${path}/json`)).Id
+    id = (await call<{Id: string}>(engine, `GET /images/${reference}/json`, () => image.inspect())).Id
   } catch (error) {
-    if (error instanceof EngineError && error.statusCode === 404) return 'absent'
+    if (dockerStatus(error) === 404) return 'absent'
     throw error
   }
-  const containers = await engine.get<{ImageID?: string}[]>('/containers/json', {all: true})
+  const containers = await call<{ImageID?: string}[]>(engine, 'GET /containers/json', () =>
+    engine.listContainers({all: true}),
+  )
   if (containers.some((c) => c.ImageID === id)) return 'in-use'
   try {
-    await engine.delete(path, {force: false, noprune: false})
+    await call(engine, `DELETE /images/${reference}`, () => image.remove({force: false, noprune: false}))
     return 'removed'
   } catch (error) {
-    const status = error instanceof EngineError ? error.statusCode : undefined
+    const status = dockerStatus(error)
     if (status === 404) return 'absent'
     if (status === 409) return 'in-use'
     throw error

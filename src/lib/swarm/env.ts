@@ -16,6 +16,7 @@ export type SwarmDocker = Parameters<typeof stackServices>[0]
 export interface SwarmEnv {
   context: Context
   store: SwarmStore
+  /** The one Docker client (dockerode); the docker CLI (`cli`) only for `stack deploy` / `stack rm`. */
   engine: SwarmDocker
   cli: CliOptions
   progress: Progress
@@ -23,12 +24,12 @@ export interface SwarmEnv {
 
 /** `progress`: where the steps go (the command picks it); log lines by default. */
 export async function openSwarm(context: Context, progress?: Progress): Promise<SwarmEnv> {
-  const [db, engine] = await Promise.all([context.state(), context.engine()])
+  const [db, {docker, address}] = await Promise.all([context.state(), context.docker()])
   return {
     context,
     store: new SwarmStore(db),
-    engine,
-    cli: {cli: context.config.swarm.dockerCli, address: engine.address, signal: context.signal},
+    engine: docker,
+    cli: {cli: context.config.swarm.dockerCli, address, signal: context.signal},
     progress: progress ?? logProgress(context.logger),
   }
 }

@@ -2,7 +2,7 @@ import {type DriftEntry, describeDrift} from './drift.js'
 import type {Prepared} from './prepare.js'
 import {PRUNE_HINT, pruneRefusal} from './prune-guard.js'
 import type {PlanAction, StackResult} from './reconcile-report.js'
-import {type HashParts, changedParts} from './stack-hash.js'
+import {changedParts, recordedParts} from './stack-hash.js'
 import type {StackRow} from './store.js'
 
 /**
@@ -165,16 +165,6 @@ function checkDrift(facts: StackFacts, plan: StackPlan): StackPlan {
       reason: `drifted, redeployed from git: ${what}`,
     },
     prepared,
-  }
-}
-
-/** The hash parts recorded with a deploy (undefined for a row an older homeops wrote, or unreadable). */
-export function recordedParts(row: StackRow): HashParts | undefined {
-  if (!row.hashParts) return undefined
-  try {
-    return JSON.parse(row.hashParts) as HashParts
-  } catch {
-    return undefined
   }
 }
 

@@ -8,9 +8,8 @@ import {digestBinding, readBinding} from './bindings.js'
 import {MAX_ENV_ENTRY_BYTES, MAX_ENV_TOTAL_BYTES} from './docker.js'
 import {references, undefinedReferences} from './interpolation.js'
 import {LayoutError, type RepositoryLayout, type StackLayout, resolveInside} from './layout.js'
-import {recordedParts} from './plan.js'
 import {type RenderedStack, nfsPath, renderStack} from './render.js'
-import {type HashParts, hashOfParts, secretsHmac, stackHash} from './stack-hash.js'
+import {type HashParts, hashOfParts, recordedParts, secretsHmac, stackHash} from './stack-hash.js'
 import type {StackRow} from './store.js'
 
 /** A stack rendered from the clone: what its hash covers and what a deploy needs. */

@@ -1,5 +1,7 @@
 import {createHash, createHmac} from 'node:crypto'
 
+import type {StackRow} from './store.js'
+
 /**
  * A stack's hash (DESIGN.md §5.6): the rendered compose, the content digest
  * of every binding it uses, volumes.yaml and nfs.yaml, and an HMAC of its
@@ -90,4 +92,14 @@ export function changedParts(before: HashParts | undefined, after: HashParts): s
 export function shortHash(hash: string | null | undefined): string {
   if (!hash) return '-'
   return hash.replace(/^sha256:/, '').slice(0, 12)
+}
+
+/** The hash parts recorded with a deploy (undefined for a row an older homeops wrote, or unreadable). */
+export function recordedParts(row: StackRow): HashParts | undefined {
+  if (!row.hashParts) return undefined
+  try {
+    return JSON.parse(row.hashParts) as HashParts
+  } catch {
+    return undefined
+  }
 }

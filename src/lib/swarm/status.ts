@@ -58,7 +58,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
   let swarmError: string | undefined
   if (options.live ?? true) {
     try {
-      const engine = await context.engine()
+      const {docker: engine} = await context.docker()
       const [states, listed, tasks] = await Promise.all([
         serviceStates(engine),
         stackServices(engine),

@@ -6,9 +6,9 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {DockerTimeoutError, connectDocker, createDocker} from '../../../src/lib/docker/client.js'
-import {connectEngine} from '../../../src/lib/docker/engine.js'
 import {requestLimit} from '../../../src/lib/docker/idle-timeout.js'
 import {TransientError} from '../../../src/lib/errors.js'
+import {stackServices} from '../../../src/lib/swarm/docker.js'
 import {type DockerStandIn, frozenDocker} from '../../support/frozen-docker.js'
 
 let frozen: DockerStandIn
@@ -59,8 +59,9 @@ describe('Engine calls against a daemon that accepts and never answers', () => {
     expect(frozen.connections).toBeGreaterThan(0)
   })
 
-  it('node:http engine: the ping fails within the limit as a temporary error', async () => {
-    const {ms, error} = await timed(connectEngine(frozen.host, {}, {timeoutMs: 400}))
+  it('a swarm read on a client made before the daemon froze fails within the limit as a temporary error', async () => {
+    const {docker} = await createDocker(frozen.host, {timeoutMs: 400})
+    const {ms, error} = await timed(stackServices(docker))
     expect(error).toBeInstanceOf(TransientError)
     expect((error as Error).message).toContain('did not answer within 0.4 s')
     expect(ms).toBeLessThan(3000)

@@ -5,7 +5,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
-import type {DockerEngine} from '../../../src/lib/docker/engine.js'
+import type {Docker} from '../../../src/lib/docker/client.js'
 import {ExitCode} from '../../../src/lib/errors.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {STACK_LABEL} from '../../../src/lib/swarm/docker.js'
@@ -26,13 +26,19 @@ const write = (path: string, text: string) => {
   mkdirSync(dirname(path), {recursive: true})
   writeFileSync(path, text)
 }
-const engine: DockerEngine = {
-  endpoint: {kind: 'unix', socketPath: '/nowhere'},
-  address: 'unix:///nowhere',
-  ping: async () => {},
-  get: async <T>() => ['web', 'api'].map((s) => ({ID: s, Spec: {Name: `${s}_app`, Labels: {[STACK_LABEL]: s}}})) as T,
-  delete: async () => {},
+/** A fake Docker client: every listing answers the stack's running services, nothing else exists. */
+const fakeDocker = {
+  modem: {socketPath: '/nowhere'},
+  listServices: async () => ['web', 'api'].map((s) => ({ID: s, Spec: {Name: `${s}_app`, Labels: {[STACK_LABEL]: s}}})),
+  listTasks: async () => [],
+  listNodes: async () => [],
+  listContainers: async () => [],
+  listConfigs: async () => [],
+  listSecrets: async () => [],
+  listVolumes: async () => ({Volumes: []}),
 }
+const engine = fakeDocker as unknown as Docker
+const address = 'unix:///nowhere'
 
 async function swarm(extra = ''): Promise<SwarmEnv> {
   const file = join(root, 'config.yaml')
@@ -52,7 +58,7 @@ async function swarm(extra = ''): Promise<SwarmEnv> {
     context,
     store: new SwarmStore(await context.state()),
     engine,
-    cli: {cli: 'docker', address: engine.address},
+    cli: {cli: 'docker', address},
     progress: logProgress(context.logger),
   }
 }

@@ -5,7 +5,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
 import {type Context, createContext} from '../../../src/lib/context.js'
-import type {DockerEngine} from '../../../src/lib/docker/engine.js'
+import type {Docker} from '../../../src/lib/docker/client.js'
 import {Logger} from '../../../src/lib/log/logger.js'
 import {STACK_LABEL, deployEnvironment} from '../../../src/lib/swarm/docker.js'
 import {readLayout} from '../../../src/lib/swarm/layout.js'
@@ -30,13 +30,19 @@ const write = (path: string, text: string) => {
   writeFileSync(path, text)
 }
 
-const engine: DockerEngine = {
-  endpoint: {kind: 'unix', socketPath: '/nowhere'},
-  address: 'unix:///nowhere',
-  ping: async () => {},
-  get: async <T>() => [{ID: 'svc', Spec: {Name: 'web_app', Labels: {[STACK_LABEL]: 'web'}}}] as T,
-  delete: async () => {},
+/** A fake Docker client: every listing answers the stack's running services, nothing else exists. */
+const fakeDocker = {
+  modem: {socketPath: '/nowhere'},
+  listServices: async () => [{ID: 'svc', Spec: {Name: 'web_app', Labels: {[STACK_LABEL]: 'web'}}}],
+  listTasks: async () => [],
+  listNodes: async () => [],
+  listContainers: async () => [],
+  listConfigs: async () => [],
+  listSecrets: async () => [],
+  listVolumes: async () => ({Volumes: []}),
 }
+const engine = fakeDocker as unknown as Docker
+const address = 'unix:///nowhere'
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'hotest-swarm-reuse-'))
@@ -80,7 +86,7 @@ async function swarm(version = '1.0.0'): Promise<SwarmEnv> {
     context,
     store: new SwarmStore(await context.state()),
     engine,
-    cli: {cli: 'docker', address: engine.address},
+    cli: {cli: 'docker', address},
     progress: logProgress(context.logger),
   }
 }
@@ -102,7 +108,7 @@ async function deployWithMarkedParts(env: SwarmEnv): Promise<void> {
     JSON.stringify(parts),
     commit,
     [],
-    renderKey('1.0.0', commit, layout, deployEnvironment(engine.address)),
+    renderKey('1.0.0', commit, layout, deployEnvironment(address)),
   )
 }
 
@@ -171,7 +177,7 @@ describe('reusing the parts of a deployed stack', () => {
     const report = await reconcile(env)
     expect(report.stacks.map((s) => s.outcome)).toEqual(['unchanged'])
     expect(env.store.stack('web')!.renderKey).toBe(
-      renderKey('1.0.0', git(clone, 'rev-parse', 'HEAD'), layout, deployEnvironment(engine.address)),
+      renderKey('1.0.0', git(clone, 'rev-parse', 'HEAD'), layout, deployEnvironment(address)),
     )
   })
 })
