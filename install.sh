@@ -267,8 +267,9 @@ install_package() {
   rm -f "$staging/$lock"
   rm -rf "$target"
   mv "$staging" "$target"
-  ln -sfn ../lib/node_modules/homeops/bin/run.js "$PREFIX/bin/homeops"
-  chmod 0755 "$target/bin/run.js"
+  # bin/homeops.cjs: the package's command (CommonJS, the cheapest start for the ddns timer run).
+  ln -sfn ../lib/node_modules/homeops/bin/homeops.cjs "$PREFIX/bin/homeops"
+  chmod 0755 "$target/bin/homeops.cjs" "$target/bin/run.js"
   "$PREFIX/bin/homeops" --version >/dev/null 2>&1 || die "$PREFIX/bin/homeops --version does not run"
   say "installed $("$PREFIX/bin/homeops" --version 2>/dev/null | head -n1) as $PREFIX/bin/homeops"
 }

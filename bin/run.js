@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `homeops ddns update` runs from a timer every few minutes: it skips oclif's machinery for a lean entry
 // with the same flags, output and exit codes (src/cli/lean-ddns-update.ts), which hands anything it does not
-// handle itself (--help, unknown flags) back to oclif. HOMEOPS_LEAN=0 always uses oclif.
+// handle itself (--help, unknown flags) back to oclif. HOMEOPS_LEAN=0 always uses oclif. The installed command is
+// bin/homeops.cjs, which runs the same bundle without the ES module loader and comes here for everything else.
+import {createRequire} from 'node:module'
+
 const args = process.argv.slice(2)
 if (args[0] === 'ddns' && args[1] === 'update' && process.env.HOMEOPS_LEAN !== '0') {
-  // The bundle (scripts/build-lean.mjs); the plain module when only tsc ran.
-  const {runLeanDdnsUpdate} = await import('../dist/lean/ddns-update.js').catch((error) => {
-    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+  // The bundle (scripts/build-lean.mjs, CommonJS for bin/homeops.cjs); the plain module when only tsc ran.
+  const {runLeanDdnsUpdate} = await leanBundle().catch((error) => {
+    if (error?.code !== 'MODULE_NOT_FOUND' || !String(error.message).includes('ddns-update.cjs')) throw error
     return import('../dist/cli/lean-ddns-update.js')
   })
   const code = await runLeanDdnsUpdate(args.slice(2), new URL('../package.json', import.meta.url))
@@ -25,4 +28,8 @@ async function runOclif() {
   process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1'
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url})
+}
+
+async function leanBundle() {
+  return createRequire(import.meta.url)('../dist/lean/ddns-update.cjs')
 }

@@ -5,10 +5,10 @@
 // RSS of every run come from GNU time. Goals (issue 14): CPU per run <= 2x ddclient's, peak RSS <= 40 MiB; the
 // script exits 1 when either is missed. It also checks the request counts (1 detection request per family and
 // 0 provider requests on an unchanged run) and prints a bare `node -e 0` as the floor any Node program pays.
-// homeops runs the way the installed systemd unit and cron line run it (install.sh: `ExecStart=$bin ddns update`):
-// the executable itself, through its `#!/usr/bin/env node` line, without extra node flags.
+// homeops runs the way the installed systemd unit and cron line run it (install.sh: `ExecStart=$bin ddns update`,
+// $bin linked to bin/homeops.cjs): the executable itself, through its `#!/usr/bin/env node` line, no node flags.
 // Needs: npm run build; apt-get install -y ddclient time. Usage: node scripts/bench/ddns.mjs [--runs N]
-// HOMEOPS_BENCH_CLI=/other/checkout/bin/run.js measures another build (e.g. main, for a before/after table).
+// HOMEOPS_BENCH_CLI=/other/checkout/bin/homeops.cjs measures another build (e.g. main, for a before/after table).
 import {spawn} from 'node:child_process'
 import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:http'
@@ -18,7 +18,7 @@ import {fileURLToPath} from 'node:url'
 
 const runsFlag = process.argv.indexOf('--runs')
 const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 20
-const cli = process.env.HOMEOPS_BENCH_CLI ?? fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const cli = process.env.HOMEOPS_BENCH_CLI ?? fileURLToPath(new URL('../../bin/homeops.cjs', import.meta.url))
 const TIME = '/usr/bin/time'
 const DDCLIENT = '/usr/sbin/ddclient'
 for (const [path, pkg] of [

@@ -18,6 +18,8 @@ export interface CliOptions {
   cwd?: string
   input?: string
   timeoutMs?: number
+  /** Another entry of the package (default bin/run.js), e.g. the installed command bin/homeops.cjs. */
+  bin?: string
 }
 
 /**
@@ -29,7 +31,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     Object.entries(process.env).filter(([k]) => !k.startsWith('HOMEOPS_') && k !== 'DOCKER_HOST' && k !== 'CI'),
   )
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? cliPath, ...args], {
       env: {...base, ...options.env},
       cwd: options.cwd ?? repoRoot,
       uid: options.uid,
