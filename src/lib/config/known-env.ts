@@ -23,7 +23,7 @@ export const OTHER_ENV: Readonly<Record<string, string>> = {
   HOMEOPS_SWARM_FORCE: 'swarm reconcile --force',
   HOMEOPS_SWARM_DRY_RUN: 'swarm reconcile --dry-run',
   HOMEOPS_SWARM_REPO: 'swarm reconcile --repo',
-  HOMEOPS_LEAN: 'bin/run.js: 0 sends `ddns update` through oclif instead of its lean entry',
+  HOMEOPS_LEAN: 'bin/homeops.cjs and bin/run.js: 0 sends `ddns update` through oclif instead of its lean entry',
   HOMEOPS_NOTIFY_HELPER: 'systemd notify helper (python3 | none)',
   HOMEOPS_REQUIRE_NATIVE: 'fail when the native DNS answerer is missing (build, tests)',
   HOMEOPS_HEALTHCHECK_URL: 'deploy/healthcheck.mjs: the URL it probes',
