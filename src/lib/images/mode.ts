@@ -7,6 +7,7 @@ import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import {type Periodic, periodic} from '../time/scheduler.js'
 import {applyPage} from './apply-page.js'
 import type {CheckResult} from './checker.js'
+import type {UpdateRecord} from './history.js'
 import type {WatchReport} from './watcher.js'
 
 export interface ImagesModeOptions {
@@ -143,8 +144,21 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       router.post('/update', (request) => updateFromUi(request), writes)
       router.post(
         '/check',
-        async () => {
+        async (request) => {
+          const {ActivityLog} = await import('../activity/log.js')
+          const record = new ActivityLog(await context!.state()).begin(
+            'check images',
+            'every watched workload',
+            `Image updates page (${request.remoteAddress})`,
+          )
           const report = await pass()
+          const summary = report?.check.summary
+          record.finish(
+            report !== undefined && summary?.errors === 0,
+            summary
+              ? `${summary.workloads} checked, ${summary.updates} update(s) available, ${summary.errors} failed`
+              : `check failed: ${lastError ?? 'unknown error'}`,
+          )
           return json({ok: report !== undefined, lastError: lastError ?? null, summary: report?.check.summary ?? null})
         },
         writes,
@@ -202,12 +216,14 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
 
   async function status() {
     const s = settings()
-    let results: unknown[]
-    if (lastReport) results = lastReport.check.results.map(publicResult)
-    else {
-      const {latestChecks} = await import('./history.js')
-      results = latestChecks(await context!.state())
-    }
+    const {latestChecks, updateHistory} = await import('./history.js')
+    const db = await context!.state()
+    const checked: PublicResult[] = lastReport
+      ? lastReport.check.results.map((r) => ({...publicResult(r), checkedAt: lastReport!.check.checkedAt}))
+      : latestChecks(db).map((r) => ({...r, update: null, note: null}))
+    // An update applied since its check (from this page, Containers, a link, the API or the CLI) is no longer pending.
+    const applied = updateHistory(db, {limit: 500}).filter((u) => u.result === 'applied')
+    const results = checked.map((r) => settled(r, applied))
     return {
       running: running !== undefined,
       lastRunAt: lastRunAt?.toISOString() ?? null,
@@ -294,14 +310,28 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
         workload: body.workload,
         to: body.to as string | undefined,
         by: 'manual',
+        origin: `Image updates page (${request.remoteAddress})`,
       })
       metrics?.applied.inc({result: report.outcome?.result ?? 'up_to_date'})
       const ok = report.action === 'updated' || report.action === 'up_to_date'
-      return json({action: report.action, outcome: report.outcome}, ok ? 200 : 502)
+      return json({action: report.action, outcome: report.outcome, message: await uiMessage(report)}, ok ? 200 : 502)
     } catch (error) {
       if (error instanceof LockedError) throw new HttpError(409, {error: 'locked', message: errorMessage(error)})
       throw error
     }
+  }
+
+  /** What the page says after an apply: with "already up to date", who updated it and when (another page, the CLI). */
+  async function uiMessage(report: import('./watcher.js').ApplyReport): Promise<string> {
+    const now = report.check.currentTag ?? '?'
+    if (report.action === 'updated') return `${report.workload} now runs ${report.outcome?.newVersion ?? now}`
+    if (report.action !== 'up_to_date')
+      return `The update of ${report.workload} ${report.action.replace(/_/g, ' ')}: ${report.outcome?.error ?? ''}`
+    const {updateHistory} = await import('./history.js')
+    const last = updateHistory(await context!.state(), {workload: report.workload, limit: 1})[0]
+    return last?.result === 'applied'
+      ? `${report.workload} already runs ${now}: updated ${last.at} (${last.by === 'link' ? 'apply link' : last.by}), nothing to do`
+      : `${report.workload} already runs ${now}: nothing to do`
   }
 
   let allowCache: {key: string; list: AllowList | undefined} | undefined
@@ -333,6 +363,43 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
   }
 
   return mode
+}
+
+/** One workload in `GET /status`: its last check, settled by the updates applied since. */
+interface PublicResult {
+  checkedAt: string
+  workload: string
+  kind: string
+  image: string
+  currentTag: string | null
+  newestAllowed: string | null
+  newestOverall: string | null
+  mode: string | null
+  strategy: string | null
+  status: string
+  update: CheckResult['update']
+  error: string | null
+  note: string | null
+  /** Set when an update applied after the check settled it. */
+  appliedAt?: string
+}
+
+/** A pending result whose update was applied after the check: now up to date (the next check confirms it). */
+export function settled(r: PublicResult, applied: readonly UpdateRecord[]): PublicResult {
+  if (r.status !== 'update_available') return r
+  const last = applied.find((u) => u.workload === r.workload && u.at > r.checkedAt)
+  if (!last) return r
+  const target = r.update?.type === 'digest' ? r.currentTag : (r.update?.tag ?? r.newestAllowed)
+  const who = last.by === 'link' ? 'apply link' : last.by === 'auto' ? 'automatically' : 'by hand'
+  if (last.newVersion !== target) return {...r, currentTag: last.newVersion}
+  return {
+    ...r,
+    status: 'up_to_date',
+    currentTag: last.newVersion,
+    update: null,
+    appliedAt: last.at,
+    note: `updated to ${last.newVersion} ${who} at ${last.at}; the next check confirms it`,
+  }
 }
 
 function publicResult(r: CheckResult) {

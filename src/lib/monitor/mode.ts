@@ -8,7 +8,7 @@ import type {AccessPolicy} from '../http/access.js'
 import {type Handler, type HttpRequest, HttpError, type Router, json} from '../http/router.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
-import {ActivityLog} from './activity.js'
+import {ActivityLog} from '../activity/log.js'
 import {HISTORY_INTERVAL_MS, HISTORY_SAMPLES, MetricHistory, type MetricSample} from './metric-history.js'
 import type {MonitorService} from './service.js'
 import {ContainerDetails, HISTORY_STEP_SECONDS, uiRow} from './ui-rows.js'
@@ -50,7 +50,8 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
   let historyTimer: NodeJS.Timeout | undefined
   let startError: string | undefined
   let details: ContainerDetails | undefined
-  const activity = new ActivityLog()
+  // The shared history lives in the state database once started (every process writes it); until then, in memory.
+  let activity = new ActivityLog()
   const history = new MetricHistory()
 
   const allowList = () => settings?.allowList()
@@ -100,16 +101,10 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
       undefined
     if (!name || !name.trim()) throw new HttpError(400, {error: "Missing 'name'"})
     const svc = running()
-    const record = activity.begin('update', name.trim(), who(request))
     try {
-      const outcome = await svc.update(name.trim(), {signal: runtimeSignal, onStep: (step) => record.step(step)})
-      record.finish(true, outcome.message)
-      return json(outcome)
+      return json(await svc.update(name.trim(), {signal: runtimeSignal, by: who(request)}))
     } catch (error) {
-      const failure = updateError(error)
-      const body = failure.body as {error?: string; message?: string}
-      record.finish(false, body.message ?? body.error ?? errorMessage(error))
-      throw failure
+      throw updateError(error)
     }
   }
   const diag: Handler = async () => json(await running().diag())
@@ -262,6 +257,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
         .catch((error: unknown) =>
           context.logger.error('cannot repair interrupted container updates', {error: errorMessage(error)}),
         )
+      if (svc.options.activity) activity = svc.options.activity
       details = new ContainerDetails(svc.options.docker)
       const sample = () => {
         const samples = new Map<string, MetricSample>()
@@ -331,7 +327,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
 
 /** Who started an action, for the shared history: the page or the API, and the client address. */
 function who(request: HttpRequest): string {
-  return `${request.path.includes('/ui/') ? 'web' : 'api'} ${request.remoteAddress}`
+  return request.path.includes('/ui/') ? `Containers page (${request.remoteAddress})` : `API ${request.remoteAddress}`
 }
 
 function truthy(request: HttpRequest, name: string): boolean {

@@ -3,6 +3,7 @@ import {swarmMigrations} from '../swarm/migrations.js'
 import {ddnsMigrations} from '../ddns/migrations.js'
 import {imagesMigrations} from '../images/migrations.js'
 import {dockerMigrations} from '../docker/migrations.js'
+import {activityMigrations} from '../activity/migrations.js'
 
 /**
  * Every area's migrations. Areas register theirs here with one import line;
@@ -14,4 +15,5 @@ export const allMigrations: readonly Migration[] = [
   ...ddnsMigrations,
   ...imagesMigrations,
   ...dockerMigrations,
+  ...activityMigrations,
 ]
