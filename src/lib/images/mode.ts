@@ -96,6 +96,7 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
         const report = await runWatch(context!, {publicUrl: settings().publicUrl})
         lastReport = report
         lastError = undefined
+        if (groupCache) groupCache.at = 0
         metrics?.checked.inc({}, report.check.results.length)
         metrics?.available.set(report.check.summary.updates)
         for (const u of report.updates) metrics?.applied.inc({result: u.result})
@@ -142,6 +143,12 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
         bodyLimit: 4 * 1024,
       }
       router.post('/update', (request) => updateFromUi(request), writes)
+      // The shared history of actions (every page, the API, apply links, the CLI), with the steps of running ones.
+      router.get('/activity', async (request) => {
+        const {ActivityLog} = await import('../activity/log.js')
+        const limit = Number(request.query.get('limit') ?? 30)
+        return json({entries: new ActivityLog(await context!.state()).list(Number.isFinite(limit) ? limit : 30)})
+      })
       router.post(
         '/check',
         async (request) => {
@@ -223,7 +230,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       : latestChecks(db).map((r) => ({...r, update: null, note: null}))
     // An update applied since its check (from this page, Containers, a link, the API or the CLI) is no longer pending.
     const applied = updateHistory(db, {limit: 500}).filter((u) => u.result === 'applied')
-    const results = checked.map((r) => settled(r, applied))
+    const groups = await workloadGroups()
+    const results = checked.map((r) => ({...settled(r, applied), group: groups.get(r.workload) ?? ''}))
     return {
       running: running !== undefined,
       lastRunAt: lastRunAt?.toISOString() ?? null,
@@ -320,6 +328,33 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
       throw error
     }
   }
+
+  // The stack or compose project of each workload, for the page's grouping; read at most every 5 minutes.
+  let groupCache: {at: number; groups: Map<string, string>} | undefined
+  async function workloadGroups(): Promise<Map<string, string>> {
+    const load = async () => {
+      try {
+        const {visibleWorkloads} = await import('./watcher.js')
+        const groups = new Map(
+          (await visibleWorkloads(context!)).map((w) => [
+            w.name,
+            w.labels['com.docker.stack.namespace'] ?? w.labels['com.docker.compose.project'] ?? '',
+          ]),
+        )
+        groupCache = {at: Date.now(), groups}
+        return groups
+      } catch {
+        // Docker unreachable: no grouping now, tried again at the next refresh.
+        const groups = groupCache?.groups ?? new Map<string, string>()
+        groupCache = {at: Date.now(), groups}
+        return groups
+      }
+    }
+    if (!groupCache) return await (groupLoading ??= load().finally(() => (groupLoading = undefined)))
+    if (Date.now() - groupCache.at > 5 * 60_000) groupLoading ??= load().finally(() => (groupLoading = undefined))
+    return groupCache.groups
+  }
+  let groupLoading: Promise<Map<string, string>> | undefined
 
   /** What the page says after an apply: with "already up to date", who updated it and when (another page, the CLI). */
   async function uiMessage(report: import('./watcher.js').ApplyReport): Promise<string> {

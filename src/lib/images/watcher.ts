@@ -331,6 +331,7 @@ async function applyTarget(
   >,
   target: {tag: string; digest?: string},
   by: UpdateBy,
+  onStep?: (step: string) => void,
 ): Promise<ApplyOutcome> {
   if (workload.mode === 'DISABLED')
     throw new UserError(`${workload.workload} has homeops.images.mode=DISABLED: not updating it`, {
@@ -362,6 +363,7 @@ async function applyTarget(
       timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
       lockDir: stateDir(context.statePath),
       journal: stateJournal(db),
+      onStep,
     }
     const outcome =
       workload.kind === 'service'
@@ -491,7 +493,7 @@ async function applyOnce(context: Context, request: ApplyRequest, step: (name: s
       target = {tag: check.update.tag, digest: check.update.type === 'digest' ? check.update.digest : undefined}
     }
     step(`updating to ${target.tag}`)
-    const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by)
+    const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by, step)
     const action = outcome.result === 'applied' ? 'updated' : outcome.result
     return {workload: workload.name, kind: workload.kind, action, outcome, check}
   } finally {

@@ -188,6 +188,115 @@ export function table(columns, rows, options = {}) {
   return el('div', {class: 'table-wrap'}, el('table', {class: 'data'}, head, body))
 }
 
+/**
+ * @template T
+ * @typedef {{key: string, label: string, className?: string, render: (row: T) => Node | string | null}} KeyedColumn
+ */
+
+/**
+ * A table whose rows are kept by key and changed in place: a row is redrawn only when its data changed,
+ * rows move only when out of place, and the focused control comes back after a redraw (by its
+ * `data-focus-key`), so refreshes never drop the keyboard focus, a half-typed value or an open row.
+ * @template T
+ * @param {KeyedColumn<T>[]} columns
+ * @param {{key: (row: T) => string, className?: string, caption?: string, rowClass?: (row: T) => string | undefined}} options
+ * @returns {{element: HTMLElement, update: (rows: T[], how: {empty: string, group?: (row: T) => string, extra?: (row: T) => string}) => void}}
+ */
+export function keyedTable(columns, options) {
+  const tbody = el('tbody')
+  const table = el(
+    'table',
+    {class: ['data', 'keyed', options.className]},
+    options.caption ? el('caption', {class: 'visually-hidden'}, options.caption) : null,
+    el(
+      'thead',
+      null,
+      el(
+        'tr',
+        null,
+        columns.map((c) => el('th', {scope: 'col', class: c.className}, c.label)),
+      ),
+    ),
+    tbody,
+  )
+  /** @type {Map<string, {tr: HTMLTableRowElement, sig: string}>} */
+  const entries = new Map()
+  /** @type {Map<string, HTMLTableRowElement>} */
+  const headers = new Map()
+  const emptyCell = el('td', {class: 'empty', colspan: columns.length})
+  const emptyRow = el('tr', {class: 'empty-row'}, emptyCell)
+  return {
+    element: el('div', {class: 'table-wrap'}, table),
+    update(rows, how) {
+      const active = document.activeElement
+      const focusKey = active instanceof HTMLElement && tbody.contains(active) ? active.dataset.focusKey : undefined
+      /** @type {Element[]} */
+      const wanted = []
+      const seen = new Set()
+      /** @type {string | undefined} */
+      let group
+      // One group only: headers would add nothing.
+      const grouping = how.group
+      const grouped = grouping !== undefined && new Set(rows.map((row) => grouping(row) || '')).size > 1
+      for (const row of rows) {
+        if (grouped && how.group) {
+          const name = how.group(row) || 'No stack or project'
+          if (name !== group) {
+            group = name
+            let header = headers.get(name)
+            if (!header) {
+              header = /** @type {HTMLTableRowElement} */ (
+                el('tr', {class: 'group-row'}, el('th', {colspan: columns.length, scope: 'colgroup'}, name))
+              )
+              headers.set(name, header)
+            }
+            wanted.push(header)
+          }
+        }
+        const key = options.key(row)
+        seen.add(key)
+        let entry = entries.get(key)
+        if (!entry) {
+          entry = {tr: /** @type {HTMLTableRowElement} */ (el('tr', {'data-key': key})), sig: ''}
+          entries.set(key, entry)
+        }
+        const sig = JSON.stringify(row) + (how.extra ? how.extra(row) : '')
+        if (sig !== entry.sig) {
+          entry.sig = sig
+          const extra = options.rowClass ? options.rowClass(row) : undefined
+          entry.tr.className = extra || ''
+          replace(
+            entry.tr,
+            columns.map((c) => el('td', {'data-label': c.label || undefined, class: c.className}, c.render(row))),
+          )
+        }
+        wanted.push(entry.tr)
+      }
+      for (const key of [...entries.keys()]) if (!seen.has(key)) entries.delete(key)
+      if (rows.length === 0) {
+        replace(emptyCell, how.empty)
+        wanted.push(emptyRow)
+      }
+      const keep = new Set(wanted)
+      for (const child of [...tbody.children]) if (!keep.has(child)) child.remove()
+      /** @type {Element | null} */
+      let cursor = tbody.firstElementChild
+      for (const node of wanted) {
+        if (node === cursor) {
+          cursor = cursor.nextElementSibling
+          continue
+        }
+        tbody.insertBefore(node, cursor)
+      }
+      if (focusKey && document.activeElement !== active) {
+        const again = tbody.querySelector(`[data-focus-key="${window.CSS.escape(focusKey)}"]`)
+        if (again instanceof HTMLElement) again.focus()
+      } else if (active instanceof HTMLElement && active.isConnected && document.activeElement !== active)
+        active.focus()
+    },
+  }
+}
+
 /** A badge: `badge('running', 'ok')`; kinds: ok, warn, bad, info. */
 export function badge(text, kind) {
   return el('span', {class: ['badge', kind]}, text)
