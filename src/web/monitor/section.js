@@ -543,7 +543,7 @@ export async function mount(element, api, context = {}) {
       views.delete(id)
     }
     const finite = (/** @type {(number|null)[]} */ values) =>
-      values.filter((v) => typeof v === 'number' && Number.isFinite(v))
+      values.filter(/** @returns {v is number} */ (v) => typeof v === 'number' && Number.isFinite(v))
     const cpuMax = Math.max(5, ...rows.flatMap((r) => finite([...r.history.cpu, r.cpu])))
     const memMax = Math.max(1, ...rows.flatMap((r) => finite([...r.history.mem, r.mem_usage])))
     const scale = {cpu: Math.ceil(cpuMax / 5) * 5, mem: memMax}
