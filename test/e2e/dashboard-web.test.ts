@@ -263,8 +263,20 @@ describe('the dashboard on a scene of every container state', () => {
       return true
     })
     expect(marker).toBe(true)
+    // What polling costs on the wire, every section together: measured over the wait below.
+    await page.evaluate(() => {
+      performance.clearResourceTimings()
+      performance.setResourceTimingBufferSize(5000)
+    })
     // Two polls (5 s each).
     await page.waitForTimeout(11_000)
+    const polled = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .map((e) => (e as PerformanceResourceTiming).transferSize || 0)
+        .reduce((sum, n) => sum + n, 0),
+    )
+    console.log(`dashboard: polling costs ${(((polled / 11) * 60) / 1024).toFixed(1)} KiB a minute (all sections)`)
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe(
       'container-search',
     )
