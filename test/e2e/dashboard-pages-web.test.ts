@@ -122,7 +122,10 @@ describe('the standalone pages', () => {
     const dir = cleanup.tempDir()
     const port = await freePort()
     const dnsPort = await freePort()
-    writeFileSync(join(dir, 'config.yaml'), 'dns:\n  zones: [home.lan]\n  records:\n    app.home.lan: 10.0.0.7\n')
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      'dns:\n  hostIp: 10.0.0.9\n  zones: [home.lan]\n  records:\n    app.home.lan: 10.0.0.7\n',
+    )
     await start(
       ['dns', 'serve'],
       [

@@ -143,6 +143,7 @@ beforeAll(async () => {
       '  enabled: true',
       '  bind: 127.0.0.1',
       `  port: ${await freePort()}`,
+      '  hostIp: 10.0.0.9',
       '  zones: [home.lan]',
       '  records:',
       '    app.home.lan: 10.0.0.7',
@@ -334,7 +335,7 @@ describe('the dashboard on a scene of every container state', () => {
       .filter({hasText: `${n('api')} now runs 1.0.1`})
       .waitFor({timeout: 90_000})
     // Gone from Pending without a new check; in the update history and in the shared activity of Containers.
-    expect(await pending.locator(`tr[data-key="${n('api')}"]`).count()).toBe(0)
+    await expect.poll(() => pending.locator(`tr[data-key="${n('api')}"]`).count(), {timeout: 10_000}).toBe(0)
     const history = page.locator('[data-testid="images-history"] tbody tr').first()
     expect((await history.innerText()).replace(/\s+/g, ' ')).toContain(`${n('api')} 1.0.0 → 1.0.1 manual applied`)
     const activity = page.locator('ol.activity li', {hasText: `update ${n('api')} to 1.0.1`}).first()
@@ -407,6 +408,14 @@ describe('the dashboard on a scene of every container state', () => {
             .locator('tr.item button:visible')
             .evaluateAll((list) => list.map((b) => Math.round(b.getBoundingClientRect().height)))
           expect(Math.min(...buttons)).toBeGreaterThanOrEqual(44)
+          // Image updates too: one line per workload (name, version, action), the rest left out.
+          const imageRows = await page
+            .locator(
+              '[data-testid="images-workloads"] tr[data-key]:visible, [data-testid="images-pending"] tr[data-key]:visible',
+            )
+            .evaluateAll((rows) => rows.map((r) => Math.round(r.getBoundingClientRect().height)))
+          expect(imageRows.length).toBeGreaterThan(0)
+          expect(Math.max(...imageRows)).toBeLessThanOrEqual(64)
         }
       }
     }
