@@ -130,7 +130,12 @@ export function mount(element, api, context = {}) {
     [
       {key: 'workload', label: 'Workload', className: 'col-name', render: (r) => workloadCell(r)},
       {key: 'image', label: 'Image', className: 'col-image', render: (r) => imageText(r.image)},
-      {key: 'currentTag', label: 'Current', render: (r) => el('code', null, r.currentTag ?? '–')},
+      {
+        key: 'currentTag',
+        label: 'Current',
+        className: 'secondary',
+        render: (r) => el('code', null, r.currentTag ?? '–'),
+      },
       {key: 'target', label: 'New', render: (r) => el('code', {class: 'new-version'}, target(r))},
       {key: 'newestOverall', label: 'Newest overall', className: 'secondary', render: (r) => r.newestOverall ?? '–'},
       {key: 'mode', label: 'Mode', className: 'secondary', render: (r) => `${r.mode ?? '–'} / ${r.strategy ?? '–'}`},
