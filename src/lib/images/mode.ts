@@ -350,7 +350,15 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
         return groups
       }
     }
-    if (!groupCache) return await (groupLoading ??= load().finally(() => (groupLoading = undefined)))
+    if (!groupCache) {
+      // A slow Docker must not hold the page's first answer: without groups now, with them at the next refresh.
+      groupLoading ??= load().finally(() => (groupLoading = undefined))
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<Map<string, string>>((resolve) => {
+        timer = setTimeout(() => resolve(new Map()), 2000)
+      })
+      return await Promise.race([groupLoading, late]).finally(() => clearTimeout(timer))
+    }
     if (Date.now() - groupCache.at > 5 * 60_000) groupLoading ??= load().finally(() => (groupLoading = undefined))
     return groupCache.groups
   }
