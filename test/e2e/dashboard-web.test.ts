@@ -316,7 +316,10 @@ describe('the dashboard on a scene of every container state', () => {
     const pending = page.locator('[data-testid="images-pending"]')
     await expect.poll(() => pending.locator('tbody tr[data-key]').count(), {timeout: 60_000}).toBeGreaterThanOrEqual(3)
     // Grouped by compose project, problems first; the header sums up the last check.
-    expect(await pending.locator('tr.group-row').allTextContents()).toEqual([`${prefix}-apps`, `${prefix}-jobs`])
+    // The groups come with the first refresh after Docker answered the listing (at most one poll later).
+    await expect
+      .poll(() => pending.locator('tr.group-row').allTextContents(), {timeout: 45_000})
+      .toEqual([`${prefix}-apps`, `${prefix}-jobs`])
     expect(await page.locator('[data-testid="images-summary"]').textContent()).toMatch(/3 workloads · 3 with updates/)
     const images = page.locator('input[name="images-search"]')
     await images.fill(n('api'))
