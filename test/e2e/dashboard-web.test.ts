@@ -12,9 +12,10 @@ import type Dockerode from 'dockerode'
 import {type Browser, type Page} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {Cleanup, appImage, docker, waitFor} from '../integration/monitor/harness.js'
 import {launchChromium} from '../support/browser.js'
-import {repoRoot} from '../support/cli.js'
+import {repoRoot, runCli} from '../support/cli.js'
 import {type ServeProcess, freePort, getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
 
@@ -30,6 +31,17 @@ let serve: ServeProcess
 let browser: Browser
 let page: Page
 let serviceId: string | undefined
+let dyndns: Dyndns2Fake
+let echo: EchoFake
+let configPath: string
+let dbPath: string
+// Two containers the images mode watches (scope label), with 1.0.1 in the registry.
+const imagesLabels = (project: string) => ({
+  'com.docker.compose.project': project,
+  'homeops.images.scope': prefix,
+  'homeops.images.mode': 'NOTIFICATION',
+  'homeops.images.strategy': 'PATCH',
+})
 
 async function create(name: string, options: Partial<Dockerode.ContainerCreateOptions>, start = true) {
   cleanup.containers.add(name)
@@ -89,24 +101,58 @@ beforeAll(async () => {
     Mode: {Replicated: {Replicas: 1}},
   } as Dockerode.CreateServiceOptions)
   serviceId = (service as {id: string}).id
+  await create(n('web'), {Labels: imagesLabels(`${prefix}-apps`)})
+  await create(n('api'), {Labels: imagesLabels(`${prefix}-apps`)})
+  await create(n('cron'), {Labels: imagesLabels(`${prefix}-jobs`)})
 
+  // A DDNS provider that accepts one record and refuses the other's password (blocked on badauth).
+  dyndns = await startDyndns2({hosts: ['home.example.org', 'nas.example.org']})
+  echo = await startEcho('84.16.66.10')
   const dir = cleanup.tempDir()
   const port = await freePort()
-  const config = join(dir, 'serve.yaml')
+  configPath = join(dir, 'serve.yaml')
+  dbPath = join(dir, 'homeops.db')
   writeFileSync(
-    config,
+    configPath,
     [
       'serve:',
       `  listen: 127.0.0.1:${port}`,
       'monitor:',
       '  enabled: true',
       `  settingsPath: ${join(dir, 's.json')}`,
+      'images:',
+      '  enabled: true',
+      '  runOnBoot: true',
+      '  intervalSeconds: 3600',
+      '  watchByDefault: false',
+      `  scope: ${prefix}`,
+      'ddns:',
+      '  enabled: true',
+      '  intervalSeconds: 3600',
+      '  retryBackoff: 0',
+      `  server: ${dyndns.url}`,
+      '  ipSources:',
+      `    v4: ['${echo.url}']`,
+      '  records:',
+      '    - {name: home, provider: dyndns2, hostname: home.example.org, username: user, password: pass-word-1}',
+      '    - {name: nas, provider: dyndns2, hostname: nas.example.org, username: user, password: wrong-word-1}',
+      'swarm:',
+      '  enabled: true',
+      '  reconcileIntervalSeconds: 3600',
+      'dns:',
+      '  enabled: true',
+      '  bind: 127.0.0.1',
+      `  port: ${await freePort()}`,
+      '  hostIp: 10.0.0.9',
+      '  zones: [home.lan]',
+      '  records:',
+      '    app.home.lan: 10.0.0.7',
       '',
     ].join('\n'),
   )
   serve = startServe({
-    args: ['--config', config],
-    env: {HOMEOPS_DB_PATH: join(dir, 'homeops.db'), HOME: dir, DOCKER_HOST: testEnv().dockerHost},
+    args: ['--config', configPath],
+    env: {HOMEOPS_DB_PATH: dbPath, HOME: dir, DOCKER_HOST: testEnv().dockerHost},
     port,
   })
   await serve.waitFor('/health 200', async () =>
@@ -128,6 +174,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await serve?.kill()
+  await dyndns?.close()
+  await echo?.close()
   if (serviceId)
     await d
       .getService(serviceId)
@@ -216,8 +264,20 @@ describe('the dashboard on a scene of every container state', () => {
       return true
     })
     expect(marker).toBe(true)
+    // What polling costs on the wire, every section together: measured over the wait below.
+    await page.evaluate(() => {
+      performance.clearResourceTimings()
+      performance.setResourceTimingBufferSize(5000)
+    })
     // Two polls (5 s each).
     await page.waitForTimeout(11_000)
+    const polled = await page.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .map((e) => (e as PerformanceResourceTiming).transferSize || 0)
+        .reduce((sum, n) => sum + n, 0),
+    )
+    console.log(`dashboard: polling costs ${(((polled / 11) * 60) / 1024).toFixed(1)} KiB a minute (all sections)`)
     expect(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name)).toBe(
       'container-search',
     )
@@ -251,6 +311,65 @@ describe('the dashboard on a scene of every container state', () => {
     const mine = activity.body.entries.find((e) => e.target === n('healthy'))
     expect(mine?.steps).toContain('pulling')
   }, 150_000)
+
+  it('searches, filters and groups Image updates; an Apply leaves Pending at once and enters both histories', async () => {
+    const pending = page.locator('[data-testid="images-pending"]')
+    await expect.poll(() => pending.locator('tbody tr[data-key]').count(), {timeout: 60_000}).toBeGreaterThanOrEqual(3)
+    // Grouped by compose project, problems first; the header sums up the last check.
+    // The groups come with the first refresh after Docker answered the listing (at most one poll later).
+    await expect
+      .poll(() => pending.locator('tr.group-row').allTextContents(), {timeout: 45_000})
+      .toEqual([`${prefix}-apps`, `${prefix}-jobs`])
+    expect(await page.locator('[data-testid="images-summary"]').textContent()).toMatch(/3 workloads · 3 with updates/)
+    const images = page.locator('input[name="images-search"]')
+    await images.fill(n('api'))
+    await expect.poll(() => pending.locator('tbody tr[data-key]').count()).toBe(1)
+    await page.locator('select[name="images-filter"]').selectOption('errors')
+    await expect.poll(() => pending.textContent()).toContain('No pending update matches the search or filter.')
+    await page.locator('select[name="images-filter"]').selectOption('all')
+    // Apply with the steps shown while it runs.
+    await page.getByRole('button', {name: `Apply 1.0.1 to ${n('api')}`}).click()
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel')
+    await page.locator('dialog.confirm button[value="ok"]').click()
+    const progress = pending.locator(`tr[data-key="${n('api')}"] .progress`)
+    await expect.poll(() => progress.textContent(), {timeout: 30_000}).toMatch(/…$/)
+    await page
+      .locator('.toast')
+      .filter({hasText: `${n('api')} now runs 1.0.1`})
+      .waitFor({timeout: 90_000})
+    // Gone from Pending without a new check; in the update history and in the shared activity of Containers.
+    await expect.poll(() => pending.locator(`tr[data-key="${n('api')}"]`).count(), {timeout: 10_000}).toBe(0)
+    const history = page.locator('[data-testid="images-history"] tbody tr').first()
+    expect((await history.innerText()).replace(/\s+/g, ' ')).toContain(`${n('api')} 1.0.0 → 1.0.1 manual applied`)
+    const activity = page.locator('ol.activity li', {hasText: `update ${n('api')} to 1.0.1`}).first()
+    await expect.poll(() => activity.textContent(), {timeout: 20_000}).toMatch(/done.*Image updates page/s)
+    await images.fill('')
+  }, 180_000)
+
+  it('shows an update made from the command line on every page: Pending, History and Activity', async () => {
+    const cli = await runCli(
+      ['monitor', 'update', n('web'), '--image', appImage('1.0.1'), '--yes', '--config', configPath],
+      {env: {HOMEOPS_DB_PATH: dbPath, DOCKER_HOST: testEnv().dockerHost}, timeoutMs: 120_000},
+    )
+    expect(cli.code, cli.stderr).toBe(0)
+    const pending = page.locator('[data-testid="images-pending"]')
+    // The next refresh (30 s), not the next hourly check.
+    await expect.poll(() => pending.locator(`tr[data-key="${n('web')}"]`).count(), {timeout: 45_000}).toBe(0)
+    const history = page.locator('[data-testid="images-history"] tbody tr', {hasText: n('web')}).first()
+    expect((await history.innerText()).replace(/\s+/g, ' ')).toContain(`${n('web')} 1.0.0 → 1.0.1 manual applied`)
+    const activity = page.locator('ol.activity li', {hasText: `update ${n('web')}`}).first()
+    await expect.poll(() => activity.textContent(), {timeout: 30_000}).toMatch(/done.*by command line/s)
+    // The Containers update made earlier in this file is in the image history too only if it changed the image;
+    // the API says what the shared activity holds either way.
+    const all = await getJson<{entries: {target: string; by: string}[]}>(`${serve.url}/images/activity?limit=50`)
+    expect(all.body.entries.map((e) => e.by)).toEqual(
+      expect.arrayContaining([
+        'command line',
+        expect.stringMatching(/^Containers page/),
+        expect.stringMatching(/^Image updates page/),
+      ]),
+    )
+  }, 180_000)
 
   it('has no axe-core violations and writes screenshots of every section in both themes', async () => {
     for (const theme of ['light', 'dark']) {
@@ -292,6 +411,14 @@ describe('the dashboard on a scene of every container state', () => {
             .locator('tr.item button:visible')
             .evaluateAll((list) => list.map((b) => Math.round(b.getBoundingClientRect().height)))
           expect(Math.min(...buttons)).toBeGreaterThanOrEqual(44)
+          // Image updates too: one line per workload (name, version, action), the rest left out.
+          const imageRows = await page
+            .locator(
+              '[data-testid="images-workloads"] tr[data-key]:visible, [data-testid="images-pending"] tr[data-key]:visible',
+            )
+            .evaluateAll((rows) => rows.map((r) => Math.round(r.getBoundingClientRect().height)))
+          expect(imageRows.length).toBeGreaterThan(0)
+          expect(Math.max(...imageRows)).toBeLessThanOrEqual(64)
         }
       }
     }

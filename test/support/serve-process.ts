@@ -23,11 +23,17 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-export function startServe(options: {args: string[]; env: NodeJS.ProcessEnv; port: number}): ServeProcess {
+export function startServe(options: {
+  args: string[]
+  env: NodeJS.ProcessEnv
+  port: number
+  /** The command (default `serve`; `['monitor', 'serve']`, `['dns', 'serve']`). */
+  command?: string[]
+}): ServeProcess {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('HOMEOPS_') && k !== 'DOCKER_HOST' && k !== 'CI'),
   )
-  const child = spawn(process.execPath, [cliPath, 'serve', ...options.args], {
+  const child = spawn(process.execPath, [cliPath, ...(options.command ?? ['serve']), ...options.args], {
     cwd: repoRoot,
     env: {...base, ...options.env},
     stdio: ['ignore', 'pipe', 'pipe'],

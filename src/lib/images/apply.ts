@@ -39,6 +39,8 @@ export interface ApplyDeps {
   lockDir?: string
   /** Records each step of a container update, so an interrupted one is repaired by the next run. */
   journal?: UpdateJournal
+  /** Told each step of a container update (pulling, stopping, …), for the progress the pages show. */
+  onStep?: (step: string) => void
 }
 
 /** What one update did: the history record, before it gets its id and time. */
@@ -219,6 +221,7 @@ export async function updateContainer(
       self: deps.self,
       lockDir: deps.lockDir,
       journal: deps.journal,
+      onStep: deps.onStep,
     })
     const created = await deps.docker.getContainer(result.newId).inspect()
     const newImage = await deps.docker

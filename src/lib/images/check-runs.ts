@@ -5,8 +5,9 @@ import type {ModeHealth} from '../serve/mode.js'
 import {type Periodic, periodic} from '../time/scheduler.js'
 import {type Clock, systemClock} from '../time/sleep.js'
 import type {ApplyFacts} from './apply-confirm.js'
-import type {CheckResult} from './checker.js'
+import {type PublicResult, publicResult, settled} from './pending.js'
 import {nextRun} from './schedule.js'
+import {WorkloadGroups} from './workload-groups.js'
 import type {WatchOptions, WatchReport} from './watcher.js'
 
 /** When and how the checks run, read at each use (a reloaded config applies at the next run). */
@@ -41,7 +42,7 @@ export interface ImagesStatus {
   nextRunAt: string | null
   schedule: string
   lastError: string | null
-  results: unknown[]
+  results: (PublicResult & {group: string})[]
 }
 
 export interface CheckRunsOptions {
@@ -66,9 +67,11 @@ export class CheckRuns {
   private lastRunAt: Date | undefined
   private lastError: string | undefined
   private lastReport: WatchReport | undefined
+  private readonly groups: WorkloadGroups
 
   constructor(private readonly options: CheckRunsOptions) {
     this.clock = options.clock ?? systemClock
+    this.groups = new WorkloadGroups(options.context)
     this.schedule = periodic({run: () => this.pass(), nextDelayMs: () => this.nextDelayMs(), clock: this.clock})
   }
 
@@ -114,12 +117,16 @@ export class CheckRuns {
 
   async status(): Promise<ImagesStatus> {
     const s = this.options.settings()
-    let results: unknown[]
-    if (this.lastReport) results = this.lastReport.check.results.map(publicResult)
-    else {
-      const {latestChecks} = await import('./history.js')
-      results = latestChecks(await this.options.context().state())
-    }
+    const {latestChecks, updateHistory} = await import('./history.js')
+    const db = await this.options.context().state()
+    const report = this.lastReport
+    const checked: PublicResult[] = report
+      ? report.check.results.map((r) => publicResult(r, report.check.checkedAt))
+      : latestChecks(db).map((r) => ({...r, update: null, note: null}))
+    // An update applied since its check (from this page, Containers, a link, the API or the CLI) is no longer pending.
+    const applied = updateHistory(db, {limit: 500}).filter((u) => u.result === 'applied')
+    const groups = await this.groups.get()
+    const results = checked.map((r) => ({...settled(r, applied), group: groups.get(r.workload) ?? ''}))
     return {
       running: this.running,
       lastRunAt: this.lastRunAt?.toISOString() ?? null,
@@ -153,6 +160,7 @@ export class CheckRuns {
       const report = await watch(context, {publicUrl: this.options.settings().publicUrl})
       this.lastReport = report
       this.lastError = undefined
+      this.groups.invalidate()
       this.record(report)
       context.logger.info('image check done', {
         workloads: report.check.summary.workloads,
@@ -178,22 +186,5 @@ export class CheckRuns {
     metrics.checked.inc({}, report.check.results.length)
     metrics.available.set(report.check.summary.updates)
     for (const u of report.updates) metrics.applied.inc({result: u.result})
-  }
-}
-
-function publicResult(r: CheckResult) {
-  return {
-    workload: r.workload,
-    kind: r.kind,
-    image: r.image,
-    currentTag: r.currentTag,
-    newestAllowed: r.newestAllowed,
-    newestOverall: r.newestOverall,
-    mode: r.mode,
-    strategy: r.strategy,
-    status: r.status,
-    update: r.update,
-    error: r.error,
-    note: r.note,
   }
 }

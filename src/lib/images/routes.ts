@@ -4,6 +4,7 @@ import {configAllowList} from '../http/config-allow-list.js'
 import {type HttpRequest, type HttpResponse, HttpError, type Router, json} from '../http/router.js'
 import {type ApplyLinkDeps, applyFromLink, confirmPage} from './apply-link.js'
 import type {CheckRuns} from './check-runs.js'
+import type {ApplyReport} from './watcher.js'
 
 const TAG = /^[\w][\w.-]{0,127}$/
 
@@ -33,10 +34,29 @@ export function registerImagesRoutes(router: Router, deps: ImagesRoutesDeps): vo
   const allowList = configAllowList(() => deps.current()?.config.serve.allowedIps ?? [], 'serve.allowedIps')
   const writes = {access: {apiKey: () => deps.current()?.config.serve.apiKey, allowList}, bodyLimit: 4 * 1024}
   router.post('/update', (request) => updateFromUi(deps, request), writes)
+  // The shared history of actions (every page, the API, apply links, the CLI), with the steps of running ones.
+  router.get('/activity', async (request) => {
+    const {ActivityLog} = await import('../activity/log.js')
+    const limit = Number(request.query.get('limit') ?? 30)
+    return json({entries: new ActivityLog(await deps.context().state()).list(Number.isFinite(limit) ? limit : 30)})
+  })
   router.post(
     '/check',
-    async () => {
+    async (request) => {
+      const {ActivityLog} = await import('../activity/log.js')
+      const record = new ActivityLog(await deps.context().state()).begin(
+        'check images',
+        'every watched workload',
+        `Image updates page (${request.remoteAddress})`,
+      )
       const report = await runs.runNow()
+      const summary = report?.check.summary
+      record.finish(
+        report !== undefined && summary?.errors === 0,
+        summary
+          ? `${summary.workloads} checked, ${summary.updates} update(s) available, ${summary.errors} failed`
+          : `check failed: ${runs.error ?? 'unknown error'}`,
+      )
       return json({ok: report !== undefined, lastError: runs.error ?? null, summary: report?.check.summary ?? null})
     },
     writes,
@@ -64,12 +84,29 @@ async function updateFromUi(deps: ImagesRoutesDeps, request: HttpRequest): Promi
       workload: body.workload,
       to: body.to as string | undefined,
       by: 'manual',
+      origin: `Image updates page (${request.remoteAddress})`,
     })
     deps.applied(report.outcome?.result ?? 'up_to_date')
     const ok = report.action === 'updated' || report.action === 'up_to_date'
-    return json({action: report.action, outcome: report.outcome}, ok ? 200 : 502)
+    return json(
+      {action: report.action, outcome: report.outcome, message: await uiMessage(deps.context(), report)},
+      ok ? 200 : 502,
+    )
   } catch (error) {
     if (error instanceof LockedError) throw new HttpError(409, {error: 'locked', message: errorMessage(error)})
     throw error
   }
+}
+
+/** What the page says after an apply: with "already up to date", who updated it and when (another page, the CLI). */
+async function uiMessage(context: Context, report: ApplyReport): Promise<string> {
+  const now = report.check.currentTag ?? '?'
+  if (report.action === 'updated') return `${report.workload} now runs ${report.outcome?.newVersion ?? now}`
+  if (report.action !== 'up_to_date')
+    return `The update of ${report.workload} ${report.action.replace(/_/g, ' ')}: ${report.outcome?.error ?? ''}`
+  const {updateHistory} = await import('./history.js')
+  const last = updateHistory(await context.state(), {workload: report.workload, limit: 1})[0]
+  return last?.result === 'applied'
+    ? `${report.workload} already runs ${now}: updated ${last.at} (${last.by === 'link' ? 'apply link' : last.by}), nothing to do`
+    : `${report.workload} already runs ${now}: nothing to do`
 }

@@ -126,10 +126,20 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
           continue
         }
         let outcome: ApplyOutcome
+        const record = (await activityOf(context)).begin(
+          'update',
+          `${result.workload} to ${result.update.tag}`,
+          ORIGIN.auto,
+        )
         try {
           outcome = await applyResult(context, client, result, 'auto')
+          record.finish(
+            outcome.result === 'applied',
+            outcome.error ?? `${result.workload} now runs ${result.update.tag}`,
+          )
         } catch (error) {
           context.logger.error('auto-update failed', {workload: result.workload, error: errorMessage(error)})
+          record.finish(false, errorMessage(error))
           if (error instanceof LockedError) continue
           outcome = failedOutcome(result, 'auto', errorMessage(error))
           recordUpdate(db, {...outcome, at: new Date().toISOString()})
@@ -321,6 +331,7 @@ async function applyTarget(
   >,
   target: {tag: string; digest?: string},
   by: UpdateBy,
+  onStep?: (step: string) => void,
 ): Promise<ApplyOutcome> {
   if (workload.mode === 'DISABLED')
     throw new UserError(`${workload.workload} has homeops.images.mode=DISABLED: not updating it`, {
@@ -352,6 +363,7 @@ async function applyTarget(
       timeoutMs: context.config.images.healthTimeoutSeconds * 1000,
       lockDir: stateDir(context.statePath),
       journal: stateJournal(db),
+      onStep,
     }
     const outcome =
       workload.kind === 'service'
@@ -397,6 +409,24 @@ export interface ApplyRequest {
   to?: string
   by: UpdateBy
   client?: RegistryClient
+  /** Who asked, in words, for the shared activity history (default from `by`: command line, apply link). */
+  origin?: string
+}
+
+const ORIGIN: Record<UpdateBy, string> = {auto: 'automatic (images check)', manual: 'command line', link: 'apply link'}
+
+/** The shared history of actions (every page and command shows it). */
+async function activityOf(context: Context) {
+  const {ActivityLog} = await import('../activity/log.js')
+  return new ActivityLog(await context.state())
+}
+
+/** How an apply ended, in the words of the history. */
+function applyMessage(report: ApplyReport, to: string | undefined): string {
+  const target = report.outcome?.newVersion ?? to ?? report.check.currentTag ?? '?'
+  if (report.action === 'updated') return `${report.workload} now runs ${target}`
+  if (report.action === 'up_to_date') return `${report.workload} already runs ${report.check.currentTag ?? target}`
+  return `${report.action.replace(/_/g, ' ')}: ${report.outcome?.error ?? ''}`
 }
 
 export interface ApplyReport {
@@ -409,8 +439,25 @@ export interface ApplyReport {
 
 /** `images update WORKLOAD [--to TAG]` and the apply links. */
 export async function applyWorkloadUpdate(context: Context, request: ApplyRequest): Promise<ApplyReport> {
+  const record = (await activityOf(context)).begin(
+    'update',
+    request.to ? `${request.workload} to ${request.to}` : request.workload,
+    request.origin ?? ORIGIN[request.by],
+  )
+  try {
+    const report = await applyOnce(context, request, (step) => record.step(step))
+    record.finish(report.action === 'updated' || report.action === 'up_to_date', applyMessage(report, request.to))
+    return report
+  } catch (error) {
+    record.finish(false, errorMessage(error))
+    throw error
+  }
+}
+
+async function applyOnce(context: Context, request: ApplyRequest, step: (name: string) => void): Promise<ApplyReport> {
   const client = request.client ?? createRegistryClient(context)
   try {
+    step('checking the registry')
     const workload = await findWorkloadSettled(context, request.workload)
     const check = await checkOne(workload, {
       client,
@@ -445,7 +492,8 @@ export async function applyWorkloadUpdate(context: Context, request: ApplyReques
         return {workload: workload.name, kind: workload.kind, action: 'up_to_date', outcome: null, check}
       target = {tag: check.update.tag, digest: check.update.type === 'digest' ? check.update.digest : undefined}
     }
-    const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by)
+    step(`updating to ${target.tag}`)
+    const outcome = await applyTarget(context, client, {...check, id: workload.id}, target, request.by, step)
     const action = outcome.result === 'applied' ? 'updated' : outcome.result
     return {workload: workload.name, kind: workload.kind, action, outcome, check}
   } finally {

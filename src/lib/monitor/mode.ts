@@ -6,7 +6,7 @@ import {HttpError, type Router} from '../http/router.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
 import type {Clock} from '../time/sleep.js'
 import {monitorPolicies} from './access-policies.js'
-import {ActivityLog} from './activity.js'
+import {ActivityLog} from '../activity/log.js'
 import {MonitorBackground} from './background.js'
 import {MetricHistory} from './metric-history.js'
 import {registerMonitorRoutes} from './routes.js'
@@ -39,7 +39,8 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
   let startError: string | undefined
   let details: ContainerDetails | undefined
   let signal: AbortSignal | undefined
-  const activity = new ActivityLog()
+  // The shared history lives in the state database once started (every process writes it); until then, in memory.
+  let activity = new ActivityLog()
   const history = new MetricHistory()
 
   return {
@@ -61,7 +62,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
         settings: () => settings,
         details: () => details,
         signal: () => signal,
-        activity,
+        activity: () => activity,
         history,
         policies: monitorPolicies(() => settings),
       })
@@ -100,6 +101,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
         .catch((error: unknown) =>
           context.logger.error('cannot repair interrupted container updates', {error: errorMessage(error)}),
         )
+      if (svc.options.activity) activity = svc.options.activity
       details = new ContainerDetails(svc.options.docker)
       const rows = () =>
         svc.watcher

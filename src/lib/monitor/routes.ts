@@ -6,7 +6,7 @@ import {HomeopsError, LockedError, UserError, errorMessage} from '../errors.js'
 import {type Handler, type HttpRequest, HttpError, type Router, json} from '../http/router.js'
 import {staticFiles, webRoot} from '../http/static-files.js'
 import type {MonitorPolicies} from './access-policies.js'
-import type {ActivityLog} from './activity.js'
+import type {ActivityLog} from '../activity/log.js'
 import {HISTORY_SAMPLES, type MetricHistory} from './metric-history.js'
 import type {MonitorService} from './service.js'
 import type {SettingsStore} from './settings.js'
@@ -26,7 +26,8 @@ export interface MonitorRoutesDeps {
   details(): ContainerDetails | undefined
   /** Aborted when the process stops (an update in progress then winds down). */
   signal(): AbortSignal | undefined
-  activity: ActivityLog
+  /** The shared history of actions (the state database's once the service runs). */
+  activity(): ActivityLog
   history: MetricHistory
   policies: MonitorPolicies
 }
@@ -63,16 +64,11 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
       undefined
     if (!name || !name.trim()) throw new HttpError(400, {error: "Missing 'name'"})
     const svc = deps.service()
-    const record = deps.activity.begin('update', name.trim(), who(request))
     try {
-      const outcome = await svc.update(name.trim(), {signal: deps.signal(), onStep: (step) => record.step(step)})
-      record.finish(true, outcome.message)
-      return json(outcome)
+      // The service records the update, its steps and its outcome in the shared history.
+      return json(await svc.update(name.trim(), {signal: deps.signal(), by: who(request)}))
     } catch (error) {
-      const failure = updateError(error)
-      const body = failure.body as {error?: string; message?: string}
-      record.finish(false, body.message ?? body.error ?? errorMessage(error))
-      throw failure
+      throw updateError(error)
     }
   }
   const diag: Handler = async () => json(await deps.service().diag())
@@ -86,7 +82,7 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
   const prune: Handler = async (request) => {
     const body = (await request.json()) as {label?: unknown} | null
     const labels = Array.isArray(body?.label) ? body.label.filter((l): l is string => typeof l === 'string') : []
-    const record = deps.activity.begin('prune images', labels.join(',') || 'unused images', who(request))
+    const record = deps.activity().begin('prune images', labels.join(',') || 'unused images', who(request))
     try {
       const result = await deps.service().prune(labels.length ? {labels} : undefined)
       const removed = (result.ImagesDeleted ?? []).filter((d) => d.Deleted).length
@@ -116,7 +112,7 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
     })
   }
   const activityList: Handler = (request) =>
-    json({entries: deps.activity.list(Number(request.query.get('limit') ?? 50) || 50)})
+    json({entries: deps.activity().list(Number(request.query.get('limit') ?? 50) || 50)})
   const health: Handler = () => {
     const up = Boolean(deps.current()?.watcher.connected)
     return json({status: up ? 'ok' : 'degraded', docker: up}, up ? 200 : 503)
@@ -133,7 +129,7 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
     try {
       const change = await settings.update(body, request.remoteAddress)
       const changed = (change as {changed?: string[]}).changed ?? []
-      if (changed.length) deps.activity.begin('settings', changed.join(', '), who(request)).finish(true, 'saved')
+      if (changed.length) deps.activity().begin('settings', changed.join(', '), who(request)).finish(true, 'saved')
       return json({ok: true, ...change})
     } catch (error) {
       if (error instanceof UserError) throw new HttpError(400, {error: error.message})
@@ -184,7 +180,7 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
 
 /** Who started an action, for the shared history: the page or the API, and the client address. */
 function who(request: HttpRequest): string {
-  return `${request.path.includes('/ui/') ? 'web' : 'api'} ${request.remoteAddress}`
+  return request.path.includes('/ui/') ? `Containers page (${request.remoteAddress})` : `API ${request.remoteAddress}`
 }
 
 function truthy(request: HttpRequest, name: string): boolean {

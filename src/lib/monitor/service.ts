@@ -33,6 +33,12 @@ import type {UpdateStatus} from '../registry/update-status.js'
 import {withDeadline} from '../time/deadline.js'
 import {sleep} from '../time/sleep.js'
 import {type StoredVersion, latestContainerChecks, tagOf} from '../images/stored-checks.js'
+import type {UpdateRecord} from '../images/history.js'
+import {imageName} from '../images/apply.js'
+import {parseImageReference} from '../registry/reference.js'
+import {localDigestsFor} from '../registry/update-status.js'
+import type {ActivityLog} from '../activity/log.js'
+import {redactText} from '../log/redact.js'
 import {type CheckFn, UpdateCache, type UpdateEntry} from './update-cache.js'
 
 /** One container as `monitor status --json` and the web page see it. */
@@ -101,6 +107,15 @@ export interface StatusResponse {
   error?: string
 }
 
+export interface UpdateOptions {
+  image?: string
+  force?: boolean
+  signal?: AbortSignal
+  onStep?: (step: string) => void
+  /** Who asked, for the shared history (default `command line`). */
+  by?: string
+}
+
 export interface UpdateOutcome {
   message: string
   updated: boolean
@@ -138,6 +153,10 @@ export interface MonitorServiceOptions {
   lockDir?: string
   /** Records each step of an update, so an interrupted one is repaired by the next run. */
   journal?: UpdateJournal
+  /** The shared history of actions (every page, API and command shows it). */
+  activity?: ActivityLog
+  /** Keeps an update in the image update history (`images history`, the Image updates page). */
+  recordUpdate?: (record: UpdateRecord) => void
 }
 
 /** An update the journal knows about: running now in another process, or interrupted and not yet repaired. */
@@ -318,10 +337,25 @@ export class MonitorService {
    * Throws `ContainerNotFoundError`, `SelfUpdateError`, `UpdateInProgressError`
    * or `OperationError` (with the rollback explained).
    */
-  async update(
-    nameOrId: string,
-    options: {image?: string; force?: boolean; signal?: AbortSignal; onStep?: (step: string) => void} = {},
-  ): Promise<UpdateOutcome> {
+  async update(nameOrId: string, options: UpdateOptions = {}): Promise<UpdateOutcome> {
+    const record = this.options.activity?.begin('update', nameOrId, options.by ?? 'command line')
+    try {
+      const outcome = await this.updateOnce(nameOrId, {
+        ...options,
+        onStep: (step) => {
+          record?.step(step)
+          options.onStep?.(step)
+        },
+      })
+      record?.finish(true, outcome.message)
+      return outcome
+    } catch (error) {
+      record?.finish(false, errorMessage(error))
+      throw error
+    }
+  }
+
+  private async updateOnce(nameOrId: string, options: UpdateOptions): Promise<UpdateOutcome> {
     const {docker, logger} = this.options
     // An update killed half-way leaves the container under its aside name: repair that first.
     await this.recoverInterrupted()
@@ -362,18 +396,41 @@ export class MonitorService {
           container_id: info.Id,
         }
       }
-      const result: RecreateResult = await recreateContainer(docker, name, {
-        expectId: info.Id,
-        image,
-        pull: false,
-        logger,
-        signal: options.signal,
-        healthTimeoutMs: this.options.healthTimeoutMs,
-        self: this.options.self,
-        lockDir: this.options.lockDir,
-        journal: this.options.journal,
-        onStep: options.onStep,
-      })
+      const previous = await docker
+        .getImage(info.Image)
+        .inspect()
+        .catch(() => undefined)
+      const history = (result: UpdateRecord['result'], error: string | null) =>
+        this.recordHistory({
+          name,
+          from: info.Config.Image,
+          to: image,
+          fromDigests: previous?.RepoDigests ?? [],
+          toDigests: pulled.RepoDigests ?? [],
+          result,
+          error,
+        })
+      let result: RecreateResult
+      try {
+        result = await recreateContainer(docker, name, {
+          expectId: info.Id,
+          image,
+          pull: false,
+          logger,
+          signal: options.signal,
+          healthTimeoutMs: this.options.healthTimeoutMs,
+          self: this.options.self,
+          lockDir: this.options.lockDir,
+          journal: this.options.journal,
+          onStep: options.onStep,
+        })
+      } catch (error) {
+        // Rolled back (or failed half-way): the image history says so too, as `images update` records it.
+        if (error instanceof OperationError && !(error instanceof SelfUpdateError))
+          history('rolled_back', errorMessage(error))
+        throw error
+      }
+      history('applied', null)
       this.updates.invalidate(info.Config.Image)
       this.updates.invalidate(image)
       await this.watcher.refresh().catch(() => {})
@@ -388,6 +445,38 @@ export class MonitorService {
       }
     } finally {
       this.updating.delete(info.Id)
+    }
+  }
+
+  /** An update of a container's image, kept where `images history` and the Image updates page read it. */
+  private recordHistory(u: {
+    name: string
+    from: string
+    to: string
+    fromDigests: string[]
+    toDigests: string[]
+    result: UpdateRecord['result']
+    error: string | null
+  }): void {
+    if (!this.options.recordUpdate) return
+    const digestOf = (reference: string, digests: string[]) =>
+      localDigestsFor(parseImageReference(reference), digests)[0] ?? null
+    try {
+      this.options.recordUpdate({
+        at: new Date().toISOString(),
+        workload: u.name,
+        kind: 'container',
+        image: imageName(u.to),
+        previousVersion: tagOf(u.from),
+        newVersion: tagOf(u.to),
+        previousDigest: digestOf(u.from, u.fromDigests),
+        newDigest: digestOf(u.to, u.toDigests),
+        by: 'manual',
+        result: u.result,
+        error: u.error === null ? null : redactText(u.error).slice(0, 2000),
+      })
+    } catch (error) {
+      this.options.logger.warn('cannot record the update in the image history', {error: errorMessage(error)})
     }
   }
 
@@ -615,11 +704,13 @@ export async function openMonitorService(
 ): Promise<MonitorService> {
   const {docker, address} = await context.docker()
   const config = context.config
-  const [registry, db, {stateJournal}, {stateDir}] = await Promise.all([
+  const [registry, db, {stateJournal}, {stateDir}, {ActivityLog}, {recordUpdate}] = await Promise.all([
     registryAccess(config, context.logger, {version: context.version, signal: context.signal}),
     context.state(),
     import('../docker/update-journal.js'),
     import('../paths.js'),
+    import('../activity/log.js'),
+    import('../images/history.js'),
   ])
   const service = new MonitorService({
     docker,
@@ -635,6 +726,8 @@ export async function openMonitorService(
     storedChecks: await storedChecksOf(context),
     lockDir: stateDir(context.statePath),
     journal: stateJournal(db),
+    activity: new ActivityLog(db),
+    recordUpdate: (record) => recordUpdate(db, record),
   })
   context.onClose(() => service.stop())
   if (options.watch === false) return service

@@ -4,18 +4,30 @@
 // Plain DOM; `api` is the mode's client (`/ddns/...`): GET /status and GET /history.
 import {badge, confirmDialog, el, poll, replace, table, timeAgo, toast} from '/web/shared/ui.js'
 
-const RESULT_KIND = {good: 'ok', nochg: 'ok', 911: 'warn', dnserr: 'warn', timeout: 'warn', network: 'warn'}
+/** @typedef {import('/web/shared/ui.js').Json} Json @typedef {import('/web/shared/ui.js').SectionContext} SectionContext @typedef {import('/web/shared/ui.js').Api} Api */
 
+const RESULT_KIND = /** @type {Record<string, string>} */ ({
+  good: 'ok',
+  nochg: 'ok',
+  911: 'warn',
+  dnserr: 'warn',
+  timeout: 'warn',
+  network: 'warn',
+})
+
+/** @param {Json} result */
 function resultBadge(result) {
   if (!result) return el('span', {class: 'muted'}, 'never sent')
   const kind = RESULT_KIND[result] ?? (String(result).startsWith('http-5') ? 'warn' : 'bad')
   return badge(result, kind)
 }
 
+/** @param {Json} value */
 function family(value) {
   return value === 'ipv6' ? 'IPv6' : 'IPv4'
 }
 
+/** @param {Json} record */
 function state(record) {
   if (record.blocked) {
     const why = record.blocked.hint ? ` (${record.blocked.hint})` : ''
@@ -32,11 +44,13 @@ function state(record) {
   return badge('ok', 'ok')
 }
 
+/** @param {HTMLElement} element @param {Api} api @param {SectionContext} [context] */
 export function mount(element, api, context = {}) {
   const busy = new Set()
   let lastSignature = ''
 
   // Retry a record in back-off, or force one a provider blocked (badauth…), through POST /ddns/update.
+  /** @param {Json} record @param {HTMLButtonElement} button */
   async function resend(record, button) {
     const force = Boolean(record.blocked)
     if (force) {
@@ -51,14 +65,16 @@ export function mount(element, api, context = {}) {
     button.textContent = 'Sending…'
     try {
       const result = await api.post('/update', {record: record.record, force})
-      const mine = (result.records || []).filter((r) => r.record === record.record)
-      const failed = mine.some((r) => !['good', 'nochg', 'unchanged'].includes(r.result))
+      const mine = (result.records || []).filter((/** @type {Json} */ r) => r.record === record.record)
+      const failed = mine.some((/** @type {Json} */ r) => !['good', 'nochg', 'unchanged'].includes(r.result))
       toast(
-        mine.length ? mine.map((r) => `${r.record} ${family(r.family)}: ${r.message}`).join(' · ') : 'Nothing was sent',
+        mine.length
+          ? mine.map((/** @type {Json} */ r) => `${r.record} ${family(r.family)}: ${r.message}`).join(' · ')
+          : 'Nothing was sent',
         failed ? 'error' : 'ok',
       )
     } catch (e) {
-      toast(`${record.record}: ${e && e.message ? e.message : String(e)}`, 'error')
+      toast(`${record.record}: ${e instanceof Error ? e.message : String(e)}`, 'error')
     } finally {
       busy.delete(record.record)
       lastSignature = ''
@@ -66,6 +82,7 @@ export function mount(element, api, context = {}) {
     }
   }
 
+  /** @param {Json} r */
   function actionCell(r) {
     if (!r.blocked && !r.nextAttemptNotBefore) return ''
     const label = r.blocked ? 'Force send' : 'Retry now'
@@ -84,9 +101,10 @@ export function mount(element, api, context = {}) {
   const timeline = el('ol', {class: 'timeline', 'data-testid': 'ddns-history', style: {paddingLeft: '1.2em'}})
   replace(element, summary, error, el('h3', null, 'Records'), records, el('h3', null, 'History'), timeline)
 
+  /** @param {Json} status */
   function renderStatus(status) {
     const ips = status.currentIps || {}
-    const families = new Set((status.records || []).map((r) => r.family))
+    const families = new Set((status.records || []).map((/** @type {Json} */ r) => r.family))
     const parts = []
     if (families.has('ipv4')) parts.push(`IPv4 ${ips.ipv4 ?? '–'}`)
     if (families.has('ipv6')) parts.push(`IPv6 ${ips.ipv6 ?? '–'}`)
@@ -94,9 +112,12 @@ export function mount(element, api, context = {}) {
     if (status.updates) parts.push(`${status.updates.ok} updates ok, ${status.updates.failed} failed`)
     if (status.nextCheckAt) parts.push(`next check ${new Date(status.nextCheckAt).toLocaleTimeString()}`)
     replace(summary, parts.join(' · '))
-    const blocked = (status.records || []).filter((r) => r.blocked)
+    const blocked = (status.records || []).filter((/** @type {Json} */ r) => r.blocked)
     context.attention?.(
-      blocked.map((r) => ({text: `DNS record ${r.record}: blocked (${r.blocked.reason})`, href: '#mode-ddns'})),
+      blocked.map((/** @type {Json} */ r) => ({
+        text: `DNS record ${r.record}: blocked (${r.blocked.reason})`,
+        href: '#mode-ddns',
+      })),
     )
     const signature = JSON.stringify([status.records, [...busy]])
     if (signature === lastSignature) return
@@ -121,6 +142,7 @@ export function mount(element, api, context = {}) {
     )
   }
 
+  /** @param {Json} history */
   function renderHistory(history) {
     const entries = history.entries || []
     if (entries.length === 0) {
@@ -129,7 +151,7 @@ export function mount(element, api, context = {}) {
     }
     replace(
       timeline,
-      entries.map((e) =>
+      entries.map((/** @type {Json} */ e) =>
         el(
           'li',
           {'data-result': e.result},

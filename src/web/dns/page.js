@@ -5,4 +5,5 @@ import {mount} from './section.js'
 
 setupThemeToggle(document.getElementById('theme-button'))
 
-void mount(document.getElementById('dns-body'), createApi(''))
+const body = document.getElementById('dns-body')
+if (body) void mount(body, createApi(''))

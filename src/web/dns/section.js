@@ -3,8 +3,11 @@
 // Used by `homeops serve` (mounted under /dns) and by the page of `homeops dns serve`.
 import {badge, el, poll, replace, table, timeAgo} from '../shared/ui.js'
 
-const KIND_BADGE = {static: 'info', hosts: 'ok', swarm: 'warn', docker: 'ok'}
+/** @typedef {import('/web/shared/ui.js').Json} Json @typedef {import('/web/shared/ui.js').SectionContext} SectionContext @typedef {import('/web/shared/ui.js').Api} Api */
 
+const KIND_BADGE = /** @type {Record<string, string>} */ ({static: 'info', hosts: 'ok', swarm: 'warn', docker: 'ok'})
+
+/** @param {string} source */
 function sourceCell(source) {
   return el(
     'span',
@@ -18,6 +21,7 @@ function sourceCell(source) {
   )
 }
 
+/** @param {Json} snapshot */
 function summary(snapshot) {
   const items = [
     ['Listening', (snapshot.listening || []).join('  ') || '—'],
@@ -43,10 +47,12 @@ function summary(snapshot) {
 
 /** Each upstream, flagged when it has not answered its last three questions. */
 const DEAD_AFTER = 3
+/** @param {Json} snapshot @returns {[string, Json][]} */
 function deadUpstreams(snapshot) {
   return Object.entries(snapshot.upstreamHealth || {}).filter(([, h]) => h.failuresInRow >= DEAD_AFTER)
 }
 
+/** @param {Json} snapshot */
 function upstreamsText(snapshot) {
   const list = snapshot.upstreams || []
   if (!list.length) return 'none: other names are refused'
@@ -54,13 +60,14 @@ function upstreamsText(snapshot) {
   return el(
     'span',
     null,
-    list.map((u, i) => {
+    list.map((/** @type {Json} */ u, /** @type {number} */ i) => {
       const h = dead.get(u) ?? dead.get(`${u}:53`) ?? dead.get(`[${u}]:53`)
       return [i ? ', ' : '', u, h ? [' ', badge(`not answering (${h.failuresInRow} failures in a row)`, 'bad')] : '']
     }),
   )
 }
 
+/** @param {Json} docker */
 function dockerText(docker) {
   if (!docker) return 'not used'
   if (!docker.connected) return badge(`not connected${docker.lastError ? ': ' + docker.lastError : ''}`, 'bad')
@@ -77,6 +84,7 @@ function ensureStyles() {
   document.head.appendChild(link)
 }
 
+/** @param {HTMLElement} element @param {Api} api @param {SectionContext} [context] */
 export async function mount(element, api, context = {}) {
   ensureStyles()
   const state = {filter: ''}
@@ -85,8 +93,8 @@ export async function mount(element, api, context = {}) {
     type: 'search',
     placeholder: 'Filter names, addresses, sources',
     'aria-label': 'Filter records',
-    oninput: (event) => {
-      state.filter = event.target.value.trim().toLowerCase()
+    oninput: (/** @type {Event} */ event) => {
+      state.filter = /** @type {HTMLInputElement} */ (event.target).value.trim().toLowerCase()
       render()
     },
   })
@@ -94,6 +102,7 @@ export async function mount(element, api, context = {}) {
   const records = el('div', {class: 'dns-records'})
   const error = el('p', {class: 'dns-error', role: 'alert', hidden: true})
   replace(element, error, head, conflicts, el('div', {class: 'dns-toolbar'}, search), records)
+  /** @type {Json} */
   let last
   let lastConflicts = ''
   let lastRecords = ''
@@ -122,7 +131,9 @@ export async function mount(element, api, context = {}) {
               el(
                 'ul',
                 null,
-                last.conflicts.map((c) => el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`)),
+                last.conflicts.map((/** @type {Json} */ c) =>
+                  el('li', null, `${c.name}: serving ${c.winner}, ignoring ${c.ignored}`),
+                ),
               ),
             ),
       )
@@ -133,7 +144,8 @@ export async function mount(element, api, context = {}) {
     if (recordSig === lastRecords) return
     lastRecords = recordSig
     const rows = (last.records || []).filter(
-      (r) => !state.filter || `${r.name} ${r.type} ${r.value} ${r.source}`.toLowerCase().includes(state.filter),
+      (/** @type {Json} */ r) =>
+        !state.filter || `${r.name} ${r.type} ${r.value} ${r.source}`.toLowerCase().includes(state.filter),
     )
     replace(
       records,

@@ -13,4 +13,5 @@ const storedKey = () => {
   }
 }
 
-void mount(document.getElementById('monitor-body'), createApi('', storedKey))
+const body = document.getElementById('monitor-body')
+if (body) void mount(body, createApi('', storedKey))

@@ -90,6 +90,28 @@ function setText(node, text) {
   if (node.textContent !== text) node.textContent = text
 }
 
+const KIND_GROUPS = [
+  'Running containers',
+  'Paused containers',
+  'Stopped containers',
+  'Swarm tasks',
+  'Old Swarm tasks',
+  'Copies kept aside by an update',
+]
+
+/** The kind-and-state group of a row: containers, paused, stopped, Swarm tasks, old tasks, aside copies. @param {Row} r */
+function kindGroup(r) {
+  if (r.kind === 'old-copy') return KIND_GROUPS[5]
+  if (r.kind === 'swarm-task') return r.state === 'running' ? KIND_GROUPS[3] : KIND_GROUPS[4]
+  if (r.state === 'paused') return KIND_GROUPS[1]
+  return r.state === 'running' || r.state === 'restarting' ? KIND_GROUPS[0] : KIND_GROUPS[2]
+}
+
+/** @param {Row} r */
+function kindRank(r) {
+  return r.kind === 'container' ? 0 : r.kind === 'swarm-task' && r.state === 'running' ? 1 : 2
+}
+
 /** Needs a human? @param {Row} r */
 function needsAttention(r) {
   return r.kind === 'container' && (r.level === 'bad' || r.level === 'warn' || r.update === 'registry_error')
@@ -128,7 +150,9 @@ export async function mount(element, api, context = {}) {
     el('option', {value: 'running'}, 'Running'),
     el('option', {value: 'stopped'}, 'Not running'),
     el('option', {value: 'updates'}, 'Updates available'),
+    el('option', {value: 'paused'}, 'Paused'),
     el('option', {value: 'tasks'}, 'Swarm tasks'),
+    el('option', {value: 'old-tasks'}, 'Old Swarm tasks'),
   )
   const sort = el(
     'select',
@@ -138,7 +162,15 @@ export async function mount(element, api, context = {}) {
     el('option', {value: 'cpu'}, 'CPU'),
     el('option', {value: 'mem'}, 'Memory'),
   )
-  const groupBox = el('input', {type: 'checkbox', name: 'group-by-stack', checked: true})
+  const groupBy = /** @type {HTMLSelectElement} */ (
+    el(
+      'select',
+      {name: 'container-group', 'aria-label': 'Group by'},
+      el('option', {value: 'stack'}, 'Group by stack'),
+      el('option', {value: 'kind'}, 'Group by kind and state'),
+      el('option', {value: 'none'}, 'No groups'),
+    )
+  )
   const refreshButton = el('button', {type: 'button'}, 'Refresh')
   const checkButton = el(
     'button',
@@ -182,7 +214,7 @@ export async function mount(element, api, context = {}) {
       search,
       filter,
       sort,
-      el('label', {class: 'check'}, groupBox, 'Group by stack'),
+      groupBy,
       refreshButton,
       checkButton,
       pruneButton,
@@ -426,8 +458,12 @@ export async function mount(element, api, context = {}) {
         return r.state !== 'running'
       case 'updates':
         return r.update === 'update_available'
+      case 'paused':
+        return r.state === 'paused'
       case 'tasks':
-        return r.kind === 'swarm-task'
+        return r.kind === 'swarm-task' && r.state === 'running'
+      case 'old-tasks':
+        return r.kind === 'swarm-task' && r.state !== 'running'
       default:
         return true
     }
@@ -452,18 +488,23 @@ export async function mount(element, api, context = {}) {
 
   /** Puts the rows in order, moving only those out of place (a moved node loses focus: restore it). */
   function layout() {
-    const grouped = /** @type {HTMLInputElement} */ (groupBox).checked
+    const how = groupBy.value
+    /** @param {Row} r */
+    const groupOf = (r) => (how === 'stack' ? r.group || 'No stack or project' : how === 'kind' ? kindGroup(r) : '')
     const visible = rows.filter(matches).sort((a, b) => {
-      if (grouped && a.group !== b.group) return (a.group || '\uffff').localeCompare(b.group || '\uffff')
-      return compare(a, b)
+      if (how === 'kind') return KIND_GROUPS.indexOf(kindGroup(a)) - KIND_GROUPS.indexOf(kindGroup(b)) || compare(a, b)
+      if (how === 'stack' && a.group !== b.group) return (a.group || '\uffff').localeCompare(b.group || '\uffff')
+      // Inside a stack: its containers, then its running tasks, then old tasks and aside copies.
+      return kindRank(a) - kindRank(b) || compare(a, b)
     })
     /** @type {Element[]} */
     const wanted = []
+    /** @type {string | undefined} */
     let group
     for (const r of visible) {
-      if (grouped && r.group !== group) {
-        group = r.group
-        const label = group || 'No stack or project'
+      if (how !== 'none' && groupOf(r) !== group) {
+        group = groupOf(r)
+        const label = group
         let header = groupRows.get(label)
         if (!header) {
           header = /** @type {HTMLTableRowElement} */ (
@@ -502,7 +543,7 @@ export async function mount(element, api, context = {}) {
       views.delete(id)
     }
     const finite = (/** @type {(number|null)[]} */ values) =>
-      values.filter((v) => typeof v === 'number' && Number.isFinite(v))
+      values.filter(/** @returns {v is number} */ (v) => typeof v === 'number' && Number.isFinite(v))
     const cpuMax = Math.max(5, ...rows.flatMap((r) => finite([...r.history.cpu, r.cpu])))
     const memMax = Math.max(1, ...rows.flatMap((r) => finite([...r.history.mem, r.mem_usage])))
     const scale = {cpu: Math.ceil(cpuMax / 5) * 5, mem: memMax}
@@ -645,7 +686,7 @@ export async function mount(element, api, context = {}) {
 
   // ---------- toolbar ----------
 
-  for (const control of [search, filter, sort, groupBox]) control.addEventListener('input', layout)
+  for (const control of [search, filter, sort, groupBy]) control.addEventListener('input', layout)
   refreshButton.addEventListener('click', () => void refresh())
   checkButton.addEventListener('click', async () => {
     checkButton.disabled = true

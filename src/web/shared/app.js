@@ -16,9 +16,26 @@ import {
   toast,
 } from './ui.js'
 
+/**
+ * @typedef {import('./ui.js').Json} Json
+ * @typedef {{name: string, title?: string, up: boolean, state: string, detail?: string, section?: boolean,
+ *   hasSnapshot?: boolean}} Mode
+ * @typedef {{element: HTMLElement, status: HTMLElement, detail: HTMLElement, body: HTMLElement, mounted: boolean,
+ *   stop: (() => void) | undefined}} SectionEntry
+ * @typedef {{text: string, href: string}} AttentionItem
+ */
+
+/** An element of the page frame (index.html always has it). @param {string} id @returns {HTMLElement} */
+function byId(id) {
+  const node = document.getElementById(id)
+  if (!node) throw new Error(`the page has no #${id}`)
+  return node
+}
+
 const API_KEY = 'homeops-api-key'
 const POLL_MS = 10_000
 
+/** @param {'local' | 'session'} kind */
 function safeStorage(kind) {
   try {
     return kind === 'local' ? window.localStorage : window.sessionStorage
@@ -34,13 +51,15 @@ setupThemeToggle(document.getElementById('theme-button'))
 let apiKey = safeStorage('session')?.getItem(API_KEY) || safeStorage('local')?.getItem(API_KEY) || ''
 const getKey = () => apiKey || undefined
 
+/** @param {string} value @param {boolean} remember */
 function saveKey(value, remember) {
   apiKey = value
-  for (const kind of ['session', 'local']) safeStorage(kind)?.removeItem(API_KEY)
+  for (const kind of /** @type {const} */ (['session', 'local'])) safeStorage(kind)?.removeItem(API_KEY)
   if (value) safeStorage(remember ? 'local' : 'session')?.setItem(API_KEY, value)
   updateKeyButton()
 }
 
+/** @type {{writes: boolean, reads: boolean, access?: string}} */
 let authInfo = {writes: false, reads: false}
 
 function updateKeyButton() {
@@ -51,6 +70,7 @@ function updateKeyButton() {
   button.classList.toggle('primary', Boolean(authInfo.writes && !apiKey))
 }
 
+/** @returns {Promise<boolean>} */
 function keyDialog() {
   return new Promise((resolve) => {
     const input = el('input', {
@@ -77,7 +97,7 @@ function keyDialog() {
       el('div', {class: 'actions'}, clear, cancel, save),
     )
     const dialog = el('dialog', {class: 'confirm'}, form)
-    const done = (value) => {
+    const done = (/** @type {boolean} */ value) => {
       if (dialog.open) dialog.close()
       dialog.remove()
       resolve(value)
@@ -100,7 +120,15 @@ function keyDialog() {
       } catch (error) {
         replace(
           message,
-          el('span', {class: 'notice error'}, error.status === 401 ? 'This key is not accepted.' : error.message),
+          el(
+            'span',
+            {class: 'notice error'},
+            error instanceof ApiError && error.status === 401
+              ? 'This key is not accepted.'
+              : error instanceof Error
+                ? error.message
+                : String(error),
+          ),
         )
       } finally {
         save.disabled = false
@@ -115,7 +143,9 @@ function keyDialog() {
 }
 
 // One key dialog at a time, opened when an action answers 401.
+/** @type {Promise<boolean> | undefined} */
 let keyPrompt
+/** @returns {Promise<boolean>} */
 function askForKey() {
   keyPrompt ??= keyDialog().finally(() => {
     keyPrompt = undefined
@@ -126,8 +156,11 @@ function askForKey() {
 // ---------- sections ----------
 
 const shellApi = createApi('', getKey)
+/** @type {Map<string, SectionEntry>} */
 const sections = new Map()
+/** @type {Map<string, AttentionItem[]>} */
 const attention = new Map()
+/** @type {Mode[]} */
 let lastModes = []
 
 /** The one summary of the header: down, needs attention (with the list), all fine, or nothing enabled. */
@@ -135,7 +168,7 @@ function renderOverall() {
   const overall = document.getElementById('overall')
   const list = document.getElementById('attention-list')
   if (!overall || !list) return
-  const unconfigured = (m) => /not configured|no records|nothing to/i.test(m.detail || '')
+  const unconfigured = (/** @type {Mode} */ m) => /not configured|no records|nothing to/i.test(m.detail || '')
   const down = lastModes.filter((m) => !m.up && !unconfigured(m))
   const troubled = lastModes.filter((m) => m.up && /fail|exited|not connected|error|unreachable/i.test(m.detail || ''))
   const items = [
@@ -161,6 +194,7 @@ function renderOverall() {
   if (!items.length) list.hidden = true
 }
 
+/** @param {Mode} mode */
 function stateBadge(mode) {
   if (!mode.up && /not configured|no records|nothing to/i.test(mode.detail || ''))
     return badge('not configured', 'info')
@@ -170,6 +204,7 @@ function stateBadge(mode) {
   return badge(mode.state === 'backoff' ? 'down' : mode.state, 'bad')
 }
 
+/** @param {Mode} mode @returns {SectionEntry} */
 function sectionFor(mode) {
   let entry = sections.get(mode.name)
   if (entry) return entry
@@ -188,6 +223,7 @@ function sectionFor(mode) {
   return entry
 }
 
+/** @param {SectionEntry} entry @param {Mode} mode */
 function updateSection(entry, mode) {
   replace(entry.status, stateBadge(mode))
   entry.element.dataset.state = mode.up ? 'up' : mode.state
@@ -195,6 +231,7 @@ function updateSection(entry, mode) {
   entry.detail.hidden = mode.up || !mode.detail
 }
 
+/** @param {SectionEntry} entry @param {Mode} mode */
 async function mountSection(entry, mode) {
   entry.mounted = true
   const api = createApi(`/${mode.name}`, getKey, {onUnauthorized: askForKey})
@@ -205,7 +242,7 @@ async function mountSection(entry, mode) {
     shellApi,
     requireKey: askForKey,
     // What in this section needs a human (blocked record, failed stack, unhealthy container): the header lists it.
-    attention: (items) => {
+    attention: (/** @type {AttentionItem[]} */ items) => {
       attention.set(mode.name, Array.isArray(items) ? items : [])
       renderOverall()
     },
@@ -221,7 +258,11 @@ async function mountSection(entry, mode) {
     } catch (error) {
       replace(
         entry.body,
-        el('p', {class: 'notice error'}, `The ${mode.title || mode.name} view could not be loaded: ${error.message}`),
+        el(
+          'p',
+          {class: 'notice error'},
+          `The ${mode.title || mode.name} view could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+        ),
       )
       console.error(error)
     }
@@ -232,7 +273,8 @@ async function mountSection(entry, mode) {
     entry.stop = poll(
       async () => replace(holder, renderValue(await shellApi.get(`/api/modes/${mode.name}/snapshot`))),
       15_000,
-      (error) => replace(holder, el('p', {class: 'notice error'}, error.message)),
+      (error) =>
+        replace(holder, el('p', {class: 'notice error'}, error instanceof Error ? error.message : String(error))),
     )
   } else if (!mode.section) {
     entry.body.appendChild(el('p', {class: 'muted'}, 'This mode has no web view.'))
@@ -240,6 +282,7 @@ async function mountSection(entry, mode) {
 }
 
 // A readable view of any JSON snapshot: tables for lists of objects, definition lists for objects.
+/** @param {Json} value @param {number} [depth] @returns {HTMLElement | string} */
 function renderValue(value, depth = 0) {
   if (value === null || value === undefined || value === '') return el('span', {class: 'muted'}, '–')
   if (Array.isArray(value)) {
@@ -247,7 +290,7 @@ function renderValue(value, depth = 0) {
     if (value.every((v) => v && typeof v === 'object' && !Array.isArray(v))) {
       const keys = [...new Set(value.flatMap((v) => Object.keys(v)))].slice(0, 8)
       return table(
-        keys.map((key) => ({key, label: key, render: (row) => renderScalar(row[key], key)})),
+        keys.map((key) => ({key, label: key, render: (/** @type {Json} */ row) => renderScalar(row[key], key)})),
         value.slice(0, 200),
       )
     }
@@ -274,6 +317,7 @@ function renderValue(value, depth = 0) {
   return renderScalar(value)
 }
 
+/** @param {Json} value @param {string} [key] @returns {HTMLElement | string} */
 function renderScalar(value, key = '') {
   if (value === null || value === undefined || value === '') return el('span', {class: 'muted'}, '–')
   if (typeof value === 'boolean') return badge(value ? 'yes' : 'no', value ? 'ok' : undefined)
@@ -300,7 +344,7 @@ async function refresh() {
     report = await shellApi.get('/api/modes')
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      replace(document.getElementById('overall'), 'key needed')
+      replace(byId('overall'), 'key needed')
       authInfo = {writes: true, reads: true}
       updateKeyButton()
       // A missing or wrong stored key: say so instead of "Loading…" for ever.
@@ -327,15 +371,15 @@ async function refresh() {
       }
       return
     }
-    const overall = document.getElementById('overall')
+    const overall = byId('overall')
     overall.className = 'badge bad'
     overall.textContent = 'unreachable'
     throw error
   }
   authInfo = report.auth || authInfo
   updateKeyButton()
-  document.getElementById('version').textContent = `homeops ${report.version}`
-  const main = document.getElementById('sections')
+  byId('version').textContent = `homeops ${report.version}`
+  const main = byId('sections')
   document.getElementById('loading')?.remove()
   // No key configured and this browser is on another machine: the server refuses changes (README "Security").
   const readOnly = document.getElementById('read-only')
@@ -350,7 +394,7 @@ async function refresh() {
       ),
     )
   } else if (authInfo.access !== 'refused') readOnly?.remove()
-  const nav = document.getElementById('nav')
+  const nav = byId('nav')
   if (report.modes.length === 0 && !document.getElementById('no-modes')) {
     main.appendChild(
       el(
@@ -362,7 +406,9 @@ async function refresh() {
       ),
     )
   }
-  const names = new Set(report.modes.map((m) => m.name))
+  /** @type {Mode[]} */
+  const modes = report.modes
+  const names = new Set(modes.map((m) => m.name))
   for (const [name, entry] of sections) {
     if (names.has(name)) continue
     entry.stop?.()
@@ -371,7 +417,7 @@ async function refresh() {
   }
   replace(
     nav,
-    report.modes.map((m) => el('a', {href: `#mode-${m.name}`}, m.title || m.name)),
+    modes.map((m) => el('a', {href: `#mode-${m.name}`}, m.title || m.name)),
   )
   for (const mode of report.modes) {
     const entry = sectionFor(mode)
@@ -388,13 +434,13 @@ async function refresh() {
 }
 
 function start() {
-  const overall = document.getElementById('overall')
+  const overall = byId('overall')
   overall.addEventListener('click', () => {
-    const list = document.getElementById('attention-list')
+    const list = byId('attention-list')
     list.hidden = !list.hidden || !list.hasChildNodes()
     overall.setAttribute('aria-expanded', String(!list.hidden))
   })
-  document.getElementById('key-button').addEventListener('click', async () => {
+  byId('key-button').addEventListener('click', async () => {
     if (await keyDialog()) void refresh().catch(() => {})
   })
   updateKeyButton()

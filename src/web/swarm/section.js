@@ -4,8 +4,17 @@
 // Plain DOM; `api` is the mode's client (`/swarm/...`), `context` the page's helpers.
 import {badge, el, poll, replace, table, timeAgo, toast, confirmDialog} from '/web/shared/ui.js'
 
-const STATUS_KIND = {deployed: 'ok', failed: 'bad', deploying: 'warn', removed: 'info', stopped: 'info'}
+/** @typedef {import('/web/shared/ui.js').Json} Json @typedef {import('/web/shared/ui.js').SectionContext} SectionContext @typedef {import('/web/shared/ui.js').Api} Api */
 
+const STATUS_KIND = /** @type {Record<string, string>} */ ({
+  deployed: 'ok',
+  failed: 'bad',
+  deploying: 'warn',
+  removed: 'info',
+  stopped: 'info',
+})
+
+/** @param {unknown} text @param {number} [n] */
 function short(text, n = 7) {
   return text
     ? String(text)
@@ -14,6 +23,7 @@ function short(text, n = 7) {
     : '–'
 }
 
+/** @param {Json} stack */
 function services(stack) {
   if (!stack.services) return el('span', {class: 'muted', title: 'the Swarm did not answer'}, '?')
   const {running, desired} = stack.services
@@ -22,13 +32,14 @@ function services(stack) {
 }
 
 // Where each task runs (node names across the Swarm), and why one is not running.
+/** @param {Json} stack */
 function tasks(stack) {
   if (!stack.tasks) return el('span', {class: 'muted', title: 'the Swarm did not answer'}, '?')
   if (stack.tasks.length === 0) return '–'
   return el(
     'div',
     {class: 'small', 'data-testid': 'swarm-tasks'},
-    ...stack.tasks.map((t) =>
+    ...stack.tasks.map((/** @type {Json} */ t) =>
       el(
         'div',
         {'data-node': t.node ?? ''},
@@ -40,6 +51,7 @@ function tasks(stack) {
   )
 }
 
+/** @param {HTMLElement} element @param {Api} api @param {SectionContext} [context] */
 export function mount(element, api, context = {}) {
   const confirm = context.confirm ?? confirmDialog
   const notify = context.toast ?? toast
@@ -61,6 +73,7 @@ export function mount(element, api, context = {}) {
     images,
   )
 
+  /** @param {Json} status */
   function render(status) {
     const r = status.reconcile || {}
     const parts = []
@@ -78,9 +91,9 @@ export function mount(element, api, context = {}) {
     )
     error.hidden = problems.length === 0
     replace(error, problems.join(' — '))
-    const failedStacks = (status.stacks || []).filter((x) => x.status === 'failed')
+    const failedStacks = (status.stacks || []).filter((/** @type {Json} */ x) => x.status === 'failed')
     context.attention?.([
-      ...failedStacks.map((x) => ({
+      ...failedStacks.map((/** @type {Json} */ x) => ({
         text: `Stack ${x.name} failed${x.lastError ? `: ${x.lastError}` : ''}`,
         href: '#mode-swarm',
       })),
@@ -172,20 +185,20 @@ export function mount(element, api, context = {}) {
       const result = await api.post('/reconcile')
       if (result && result.running) notify('Reconcile started; it is still running.', 'info')
       else {
-        const failedStacks = (result?.stacks ?? []).filter((s) => s.outcome === 'failed')
+        const failedStacks = (result?.stacks ?? []).filter((/** @type {Json} */ s) => s.outcome === 'failed')
         const failed = failedStacks.length
-        const deployed = (result?.stacks ?? []).filter((s) => s.outcome === 'deployed').length
-        const removed = (result?.stacks ?? []).filter((s) => s.outcome === 'removed').length
+        const deployed = (result?.stacks ?? []).filter((/** @type {Json} */ s) => s.outcome === 'deployed').length
+        const removed = (result?.stacks ?? []).filter((/** @type {Json} */ s) => s.outcome === 'removed').length
         const done = [deployed && `${deployed} deployed`, removed && `${removed} removed`].filter(Boolean).join(', ')
         notify(
           failed
-            ? `Reconcile finished: ${failedStacks.map((s) => `${s.stack ?? s.name}${s.error || s.reason ? ` (${s.error || s.reason})` : ''}`).join(', ')} failed`
+            ? `Reconcile finished: ${failedStacks.map((/** @type {Json} */ s) => `${s.stack ?? s.name}${s.error || s.reason ? ` (${s.error || s.reason})` : ''}`).join(', ')} failed`
             : `Reconcile finished: ${done || 'nothing changed'}`,
           failed ? 'error' : 'ok',
         )
       }
     } catch (e) {
-      notify(e.message, 'error', 9000)
+      notify(e instanceof Error ? e.message : String(e), 'error', 9000)
     } finally {
       await refresh().catch(() => {})
     }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {ActivityLog} from '../../../src/lib/monitor/activity.js'
+import {ActivityLog} from '../../../src/lib/activity/log.js'
 import {HISTORY_SAMPLES, MetricHistory} from '../../../src/lib/monitor/metric-history.js'
 
 describe('the shared activity history', () => {
