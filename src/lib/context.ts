@@ -99,7 +99,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       return engine
     },
     async lock(scope) {
-      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, {join}] = await Promise.all([
+      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, path] = await Promise.all([
         import('./state/lock.js'),
         import('./paths.js'),
         import('./state/directory.js'),
@@ -107,7 +107,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       ])
       const dir = stateDir(statePath)
       ensureStateDirectory(dir)
-      const lock = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
+      const lock = acquireLock(path.join(dir, `${scope}.lock`), `homeops ${scope} run`)
       cleanups.push(() => lock.release())
       return lock
     },

@@ -85,7 +85,7 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
     extra: {force?: boolean; records?: string[]} = {},
   ): Promise<DdnsRunReport | undefined> {
     const {context} = rt
-    const [{acquireLock}, {stateDir}, {join}, {runPass}] = await Promise.all([
+    const [{acquireLock}, {stateDir}, path, {runPass}] = await Promise.all([
       import('../state/lock.js'),
       import('../paths.js'),
       import('node:path'),
@@ -93,7 +93,7 @@ export function createDdnsMode(options: DdnsModeOptions = {}): ServiceMode & {
     ])
     let lock
     try {
-      lock = acquireLock(join(stateDir(context.statePath), 'ddns.lock'), 'homeops ddns run')
+      lock = acquireLock(path.join(stateDir(context.statePath), 'ddns.lock'), 'homeops ddns run')
     } catch (error) {
       if (error instanceof LockedError) {
         context.logger.warn('ddns pass skipped: another ddns run holds the lock', {pid: error.holderPid})

@@ -196,7 +196,7 @@ export class DockerSource {
       this.debounce = undefined
       const {containers, services} = this.pending
       this.pending = {containers: false, services: false}
-      const work = [containers ? this.syncContainers() : undefined, services ? this.syncServices() : undefined]
+      const work = [...(containers ? [this.syncContainers()] : []), ...(services ? [this.syncServices()] : [])]
       void Promise.all(work)
         .then(() => (this.status.lastSyncAt = new Date().toISOString()))
         .catch((error: unknown) => this.fail('docker sync after an event failed', error))
@@ -235,12 +235,12 @@ export class DockerSource {
   /** Reads the event stream until it ends. */
   private async follow(): Promise<void> {
     const docker = this.docker!
-    const stream = (await docker.getEvents({
+    const stream = await docker.getEvents({
       filters: {
         type: ['container', 'service'],
         event: ['start', 'die', 'destroy', 'stop', 'pause', 'unpause', 'rename', 'update', 'create', 'remove'],
       },
-    })) as NodeJS.ReadableStream
+    })
     this.stream = stream
     this.status.connected = true
     // Events that happened while we were connecting are covered by a sync right after subscribing.
@@ -274,6 +274,7 @@ export class DockerSource {
   }
 
   private closeStream(): void {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens to the object's real type
     const stream = this.stream as (NodeJS.ReadableStream & {destroy?: () => void}) | undefined
     this.stream = undefined
     stream?.destroy?.()

@@ -233,7 +233,8 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     let token = ''
     if (type.includes('application/json')) {
       try {
-        token = String((JSON.parse(text) as {token?: unknown}).token ?? '')
+        const sent = (JSON.parse(text) as {token?: unknown}).token
+        token = typeof sent === 'string' ? sent : ''
       } catch {
         throw new HttpError(400, {error: 'invalid_json'})
       }
@@ -292,7 +293,7 @@ export function createImagesMode(options: ImagesModeOptions = {}): ImagesMode {
     try {
       const report = await applyWorkloadUpdate(context!, {
         workload: body.workload,
-        to: body.to as string | undefined,
+        to: body.to,
         by: 'manual',
       })
       metrics?.applied.inc({result: report.outcome?.result ?? 'up_to_date'})

@@ -143,7 +143,7 @@ export function createMonitorMode(options: MonitorModeOptions = {}): MonitorMode
     const list = svc.watcher.containers()
     const [rows, facts] = await Promise.all([
       svc.rows({force: truthy(request, 'force')}),
-      details ? details.facts(list) : Promise.resolve(new Map()),
+      details ? details.facts(list) : Promise.resolve(new Map<string, never>()),
     ])
     const byId = new Map(rows.map((r) => [r.id, r]))
     return json({

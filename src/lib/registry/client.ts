@@ -594,7 +594,7 @@ export class RegistryClient {
         current = next.toString()
         continue
       }
-      return {status: res.statusCode, headers: res.headers as Response['headers'], body, url: current}
+      return {status: res.statusCode, headers: res.headers, body, url: current}
     }
   }
 

@@ -251,7 +251,7 @@ export async function reconcile(env: SwarmEnv, options: ReconcileOptions = {}): 
   // Stack name → the repositories its services say they were deployed from ('' for none).
   const swarmStacks = new Map<string, Set<string>>()
   const listed = await services
-  const running = servicesByStack(listed as ServiceSpec[])
+  const running = servicesByStack(listed)
   for (const service of listed) {
     const stackName = service.Spec?.Labels?.[STACK_LABEL]
     if (!stackName) continue
