@@ -77,13 +77,13 @@ export function jsonOutputProblems(args: readonly string[], stdout: string): str
   } catch {
     return []
   }
-  const firstFlag = args.findIndex((a) => a.startsWith('-'))
-  const words = (firstFlag === -1 ? args : args.slice(0, firstFlag)).filter((a) => /^[a-z]+$/.test(a))
   const isError =
     typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).join() === 'error'
-  const candidates = isError ? ['error'] : [words.slice(0, 2).join('-'), words.slice(0, 1).join('-')]
+  // The command id: the first word (or two) of the arguments that names a committed schema.
+  const words = args.filter((a) => /^[a-z]+$/.test(a))
+  const candidates = isError ? ['error'] : words.flatMap((w, i) => [`${w}-${words[i + 1]}`, w])
   const file = candidates.map((c) => join(contractDir, `${c}.schema.json`)).find((f) => existsSync(f))
-  if (!file) return [`no committed --json schema for \`homeops ${args.join(' ')}\` in test/contract/json/`]
+  if (!file) return isError ? ['test/contract/json/error.schema.json is missing'] : []
   const schema = JSON.parse(readFileSync(file, 'utf8')) as Schema
   return schemaProblems(value, schema).map((p) => `${relative(root, file)}: ${p}`)
 }
