@@ -22,6 +22,11 @@ export const yesFlag = Flags.boolean({
   env: 'HOMEOPS_YES',
 })
 
+/** What every command prints under `--json` when it fails (test/contract/json/error.schema.json). */
+export interface JsonError {
+  error: {message: string; exitCode: ExitCodeValue; hint?: string}
+}
+
 /**
  * Base of every command: `--json`, the global flags, lazy config/state/docker
  * through `context()`, one `catch()` that maps typed errors to the exit
@@ -64,7 +69,7 @@ export abstract class HomeopsCommand<T> extends Command {
       args: ctor.args,
       strict: ctor.strict,
     })
-    this.globalFlags = flags as GlobalFlags
+    this.globalFlags = flags
   }
 
   protected get terminal(): Terminal {
@@ -209,7 +214,7 @@ export abstract class HomeopsCommand<T> extends Command {
     const hint = rawHint === undefined ? undefined : redact(rawHint)
     const debug = this.globalFlags?.debug || process.env.HOMEOPS_DEBUG === '1'
     if (this.jsonEnabled()) {
-      this.logJson({error: {message, exitCode, ...(hint ? {hint} : {})}})
+      this.logJson({error: {message, exitCode, ...(hint ? {hint} : {})}} satisfies JsonError)
     } else {
       const term = detectTerminal({stdoutIsTTY: Boolean(process.stderr.isTTY)})
       const lines = message.split('\n')

@@ -87,7 +87,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       return docker
     },
     async lock(scope) {
-      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, {join}] = await Promise.all([
+      const [{acquireLock}, {stateDir}, {ensureStateDirectory}, path] = await Promise.all([
         import('./state/lock.js'),
         import('./paths.js'),
         import('./state/directory.js'),
@@ -95,7 +95,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
       ])
       const dir = stateDir(statePath)
       ensureStateDirectory(dir)
-      const held = acquireLock(join(dir, `${scope}.lock`), `homeops ${scope} run`)
+      const held = acquireLock(path.join(dir, `${scope}.lock`), `homeops ${scope} run`)
       // Released early (a serve loop locks at every pass), its cleanup goes too: the list must not grow per pass.
       const cleanup = () => held.release()
       cleanups.push(cleanup)

@@ -95,11 +95,11 @@ async function pausedAt(step: string, args: string[]): Promise<Paused> {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
-  child.stdout!.on('data', () => {})
+  child.stdout.on('data', () => {})
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`never paused at ${step}:\n${stderr}`)), 60_000)
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
       if (stderr.includes('update paused for a test') && stderr.includes(`step=${step}`)) {
         clearTimeout(timer)

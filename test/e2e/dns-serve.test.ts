@@ -237,7 +237,7 @@ describe('homeops dns serve with the removed DNS_WORKERS set', () => {
       [cliPath, 'dns', 'serve', '--port', String(wPort), '--bind', '127.0.0.1', '--http-listen', `127.0.0.1:${wHttp}`],
       {env: {...base, ...env(), DNS_WORKERS: '2'}, stdio: ['ignore', 'pipe', 'pipe']},
     )
-    child.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()))
     try {
       await within(
         30_000,

@@ -351,7 +351,7 @@ describe('homeops serve (the built CLI)', () => {
 
       // page.evaluate with source text: the test runner must not rewrite the browser's import()
       const inPage = <T>(body: string) =>
-        page.evaluate(`(async () => { const ui = await import('/web/shared/ui.js'); ${body} })()`) as Promise<T>
+        page.evaluate<T>(`(async () => { const ui = await import('/web/shared/ui.js'); ${body} })()`)
 
       // confirmDialog: Cancel → false, Confirm → true
       const answers = inPage<boolean[]>(`

@@ -51,9 +51,9 @@ function start(args: string[]): Started {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   let stdout = ''
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
   let exited = false
   const done = new Promise<{code: number | null; stderr: string; stdout: Promise<string>}>((resolve) =>
     child.on('close', (code) => {

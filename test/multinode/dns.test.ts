@@ -60,8 +60,8 @@ async function serve(config: string): Promise<{port: number; output: () => strin
   )
   servers.push(child)
   let output = ''
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()))
   let port = 0
   await within(
     30_000,

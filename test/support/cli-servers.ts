@@ -55,8 +55,8 @@ export async function startCli(
     log += b.toString()
     if (log.length > 128 * 1024) log = log.slice(-64 * 1024)
   }
-  child.stdout!.on('data', keep)
-  child.stderr!.on('data', keep)
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
   const url = `http://127.0.0.1:${port}`
   const running: RunningCli = {
     name,

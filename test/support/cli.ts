@@ -1,6 +1,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {jsonOutputProblems} from './json-contract.js'
+
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const cliPath = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 
@@ -25,6 +27,8 @@ export interface CliOptions {
 /**
  * Runs the built CLI (`bin/run.js`) as a child process, as users do: no TTY,
  * the environment given (merged over a clean base without HOMEOPS_ settings).
+ * What a `--json` run prints is checked against the committed schema of that
+ * command (test/contract/json/): the contract holds for every run the tests make.
  */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const base = Object.fromEntries(
@@ -46,7 +50,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
-      resolve({code, stdout, stderr})
+      const problems = jsonOutputProblems(args, stdout)
+      if (problems.length > 0)
+        reject(new Error(`homeops ${args.join(' ')} --json broke its schema:\n${problems.join('\n')}`))
+      else resolve({code, stdout, stderr})
     })
     child.stdin.end(options.input ?? '')
   })

@@ -39,8 +39,8 @@ export function startServe(options: {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
-  child.stdout!.on('data', () => {})
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stdout.on('data', () => {})
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
     child.on('exit', (code, signal) => resolve({code, signal})),
   )

@@ -1,6 +1,6 @@
 import {configSchema} from './root-schema.js'
 import {envKeys} from './env.js'
-import {type ObjectField, type Shape, closest} from './schema.js'
+import {closest} from './schema.js'
 
 /**
  * The `HOMEOPS_*` variables homeops reads that are not config keys: command
@@ -75,7 +75,7 @@ function knownNames(): {known: Set<string>; documented: string[]} {
   if (cache) return cache
   const known = new Set(Object.keys(OTHER_ENV))
   const documented = Object.keys(OTHER_ENV)
-  for (const key of envKeys(configSchema as unknown as ObjectField<Shape>)) {
+  for (const key of envKeys(configSchema)) {
     documented.push(key.names[0]!)
     for (const name of key.names) {
       known.add(name)

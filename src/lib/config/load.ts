@@ -96,7 +96,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   const raw: Record<string, unknown> = isPlainObject(parsed) ? parsed : {}
 
-  const overlay = applyEnvOverlay(configSchema as unknown as ObjectField<Shape>, raw, env)
+  const overlay = applyEnvOverlay(configSchema, raw, env)
   const issues: Issue[] = [...overlay.issues]
   const config = configSchema.decode(raw, [], {
     issues,

@@ -71,6 +71,7 @@ function describe(raw: unknown): string {
   if (Array.isArray(raw)) return 'a list'
   if (typeof raw === 'object') return 'a mapping'
   if (typeof raw === 'string') return quote(raw)
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a scalar: objects returned above
   return `${typeof raw} ${String(raw)}`
 }
 

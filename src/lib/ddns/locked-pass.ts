@@ -8,7 +8,7 @@ import type {DdnsRunReport, PassOptions} from './updater.js'
  * (undefined, logged), never both send.
  */
 export async function lockedPass(context: Context, options: PassOptions): Promise<DdnsRunReport | undefined> {
-  const [{acquireLock}, {stateDir}, {join}, {runPass}] = await Promise.all([
+  const [{acquireLock}, {stateDir}, path, {runPass}] = await Promise.all([
     import('../state/lock.js'),
     import('../paths.js'),
     import('node:path'),
@@ -16,7 +16,7 @@ export async function lockedPass(context: Context, options: PassOptions): Promis
   ])
   let lock
   try {
-    lock = acquireLock(join(stateDir(context.statePath), 'ddns.lock'), 'homeops ddns run')
+    lock = acquireLock(path.join(stateDir(context.statePath), 'ddns.lock'), 'homeops ddns run')
   } catch (error) {
     if (error instanceof LockedError) {
       context.logger.warn('ddns pass skipped: another ddns run holds the lock', {pid: error.holderPid})

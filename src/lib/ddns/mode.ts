@@ -34,7 +34,7 @@ export interface DdnsModeOptions {
   /** Tests: the clock of the loop. */
   clock?: Clock
   /** Tests: one pass (default: `lockedPass`, the updater under the `ddns` lock). */
-  runPass?(context: Context, options: PassOptions): Promise<DdnsRunReport | undefined>
+  runPass?: (context: Context, options: PassOptions) => Promise<DdnsRunReport | undefined>
 }
 
 /**

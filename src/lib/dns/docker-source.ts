@@ -235,7 +235,7 @@ export class DockerSource {
       this.debounce = undefined
       const {containers, services} = this.pending
       this.pending = {containers: false, services: false}
-      const work = [containers ? this.syncContainers() : undefined, services ? this.syncServices() : undefined]
+      const work = [...(containers ? [this.syncContainers()] : []), ...(services ? [this.syncServices()] : [])]
       void Promise.all(work)
         .then(() => (this.status.lastSyncAt = new Date().toISOString()))
         .catch((error: unknown) => this.fail('docker sync after an event failed', error))

@@ -287,7 +287,7 @@ export class RecordStore {
           continue
         }
         let kinds = byName.get(name)
-        if (!kinds) byName.set(name, (kinds = new Map()))
+        if (!kinds) byName.set(name, (kinds = new Map<SourceKind, {records: SourceRecord[]; sources: Set<string>}>()))
         let slot = kinds.get(origin.kind)
         if (!slot) kinds.set(origin.kind, (slot = {records: [], sources: new Set()}))
         slot.records.push({name, type: record.type, value})

@@ -112,7 +112,8 @@ export class DnsService {
           unreachable: 'no Swarm manager of dns.swarmManagers answers; service names will appear once one does',
         })
       }
-      await Promise.all([this.docker, this.managers].map((source) => source && loadSource(source, watch)))
+      const sources = [this.docker, this.managers].filter((source) => source !== undefined)
+      await Promise.all(sources.map((source) => loadSource(source, watch)))
       if (this.managers?.status.connected)
         logger.info('reading Swarm service labels from a manager', {manager: this.managers.status.address})
     }

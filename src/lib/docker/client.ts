@@ -156,14 +156,11 @@ let dockerode: Promise<typeof Dockerode> | undefined
  */
 export function loadDockerode(): Promise<typeof Dockerode> {
   dockerode ??= (async () => {
-    const [{default: Module, createRequire}, {dirname, join}] = await Promise.all([
-      import('node:module'),
-      import('node:path'),
-    ])
+    const [{default: Module, createRequire}, path] = await Promise.all([import('node:module'), import('node:path')])
     const require = createRequire(import.meta.url)
     const main = require.resolve('dockerode')
     const modem = createRequire(main).resolve('docker-modem')
-    for (const file of [join(dirname(main), 'session.js'), join(dirname(modem), 'ssh.js')]) {
+    for (const file of [path.join(path.dirname(main), 'session.js'), path.join(path.dirname(modem), 'ssh.js')]) {
       if (require.cache[file]) continue
       const stub = new Module(file)
       stub.filename = file
@@ -187,16 +184,16 @@ export function loadDockerode(): Promise<typeof Dockerode> {
 async function tlsFiles(env: NodeJS.ProcessEnv): Promise<{ca: Buffer; cert: Buffer; key: Buffer} | undefined> {
   const dir = env.DOCKER_CERT_PATH
   if (!dir) return undefined
-  const [{join}, {FILE_LIMITS, FileReadError, readBoundedFile}] = await Promise.all([
+  const [path, {FILE_LIMITS, FileReadError, readBoundedFile}] = await Promise.all([
     import('node:path'),
     import('../fs/read-file.js'),
   ])
   const read = (name: string) => {
     try {
-      return readBoundedFile(join(dir, name), {maxBytes: FILE_LIMITS.small})
+      return readBoundedFile(path.join(dir, name), {maxBytes: FILE_LIMITS.small})
     } catch (error) {
       throw new UserError(
-        `cannot read ${join(dir, name)} (DOCKER_CERT_PATH): ${error instanceof FileReadError ? error.reason : errorMessage(error)}`,
+        `cannot read ${path.join(dir, name)} (DOCKER_CERT_PATH): ${error instanceof FileReadError ? error.reason : errorMessage(error)}`,
         {hint: 'DOCKER_CERT_PATH must hold ca.pem, cert.pem and key.pem'},
       )
     }

@@ -1,5 +1,3 @@
-import type Dockerode from 'dockerode'
-
 import {OperationError} from '../errors.js'
 import type {Docker} from './client.js'
 import {dockerMessage} from './recreate.js'
@@ -40,7 +38,14 @@ export async function listUnusedImages(docker: Docker, filter: ImageFilter = {})
     .sort((a, b) => b.size - a.size)
 }
 
-export type PruneResult = Dockerode.PruneImagesInfo
+/**
+ * Docker's answer to a prune, as `monitor prune --json` prints it. Each entry names either an untagged
+ * reference or a deleted image, never both (@types/dockerode declares both required).
+ */
+export interface PruneResult {
+  ImagesDeleted: {Deleted?: string; Untagged?: string}[]
+  SpaceReclaimed: number
+}
 
 /** `docker image prune -a` (every unused image, not only dangling ones), narrowed by labels when given. */
 export async function pruneUnusedImages(docker: Docker, filter: ImageFilter = {}): Promise<PruneResult> {

@@ -49,10 +49,10 @@ export async function pullImage(docker: Docker, reference: string, options: Pull
   const started = Date.now()
   let stream: NodeJS.ReadableStream
   try {
-    stream = (await docker.pull(ref, {
+    stream = await docker.pull(ref, {
       ...(options.auth ? {authconfig: options.auth} : {}),
       ...(options.signal ? {abortSignal: options.signal} : {}),
-    })) as NodeJS.ReadableStream
+    })
   } catch (error) {
     throw pullFailed(ref, error)
   }

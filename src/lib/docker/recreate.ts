@@ -326,7 +326,7 @@ export function buildCreateBody(info: Info, imageConfig: ImageConfig | undefined
     HostConfig: {
       ...hostConfig,
       Binds: [...(hostConfig.Binds ?? []), ...anonymousVolumeBinds(info)],
-      Links: hostConfig.Links ? hostConfig.Links.map(convertLink) : undefined,
+      Links: (hostConfig.Links as string[] | null | undefined)?.map(convertLink),
     },
   }
   const primary = primaryNetwork(info)
@@ -358,7 +358,7 @@ function endpointFor(info: Info, network: string): EndpointSettings {
   const shortId = info.Id.slice(0, 12)
   const aliases = (settings.Aliases ?? []).filter((a) => a !== shortId && a !== info.Id)
   const ipam = settings.IPAMConfig as {IPv4Address?: string; IPv6Address?: string; LinkLocalIPs?: string[]} | null
-  const endpoint: EndpointSettings & {DriverOpts?: Record<string, string>} = {} as EndpointSettings
+  const endpoint: EndpointSettings & {DriverOpts?: Record<string, string>} = {}
   if (ipam && (ipam.IPv4Address || ipam.IPv6Address || ipam.LinkLocalIPs?.length)) endpoint.IPAMConfig = ipam
   if (aliases.length > 0) endpoint.Aliases = aliases
   if (settings.Links?.length) endpoint.Links = settings.Links
@@ -485,7 +485,7 @@ function describeTest(test: string[] | undefined): string {
 
 async function logTail(container: Dockerode.Container): Promise<string> {
   try {
-    const raw = (await container.logs({stdout: true, stderr: true, tail: 5, follow: false})) as unknown as Buffer
+    const raw = await container.logs({stdout: true, stderr: true, tail: 5, follow: false})
     const text = demux(raw).trim()
     return text ? `; last output: ${JSON.stringify(text.slice(-400))}` : ''
   } catch {

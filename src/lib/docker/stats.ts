@@ -353,7 +353,7 @@ export class ContainerWatcher {
     if (this.stopped) return
     let stream: StatsStream['stream']
     try {
-      stream = (await this.docker.getContainer(id).stats({stream: true})) as StatsStream['stream']
+      stream = await this.docker.getContainer(id).stats({stream: true})
     } catch (error) {
       this.options.logger.debug('cannot attach stats', {id: id.slice(0, 12), error: errorMessage(error)})
       return

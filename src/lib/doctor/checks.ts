@@ -37,7 +37,7 @@ type AreaHooks = {
   doctor: {needs: readonly string[]; module?: string}
   listeners?(section: unknown, serveApiKey: string | undefined): Listener[]
 }
-const hooks = (area: (typeof AREAS)[number]): AreaHooks => area as AreaHooks
+const hooks = (area: (typeof AREAS)[number]): AreaHooks => area
 
 /** The checks an area's doctor module exports (`area.doctor.module`, relative to src/lib). */
 async function areaChecks(area: (typeof AREAS)[number]): Promise<DoctorChecks<unknown>> {

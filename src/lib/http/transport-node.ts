@@ -4,7 +4,6 @@ import type {Socket} from 'node:net'
 import {
   type Exchange,
   type Hop,
-  type HttpHeaders,
   ProxyRefusedError,
   type Transport,
   type TransportOptions,
@@ -78,7 +77,7 @@ export class NodeTransport implements Transport {
         response = res
         resolve({
           status: res.statusCode ?? 0,
-          headers: res.headers as HttpHeaders,
+          headers: res.headers,
           body: res,
           destroy() {
             res.on('error', () => undefined)

@@ -1,13 +1,6 @@
 import type {Dispatcher} from 'undici'
 
-import {
-  type Exchange,
-  type Hop,
-  type HttpHeaders,
-  ProxyRefusedError,
-  type Transport,
-  type TransportOptions,
-} from './transport.js'
+import {type Exchange, type Hop, ProxyRefusedError, type Transport, type TransportOptions} from './transport.js'
 
 /**
  * undici, imported on first use (~100 ms and ~20 MiB to load, ~100 ms more to compile its llhttp
@@ -25,7 +18,7 @@ export class UndiciTransport implements Transport {
     const undici = await (this.undici ??= import('undici'))
     const response = await undici
       .request(hop.url, {
-        method: hop.method as Dispatcher.HttpMethod,
+        method: hop.method,
         headers: hop.headers,
         body: hop.body,
         signal: hop.signal,
@@ -41,7 +34,7 @@ export class UndiciTransport implements Transport {
     const body = response.body
     return {
       status: response.statusCode,
-      headers: response.headers as HttpHeaders,
+      headers: response.headers,
       body,
       destroy() {
         // A late abort of the request must not surface as an unhandled stream error.

@@ -90,7 +90,8 @@ export async function applyFromLink(deps: ApplyLinkDeps, request: HttpRequest): 
 function tokenOf(text: string, contentType: string): string {
   if (!contentType.includes('application/json')) return new URLSearchParams(text).get('token') ?? ''
   try {
-    return String((JSON.parse(text) as {token?: unknown}).token ?? '')
+    const token = (JSON.parse(text) as {token?: unknown}).token
+    return typeof token === 'string' ? token : ''
   } catch {
     throw new HttpError(400, {error: 'invalid_json'})
   }

@@ -46,11 +46,11 @@ export interface ImagesStatus {
 }
 
 export interface CheckRunsOptions {
-  context(): Context
+  context: () => Context
   settings(): CheckSettings
   metrics(): ImagesMetrics | undefined
   /** One pass (default: `runWatch`); tests pass their own. */
-  watch?(context: Context, options: WatchOptions): Promise<WatchReport>
+  watch?: (context: Context, options: WatchOptions) => Promise<WatchReport>
   clock?: Clock
 }
 

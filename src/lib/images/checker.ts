@@ -84,7 +84,7 @@ export interface CheckOptions {
 /** Checks each workload against its registry; one failing workload never stops the others. */
 export async function checkWorkloads(workloads: readonly Workload[], options: CheckOptions): Promise<CheckReport> {
   const started = Date.now()
-  const results: CheckResult[] = new Array(workloads.length)
+  const results = new Array<CheckResult>(workloads.length)
   let next = 0
   const worker = async () => {
     while (next < workloads.length) {

@@ -82,7 +82,7 @@ async function updateFromUi(deps: ImagesRoutesDeps, request: HttpRequest): Promi
   try {
     const report = await applyWorkloadUpdate(deps.context(), {
       workload: body.workload,
-      to: body.to as string | undefined,
+      to: body.to,
       by: 'manual',
       origin: `Image updates page (${request.remoteAddress})`,
     })

@@ -132,7 +132,7 @@ export async function discoverWorkloads(docker: Docker, logger: Logger): Promise
 
   let services: Dockerode.Service[] = []
   try {
-    services = (await docker.listServices()) as unknown as Dockerode.Service[]
+    services = await docker.listServices()
   } catch (error) {
     const status = (error as {statusCode?: number}).statusCode
     // 503: not a swarm manager (or no swarm): containers only.

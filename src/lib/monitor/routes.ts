@@ -102,7 +102,7 @@ export function registerMonitorRoutes(router: Router, deps: MonitorRoutesDeps): 
     const list = svc.watcher.containers()
     const [rows, facts] = await Promise.all([
       svc.rows({force: truthy(request, 'force')}),
-      deps.details() ? deps.details()!.facts(list) : Promise.resolve(new Map()),
+      deps.details()?.facts(list) ?? Promise.resolve(new Map<string, never>()),
     ])
     const byId = new Map(rows.map((r) => [r.id, r]))
     return json({

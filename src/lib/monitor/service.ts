@@ -277,7 +277,7 @@ export class MonitorService {
 
   private storedChecks(): Map<string, StoredVersion> {
     try {
-      return this.options.storedChecks?.() ?? new Map()
+      return this.options.storedChecks?.() ?? new Map<string, StoredVersion>()
     } catch (error) {
       this.options.logger.debug('cannot read the stored image checks', {error: errorMessage(error)})
       return new Map()

@@ -206,7 +206,7 @@ function parsePatch(raw: unknown, {fromFile}: {fromFile: boolean}): Patch {
       typeof value === 'string'
         ? value.split(',')
         : Array.isArray(value) && value.every((v) => typeof v === 'string')
-          ? (value as string[])
+          ? value
           : undefined
     if (!list) throw new UserError('allowed_cidrs must be a list of CIDR ranges or a comma-separated string')
     const cleaned = list.map((s) => s.trim()).filter(Boolean)

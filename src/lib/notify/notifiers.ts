@@ -563,8 +563,13 @@ function readIndex(text: string | undefined): {config: string; state: string}[] 
     return parsed
       .slice(0, 10_000)
       .filter(
-        (p): p is {config: string; state: string} =>
-          typeof p === 'object' && p !== null && typeof p.config === 'string' && typeof p.state === 'string',
+        (p: unknown): p is {config: string; state: string} =>
+          typeof p === 'object' &&
+          p !== null &&
+          'config' in p &&
+          typeof p.config === 'string' &&
+          'state' in p &&
+          typeof p.state === 'string',
       )
   } catch {
     return []

@@ -5,7 +5,8 @@
  * hard-coded: realm, service and scope come from here.
  */
 export interface AuthChallenge {
-  scheme: 'bearer' | 'basic' | string
+  /** Lower-cased: `bearer`, `basic` or whatever else a registry sends. */
+  scheme: string
   params: Record<string, string>
 }
 

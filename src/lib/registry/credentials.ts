@@ -124,7 +124,7 @@ export class CredentialStore {
     if (this.dockerConfig !== undefined) return this.dockerConfig ?? undefined
     try {
       const parsed = JSON.parse(readBoundedText(this.dockerConfigPath, {maxBytes: FILE_LIMITS.small})) as unknown
-      this.dockerConfig = parsed && typeof parsed === 'object' ? (parsed as DockerConfigFile) : null
+      this.dockerConfig = parsed && typeof parsed === 'object' ? parsed : null
     } catch (error) {
       const code = (error as {code?: string}).code
       if (code !== 'ENOENT')

@@ -1,4 +1,5 @@
 import type {Context} from '../context.js'
+import {errorMessage} from '../errors.js'
 import type {AccessPolicy} from '../http/access.js'
 import {configuredHosts} from '../http/access-config.js'
 import type {ListenAddress} from '../http/address.js'
@@ -44,7 +45,7 @@ export interface StandaloneRun {
 export async function startStandalone(options: StandaloneOptions): Promise<StandaloneRun> {
   const {context, mode} = options
   const metrics = new MetricsRegistry()
-  let crash: unknown
+  let crash: Error | undefined
   let wake!: () => void
   const woken = new Promise<void>((resolve) => {
     wake = resolve
@@ -57,7 +58,7 @@ export async function startStandalone(options: StandaloneOptions): Promise<Stand
     metrics,
     signal: context.signal,
     crashed(error) {
-      crash = error
+      crash = error instanceof Error ? error : new Error(errorMessage(error))
       wake()
     },
   })

@@ -263,7 +263,7 @@ export class ModeSupervisor {
     controller.signal.addEventListener('abort', () => baseSignal.removeEventListener('abort', onAbort), {once: true})
 
     const logger = this.options.logger.child({mode: entry.name})
-    let crashedDuringStart: unknown
+    let crashedDuringStart: Error | undefined
     let starting = true
     const runtime: ModeRuntime = {
       context: modeContext(this.options.context, entry.config, logger, controller.signal),
@@ -272,7 +272,8 @@ export class ModeSupervisor {
       crashed: (error) => {
         if (generation !== entry.generation || this.shuttingDown) return
         if (starting) {
-          crashedDuringStart ??= error ?? new Error('crashed')
+          crashedDuringStart ??=
+            error instanceof Error ? error : new Error(error === undefined ? 'crashed' : errorMessage(error))
           return
         }
         if (entry.state === 'up') this.fail(entry, generation, error, 'crashed')

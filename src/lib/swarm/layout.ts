@@ -242,7 +242,7 @@ export function readLayout(root: string): RepositoryLayout {
       if (path) {
         const what = `volumes.yaml entry "${id}"`
         resolveInside(root, path, `${what} (in the repository)`)
-        resolveInside(nfs!.path, path, `${what} (under the NFS root)`)
+        resolveInside(nfs.path, path, `${what} (under the NFS root)`)
         relativePath = normalize(path).replace(/\/+$/, '')
       }
       volumes.push({id, type: kind, path: relativePath})

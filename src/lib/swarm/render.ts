@@ -225,7 +225,7 @@ export function withServiceLabels(compose: string, labels: Record<string, string
     const existing = service.labels
     if (Array.isArray(existing)) {
       service.labels = [
-        ...existing.filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
+        ...(existing as unknown[]).filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
         ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
       ]
     } else {
@@ -285,7 +285,7 @@ export function withDeployLabels(compose: string, labels: Record<string, string>
     const existing = deploy.labels
     deploy.labels = Array.isArray(existing)
       ? [
-          ...existing.filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
+          ...(existing as unknown[]).filter((l) => !Object.keys(labels).some((k) => String(l).startsWith(`${k}=`))),
           ...Object.entries(labels).map(([k, v]) => `${k}=${v}`),
         ]
       : {...(isRecord(existing) ? existing : {}), ...labels}

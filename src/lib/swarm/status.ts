@@ -66,7 +66,7 @@ export async function swarmStatus(context: Context, options: {live?: boolean} = 
       ])
       live = states
       placements = tasks
-      specs = servicesByStack(listed as ServiceSpec[])
+      specs = servicesByStack(listed)
     } catch (error) {
       swarmError = redact(errorMessage(error))
     }

@@ -18,7 +18,8 @@ export function withDeadline<T>(
         try {
           resolve(onTimeout())
         } catch (error) {
-          reject(error as Error)
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as onTimeout threw it
+          reject(error)
         }
       },
       ms,
@@ -31,7 +32,8 @@ export function withDeadline<T>(
       },
       (error: unknown) => {
         timer.cancel()
-        reject(error as Error)
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- settles exactly as work did
+        reject(error)
       },
     )
   })

@@ -94,20 +94,20 @@ describe('Swarm service labels', () => {
       TaskTemplate: {ContainerSpec: {Image: `${testEnv().images.app}:1.0.0`, Command: ['sleep', '3600']}},
       Mode: {Replicated: {Replicas: 0}},
     })
-    services.add(service.id as string)
+    services.add(service.id)
     await within(1000, 'service name', () => resolves(name, HOST_IP))
     expect(Date.now() - created).toBeLessThan(2000)
-    const info = await d.getService(service.id as string).inspect()
+    const info = await d.getService(service.id).inspect()
     const renamed = `${uniqueName('svc2')}.hotest.lan`
-    await d.getService(service.id as string).update({
+    await d.getService(service.id).update({
       version: info.Version.Index,
       ...info.Spec,
       Labels: {'homeops.dns.name': renamed, 'homeops.dns.ip': '10.5.5.5'},
     })
     await within(1000, 'updated service name', () => resolves(renamed, '10.5.5.5'))
     await within(1000, 'old service name gone', () => gone(name))
-    await d.getService(service.id as string).remove()
-    services.delete(service.id as string)
+    await d.getService(service.id).remove()
+    services.delete(service.id)
     await within(1000, 'service removed', () => gone(renamed))
     const rows = dns.mode.service()!.store.data.rows()
     expect(rows.some((r) => r.name === renamed)).toBe(false)

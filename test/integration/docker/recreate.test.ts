@@ -151,7 +151,7 @@ describe('recreateContainer', () => {
     expect(c.Env).toEqual(expect.arrayContaining(['APP_MODE=test', 'SECRET_LIKE=a=b=c']))
     expect(c.Labels).toMatchObject({'com.example.team': 'web', 'homeops.test': name})
     // The new image's own label, not the old one's.
-    expect(c.Labels!['org.opencontainers.image.version']).toBe('1.1.0')
+    expect(c.Labels['org.opencontainers.image.version']).toBe('1.1.0')
     expect(c.Entrypoint).toEqual(['sh', '-c'])
     expect(c.Cmd).toEqual(['echo started; exec sleep 3600'])
     expect(c.StopSignal).toBe('SIGINT')

@@ -89,7 +89,7 @@ export async function runContainer(
     StopTimeout: 1,
     ...options,
     name,
-  } as Dockerode.ContainerCreateOptions)
+  })
   await container.start()
   return container
 }

@@ -6,7 +6,7 @@ import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
 import {OperationError, TransientError} from '../../../src/lib/errors.js'
 import {RegistryClient} from '../../../src/lib/registry/client.js'
@@ -292,16 +292,19 @@ describe('registry client against a token-auth registry', () => {
   it('fetches a new token once expires_in has passed', async () => {
     issued.length = 0
     expiresIn = 2
+    // Only the clock is fake (sockets and timers stay real): 2.1 s pass without waiting for them.
+    vi.useFakeTimers({toFake: ['Date']})
     try {
       const client = new RegistryClient({dockerConfigPath: '/nonexistent', credentials: creds()})
       await client.manifestDigest(ref(`${registryHost}/${env.images.app}:1.0.0`))
       await client.manifestDigest(ref(`${registryHost}/${env.images.app}:1.0.1`))
       expect(issued).toHaveLength(1)
-      await new Promise((r) => setTimeout(r, 2100))
+      vi.setSystemTime(Date.now() + 2100)
       await client.manifestDigest(ref(`${registryHost}/${env.images.app}:1.1.0`))
       expect(issued).toHaveLength(2)
       await client.close()
     } finally {
+      vi.useRealTimers()
       expiresIn = 300
     }
   })

@@ -158,7 +158,7 @@ export async function removeStacks(names: string[]): Promise<void> {
 export async function serviceVersions(stack: string): Promise<Record<string, number>> {
   const services = await docker().listServices({
     filters: JSON.stringify({label: [`com.docker.stack.namespace=${stack}`]}),
-  } as never)
+  })
   const out: Record<string, number> = {}
   for (const s of services as unknown as {Spec?: {Name?: string}; Version?: {Index?: number}}[])
     out[s.Spec!.Name!] = s.Version!.Index!
@@ -168,7 +168,7 @@ export async function serviceVersions(stack: string): Promise<Record<string, num
 export async function runningTasks(stack: string): Promise<number> {
   const tasks = (await docker().listTasks({
     filters: JSON.stringify({label: [`com.docker.stack.namespace=${stack}`], 'desired-state': ['running']}),
-  } as never)) as unknown as {Status?: {State?: string}}[]
+  })) as unknown as {Status?: {State?: string}}[]
   return tasks.filter((t) => t.Status?.State === 'running').length
 }
 

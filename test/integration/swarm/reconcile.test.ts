@@ -80,7 +80,7 @@ describe('swarm reconcile on the real Swarm', () => {
     expect(readFileSync(join(repo.nfs, 'config/web/index.html'), 'utf8')).toBe('version 1\n')
     const [service] = (await docker().listServices({
       filters: JSON.stringify({name: [`${WEB}_app`]}),
-    } as never)) as unknown as {Spec: {TaskTemplate: {ContainerSpec: {Env: string[]; Mounts: {Source: string}[]}}}}[]
+    })) as unknown as {Spec: {TaskTemplate: {ContainerSpec: {Env: string[]; Mounts: {Source: string}[]}}}}[]
     expect(service!.Spec.TaskTemplate.ContainerSpec.Env).toContain('DB_PASSWORD=first-password-value')
     expect(service!.Spec.TaskTemplate.ContainerSpec.Mounts[0]!.Source).toBe(join(repo.nfs, 'config/web'))
     // Never in logs or the database.

@@ -48,25 +48,42 @@ describe('command-line interface', () => {
       shape[id] = {
         json: command.enableJsonFlag ?? false,
         args: Object.entries(command.args ?? {}).map(([name, arg]) => `${name}${arg.required ? '' : '?'}`),
-        flags: Object.fromEntries(
-          Object.entries(command.flags ?? {})
-            .sort(([a], [b]) => a.localeCompare(b))
-            .map(([name, flag]) => [
-              name,
-              [
-                flag.type,
-                flag.char ? `-${flag.char}` : '',
-                flag.env ? `$${flag.env}` : '',
-                flag.multiple ? 'multiple' : '',
-                flag.allowNo ? 'allow-no' : '',
-                flag.options ? flag.options.join('|') : '',
-              ]
-                .filter(Boolean)
-                .join(' '),
-            ]),
-        ),
+        flags: describeFlags(command.flags ?? {}),
       }
     }
     expect(shape).toMatchSnapshot()
   })
+
+  it('keeps the global flags every command takes, and its topics', async () => {
+    const {HomeopsCommand} = await import('../../../src/cli/homeops-command.js')
+    const {default: pkg} = (await import('../../../package.json', {with: {type: 'json'}})) as {
+      default: {oclif: {topicSeparator: string; topics: Record<string, unknown>}}
+    }
+    expect({
+      baseFlags: describeFlags(HomeopsCommand.baseFlags as Record<string, FlagLike>),
+      json: HomeopsCommand.enableJsonFlag,
+      topicSeparator: pkg.oclif.topicSeparator,
+      topics: Object.keys(pkg.oclif.topics).sort(),
+    }).toMatchSnapshot()
+  })
 })
+
+function describeFlags(flags: Record<string, FlagLike>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(flags)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, flag]) => [
+        name,
+        [
+          flag.type,
+          flag.char ? `-${flag.char}` : '',
+          flag.env ? `$${flag.env}` : '',
+          flag.multiple ? 'multiple' : '',
+          flag.allowNo ? 'allow-no' : '',
+          flag.options ? flag.options.join('|') : '',
+        ]
+          .filter(Boolean)
+          .join(' '),
+      ]),
+  )
+}

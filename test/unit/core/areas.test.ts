@@ -34,6 +34,7 @@ describe('the list of areas', () => {
         doctorChecks?: DoctorChecks<unknown>
       }
       expect(loaded.doctorChecks, module).toBeDefined()
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- only checked for presence, never called
       const hooks = [loaded.doctorChecks?.host, loaded.doctorChecks?.settings].filter((h) => h !== undefined)
       expect(hooks.length, module).toBeGreaterThan(0)
       for (const hook of hooks) expect(typeof hook, module).toBe('function')

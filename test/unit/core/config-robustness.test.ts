@@ -220,7 +220,7 @@ function schemaPaths(field: Field<unknown>, path: Path = []): {path: Path; field
 }
 
 describe('property: generated YAML and environment values never escape as exceptions', () => {
-  const leaves = schemaPaths(configSchema as unknown as Field<unknown>)
+  const leaves = schemaPaths(configSchema)
   const envNames = leaves.flatMap(({path, field}) => envNamesFor(path, field))
 
   function yamlValue(g: ReturnType<typeof generator>, depth: number): string {

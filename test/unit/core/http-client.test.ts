@@ -1,6 +1,6 @@
 import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 
 import {OperationError, TransientError} from '../../../src/lib/errors.js'
 import {requestText} from '../../../src/lib/http/client.js'
@@ -76,8 +76,7 @@ describe('outgoing requests', () => {
     try {
       const answer = await requestText(`${server.url}/big`, 'huge service', {maxChars: 1000})
       expect(answer).toEqual({status: 200, text: 'a'.repeat(1000)})
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      expect(closed).toBe(true)
+      await vi.waitFor(() => expect(closed).toBe(true), {timeout: 5000})
       expect(sent).toBeLessThan(8 * 1024 * 1024)
     } finally {
       server.close()

@@ -7,7 +7,7 @@ function query(name: string, type = 1, options: {opt?: boolean; id?: number} = {
   const packet = new Packet()
   packet.header = new Packet.Header({id: options.id ?? 0x1234, rd: 1})
   packet.questions = [new Packet.Question(name, type, 1)]
-  if (options.opt) packet.additionals = [Packet.Resource.EDNS([]) as unknown as (typeof packet.additionals)[number]]
+  if (options.opt) packet.additionals = [Packet.Resource.EDNS([])]
   return packet.toBuffer()
 }
 

@@ -31,7 +31,7 @@ beforeAll(async () => {
         .writeHead(200, {'content-type': 'application/json'})
         .end(JSON.stringify({name: 'team/app', tags: Object.keys(TAGS)}))
     } else if (tag && TAGS[tag] && url.pathname.startsWith('/v2/team/app/')) {
-      res.writeHead(200, {'docker-content-digest': TAGS[tag]!}).end()
+      res.writeHead(200, {'docker-content-digest': TAGS[tag]}).end()
     } else res.writeHead(404, {'content-type': 'application/json'}).end('{"errors":[{"code":"NAME_UNKNOWN"}]}')
   })
   broken = createServer((req, res) => res.writeHead(200).end(req.method === 'HEAD' ? undefined : '<html>'))

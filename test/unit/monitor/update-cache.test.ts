@@ -22,7 +22,9 @@ function setup(ttlMs = 15 * 60_000) {
     calls,
     advance: (ms: number) => (now += ms),
     setStatus: (s: typeof status) => (status = s),
-    hold: () => (gate = new Promise<void>((r) => (release = r))),
+    hold: () => {
+      gate = new Promise<void>((r) => (release = r))
+    },
     release: () => {
       gate = undefined
       release?.()

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {type IncomingMessage, type Server, type ServerResponse, createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import {OperationError, TransientError} from '../../../src/lib/errors.js'
 import {MANIFEST_ACCEPT, RegistryClient} from '../../../src/lib/registry/client.js'
@@ -31,6 +31,22 @@ function client(options: ConstructorParameters<typeof RegistryClient>[0] = {}): 
   const c = new RegistryClient({dockerConfigPath: '/nonexistent', ...options})
   clients.push(c)
   return c
+}
+
+/**
+ * Runs `work` with the clock and timers fake (sockets stay real): once the fake registry has seen
+ * `hits` requests, the clock moves `ms` on, so a Retry-After wait passes without waiting for it.
+ */
+async function afterWaiting<T>(work: () => Promise<T>, seen: () => number, hits: number, ms: number): Promise<T> {
+  vi.useFakeTimers({toFake: ['setTimeout', 'clearTimeout', 'Date']})
+  try {
+    const result = work()
+    await vi.waitFor(() => expect(seen()).toBeGreaterThanOrEqual(hits), {timeout: 5000})
+    await vi.advanceTimersByTimeAsync(ms)
+    return await result
+  } finally {
+    vi.useRealTimers()
+  }
 }
 
 afterEach(async () => {
@@ -95,9 +111,20 @@ describe('manifest digests', () => {
       if (calls === 1) res.writeHead(429, {'retry-after': '1'}).end()
       else res.writeHead(200, {'docker-content-digest': manifestDigest}).end()
     })
-    const started = Date.now()
-    expect(await client().manifestDigest(parseImageReference(`${host}/a/b:1`))).toBe(manifestDigest)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+    let took = 0
+    const digest = await afterWaiting(
+      async () => {
+        const started = Date.now()
+        const result = await client().manifestDigest(parseImageReference(`${host}/a/b:1`))
+        took = Date.now() - started
+        return result
+      },
+      () => calls,
+      1,
+      1000,
+    )
+    expect(digest).toBe(manifestDigest)
+    expect(took).toBeGreaterThanOrEqual(950)
     expect(calls).toBe(2)
   })
 
@@ -191,8 +218,17 @@ describe('manifest digests', () => {
       res.writeHead(200, {'docker-content-digest': manifestDigest}).end()
     })
     const c = client({concurrencyPerRegistry: 8})
-    const started = Date.now()
-    expect(await c.manifestDigest(parseImageReference(`${host}/a/b:1`))).toBe(manifestDigest)
+    let started = 0
+    const digest = await afterWaiting(
+      () => {
+        started = Date.now()
+        return c.manifestDigest(parseImageReference(`${host}/a/b:1`))
+      },
+      () => hits.length,
+      1,
+      1000,
+    )
+    expect(digest).toBe(manifestDigest)
     expect(c.concurrencyOf(host)).toBe(5) // 8 → 9 (answer) → 4 (halved) → 5 (answer)
     expect(times[1]! - started).toBeGreaterThanOrEqual(950)
     expect(hits).toHaveLength(2)

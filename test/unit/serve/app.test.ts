@@ -1,5 +1,5 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 
 import type {HomeopsConfig, Mode} from '../../../src/lib/config/root-schema.js'
 import {ConfigError} from '../../../src/lib/config/load.js'
@@ -96,9 +96,22 @@ describe('homeops serve (in process)', () => {
         },
       },
     )
+    // The ping limit runs on the fake clock (the HTTP requests stay real).
+    vi.useFakeTimers({toFake: ['setTimeout', 'clearTimeout', 'Date']})
     const started = Date.now()
-    const [down, again] = await Promise.all([get('/health'), get('/health')])
-    expect(Date.now() - started).toBeLessThan(4000)
+    let down: Awaited<ReturnType<typeof get>>
+    let again: Awaited<ReturnType<typeof get>>
+    let took: number
+    try {
+      const asked = Promise.all([get('/health'), get('/health')])
+      await vi.waitFor(() => expect(pings).toBe(1), {timeout: 5000})
+      await vi.advanceTimersByTimeAsync(2000)
+      ;[down, again] = await asked
+      took = Date.now() - started
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(took).toBeLessThan(4000)
     expect(pings).toBe(1) // concurrent checks share one ping
     expect(down.status).toBe(503)
     expect(again.status).toBe(503)
@@ -394,7 +407,16 @@ describe('homeops serve (in process)', () => {
       ddns: new FakeMode('ddns'),
     })
     const url = handle.url
-    const report = await handle.stop(500)
+    // The stop budget runs on the fake clock (the server's sockets stay real).
+    vi.useFakeTimers({toFake: ['setTimeout', 'clearTimeout', 'Date']})
+    let report: Awaited<ReturnType<typeof handle.stop>>
+    try {
+      const stopping = handle.stop(500)
+      await vi.advanceTimersByTimeAsync(500)
+      report = await stopping
+    } finally {
+      vi.useRealTimers()
+    }
     expect(report.late).toEqual(['monitor'])
     expect(report.ms).toBeLessThan(1500)
     await expect(fetch(url + '/health')).rejects.toThrow()

@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll} from 'vitest'
+import {afterAll, vi} from 'vitest'
 
 import {loadConfig} from '../../../src/lib/config/load.js'
 import type {HomeopsConfig, Mode} from '../../../src/lib/config/root-schema.js'
@@ -121,10 +121,12 @@ export class FakeMode implements ServiceMode {
   }
 }
 
+/** Polls `check` every 10 ms up to `timeoutMs`; under fake timers it moves the fake clock instead of waiting. */
 export async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    if (vi.isFakeTimers()) await vi.advanceTimersByTimeAsync(10)
+    else await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }

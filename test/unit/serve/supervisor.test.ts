@@ -1,4 +1,4 @@
-import {describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest'
 
 import {MetricsRegistry} from '../../../src/lib/metrics/registry.js'
 import {ModeSupervisor} from '../../../src/lib/serve/supervisor.js'
@@ -14,6 +14,15 @@ async function setup(backoff = {initialMs: 40, maxMs: 160, resetAfterMs: 60_000}
   const supervisor = new ModeSupervisor({context, metrics, logger: logs.logger, backoff, startTimeoutMs})
   return {logs, abort, context, metrics, supervisor}
 }
+
+// Backoff delays, start timeouts and stop budgets run on vitest's fake clock: the durations the tests
+// assert are the supervisor's own, whatever the machine's load.
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('ModeSupervisor', () => {
   it('starts modes side by side: one failing to start is down and retried with growing delays while the others run', async () => {
@@ -126,10 +135,14 @@ describe('ModeSupervisor', () => {
     const mode = new FakeMode('dns', {hangStart: true})
     supervisor.add('dns', mode, config)
     const started = Date.now()
-    await supervisor.startAll()
+    const starting = supervisor.startAll()
+    await vi.advanceTimersByTimeAsync(100)
+    await starting
     expect(Date.now() - started).toBeLessThan(1500)
     expect(supervisor.get('dns')).toMatchObject({state: 'backoff', lastError: 'did not start within 0.1 s'})
-    await supervisor.stopAll(200)
+    const stopping = supervisor.stopAll(200)
+    await vi.advanceTimersByTimeAsync(200)
+    await stopping
   })
 
   it('reports a mode whose module could not be loaded as unavailable and never restarts it', async () => {
@@ -174,7 +187,9 @@ describe('ModeSupervisor', () => {
     await supervisor.startAll()
     const runtime = stuck.runtime!
     const started = Date.now()
-    const late = await supervisor.stopAll(600)
+    const stopping = supervisor.stopAll(600)
+    await vi.advanceTimersByTimeAsync(600)
+    const late = await stopping
     const took = Date.now() - started
     expect(late).toEqual(['swarm'])
     expect(took).toBeGreaterThanOrEqual(550)
@@ -190,7 +205,7 @@ describe('ModeSupervisor', () => {
     supervisor.add('dns', mode, config)
     await supervisor.startAll()
     await supervisor.stopAll(500)
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    await vi.advanceTimersByTimeAsync(150)
     expect(mode.starts).toBe(1)
   })
 

@@ -78,13 +78,13 @@ describe('readRefs', () => {
   it('reads loose refs, packed refs and the symbolic HEAD like git does', async () => {
     const {mkdtempSync, rmSync, writeFileSync} = await import('node:fs')
     const {tmpdir} = await import('node:os')
-    const {join} = await import('node:path')
+    const path = await import('node:path')
     const {readRefs} = await import('../../../src/lib/swarm/git.js')
-    const dir = mkdtempSync(join(tmpdir(), 'hotest-swarm-refs-'))
+    const dir = mkdtempSync(path.join(tmpdir(), 'hotest-swarm-refs-'))
     const git = (...args: string[]) => gitIn(dir, ...args)
     try {
       git('init', '-q', '-b', 'main')
-      writeFileSync(join(dir, 'a'), 'a')
+      writeFileSync(path.join(dir, 'a'), 'a')
       git('add', 'a')
       git('commit', '-q', '-m', 'a')
       const sha = git('rev-parse', 'HEAD')

@@ -1,4 +1,5 @@
 import {spawn} from 'node:child_process'
+import {once} from 'node:events'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -29,7 +30,7 @@ describe('clearStaleGitLocks', () => {
     const lock = lockedClone()
     const child = spawn('git', ['cat-file', '--batch'], {cwd: dir, stdio: ['pipe', 'ignore', 'ignore']})
     try {
-      await new Promise((r) => setTimeout(r, 200))
+      await once(child, 'spawn') // git runs in the clone from here on
       expect(clearStaleGitLocks(dir)).toEqual({removed: [], heldBy: [child.pid]})
       expect(existsSync(lock)).toBe(true)
     } finally {

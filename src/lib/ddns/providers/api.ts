@@ -14,7 +14,7 @@ import {type ProviderAnswer, type ProviderDeps, firstLine, malformed, statusAnsw
  */
 export function readApi(
   answer: HttpAnswer,
-  options: {notFound?: 'nohost' | 'error'; describe?: (body: Json | undefined) => string | undefined} = {},
+  options: {notFound?: 'nohost' | 'error'; describe?: (body: Json) => string | undefined} = {},
 ): {json: Json; answer: HttpAnswer} | ProviderAnswer {
   const byStatus = statusAnswer(answer)
   if (byStatus) return byStatus

@@ -4,7 +4,7 @@ import type {HttpAnswer} from '../http.js'
 export type Json = unknown
 
 /** The parsed body, or undefined when it is not JSON. */
-export function parseJson(answer: HttpAnswer): Json | undefined {
+export function parseJson(answer: HttpAnswer): Json {
   try {
     return JSON.parse(answer.body) as Json
   } catch {
