@@ -1,4 +1,5 @@
 import {errorMessage} from '../errors.js'
+import {withDeadline} from '../time/deadline.js'
 
 export interface DockerProbeResult {
   reachable: boolean
@@ -39,23 +40,14 @@ export class DockerProbe {
   private async probe(): Promise<DockerProbeResult> {
     const timeoutMs = this.options.timeoutMs ?? 2000
     const at = Date.now()
-    let timer: NodeJS.Timeout | undefined
     let result: DockerProbeResult
     try {
-      await Promise.race([
-        this.options.ping(timeoutMs),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`the Docker daemon did not answer a ping within ${timeoutMs / 1000} s`)),
-            timeoutMs,
-          )
-        }),
-      ])
+      await withDeadline(this.options.ping(timeoutMs), timeoutMs, () => {
+        throw new Error(`the Docker daemon did not answer a ping within ${timeoutMs / 1000} s`)
+      })
       result = {reachable: true, checkedAt: new Date(at).toISOString()}
     } catch (error) {
       result = {reachable: false, checkedAt: new Date(at).toISOString(), error: errorMessage(error)}
-    } finally {
-      clearTimeout(timer)
     }
     this.last = {result, at}
     return result

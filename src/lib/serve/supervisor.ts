@@ -3,6 +3,7 @@ import type {Context} from '../context.js'
 import {errorMessage} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {Counter, MetricsRegistry} from '../metrics/registry.js'
+import {withDeadline} from '../time/deadline.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from './mode.js'
 
 /**
@@ -281,26 +282,21 @@ export class ModeSupervisor {
     }
 
     this.setState(entry, 'starting')
-    let timer: NodeJS.Timeout | undefined
     try {
-      await Promise.race([
+      await withDeadline(
         Promise.resolve().then(() => mode.start(runtime)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`did not start within ${this.startTimeoutMs / 1000} s`)),
-            this.startTimeoutMs,
-          )
-        }),
-      ])
+        this.startTimeoutMs,
+        () => {
+          throw new Error(`did not start within ${this.startTimeoutMs / 1000} s`)
+        },
+      )
       if (crashedDuringStart !== undefined) throw crashedDuringStart
     } catch (error) {
       starting = false
-      clearTimeout(timer)
       if (generation === entry.generation && !this.shuttingDown) this.fail(entry, generation, error, 'failed to start')
       return
     }
     starting = false
-    clearTimeout(timer)
     if (generation !== entry.generation || this.shuttingDown) return
     entry.upSince = Date.now()
     this.setState(entry, 'up')
@@ -396,16 +392,15 @@ function safeHealth(mode: ServiceMode): ModeHealth {
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise (a rejection counts as settled). */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  try {
-    return await Promise.race([promise.then(() => true as const), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return withDeadline(
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    ms,
+    () => false,
+  )
 }
 
 /**

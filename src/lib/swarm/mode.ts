@@ -3,6 +3,7 @@ import {LockedError, errorMessage} from '../errors.js'
 import {HttpError, type Router, json} from '../http/router.js'
 import {redact} from '../log/redact.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
+import {withDeadline} from '../time/deadline.js'
 import {type Periodic, periodic} from '../time/scheduler.js'
 import type {ReconcileReport} from './reconcile-report.js'
 import type {SwarmStatus} from './status.js'
@@ -136,10 +137,12 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
       router.post('/reconcile', async () => {
         if (running) throw new HttpError(409, {error: 'busy', message: 'a reconcile is already running'})
         const run = trigger('requested over HTTP')
-        const outcome = await Promise.race([
+        const outcome = await withDeadline(
           run.then((report) => ({report})),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), WAIT_FOR_RUN_MS).unref()),
-        ])
+          WAIT_FOR_RUN_MS,
+          () => undefined,
+          {unref: true},
+        )
         if (!outcome) return json({running: true, message: 'still running; see GET /status'}, 202)
         if (!outcome.report) {
           const status = last.exitCode === 5 ? 409 : 500
