@@ -32,6 +32,9 @@ import {
   withServiceLabels,
 } from './render.js'
 
+/** How long the tasks must stay up, as the `docker stack deploy` of Docker 23+ checks before it returns. */
+const CLI_STABILITY_MS = 5_000
+
 /**
  * Applying: what changes the Swarm, the NFS share and the state, one stack at a time (a reconcile
  * runs several side by side, see `swarm.deployConcurrency`). Each step records its outcome only once
@@ -152,7 +155,15 @@ async function deployAndWait(
     done.abort()
     deploy.catch(() => {})
   }
-  await waitConverged(env.engine, name, useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs, context.signal, before)
+  // The CLI of Docker 23+ has waited for the tasks to stay up; for an older one this is the only wait, as long.
+  await waitConverged(
+    env.engine,
+    name,
+    useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs,
+    context.signal,
+    before,
+    useDetach ? 0 : CLI_STABILITY_MS,
+  )
 }
 
 /** `always`: pull before every deploy; `ifnotpresent`: only images missing here. Records what homeops pulled. */

@@ -434,10 +434,13 @@ export async function waitConverged(
   timeoutMs: number,
   signal?: AbortSignal,
   before?: ReadonlySet<string>,
+  stableMs = 0,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
-  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+  // A crash-looping task is "running" for a moment between restarts: converged only once it stays so.
+  let convergedSince: number | undefined
+  for (let delay = 250; ; delay = Math.min(delay * 2, stableMs > 0 ? 1000 : 2000)) {
     const states = (await serviceStates(engine, stack, before)).get(stack) ?? []
     const stuck = states.find((s) => s.stuck)
     if (stuck) throw new OperationError(`stack ${stack}: service ${stuck.name}: ${stuck.detail}`)
@@ -445,8 +448,14 @@ export async function waitConverged(
     const failed = states.find((s) => s.permanent)
     if (failed) throw new OperationError(`stack ${stack}: service ${failed.name}: ${redact(failed.permanent!)}`)
     const pending = states.filter((s) => !s.converged)
-    if (states.length > 0 && pending.length === 0) return
-    last = pending.map((s) => `${s.name}: ${s.detail}`).join('; ') || 'no services yet'
+    if (states.length > 0 && pending.length === 0) {
+      convergedSince ??= Date.now()
+      if (Date.now() - convergedSince >= stableMs) return
+      last = `running, staying up for ${Math.round(stableMs / 1000)} s`
+    } else {
+      convergedSince = undefined
+      last = pending.map((s) => `${s.name}: ${s.detail}`).join('; ') || 'no services yet'
+    }
     if (Date.now() + delay > deadline) {
       throw new OperationError(
         `stack ${stack} did not converge within ${Math.round(timeoutMs / 1000)} s (${redact(last)})`,
