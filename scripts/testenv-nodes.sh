@@ -507,7 +507,7 @@ cmd_start_engine() {
   ensure_sid_root
   cgroup_mounts >"$EDIR/cgroups"
 
-  step "starting dockerd $(chroot "$SID_ROOT" dockerd --version | cut -d, -f1) chrooted in $SID_ROOT, namespace $E_NS"
+  step "starting dockerd $(chroot "$SID_ROOT" dockerd --version | cut -d, -f1) with $SID_ROOT as its root, namespace $E_NS"
   ip netns add "$E_NS"
   ip -n "$E_NS" link set lo up
   : >"$EDIR/log/dockerd.log"
