@@ -3,6 +3,7 @@ import {mkdirSync} from 'node:fs'
 
 import {OperationError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
+import {sleep} from '../time/sleep.js'
 import type {RegistryClient} from '../registry/client.js'
 import {syncBinding} from './bindings.js'
 import {snapshotStack} from './deployed-specs.js'
@@ -195,11 +196,37 @@ async function pullImages(env: SwarmEnv, images: string[]): Promise<void> {
   }
 }
 
+/** Docker's wording when `stack rm` reached a network while tasks on it were still shutting down. */
+const NETWORK_STILL_IN_USE = /is in use by task/i
+
+/** How long a second `stack rm` keeps trying once the stack's containers are gone. */
+const LEFTOVER_RETRY_MS = 30_000
+
 /** `stack rm`, then the wait for its containers to be gone (a warning after 120 s, not a failure). */
 export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
-  await stackRemove({...env.cli, stack: name})
+  const remove = () => stackRemove({...env.cli, stack: name})
+  let raced = false
+  try {
+    await remove()
+  } catch (error) {
+    // `stack rm` removes the services, then at once their networks, while the tasks still stop:
+    // the network refusal is a race, not a failure. What is left goes once the tasks have.
+    if (!NETWORK_STILL_IN_USE.test(errorMessage(error))) throw error
+    raced = true
+  }
   const gone = await waitRemoved(env.engine, name, 120_000)
   if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
+  if (!raced) return
+  const deadline = Date.now() + LEFTOVER_RETRY_MS
+  for (let delay = 500; ; delay = Math.min(delay * 2, 4000)) {
+    try {
+      await remove()
+      return
+    } catch (error) {
+      if (!NETWORK_STILL_IN_USE.test(errorMessage(error)) || Date.now() + delay > deadline) throw error
+    }
+    await sleep(delay)
+  }
 }
 
 /** Removes stacks one after the other, recording each as `status` (or its error); one failing stops none. */
