@@ -9,7 +9,7 @@
 // with zero queries lost. Also reports CPU time per query of both servers (utime+stime of the process from
 // /proc, over each measured run) and the time to answer and peak RSS with a 1 000 000-line blocklist
 // loaded (dnsmasq the same, for reference). Exit 1 when a goal is missed.
-// Usage: node scripts/bench/dns.mjs [--seconds 8] [--rounds 2] [--clients 4] [--outstanding 64] [--million 1]
+// Usage: node scripts/bench/dns.mjs [--seconds 8] [--rounds 3] [--clients 4] [--outstanding 64] [--million 1]
 //        (needs `npm run build`, dnsperf and /usr/sbin/dnsmasq)
 import {execFileSync, spawn} from 'node:child_process'
 import {appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -23,7 +23,7 @@ const arg = (name, fallback) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback
 }
 const SECONDS = arg('seconds', 8)
-const ROUNDS = arg('rounds', 2)
+const ROUNDS = arg('rounds', 3)
 const CLIENTS = arg('clients', 4)
 const OUTSTANDING = arg('outstanding', 64)
 const MILLION = arg('million', 1) !== 0
