@@ -8,9 +8,9 @@
 // Measures, in the same run:
 //   - homeops: `homeops swarm reconcile` (the built CLI as cron runs it) when nothing changed, median of --rounds;
 //   - naive, waiting (GATING): the cron script homeops replaces, done the way a cron job must to know whether
-//     it worked: a fresh `git clone` of each repository, then, stack after stack, the command homeops itself
-//     deploys with, `docker stack deploy --detach=false --prune --with-registry-auth -c FILE NAME`, which waits
-//     for the services to converge (~5 s a stack with the CLI's stability check); --waiting-rounds rounds
+//     it worked: a fresh `git clone` of each repository, then, stack after stack,
+//     `docker stack deploy --detach=false --prune --with-registry-auth -c FILE NAME`, which waits for the
+//     services to converge (~5 s a stack with the CLI's stability check, as homeops waits); --waiting-rounds rounds
 //     (default 1: ~100 s each);
 //   - naive, fire-and-forget (reference only, not gating): the same clone, then the default (with Docker
 //     CLI ≥ 26, detached) `docker stack deploy --with-registry-auth -c FILE NAME`, which returns without
@@ -19,7 +19,7 @@
 // is the same before and after the homeops runs).
 // Cold deploy (issue 21, GATING): `homeops swarm watch` of a repository of 1 stack, then of one of 20 stacks
 // (fresh state, nothing deployed yet), both timed in this run: 20 stacks ≤ 3 × 1 stack, which only parallel
-// deploys (swarm.deployConcurrency, default 8) reach. `--cold-only` runs just this part. Writes test-results/bench-swarm-reconcile.json with both
+// deploys reach (swarm.deployConcurrency, default 8, and the convergence waits side by side). `--cold-only` runs just this part. Writes test-results/bench-swarm-reconcile.json with both
 // ratios; exits 1 when a target is missed. Stacks (hotest-swarm-bench-*) are removed at the end. Every step
 // has a timeout, so a run ends within ~5 minutes on the 2-core test machine with the defaults.
 //

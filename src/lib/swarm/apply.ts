@@ -18,7 +18,6 @@ import {
   stackTaskIds,
   waitConverged,
   waitRemoved,
-  watchPermanentFailure,
 } from './docker.js'
 import type {SwarmEnv} from './env.js'
 import type {RepositoryLayout} from './layout.js'
@@ -33,7 +32,7 @@ import {
   withServiceLabels,
 } from './render.js'
 
-/** How long the tasks must stay up, as the `docker stack deploy` of Docker 23+ checks before it returns. */
+/** How long the tasks must stay up, as the `docker stack deploy` of Docker 23+ checks when it waits. */
 const CLI_STABILITY_MS = 5_000
 
 /**
@@ -51,12 +50,22 @@ export interface DeployTarget {
   renderKey?: string
 }
 
-export async function deployStack(
+/** What `startDeploy` hands to `finishDeploy`: the stack's tasks from before this deploy. */
+export interface StartedDeploy {
+  before: ReadonlySet<string>
+}
+
+/**
+ * The part of a deploy that works: bindings and volume folders on NFS, volumes checked, images
+ * pulled, `docker stack deploy` (which returns once the services are created or updated). A
+ * reconcile runs this inside one of its `swarm.deployConcurrency` slots.
+ */
+export async function startDeploy(
   env: SwarmEnv,
   target: DeployTarget,
   prepared: Prepared,
-  useDetach: boolean,
-): Promise<void> {
+  knowsDetach: boolean,
+): Promise<StartedDeploy> {
   const {store, context} = env
   const name = prepared.layout.name
   store.markDeploying(target.repositoryId, name)
@@ -75,11 +84,48 @@ export async function deployStack(
     })
   }
   await pullImages(env, prepared.rendered.images)
+  // Tasks that exist now are the previous deploy's: their errors say nothing about this one.
+  const before = await stackTaskIds(env.engine, name)
+  const contentDigest = createHash('sha256')
+    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
+    .digest('hex')
+    .slice(0, 16)
+  await stackDeploy({
+    ...env.cli,
+    signal: context.signal,
+    stack: name,
+    compose: withDeployLabels(
+      prepared.bindings.length > 0
+        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
+        : prepared.rendered.compose,
+      {[REPOSITORY_LABEL]: target.repositoryUrl},
+    ),
+    cwd: prepared.layout.dir,
+    secrets: prepared.secrets,
+    timeoutMs: context.config.swarm.convergeTimeoutSeconds * 1000,
+    knowsDetach,
+  })
+  return {before}
+}
+
+/**
+ * The part of a deploy that waits: until the services converged and their tasks stayed up 5 s (what
+ * the docker CLI of Docker 23+ checks), failing at once on a task failure waiting cannot fix; then
+ * the records. It holds no deploy slot: the waits of every stack run side by side.
+ */
+export async function finishDeploy(
+  env: SwarmEnv,
+  target: DeployTarget,
+  prepared: Prepared,
+  started: StartedDeploy,
+): Promise<void> {
+  const {store, context} = env
+  const name = prepared.layout.name
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
   try {
-    await deployAndWait(env, target, prepared, useDetach, timeoutMs)
+    await waitConverged(env.engine, name, timeoutMs, context.signal, started.before, CLI_STABILITY_MS)
   } catch (error) {
-    // The CLI of Docker 23+ waits itself and says only that it gave up: add what the tasks said.
+    // Add what the tasks said when the wait's own message does not.
     const tasks = await stackTaskErrors(env.engine, name).catch(() => [])
     const message = errorMessage(error)
     const missing = tasks.filter((t) => !message.includes(t.slice(t.indexOf(': ') + 2)))
@@ -110,60 +156,6 @@ export async function deployStack(
         error: errorMessage(error),
       })
     },
-  )
-}
-
-/** `docker stack deploy`, then the wait for convergence (the only wait with a CLI older than 23). */
-async function deployAndWait(
-  env: SwarmEnv,
-  target: DeployTarget,
-  prepared: Prepared,
-  useDetach: boolean,
-  timeoutMs: number,
-): Promise<void> {
-  const {context} = env
-  const name = prepared.layout.name
-  const contentDigest = createHash('sha256')
-    .update(JSON.stringify([prepared.parts.bindings, prepared.parts.volumes, prepared.parts.nfs]))
-    .digest('hex')
-    .slice(0, 16)
-  // Tasks that exist now are the previous deploy's: their errors say nothing about this one.
-  const before = await stackTaskIds(env.engine, name)
-  // The CLI of Docker 23+ waits itself, for ever on a task rejected again and again: watch beside it
-  // and stop it as soon as a task failed in a way waiting cannot fix.
-  const done = new AbortController()
-  const signal = context.signal ? AbortSignal.any([context.signal, done.signal]) : done.signal
-  const watcher = useDetach ? watchPermanentFailure(env.engine, name, before, done.signal) : undefined
-  watcher?.catch(() => {})
-  const deploy = stackDeploy({
-    ...env.cli,
-    signal,
-    stack: name,
-    compose: withDeployLabels(
-      prepared.bindings.length > 0
-        ? withServiceLabels(prepared.rendered.compose, {[CONTENT_LABEL]: contentDigest})
-        : prepared.rendered.compose,
-      {[REPOSITORY_LABEL]: target.repositoryUrl},
-    ),
-    cwd: prepared.layout.dir,
-    secrets: prepared.secrets,
-    timeoutMs,
-    useDetach,
-  })
-  try {
-    await (watcher ? Promise.race([deploy, watcher.then(() => deploy)]) : deploy)
-  } finally {
-    done.abort()
-    deploy.catch(() => {})
-  }
-  // The CLI of Docker 23+ has waited for the tasks to stay up; for an older one this is the only wait, as long.
-  await waitConverged(
-    env.engine,
-    name,
-    useDetach ? Math.min(timeoutMs, 30_000) : timeoutMs,
-    context.signal,
-    before,
-    useDetach ? 0 : CLI_STABILITY_MS,
   )
 }
 

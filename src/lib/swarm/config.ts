@@ -30,7 +30,7 @@ export const swarmSchema = obj({
     max: 32,
     integer: true,
     description:
-      'how many stacks one reconcile deploys at once (each waits for its own convergence; 1 deploys one after the other)',
+      'how many stacks one reconcile hands to Docker at once (their convergence waits run side by side, outside this limit; 1 deploys one after the other)',
   }),
   pruneProtection: bool({
     default: true,

@@ -132,17 +132,20 @@ export interface DeployOptions extends CliOptions {
   cwd: string
   secrets: Record<string, string>
   timeoutMs: number
-  useDetach: boolean
+  /** The CLI knows `--detach` (`supportsDetach`); an older one never waits and needs `version:`. */
+  knowsDetach: boolean
 }
 
 /** `docker stack deploy --prune --with-registry-auth -c - NAME` with the rendered compose on stdin. */
 export async function stackDeploy(options: DeployOptions): Promise<void> {
   const args = ['stack', 'deploy']
-  if (options.useDetach) args.push('--detach=false')
+  // Never the CLI's own wait: it differs between versions and would hold a deploy slot while it
+  // waits; homeops waits the same way on every engine (apply.ts `finishDeploy`).
+  if (options.knowsDetach) args.push('--detach=true')
   args.push('--prune', '--with-registry-auth', '--compose-file', '-', options.stack)
   // Before 23.0 the CLI refuses a compose file without `version:` (the Compose spec dropped it).
   const compose =
-    !options.useDetach && !/^version\s*:/m.test(options.compose)
+    !options.knowsDetach && !/^version\s*:/m.test(options.compose)
       ? `version: "3.8"\n${options.compose}`
       : options.compose
   const result = await runCli(options, args, {
@@ -153,7 +156,7 @@ export async function stackDeploy(options: DeployOptions): Promise<void> {
   })
   if (result.timedOut) {
     throw new OperationError(
-      `stack ${options.stack} did not converge within ${Math.round(options.timeoutMs / 1000)} s (docker stack deploy still waiting)`,
+      `docker stack deploy of stack ${options.stack} did not return within ${Math.round(options.timeoutMs / 1000)} s`,
     )
   }
   if (result.exitCode !== 0) {
@@ -381,25 +384,6 @@ export async function stackTaskIds(engine: Docker, stack: string): Promise<Set<s
     engine.listTasks({filters: {service: services.map((s) => s.ID)}}),
   )
   return new Set(tasks.flatMap((t) => (t.ID ? [t.ID] : [])))
-}
-
-/**
- * Polls a stack while something else waits on it (the docker CLI's own convergence wait) and
- * throws as soon as a new task failed in a way waiting cannot fix; returns when `signal` aborts.
- */
-export async function watchPermanentFailure(
-  engine: Docker,
-  stack: string,
-  before: ReadonlySet<string>,
-  signal: AbortSignal,
-): Promise<void> {
-  for (let delay = 500; !signal.aborted; delay = Math.min(delay * 2, 2000)) {
-    await sleep(delay, signal).catch(() => {})
-    if (signal.aborted) return
-    const states = await serviceStates(engine, stack, before).catch(() => new Map<string, ServiceState[]>())
-    const failed = (states.get(stack) ?? []).find((s) => s.permanent)
-    if (failed) throw new OperationError(`stack ${stack}: service ${failed.name}: ${redact(failed.permanent!)}`)
-  }
 }
 
 /**

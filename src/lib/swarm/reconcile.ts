@@ -1,7 +1,7 @@
 import {TransientError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import type {ProgressNote} from '../ui/progress.js'
-import {type DeployTarget, cleanImages, deployStack, removeStack} from './apply.js'
+import {type DeployTarget, cleanImages, finishDeploy, removeStack, startDeploy} from './apply.js'
 import {recordFingerprints, servicesByStack, stackDrift} from './deployed-specs.js'
 import {STACK_LABEL, deployEnvironment, stackServices, stackVolumes, supportsDetach} from './docker.js'
 import {type ServiceSpec, describeDrift} from './drift.js'
@@ -322,40 +322,55 @@ async function deployAll(env: SwarmEnv, work: RepoWork[]): Promise<void> {
     }
   }
   if (deploys.length === 0) return
-  const useDetach = await supportsDetach(env.cli)
+  const knowsDetach = await supportsDetach(env.cli)
   const group = env.progress.begin(deploys.map((d) => `deploy ${d.plan.result.stack}`))
+  const finished = (i: number, t0: number, error?: unknown): void => {
+    const {target, plan} = deploys[i]!
+    const r = plan.result
+    const step = group.steps[i]!
+    r.durationMs = Date.now() - t0
+    if (error === undefined) {
+      r.outcome = 'deployed'
+      step.done(
+        `deploy ${r.stack}: ${r.action === 'create' ? 'created' : 'updated'} (${r.reason}) in ${seconds(r.durationMs)}`,
+      )
+      return
+    }
+    r.outcome = 'failed'
+    r.error = redact(errorMessage(error))
+    store.recordFailed(target.repositoryId, r.stack, r.error, plan.prepared!.rendered.images)
+    step.done(`deploy ${r.stack}: failed: ${r.error}`, [
+      {level: 'error', message: `stack ${r.stack} failed`, fields: {repository: r.repository, error: r.error}},
+    ])
+  }
   // Stacks are independent (each owns its services, volumes, bindings and state row): a bounded
-  // pool deploys them side by side, so a run takes about as long as its slowest stacks.
+  // pool hands them to Docker side by side, and each stack's convergence wait runs beside the
+  // others without holding a slot, so a run takes about as long as its slowest stack.
+  const waits: Promise<void>[] = []
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < deploys.length) {
       const i = next++
       const {target, plan} = deploys[i]!
-      const r = plan.result
-      const step = group.steps[i]!
-      step.start()
+      group.steps[i]!.start()
       const t0 = Date.now()
       try {
-        await deployStack(env, target, plan.prepared!, useDetach)
-        r.outcome = 'deployed'
-        step.done(
-          `deploy ${r.stack}: ${r.action === 'create' ? 'created' : 'updated'} (${r.reason}) in ${seconds(Date.now() - t0)}`,
+        const started = await startDeploy(env, target, plan.prepared!, knowsDetach)
+        waits.push(
+          finishDeploy(env, target, plan.prepared!, started).then(
+            () => finished(i, t0),
+            (error: unknown) => finished(i, t0, error),
+          ),
         )
       } catch (error) {
-        r.outcome = 'failed'
-        r.error = redact(errorMessage(error))
-        store.recordFailed(target.repositoryId, r.stack, r.error, plan.prepared!.rendered.images)
-        step.done(`deploy ${r.stack}: failed: ${r.error}`, [
-          {level: 'error', message: `stack ${r.stack} failed`, fields: {repository: r.repository, error: r.error}},
-        ])
-      } finally {
-        r.durationMs = Date.now() - t0
+        finished(i, t0, error)
       }
     }
   }
   const concurrency = Math.max(1, Math.min(env.context.config.swarm.deployConcurrency, deploys.length))
   try {
     await Promise.all(Array.from({length: concurrency}, () => worker()))
+    await Promise.all(waits)
   } finally {
     await group.end()
   }

@@ -35,7 +35,7 @@ describe('the environment of the docker CLI child', () => {
         cwd: tmpdir(),
         secrets: {BIG_SECRET: 'x'.repeat(200_000)},
         timeoutMs: 5000,
-        useDetach: true,
+        knowsDetach: true,
       }),
     ).rejects.toThrow(
       /environment of the docker CLI is too large \(E2BIG\): .*the largest is BIG_SECRET \(200012 bytes\)/,
