@@ -34,7 +34,8 @@ export function linkKey(db: Database): Buffer {
     hex = randomBytes(32).toString('hex')
     setSetting(db, KEY_SETTING, hex)
   }
-  registerSecret(hex)
+  // A slot, not a new hold per call: the key is read on every link made or checked.
+  registerSecret(hex, {slot: KEY_SETTING})
   return Buffer.from(hex, 'hex')
 }
 

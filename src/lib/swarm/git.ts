@@ -66,7 +66,8 @@ export function gitEnv(
     GCM_INTERACTIVE: 'never',
   }
   const config: [string, string][] = []
-  if (auth && url.origin) config.push([`http.${url.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth)}`])
+  if (auth && url.origin)
+    config.push([`http.${url.origin}/.extraHeader`, `Authorization: ${basicAuthorization(auth, url.origin)}`])
   config.push(['http.lowSpeedLimit', '1000'], ['http.lowSpeedTime', String(Math.max(1, Math.round(stallSeconds)))])
   env.GIT_CONFIG_COUNT = String(config.length)
   config.forEach(([key, value], i) => {
@@ -76,12 +77,13 @@ export function gitEnv(
   return env
 }
 
-/** `Basic base64(user:token)`, registered (with the token) so no log line or error can show it. */
-export function basicAuthorization(auth: GitAuth): string {
-  registerSecret(auth.token)
-  const basic = Buffer.from(`${auth.username}:${auth.token}`).toString('base64')
-  registerSecret(basic)
-  return `Basic ${basic}`
+/**
+ * `Basic base64(user:token)`, the token registered with that form so no log line or error can show
+ * either; one slot per remote, so a token changed in the config replaces the old one.
+ */
+export function basicAuthorization(auth: GitAuth, origin: string): string {
+  registerSecret(auth.token, {slot: `git ${origin}`, username: auth.username})
+  return `Basic ${Buffer.from(`${auth.username}:${auth.token}`).toString('base64')}`
 }
 
 /**

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {statSync} from 'node:fs'
 import {join, relative} from 'node:path'
 
-import {registerSecret} from '../log/redact.js'
+import {registerSecrets} from '../log/redact.js'
 import {FileReadError, readBoundedText} from '../fs/read-file.js'
 import {digestBinding, readBinding} from './bindings.js'
 import {MAX_ENV_ENTRY_BYTES, MAX_ENV_TOTAL_BYTES} from './docker.js'
@@ -189,9 +189,11 @@ function readSecrets(layout: RepositoryLayout, stack: StackLayout): Record<strin
         `${where}: secret file ${file} is empty; refusing to deploy an empty value (write the value, or remove the entry)`,
       )
     }
-    registerSecret(value)
     secrets[secret.env] = value
   }
+  // One slot per stack: each reconcile replaces its values, so a value rotated on the share is
+  // forgotten instead of piling up until the bounded set evicts one still in use.
+  registerSecrets(Object.values(secrets), {slot: `swarm stack ${stack.name}`})
   return secrets
 }
 

@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {parse} from 'yaml'
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {MAX_SECRETS, clearSecrets, redact, registerSecret, secretCount} from '../../../src/lib/log/redact.js'
 import {readLayout} from '../../../src/lib/swarm/layout.js'
 import {prepareStack} from '../../../src/lib/swarm/prepare.js'
 import {CONTENT_LABEL, normaliseImage, renderStack, withServiceLabels} from '../../../src/lib/swarm/render.js'
@@ -215,6 +216,21 @@ describe('stack hash', () => {
     expect(stackHash({...input, volumesText: 'v2'}, KEY).hash).not.toBe(base)
     expect(stackHash({...input, nfsText: 'n2'}, KEY).hash).not.toBe(base)
     expect(stackHash({...input, compose: 'c2'}, KEY).hash).not.toBe(base)
+  })
+
+  it('holds one registration per stack: a rotated value is forgotten, the live one outlasts a full set', () => {
+    fx = webFixture(WEB).write('web/secrets.yaml', '- id: db\n  env: DB_PASSWORD\n').secret('db', 'first-secret')
+    const layout = readLayout(fx.repo)
+    clearSecrets()
+    for (let run = 0; run < 3; run++) prepareStack(layout, layout.stacks[0]!, KEY)
+    expect(secretCount()).toBe(1)
+    fx.secret('db', 'second-secret')
+    prepareStack(layout, layout.stacks[0]!, KEY)
+    expect(redact('first-secret second-secret')).toBe('first-secret ***')
+    // Short-lived values (registry tokens) fill the set: the stack's live value is not the one evicted.
+    for (let i = 0; i < MAX_SECRETS + 50; i++) registerSecret(`token-${i}-xyz`, {ttlMs: 60_000})
+    expect(redact('second-secret')).toBe('***')
+    clearSecrets()
   })
 
   it('fails a stack whose secret file is missing, naming the entry and the file', () => {
