@@ -1,4 +1,5 @@
 import type {Context} from '../context.js'
+import {errorMessage} from '../errors.js'
 import type {Router} from '../http/router.js'
 import type {DdnsHistoryReport} from './status.js'
 import type {DdnsRunReport} from './updater.js'
@@ -32,11 +33,31 @@ export function registerDdnsRoutes(router: Router, deps: DdnsRoutesDeps): void {
   router.post(
     '/update',
     async (request) => {
-      if (!deps.current()) return NOT_STARTED
+      const context = deps.current()
+      if (!context) return NOT_STARTED
       const body = (await request.json()) as {record?: unknown; force?: unknown} | null
       const record = typeof body?.record === 'string' && body.record ? body.record.slice(0, 253) : undefined
-      const report = await deps.passNow({force: body?.force === true, ...(record ? {records: [record]} : {})})
-      if (!report) return {status: 423, json: {error: 'locked', message: 'another ddns run holds the lock'}}
+      const force = body?.force === true
+      const {ActivityLog} = await import('../activity/log.js')
+      const activity = new ActivityLog(await context.state()).begin(
+        force ? 'force DDNS update' : 'send DDNS update',
+        record ?? 'every record',
+        `DDNS page or API (${request.remoteAddress})`,
+      )
+      const report = await deps.passNow({force, ...(record ? {records: [record]} : {})}).catch((error: unknown) => {
+        activity.finish(false, errorMessage(error))
+        throw error
+      })
+      if (!report) {
+        activity.finish(false, 'another ddns run holds the lock')
+        return {status: 423, json: {error: 'locked', message: 'another ddns run holds the lock'}}
+      }
+      activity.finish(
+        report.exitCode === 0,
+        report.records
+          .map((r) => `${r.record} (${r.family}): ${r.action}${r.message ? `, ${r.message}` : ''}`)
+          .join('; ') || 'no record matched',
+      )
       return {
         status: 200,
         json: {

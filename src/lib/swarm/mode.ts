@@ -96,6 +96,14 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     }
   }
 
+  /** The run in the shared activity history, finished when it ends (also after a 202 answer). */
+  async function noteInActivity(run: Promise<ReconcileReport | undefined>, by: string): Promise<void> {
+    const {ActivityLog} = await import('../activity/log.js')
+    const record = new ActivityLog(await context().state()).begin('reconcile', 'every watched repository', by)
+    const report = await run
+    record.finish(report?.exitCode === 0, report ? reconcileSummary(report) : (last.error ?? 'failed'))
+  }
+
   function trigger(reason: string): Promise<ReconcileReport | undefined> {
     running ??= runOnce(reason).finally(() => {
       running = undefined
@@ -134,9 +142,10 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     name: 'swarm',
     routes(router: Router) {
       router.get('/status', async () => json(await status()))
-      router.post('/reconcile', async () => {
+      router.post('/reconcile', async (request) => {
         if (running) throw new HttpError(409, {error: 'busy', message: 'a reconcile is already running'})
         const run = trigger('requested over HTTP')
+        void noteInActivity(run, `Swarm page or API (${request.remoteAddress})`).catch(() => {})
         const outcome = await withDeadline(
           run.then((report) => ({report})),
           WAIT_FOR_RUN_MS,
@@ -176,6 +185,13 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
       return status()
     },
   }
+}
+
+/** One line for the shared activity history: what the run did, or what failed. */
+function reconcileSummary(report: ReconcileReport): string {
+  if (report.exitCode !== 0) return summarise(report)
+  const count = (outcome: string) => report.stacks.filter((s) => s.outcome === outcome).length
+  return `${count('deployed')} deployed, ${count('removed')} removed, ${count('unchanged') + count('drifted')} unchanged`
 }
 
 function summarise(report: ReconcileReport): string {

@@ -1,7 +1,8 @@
 import {existsSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
+import {ActivityLog} from '../../../src/lib/activity/log.js'
 import {ExitCode, UserError} from '../../../src/lib/errors.js'
 import {Router} from '../../../src/lib/http/router.js'
 import {MetricsRegistry} from '../../../src/lib/metrics/registry.js'
@@ -349,6 +350,10 @@ describe('serve mode', () => {
       }
       expect(status.stacks.find((s) => s.name === S)).toMatchObject({status: 'deployed'})
       expect(status.reconcile.lastExitCode).toBe(0)
+      // The shared activity history (every page's History) shows the run, who asked and what it did.
+      const history = new ActivityLog(await context.state())
+      await vi.waitFor(() => expect(history.list(5)[0]).toMatchObject({action: 'reconcile', state: 'ok'}))
+      expect(history.list(5)[0]!.message).toBe('1 deployed, 0 removed, 0 unchanged')
       const text = metrics.render()
       expect(text).toMatch(/homeops_swarm_stacks\{status="deployed"\} [1-9]/)
       expect(text).toMatch(/homeops_swarm_last_reconcile_duration_seconds \d/)

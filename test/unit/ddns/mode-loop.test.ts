@@ -158,11 +158,24 @@ describe('ddns loop: passes asked for over HTTP', () => {
     await clock.advance(0)
     const match = router.match('POST', '/update')
     if (match.kind !== 'found') throw new Error('no POST /update')
-    const request = {json: async () => ({force: true}), query: new URLSearchParams()} as unknown as HttpRequest
+    const request = {
+      json: async () => ({force: true}),
+      query: new URLSearchParams(),
+      remoteAddress: '192.168.1.20',
+    } as unknown as HttpRequest
     const response = await match.route.handler(request)
     expect(response.status).toBe(200)
     expect(passes).toBe(2)
     expect(seen.at(-1)).toMatchObject({force: true})
+    // The shared activity history shows the forced send, who asked and what came of it.
+    const {ActivityLog} = await import('../../../src/lib/activity/log.js')
+    expect(new ActivityLog(await runtime.context.state()).list(1)[0]).toMatchObject({
+      action: 'force DDNS update',
+      target: 'every record',
+      by: 'DDNS page or API (192.168.1.20)',
+      state: 'ok',
+      message: 'home.example.org (ipv4): sent',
+    })
     const snap = (await mode.snapshot!()) as {nextCheckAt: string; updates: {ok: number}; checks: number}
     expect(snap.nextCheckAt).toBe(new Date(300_000).toISOString())
     expect(snap.updates.ok).toBe(2)
