@@ -275,6 +275,8 @@ export interface ServiceState {
   stuck?: boolean
   /** A task of the current spec failed in a way waiting cannot fix (task-failure.ts): the reason. */
   permanent?: string
+  /** Converged: when its most recently started running task started (the engine's clock, ms since epoch). */
+  upSince?: number
 }
 
 export async function stackServices(engine: Docker, stack?: string): Promise<ServiceInfo[]> {
@@ -354,11 +356,14 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
   const permanent = converged
     ? undefined
     : permanentFailure(tasks.filter((t) => current(t) && (!before?.has(t.ID ?? '') || pendingNow(t))))
+  // Swarm never restarts a task in place: a crash-looping service runs ever newer tasks.
+  const upSince = converged ? Math.max(0, ...running.map((t) => Date.parse(t.Status?.Timestamp ?? '') || 0)) : undefined
   return {
     name,
     running: running.length,
     desired,
     converged,
+    upSince,
     permanent,
     detail: converged
       ? undefined
@@ -422,10 +427,14 @@ export async function waitConverged(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
-  // A crash-looping task is "running" for a moment between restarts: converged only once it stays so.
-  let convergedSince: number | undefined
-  for (let delay = 250; ; delay = Math.min(delay * 2, stableMs > 0 ? 1000 : 2000)) {
+  // A crash-looping task is "running" for a moment between restarts: converged only once the tasks
+  // stayed up `stableMs`, by their own start times. The engine's clock is trusted only back to the
+  // last poll that saw the stack not converged, so a node with a skewed clock cannot cut the hold short.
+  let notConvergedAt = Number.NEGATIVE_INFINITY
+  for (let polls = 0; ; polls++) {
     const states = (await serviceStates(engine, stack, before)).get(stack) ?? []
+    const now = Date.now()
+    let delay: number
     const stuck = states.find((s) => s.stuck)
     if (stuck) throw new OperationError(`stack ${stack}: service ${stuck.name}: ${stuck.detail}`)
     // Fail fast: a task rejected for a missing mount source, image, secret or node will be rejected again.
@@ -433,12 +442,16 @@ export async function waitConverged(
     if (failed) throw new OperationError(`stack ${stack}: service ${failed.name}: ${redact(failed.permanent!)}`)
     const pending = states.filter((s) => !s.converged)
     if (states.length > 0 && pending.length === 0) {
-      convergedSince ??= Date.now()
-      if (Date.now() - convergedSince >= stableMs) return
+      const reported = Math.max(...states.map((s) => s.upSince ?? now))
+      const upSince = Math.min(now, Math.max(reported, notConvergedAt))
+      if (now - upSince >= stableMs) return
       last = `running, staying up for ${Math.round(stableMs / 1000)} s`
+      // Straight to the end of the hold; the poll then confirms no task was replaced meanwhile.
+      delay = Math.min(upSince + stableMs - now + 50, 2000)
     } else {
-      convergedSince = undefined
+      notConvergedAt = now
       last = pending.map((s) => `${s.name}: ${s.detail}`).join('; ') || 'no services yet'
+      delay = Math.min(250 * 2 ** polls, stableMs > 0 ? 1000 : 2000)
     }
     if (Date.now() + delay > deadline) {
       throw new OperationError(

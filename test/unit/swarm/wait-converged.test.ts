@@ -1,0 +1,103 @@
+import {describe, expect, it} from 'vitest'
+
+import type {Docker} from '../../../src/lib/docker/client.js'
+import {STACK_LABEL, waitConverged} from '../../../src/lib/swarm/docker.js'
+
+/**
+ * The convergence wait against a fake Engine API: the tasks must stay up `stableMs` by their own
+ * start times, a crash-looping service (ever newer tasks) never counts as converged, and a node
+ * whose clock is behind cannot cut the hold short.
+ */
+const SERVICE = {
+  ID: 's1',
+  Spec: {
+    Name: 'web_app',
+    Labels: {[STACK_LABEL]: 'web'},
+    Mode: {Replicated: {Replicas: 1}},
+    TaskTemplate: {ContainerSpec: {Image: 'app:1'}},
+  },
+}
+
+function task(id: string, state: string, startedAt: number) {
+  return {
+    ID: id,
+    ServiceID: 's1',
+    NodeID: 'n1',
+    DesiredState: 'running',
+    Status: {State: state, Timestamp: new Date(startedAt).toISOString()},
+    Spec: {ContainerSpec: {Image: 'app:1'}},
+  }
+}
+
+/** An engine whose task list is `tasks(poll)`, poll counting from 0. */
+function engine(tasks: (poll: number) => ReturnType<typeof task>[]): Docker {
+  let poll = 0
+  return {listServices: async () => [SERVICE], listTasks: async () => tasks(poll++)} as unknown as Docker
+}
+
+async function timed(work: Promise<void>): Promise<number> {
+  const started = Date.now()
+  await work
+  return Date.now() - started
+}
+
+describe('waitConverged with a stability hold', () => {
+  it('takes a task up for longer than the hold as converged at once', async () => {
+    const took = await timed(
+      waitConverged(
+        engine(() => [task('t1', 'running', Date.now() - 10_000)]),
+        'web',
+        5000,
+        undefined,
+        undefined,
+        1000,
+      ),
+    )
+    expect(took).toBeLessThan(500)
+  })
+
+  it('holds a task that just started until it has run for the hold, and no longer', async () => {
+    const started = Date.now()
+    const took = await timed(
+      waitConverged(
+        engine(() => [task('t1', 'running', started)]),
+        'web',
+        5000,
+        undefined,
+        undefined,
+        1000,
+      ),
+    )
+    expect(took).toBeGreaterThanOrEqual(900)
+    expect(took).toBeLessThan(1800)
+  })
+
+  it('never takes a crash-looping service (a new task at every poll) as converged', async () => {
+    const wait = waitConverged(
+      engine((poll) => [task(`t${poll}`, 'running', Date.now() - 50)]),
+      'web',
+      2500,
+      undefined,
+      undefined,
+      1000,
+    )
+    await expect(wait).rejects.toThrow(/stack web did not converge within 3 s \(running, staying up for 1 s\)/)
+  })
+
+  it('trusts a start time older than the last poll that saw the stack not converged no further back than that poll', async () => {
+    // The worker's clock is an hour behind: its task "started an hour ago" right after a poll saw it starting.
+    const took = await timed(
+      waitConverged(
+        engine((poll) => [
+          poll === 0 ? task('t1', 'starting', Date.now()) : task('t1', 'running', Date.now() - 3_600_000),
+        ]),
+        'web',
+        5000,
+        undefined,
+        undefined,
+        1000,
+      ),
+    )
+    expect(took).toBeGreaterThanOrEqual(900)
+  })
+})
