@@ -28,11 +28,11 @@ const optIn: TestProjectInlineConfiguration[] = [
             include: engineMatrixFiles,
             environment: 'node',
             env: {HOMEOPS_TESTENV_DIR: process.env.HOMEOPS_TESTENV_ENGINE_DIR ?? '/tmp/homeops-e28'},
-            globalSetup: ['./test/setup/engine28-env.ts'],
+            globalSetup: [tmpGuard, './test/setup/engine28-env.ts'],
             fileParallelism: false,
             testTimeout: 120_000,
             hookTimeout: 1_500_000,
-            // Beside the integration project (another daemon): the run stays within CI's 25 minutes.
+            // scripts/test.sh runs it in a vitest of its own, beside the main one (another daemon).
             sequence: {groupOrder: 1},
           },
         },
