@@ -32,7 +32,7 @@ const optIn: TestProjectInlineConfiguration[] = [
             fileParallelism: false,
             testTimeout: 120_000,
             hookTimeout: 1_500_000,
-            // scripts/test.sh runs it in a vitest of its own, beside the main one (another daemon).
+            // scripts/test.sh runs it (and multinode) in a vitest of its own, beside the main one.
             sequence: {groupOrder: 1},
           },
         },
@@ -48,7 +48,7 @@ const optIn: TestProjectInlineConfiguration[] = [
             include: ['test/multinode/**/*.test.ts'],
             environment: 'node',
             env: {HOMEOPS_TESTENV_DIR: process.env.HOMEOPS_TESTENV_NODES_DIR ?? '/tmp/homeops-mn'},
-            globalSetup: ['./test/setup/multinode-env.ts'],
+            globalSetup: [tmpGuard, './test/setup/multinode-env.ts'],
             fileParallelism: false,
             testTimeout: 180_000,
             hookTimeout: 240_000,

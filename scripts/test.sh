@@ -4,9 +4,10 @@
 # Exit status non-zero when any step or test failed. What .ci/run runs.
 # HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.
 # Beside the single-node environment (Debian's Docker 20.10) it starts Debian unstable's Docker 28.x (vitest
-# project engine28: the Docker-facing integration tests again, in a vitest of its own beside the main one) and a
-# three-node Swarm (project multinode). HOMEOPS_TEST_ENGINE28=0 / HOMEOPS_TEST_NODES=0 leave one out on a
-# developer machine (the run says so). Each part's time is printed at the end.
+# project engine28: the Docker-facing integration tests again) and a three-node Swarm (project multinode);
+# those two projects run in a vitest of their own beside the main one. HOMEOPS_TEST_ENGINE28=0 /
+# HOMEOPS_TEST_NODES=0 leave one out on a developer machine (the run says so). Each part's time is printed
+# at the end.
 set -Eeuo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -73,30 +74,32 @@ if ((${#extra[@]})); then
 fi
 
 step "vitest run (unit, integration, e2e and the projects turned on above)"
-rm -f test-results/vitest.json test-results/vitest-engine28.json test-results/engine28.log
+rm -f test-results/vitest.json test-results/vitest-beside.json test-results/beside.log
 mkdir -p test-results
 reports=(test-results/vitest.json)
+beside=()
+if [[ "$HOMEOPS_TEST_ENGINE28" == 1 ]]; then beside+=(--project engine28); fi
+if [[ "$HOMEOPS_TEST_NODES" == 3 ]]; then beside+=(--project multinode); fi
 vitest_rc=0
-engine_pid=""
+beside_pid=""
 t=$SECONDS
-if [[ "$HOMEOPS_TEST_ENGINE28" == 1 ]]; then
-  # In a vitest of its own, beside the rest: it tests another daemon and mostly waits for Swarm, and
-  # within one vitest it would queue behind the integration project's single worker. Its output is
-  # printed once the main run ends.
-  npx vitest run --project engine28 --outputFile.json=test-results/vitest-engine28.json \
-    >test-results/engine28.log 2>&1 &
-  engine_pid=$!
-  reports+=(test-results/vitest-engine28.json)
+if ((${#beside[@]})); then
+  # The projects of the other daemons (the 28.x engine, the three-node Swarm) in a vitest of their own,
+  # beside the rest: they mostly wait for Swarm, and within one vitest they would queue behind the
+  # integration project's single worker. Their output is printed once the main run ends.
+  npx vitest run "${beside[@]}" --outputFile.json=test-results/vitest-beside.json >test-results/beside.log 2>&1 &
+  beside_pid=$!
+  reports+=(test-results/vitest-beside.json)
 fi
-HOMEOPS_TEST_ENGINE28=0 npx vitest run || vitest_rc=$?
+HOMEOPS_TEST_ENGINE28=0 HOMEOPS_TEST_NODES=0 npx vitest run || vitest_rc=$?
 timings+=("vitest: $((SECONDS - t))s")
-if [[ -n "$engine_pid" ]]; then
-  engine_rc=0
-  wait "$engine_pid" || engine_rc=$?
-  step "vitest run --project engine28 (ran beside the run above; exit $engine_rc)"
-  cat test-results/engine28.log
-  timings+=("vitest with engine28 done: $((SECONDS - t))s")
-  if ((engine_rc != 0 && vitest_rc == 0)); then vitest_rc=$engine_rc; fi
+if [[ -n "$beside_pid" ]]; then
+  beside_rc=0
+  wait "$beside_pid" || beside_rc=$?
+  step "vitest run ${beside[*]} (ran beside the run above; exit $beside_rc)"
+  cat test-results/beside.log
+  timings+=("vitest beside it done: $((SECONDS - t))s")
+  if ((beside_rc != 0 && vitest_rc == 0)); then vitest_rc=$beside_rc; fi
 fi
 
 if ((!reuse)); then
