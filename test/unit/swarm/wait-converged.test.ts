@@ -35,69 +35,40 @@ function engine(tasks: (poll: number) => ReturnType<typeof task>[]): Docker {
   return {listServices: async () => [SERVICE], listTasks: async () => tasks(poll++)} as unknown as Docker
 }
 
-async function timed(work: Promise<void>): Promise<number> {
+/** The wait for stack `web` with a 1 s hold. */
+const holdOf1s = (tasks: Parameters<typeof engine>[0], timeoutMs = 5000): Promise<void> =>
+  waitConverged(engine(tasks), 'web', timeoutMs, undefined, undefined, 1000)
+
+/** How long the wait took, in ms. */
+async function timed(tasks: Parameters<typeof engine>[0]): Promise<number> {
   const started = Date.now()
-  await work
+  await holdOf1s(tasks)
   return Date.now() - started
 }
 
 describe('waitConverged with a stability hold', () => {
   it('takes a task up for longer than the hold as converged at once', async () => {
-    const took = await timed(
-      waitConverged(
-        engine(() => [task('t1', 'running', Date.now() - 10_000)]),
-        'web',
-        5000,
-        undefined,
-        undefined,
-        1000,
-      ),
-    )
+    const took = await timed(() => [task('t1', 'running', Date.now() - 10_000)])
     expect(took).toBeLessThan(500)
   })
 
   it('holds a task that just started until it has run for the hold, and no longer', async () => {
     const started = Date.now()
-    const took = await timed(
-      waitConverged(
-        engine(() => [task('t1', 'running', started)]),
-        'web',
-        5000,
-        undefined,
-        undefined,
-        1000,
-      ),
-    )
+    const took = await timed(() => [task('t1', 'running', started)])
     expect(took).toBeGreaterThanOrEqual(900)
     expect(took).toBeLessThan(1800)
   })
 
   it('never takes a crash-looping service (a new task at every poll) as converged', async () => {
-    const wait = waitConverged(
-      engine((poll) => [task(`t${poll}`, 'running', Date.now() - 50)]),
-      'web',
-      2500,
-      undefined,
-      undefined,
-      1000,
-    )
+    const wait = holdOf1s((poll) => [task(`t${poll}`, 'running', Date.now() - 50)], 2500)
     await expect(wait).rejects.toThrow(/stack web did not converge within 3 s \(running, staying up for 1 s\)/)
   })
 
   it('trusts a start time older than the last poll that saw the stack not converged no further back than that poll', async () => {
     // The worker's clock is an hour behind: its task "started an hour ago" right after a poll saw it starting.
-    const took = await timed(
-      waitConverged(
-        engine((poll) => [
-          poll === 0 ? task('t1', 'starting', Date.now()) : task('t1', 'running', Date.now() - 3_600_000),
-        ]),
-        'web',
-        5000,
-        undefined,
-        undefined,
-        1000,
-      ),
-    )
+    const took = await timed((poll) => [
+      poll === 0 ? task('t1', 'starting', Date.now()) : task('t1', 'running', Date.now() - 3_600_000),
+    ])
     expect(took).toBeGreaterThanOrEqual(900)
   })
 })
