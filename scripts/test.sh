@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything, from a fresh clone (DESIGN.md §6): system packages, npm ci, build, lint, typecheck,
+# Everything, from a fresh clone (docs/architecture.md "Tests run against real components"): system packages, npm ci, build, lint, typecheck,
 # the test environment, every vitest project, and a last line `N passed, N failed, N skipped`.
 # Exit status non-zero when any step or test failed. What .ci/run runs.
 # HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.

@@ -48,7 +48,7 @@ function option(name, fallback, max) {
 }
 const ROUNDS = option('rounds', 3, 20)
 const WAITING_ROUNDS = option('waiting-rounds', 1, 3)
-/** What homeops runs for a deploy (DESIGN.md §5.1), the gating naive script's command. */
+/** What homeops runs for a deploy (docs/architecture.md "The shared core"), the gating naive script's command. */
 const WAITING_DEPLOY = ['stack', 'deploy', '--detach=false', '--prune', '--with-registry-auth']
 const DETACHED_DEPLOY = ['stack', 'deploy', '--with-registry-auth']
 const STACKS_PER_REPO = 10

@@ -1,6 +1,6 @@
 /**
  * Typed errors: library code throws these, only the command base class turns
- * them into output and an exit code (DESIGN.md §2).
+ * them into output and an exit code (docs/architecture.md "Conventions every command follows").
  */
 export const ExitCode = {
   ok: 0,

@@ -2,7 +2,7 @@ import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 /**
- * File locations (DESIGN.md §3, §4): system paths when running as root,
+ * File locations (docs/architecture.md "Configuration", "State"): system paths when running as root,
  * XDG paths otherwise.
  */
 export function isRootUser(): boolean {

@@ -27,7 +27,7 @@ export function ddnsMetrics(registry: MetricsRegistry): DdnsMetrics {
 }
 
 /**
- * What the ddns loop has done since it started (DESIGN.md §5.3): checks,
+ * What the ddns loop has done since it started (docs/architecture.md "ddns"): checks,
  * updates ok/failed/skipped, the current addresses and the last pass; the
  * metrics follow. Everything that must survive a restart is in the database.
  */

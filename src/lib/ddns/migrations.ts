@@ -1,7 +1,7 @@
 import type {Migration} from '../state/migrations.js'
 
 /**
- * ddns state (DESIGN.md §4): per record and family the last address the
+ * ddns state (docs/architecture.md "State"): per record and family the last address the
  * provider accepted, the last result and the persisted back-off; per record the
  * blocked state with the fingerprint of the configuration that was refused;
  * every attempt that reached a provider (or was refused locally) as history.

@@ -26,7 +26,7 @@ export interface DdnsModeStatus {
 export interface DdnsModeOptions {
   /** Overrides `ddns.intervalSeconds` (tests). */
   intervalMs?: number
-  /** Metrics line every this many checks (DESIGN.md §5.3: 10). */
+  /** Metrics line every this many checks (docs/architecture.md "ddns": 10). */
   metricsEvery?: number
   pass?: Omit<PassOptions, 'signal'>
   /** A `--log-level`/`--debug` flag was given: do not apply `ddns.logLevel`. */

@@ -15,8 +15,8 @@ import {
 export type {HttpHeaders} from './transport.js'
 
 /**
- * The one module every outgoing HTTP request of homeops goes through (DESIGN.md: "HTTP out through one
- * module on undici"): registries, notifiers, GitHub, OpenAI-compatible endpoints, cloud token services,
+ * The one module every outgoing HTTP request of homeops goes through (docs/contributing.md, "Principles":
+ * "outgoing HTTP through one module on undici"): registries, notifiers, GitHub, OpenAI-compatible endpoints, cloud token services,
  * ddns providers and IP echo services, doctor. It owns, once for all:
  * - deadlines: connect (per pool), idle (no byte for that long) and one total deadline covering
  *   connect, headers, body and every redirect;

@@ -3,7 +3,7 @@ import {isIP} from 'node:net'
 import {hostname} from 'node:os'
 
 /**
- * The checks every request passes before routing (DESIGN.md §5.9): the Host
+ * The checks every request passes before routing (docs/architecture.md "Security model"): the Host
  * header must name this server (a DNS-rebinding page has its own name in
  * Host), and a request that changes something must not come from a page of
  * another origin (Origin / Sec-Fetch-Site, which browsers set and pages cannot

@@ -11,7 +11,7 @@ import {sleep} from '../time/sleep.js'
 import type {UpdateBy, UpdateRecord} from './history.js'
 import type {ServiceInfo} from './workloads.js'
 
-/** Service labels homeops keeps on Swarm services it updates (DESIGN.md §5.4). */
+/** Service labels homeops keeps on Swarm services it updates (docs/architecture.md "images"). */
 export const SERVICE_LABELS = {
   previous: 'homeops.images.previous-version',
   current: 'homeops.images.current-version',

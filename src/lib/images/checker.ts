@@ -1,5 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
+import {forEachLimited} from '../async/pool.js'
 import {type ExitCodeValue, TransientError, errorMessage, worst} from '../errors.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
@@ -46,7 +47,7 @@ export interface CheckResult {
   status: CheckStatus
   /** What an update would move to: a newer tag, or the same tag's new digest. */
   update: {type: 'version'; tag: string} | {type: 'digest'; tag: string; digest: string} | null
-  /** The tag's digest comparison (DESIGN.md §5.2 statuses). */
+  /** The tag's digest comparison (the `digestStatus` values of docs/images.md). */
   digestStatus: UpdateStatus | null
   /** Part of the check failed (also beside `update_available`, when the other part succeeded). */
   error: string | null
@@ -85,15 +86,14 @@ export interface CheckOptions {
 export async function checkWorkloads(workloads: readonly Workload[], options: CheckOptions): Promise<CheckReport> {
   const started = Date.now()
   const results = new Array<CheckResult>(workloads.length)
-  let next = 0
-  const worker = async () => {
-    while (next < workloads.length) {
-      if (options.signal?.aborted) return
-      const index = next++
-      results[index] = await checkOne(workloads[index]!, options)
-    }
-  }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(options.concurrency ?? 256, workloads.length))}, worker))
+  await forEachLimited(
+    workloads,
+    options.concurrency ?? 256,
+    async (workload, index) => {
+      results[index] = await checkOne(workload, options)
+    },
+    {signal: options.signal},
+  )
   const done = results.filter(Boolean)
   return {
     runId: randomUUID(),

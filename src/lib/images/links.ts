@@ -4,7 +4,7 @@ import {getSetting, setSetting, type Database} from '../state/database.js'
 import {registerSecret} from '../log/redact.js'
 
 /**
- * One-time, expiring apply links (DESIGN.md §5.4): the token is
+ * One-time, expiring apply links (docs/architecture.md "images"): the token is
  * `base64url(payload).base64url(HMAC-SHA256(key, payload))` where the payload
  * names the workload, the exact target version, the expiry and a random
  * nonce. The key lives in the state database's settings; a nonce is stored

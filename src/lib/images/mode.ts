@@ -27,7 +27,7 @@ export interface ImagesMode extends ServiceMode {
 }
 
 /**
- * `images serve` as a ServiceMode (DESIGN.md §5.8): the check schedule
+ * `images serve` as a ServiceMode (docs/architecture.md "serve and the web UI"): the check schedule
  * (`check-runs.ts`), the routes (`routes.ts`, the apply link in
  * `apply-link.ts`), metrics, and a snapshot for the web UI.
  */

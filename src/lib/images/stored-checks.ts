@@ -3,7 +3,7 @@ import type {Database} from '../state/database.js'
 /**
  * The last `images check` result of each container, as stored in the state database: what the monitor
  * shows beside its own digest status, so both commands give one answer without a second registry round
- * trip (DESIGN.md §5.4/§5.5).
+ * trip (docs/architecture.md "images", "monitor").
  */
 export interface StoredVersion {
   checkedAt: string

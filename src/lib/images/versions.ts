@@ -4,7 +4,7 @@ import {UserError} from '../errors.js'
 import {IMAGE_STRATEGIES} from './config.js'
 
 /**
- * Version tags and the update strategy (DESIGN.md §5.4). Pure functions.
+ * Version tags and the update strategy (docs/architecture.md "images"). Pure functions.
  *
  * A tag is "versioned" when it reads `[v]MAJOR[.MINOR[.PATCH[.BUILD]]][-pre][-variant]`.
  * Candidates for an update keep the current tag's format: same `v` prefix,

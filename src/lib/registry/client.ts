@@ -108,7 +108,7 @@ const COSIGN_TAG = /^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/
 const DIGEST_HEADER = /^sha256:[0-9a-f]{64}$/
 
 /**
- * The one OCI distribution client (DESIGN.md §5.2), shared by images and
+ * The one OCI distribution client (docs/architecture.md "The shared core"), shared by images and
  * monitor: anonymous, basic and bearer auth through the `WWW-Authenticate`
  * challenge, tokens cached per registry+scope until they expire, manifest
  * HEAD with the four Accept types, paginated tag lists, 429 handling and a

@@ -16,7 +16,7 @@ export interface ImageStatus {
 /**
  * Digests of `RepoDigests` (`repo@sha256:…`) that belong to the same registry
  * and repository as `ref`. A local image is up to date when one of them equals
- * the registry's digest of the tag (DESIGN.md §5.2).
+ * the registry's digest of the tag (docs/architecture.md "The shared core").
  */
 export function localDigestsFor(ref: ImageReference, repoDigests: readonly string[]): string[] {
   const out: string[] = []

@@ -5,7 +5,7 @@ import {LineCounter, parseDocument} from 'yaml'
 import {UserError, errnoCode, errorMessage} from '../errors.js'
 
 /**
- * The repository layout of DESIGN.md §5.6, read and checked before anything
+ * The repository layout of docs/architecture.md "swarm", read and checked before anything
  * runs: `stacks.yaml`, one folder per stack with its compose file, optional
  * `volumes.yaml` + `nfs.yaml`, optional per-stack `secrets.yaml`. Every
  * problem names the file (relative to the repository), its line and column

@@ -1,7 +1,7 @@
 import type {Migration} from '../state/migrations.js'
 
 /**
- * Swarm GitOps state (DESIGN.md §4, §5.6). Never holds a secret: repository
+ * Swarm GitOps state (docs/architecture.md "State", "swarm"). Never holds a secret: repository
  * URLs are stored without credentials, secret values only as part of an HMAC
  * inside a stack's hash.
  */

@@ -1,3 +1,4 @@
+import {forEachLimited} from '../async/pool.js'
 import {TransientError, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import type {ProgressNote} from '../ui/progress.js'
@@ -15,7 +16,7 @@ import {REPOSITORY_LABEL} from './render.js'
 import type {RepositoryRow} from './store.js'
 
 /**
- * One reconcile (DESIGN.md §5.6): fetch every watched repository into its cached clone, plan each
+ * One reconcile (docs/architecture.md "swarm"): fetch every watched repository into its cached clone, plan each
  * stack (plan.ts: from its hash, ownership, drift and the prune guard), deploy only what changed
  * (apply.ts), remove stacks dropped from `stacks.yaml`, then release images nothing references.
  * A failing stack never stops the others; a repository whose layout is broken or whose remote is
@@ -347,29 +348,23 @@ async function deployAll(env: SwarmEnv, work: RepoWork[]): Promise<void> {
   // pool hands them to Docker side by side, and each stack's convergence wait runs beside the
   // others without holding a slot, so a run takes about as long as its slowest stack.
   const waits: Promise<void>[] = []
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < deploys.length) {
-      const i = next++
-      const {target, plan} = deploys[i]!
-      group.steps[i]!.start()
-      const t0 = Date.now()
-      try {
-        const started = await startDeploy(env, target, plan.prepared!, knowsDetach)
-        waits.push(
-          finishDeploy(env, target, plan.prepared!, started).then(
-            () => finished(i, t0),
-            (error: unknown) => finished(i, t0, error),
-          ),
-        )
-      } catch (error) {
-        finished(i, t0, error)
-      }
+  const startOne = async ({target, plan}: (typeof deploys)[number], i: number): Promise<void> => {
+    group.steps[i]!.start()
+    const t0 = Date.now()
+    try {
+      const started = await startDeploy(env, target, plan.prepared!, knowsDetach)
+      waits.push(
+        finishDeploy(env, target, plan.prepared!, started).then(
+          () => finished(i, t0),
+          (error: unknown) => finished(i, t0, error),
+        ),
+      )
+    } catch (error) {
+      finished(i, t0, error)
     }
   }
-  const concurrency = Math.max(1, Math.min(env.context.config.swarm.deployConcurrency, deploys.length))
   try {
-    await Promise.all(Array.from({length: concurrency}, () => worker()))
+    await forEachLimited(deploys, env.context.config.swarm.deployConcurrency, startOne)
     await Promise.all(waits)
   } finally {
     await group.end()

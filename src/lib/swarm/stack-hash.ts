@@ -3,7 +3,7 @@ import {createHash, createHmac} from 'node:crypto'
 import type {StackRow} from './store.js'
 
 /**
- * A stack's hash (DESIGN.md §5.6): the rendered compose, the content digest
+ * A stack's hash (docs/architecture.md "swarm"): the rendered compose, the content digest
  * of every binding it uses, volumes.yaml and nfs.yaml, and an HMAC of its
  * secret values under a key kept in the state database. The secret values
  * themselves are never stored; the HMAC tells only that they changed.

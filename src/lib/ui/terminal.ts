@@ -2,10 +2,11 @@ import {stripVTControlCharacters} from 'node:util'
 
 import {Chalk, type ChalkInstance} from 'chalk'
 
+import {forEachLimited} from '../async/pool.js'
 import type {Logger} from '../log/logger.js'
 
 /**
- * Two audiences (DESIGN.md §2): a person at a TTY gets colour, spinners and
+ * Two audiences (docs/architecture.md "Conventions every command follows"): a person at a TTY gets colour, spinners and
  * task lists; cron, systemd, pipes and `--json` get none of that, only log lines.
  */
 export interface Terminal {
@@ -187,21 +188,5 @@ export async function runTasks<Ctx>(
     })
     logger.info(title, {ms: Date.now() - started})
   }
-  let next = 0
-  let failed = false
-  const worker = async (): Promise<void> => {
-    // A failure stops the others from starting new tasks, as in the sequential list.
-    while (!failed && next < tasks.length) {
-      const t = tasks[next++]!
-      try {
-        await runOne(t)
-      } catch (error) {
-        failed = true
-        throw error
-      }
-    }
-  }
-  const results = await Promise.allSettled(Array.from({length: concurrency}, () => worker()))
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-  if (rejected) throw rejected.reason
+  await forEachLimited(tasks, concurrency, runOne)
 }
