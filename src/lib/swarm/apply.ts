@@ -194,8 +194,13 @@ const NETWORK_STILL_IN_USE = /is in use by task/i
 /** How long a second `stack rm` keeps trying once the stack's containers are gone. */
 const LEFTOVER_RETRY_MS = 30_000
 
-/** `stack rm`, then the wait for its containers to be gone (a warning after 120 s, not a failure). */
+/**
+ * `stack rm`, then the wait for its containers to be gone (a warning after 120 s, not a failure). A stop
+ * (SIGTERM) ends the wait at once: the services are already removed, and a network left behind by the race
+ * below is an error, so the stack is removed again by the next run.
+ */
 export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
+  const {logger, signal} = env.context
   const remove = () => stackRemove({...env.cli, stack: name})
   let raced = false
   try {
@@ -206,18 +211,20 @@ export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
     if (!NETWORK_STILL_IN_USE.test(errorMessage(error))) throw error
     raced = true
   }
-  const gone = await waitRemoved(env.engine, name, 120_000)
-  if (!gone) env.context.logger.warn(`stack ${name}: containers still shutting down after 120 s`)
+  const stopped = () => new OperationError(`stack ${name}: stopped before its network was removed`)
+  const gone = await waitRemoved(env.engine, name, 120_000, signal)
+  if (!gone && !signal?.aborted) logger.warn(`stack ${name}: containers still shutting down after 120 s`)
   if (!raced) return
   const deadline = Date.now() + LEFTOVER_RETRY_MS
   for (let delay = 500; ; delay = Math.min(delay * 2, 4000)) {
+    if (signal?.aborted) throw stopped()
     try {
       await remove()
       return
     } catch (error) {
       if (!NETWORK_STILL_IN_USE.test(errorMessage(error)) || Date.now() + delay > deadline) throw error
     }
-    await sleep(delay)
+    await sleep(delay, signal)
   }
 }
 

@@ -463,8 +463,16 @@ export async function waitConverged(
   }
 }
 
-/** After `stack rm`: waits (bounded) for the stack's services and containers to be gone. */
-export async function waitRemoved(engine: Docker, stack: string, timeoutMs: number): Promise<boolean> {
+/**
+ * After `stack rm`: waits (bounded) for the stack's services and containers to be gone. False when they are
+ * not by the deadline, or when `signal` stopped the wait first.
+ */
+export async function waitRemoved(
+  engine: Docker,
+  stack: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
     const services = await stackServices(engine, stack)
@@ -472,8 +480,8 @@ export async function waitRemoved(engine: Docker, stack: string, timeoutMs: numb
       engine.listContainers({all: true, filters: {label: [`${STACK_LABEL}=${stack}`]}}),
     )
     if (services.length === 0 && containers.length === 0) return true
-    if (Date.now() + delay > deadline) return false
-    await sleep(delay)
+    if (Date.now() + delay > deadline || signal?.aborted) return false
+    await sleep(delay, signal)
   }
 }
 

@@ -30,10 +30,13 @@ function fakeCli(failures: number, message = IN_USE): string {
 
 const calls = () => readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n')
 
-function env(cli: string): SwarmEnv {
-  const engine = {listServices: async () => [], listContainers: async () => []} as unknown as Docker
+/** `lingering`: a container of the stack that never goes away (its task does not stop). */
+function env(cli: string, options: {signal?: AbortSignal; lingering?: boolean} = {}): SwarmEnv {
+  const containers = options.lingering ? [{Id: 'c1'}] : []
+  const engine = {listServices: async () => [], listContainers: async () => containers} as unknown as Docker
   const logger = new Logger({level: 'error', format: 'text', sink: {write: () => {}}})
-  return {context: {logger}, engine, cli: {cli, address: 'unix:///nowhere'}} as unknown as SwarmEnv
+  const context = {logger, signal: options.signal}
+  return {context, engine, cli: {cli, address: 'unix:///nowhere'}} as unknown as SwarmEnv
 }
 
 beforeEach(() => {
@@ -52,5 +55,20 @@ describe('removing a stack whose network is still in use by a stopping task', ()
       /docker stack rm web failed: .*permission denied/,
     )
     expect(calls()).toHaveLength(1)
+  })
+
+  it('stops waiting at once on SIGTERM: the services are gone, a network left behind fails the stack', async () => {
+    for (const failures of [0, 1]) {
+      rmSync(join(dir, 'calls'), {force: true})
+      const stop = new AbortController()
+      setTimeout(() => stop.abort(), 300)
+      const started = Date.now()
+      const removal = removeStack(env(fakeCli(failures), {signal: stop.signal, lingering: true}), 'web')
+      if (failures === 0) await expect(removal).resolves.toBeUndefined()
+      else await expect(removal).rejects.toThrow('stack web: stopped before its network was removed')
+      // The wait for a lingering container lasts 120 s, and the retries 30 s, without the stop.
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(calls()).toEqual(['stack rm web'])
+    }
   })
 })
