@@ -12,6 +12,7 @@ import {
   el,
   formatBytes,
   formatPercent,
+  placeRows,
   poll,
   replace,
   sparkline,
@@ -518,16 +519,7 @@ export async function mount(element, api, context = {}) {
       if (view) wanted.push(view.tr, view.details)
     }
     const focused = document.activeElement
-    const keep = new Set(wanted)
-    for (const child of [...tbody.children]) if (!keep.has(child)) child.remove()
-    let cursor = tbody.firstElementChild
-    for (const node of wanted) {
-      if (node === cursor) {
-        cursor = cursor.nextElementSibling
-        continue
-      }
-      tbody.insertBefore(node, cursor)
-    }
+    placeRows(tbody, wanted)
     if (focused instanceof HTMLElement && focused !== document.activeElement && focused.isConnected) focused.focus()
     empty.hidden = visible.length > 0 || rows.length === 0
   }

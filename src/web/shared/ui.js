@@ -323,23 +323,32 @@ export function keyedTable(columns, options) {
         replace(emptyCell, how.empty)
         wanted.push(emptyRow)
       }
-      const keep = new Set(wanted)
-      for (const child of [...tbody.children]) if (!keep.has(child)) child.remove()
-      /** @type {Element | null} */
-      let cursor = tbody.firstElementChild
-      for (const node of wanted) {
-        if (node === cursor) {
-          cursor = cursor.nextElementSibling
-          continue
-        }
-        tbody.insertBefore(node, cursor)
-      }
+      placeRows(tbody, wanted)
       if (focusKey && document.activeElement !== active) {
         const again = tbody.querySelector(`[data-focus-key="${window.CSS.escape(focusKey)}"]`)
         if (again instanceof HTMLElement) again.focus()
       } else if (active instanceof HTMLElement && active.isConnected && document.activeElement !== active)
         active.focus()
     },
+  }
+}
+
+/**
+ * Makes `parent`'s children exactly `wanted`, in order, moving only the nodes out of place: a row that
+ * stays where it was is never detached, so its focus, typed text and open details survive a refresh.
+ * @param {Element} parent @param {Element[]} wanted
+ */
+export function placeRows(parent, wanted) {
+  const keep = new Set(wanted)
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove()
+  /** @type {Element | null} */
+  let cursor = parent.firstElementChild
+  for (const node of wanted) {
+    if (node === cursor) {
+      cursor = cursor.nextElementSibling
+      continue
+    }
+    parent.insertBefore(node, cursor)
   }
 }
 
