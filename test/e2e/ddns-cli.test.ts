@@ -1,49 +1,18 @@
 import {spawn} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {cliPath, runCli} from '../support/cli.js'
+import {V4, ddnsE2e} from './ddns-fixture.js'
 
-const V4 = '84.16.66.10'
-let provider: Dyndns2Fake
-let source: EchoFake
-const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-ddns-'))
-let n = 0
-
-beforeAll(async () => {
-  provider = await startDyndns2({flavour: 'infomaniak'})
-  source = await startEcho(V4)
-})
-afterAll(async () => {
-  await provider.close()
-  await source.close()
-  rmSync(dir, {recursive: true, force: true})
-})
-
-/** A fresh state directory and the legacy single-record environment of the original tool. */
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  n++
-  return {
-    HOMEOPS_DB_PATH: join(dir, `s${n}`, 'homeops.db'),
-    XDG_CONFIG_HOME: join(dir, 'no-config'),
-    INFOMANIAK_DDNS_HOSTNAME: 'home.example.org',
-    INFOMANIAK_DDNS_USERNAME: 'user',
-    INFOMANIAK_DDNS_PASSWORD: 'pass-word-1',
-    DDNS_SERVER: provider.url,
-    DDNS_IP_SOURCES_V4: source.url,
-    DDNS_RETRY_BACKOFF: '0',
-    DDNS_REQUEST_TIMEOUT: '2',
-    ...extra,
-  }
-}
+const ddns = ddnsE2e('homeops-e2e-ddns-', {DDNS_RETRY_BACKOFF: '0'})
+const {env} = ddns
 
 describe('homeops ddns (built CLI)', () => {
   it('updates once, then does nothing (exit 0), with a stable --json shape', async () => {
     const e = env()
-    const before = provider.requests.length
+    const before = ddns.provider.requests.length
     const first = await runCli(['ddns', 'update', '--json'], {env: e})
     expect(first.code).toBe(0)
     const report = JSON.parse(first.stdout) as Record<string, unknown>
@@ -76,19 +45,19 @@ describe('homeops ddns (built CLI)', () => {
     expect(second.code).toBe(0)
     expect(second.stdout).toMatch(/home\.example\.org\s+IPv4\s+84\.16\.66\.10\s+skipped\s+unchanged/)
     expect(second.stdout).not.toContain('\u001b[') // no colour off a TTY
-    expect(provider.requests.length - before).toBe(1)
+    expect(ddns.provider.requests.length - before).toBe(1)
   })
 
   it('exits 4 on badauth and keeps exiting 4 (blocked) without sending; status says why', async () => {
     const e = env({INFOMANIAK_DDNS_PASSWORD: 'wrong-password'})
-    const before = provider.requests.length
+    const before = ddns.provider.requests.length
     const first = await runCli(['ddns', 'update'], {env: e})
     expect(first.code).toBe(4)
     expect(first.stderr).toMatch(/error ddns refused: badauth \(the username or password was refused\)/)
     const second = await runCli(['ddns', 'update', '--json'], {env: e})
     expect(second.code).toBe(4)
     expect(JSON.parse(second.stdout).records[0]).toMatchObject({action: 'blocked', result: 'badauth'})
-    expect(provider.requests.length - before).toBe(1)
+    expect(ddns.provider.requests.length - before).toBe(1)
     const status = await runCli(['ddns', 'status'], {env: e})
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/blocked: badauth \(the username or password was refused\)/)
@@ -96,21 +65,21 @@ describe('homeops ddns (built CLI)', () => {
   })
 
   it('exits 3 when detection fails everywhere, sending nothing', async () => {
-    const before = provider.requests.length
+    const before = ddns.provider.requests.length
     const result = await runCli(['ddns', 'update'], {env: env({DDNS_IP_SOURCES_V4: 'http://127.0.0.1:9/'})})
     expect(result.code).toBe(3)
     expect(result.stdout).toMatch(/IPv4 detection failed \(no IPv4 source gave a valid public address\); nothing sent/)
     expect(result.stderr).toMatch(
       /warn ddns ip source failed family=IPv4 source=http:\/\/127\.0\.0\.1:9 error="connection refused"/,
     )
-    expect(provider.requests.length).toBe(before)
+    expect(ddns.provider.requests.length).toBe(before)
   })
 
   it('exits 5 at once when another run holds the lock, naming its pid', async () => {
     const e = env()
     const holder = spawn('sleep', ['30'])
     try {
-      const stateDir = join(dir, `s${n}`)
+      const stateDir = ddns.stateDir()
       mkdirSync(stateDir, {recursive: true})
       writeFileSync(join(stateDir, 'ddns.lock'), `${holder.pid}\n`)
       const result = await runCli(['ddns', 'update'], {env: e})
@@ -139,8 +108,8 @@ describe('homeops ddns (built CLI)', () => {
 
   it('update: SIGTERM aborts the request in flight, records "stopped", releases the lock and exits 3', async () => {
     const e = env({DDNS_REQUEST_TIMEOUT: '60'})
-    provider.script.push('hang')
-    const before = provider.requests.length
+    ddns.provider.script.push('hang')
+    const before = ddns.provider.requests.length
     const child = spawn(process.execPath, [cliPath, 'ddns', 'update', '--json'], {
       env: {...process.env, ...e},
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -152,7 +121,7 @@ describe('homeops ddns (built CLI)', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     try {
       const deadline = Date.now() + 20_000
-      while (provider.requests.length === before) {
+      while (ddns.provider.requests.length === before) {
         if (Date.now() > deadline) throw new Error(`no request reached the provider:\n${stderr}`)
         await new Promise((r) => setTimeout(r, 50))
       }
@@ -162,7 +131,7 @@ describe('homeops ddns (built CLI)', () => {
       expect(Date.now() - stopAt).toBeLessThan(5000)
       expect(stderr).toContain('SIGTERM received, stopping')
       expect(JSON.parse(stdout).records[0]).toMatchObject({action: 'sent', result: 'stopped', exitCode: 3})
-      expect(existsSync(join(dir, `s${n}`, 'ddns.lock'))).toBe(false)
+      expect(existsSync(join(ddns.stateDir(), 'ddns.lock'))).toBe(false)
       const history = await runCli(['ddns', 'history', '--json'], {env: e})
       expect(JSON.parse(history.stdout).entries[0]).toMatchObject({result: 'stopped'})
     } finally {

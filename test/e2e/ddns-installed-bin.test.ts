@@ -1,60 +1,22 @@
-import {accessSync, constants, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {accessSync, constants, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {repoRoot, runCli} from '../support/cli.js'
+import {V4, ddnsE2e, stable} from './ddns-fixture.js'
 
 // bin/homeops.cjs is what install.sh links as $PREFIX/bin/homeops (the systemd unit's and cron line's command):
 // a CommonJS entry that runs the lean `ddns update` bundle without Node's ES module loader and hands everything
 // else to bin/run.js. Whatever a user runs through it must behave exactly as through bin/run.js.
 const installed = join(repoRoot, 'bin', 'homeops.cjs')
-const V4 = '84.16.66.10'
-let provider: Dyndns2Fake
-let source: EchoFake
-const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-ddns-bin-'))
-let n = 0
-
-beforeAll(async () => {
-  provider = await startDyndns2({flavour: 'infomaniak'})
-  source = await startEcho(V4)
-})
-afterAll(async () => {
-  await provider.close()
-  await source.close()
-  rmSync(dir, {recursive: true, force: true})
-})
-
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  n++
-  return {
-    HOMEOPS_DB_PATH: join(dir, `s${n}`, 'homeops.db'),
-    XDG_CONFIG_HOME: join(dir, 'no-config'),
-    INFOMANIAK_DDNS_HOSTNAME: 'home.example.org',
-    INFOMANIAK_DDNS_USERNAME: 'user',
-    INFOMANIAK_DDNS_PASSWORD: 'pass-word-1',
-    DDNS_SERVER: provider.url,
-    DDNS_IP_SOURCES_V4: source.url,
-    DDNS_REQUEST_TIMEOUT: '2',
-    ...extra,
-  }
-}
-
-function stable(text: string): string {
-  return text
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME')
-    .replace(/"durationMs": \d+/g, '"durationMs": N')
-    .replace(/"ms": \d+/g, '"ms": N')
-    .replace(/s\d+\/homeops\.db/g, 'DB')
-    .replace(/\(node:\d+\)/g, '(node:PID)')
-}
+const ddns = ddnsE2e('homeops-e2e-ddns-bin-')
+const {env} = ddns
 
 /** The same command through the installed entry and through bin/run.js, each on a fresh state. */
 async function both(args: string[], extra: Record<string, string> = {}) {
-  provider.records.clear()
+  ddns.provider.records.clear()
   const viaInstalled = await runCli(args, {env: env(extra), bin: installed})
-  provider.records.clear()
+  ddns.provider.records.clear()
   const viaRun = await runCli(args, {env: env(extra)})
   return {viaInstalled, viaRun}
 }
@@ -88,14 +50,14 @@ describe('bin/homeops.cjs, the installed command', () => {
   )
 
   it('updates the record on the first run and sends nothing on an unchanged one', async () => {
-    provider.records.clear()
+    ddns.provider.records.clear()
     const state = env()
     const first = await runCli(['ddns', 'update', '--json'], {env: state, bin: installed})
     expect(first.code).toBe(0)
-    expect(provider.records.get('home.example.org/4')).toBe(V4)
-    const sent = provider.requests.length
+    expect(ddns.provider.records.get('home.example.org/4')).toBe(V4)
+    const sent = ddns.provider.requests.length
     const again = await runCli(['ddns', 'update', '--json'], {env: state, bin: installed})
     expect(again.code).toBe(0)
-    expect(provider.requests.length).toBe(sent)
+    expect(ddns.provider.requests.length).toBe(sent)
   })
 })

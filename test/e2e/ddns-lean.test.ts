@@ -1,57 +1,16 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
 import {runCli} from '../support/cli.js'
+import {ddnsE2e, stable} from './ddns-fixture.js'
 
-const V4 = '84.16.66.10'
-let provider: Dyndns2Fake
-let source: EchoFake
-const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-ddns-lean-'))
-let n = 0
-
-beforeAll(async () => {
-  provider = await startDyndns2({flavour: 'infomaniak'})
-  source = await startEcho(V4)
-})
-afterAll(async () => {
-  await provider.close()
-  await source.close()
-  rmSync(dir, {recursive: true, force: true})
-})
-
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  n++
-  return {
-    HOMEOPS_DB_PATH: join(dir, `s${n}`, 'homeops.db'),
-    XDG_CONFIG_HOME: join(dir, 'no-config'),
-    INFOMANIAK_DDNS_HOSTNAME: 'home.example.org',
-    INFOMANIAK_DDNS_USERNAME: 'user',
-    INFOMANIAK_DDNS_PASSWORD: 'pass-word-1',
-    DDNS_SERVER: provider.url,
-    DDNS_IP_SOURCES_V4: source.url,
-    DDNS_REQUEST_TIMEOUT: '2',
-    ...extra,
-  }
-}
-
-/** Timestamps and durations differ between two runs; everything else must not. */
-function stable(text: string): string {
-  return text
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME')
-    .replace(/"durationMs": \d+/g, '"durationMs": N')
-    .replace(/"ms": \d+/g, '"ms": N')
-    .replace(/s\d+\/homeops\.db/g, 'DB')
-    .replace(/\(node:\d+\)/g, '(node:PID)')
-}
+const ddns = ddnsE2e('homeops-e2e-ddns-lean-')
+const {env} = ddns
 
 /** The same command through the lean entry and through oclif (HOMEOPS_LEAN=0), each on a fresh state. */
 async function both(args: string[], extra: Record<string, string> = {}) {
-  provider.records.clear()
+  ddns.provider.records.clear()
   const lean = await runCli(['ddns', 'update', ...args], {env: env(extra)})
-  provider.records.clear()
+  ddns.provider.records.clear()
   const oclif = await runCli(['ddns', 'update', ...args], {env: {...env(extra), HOMEOPS_LEAN: '0'}})
   return {lean, oclif}
 }
