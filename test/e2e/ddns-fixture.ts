@@ -14,9 +14,9 @@ export interface DdnsE2e {
   /** A loopback IPv4 echo source answering {@link V4}. */
   readonly source: EchoFake
   /** A fresh state directory and the legacy single-record environment of the original tool, plus `extra`. */
-  env(extra?: Record<string, string>): Record<string, string>
+  env: (extra?: Record<string, string>) => Record<string, string>
   /** The state directory of the last env(). */
-  stateDir(): string
+  stateDir: () => string
 }
 
 /** The provider, the echo source and a temporary directory for one e2e file, removed after it. */
@@ -43,7 +43,7 @@ export function ddnsE2e(prefix: string, base: Record<string, string> = {}): Ddns
       if (!source) throw new Error('the echo source starts in beforeAll')
       return source
     },
-    env(extra = {}) {
+    env: (extra = {}) => {
       n++
       return {
         HOMEOPS_DB_PATH: join(dir, `s${n}`, 'homeops.db'),
