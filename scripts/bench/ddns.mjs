@@ -4,7 +4,8 @@
 // sends anything to the (loopback dyndns2) provider. Each tool runs N times, interleaved; CPU (user + sys) and peak
 // RSS of every run come from GNU time. Goals (issue 14): CPU per run <= 2x ddclient's, peak RSS <= 40 MiB; the
 // script exits 1 when either is missed. It also checks the request counts (1 detection request per family and
-// 0 provider requests on an unchanged run) and prints a bare `node -e 0` as the floor any Node program pays.
+// 0 provider requests on an unchanged run) and prints two floors: a bare `node -e 0`, what any Node program pays,
+// and ddns-floor.cjs, the least any Node program does for this job (open SQLite, one GET, one write).
 // homeops runs the way the installed systemd unit and cron line run it (install.sh: `ExecStart=$bin ddns update`,
 // $bin linked to bin/homeops.cjs): the executable itself, through its `#!/usr/bin/env node` line, no node flags.
 // Needs: npm run build; apt-get install -y ddclient time. Usage: node scripts/bench/ddns.mjs [--runs N]
@@ -140,15 +141,26 @@ try {
   }
   await homeops()
   counts.provider = 0
-  const rows = {homeops: [], ddclient: [], node: []}
+  const floorEnv = {
+    ...baseEnv,
+    FLOOR_DB: join(dir, 'floor.db'),
+    FLOOR_ECHO: `http://127.0.0.1:${echo4.address().port}/`,
+  }
+  const floor = () => measured(process.execPath, [fileURLToPath(new URL('ddns-floor.cjs', import.meta.url))], floorEnv)
+  await floor()
+  const rows = {homeops: [], ddclient: [], node: [], floor: []}
   for (let i = 0; i < RUNS; i++) {
     const d = await ddclient()
     const h = await homeops()
     const n = await measured(process.execPath, ['-e', '0'], baseEnv)
-    if (d.code !== 0 || h.code !== 0) throw new Error(`a run failed: ddclient ${d.code}, homeops ${h.code}\n${h.out}`)
+    const f = await floor()
+    if (d.code !== 0 || h.code !== 0 || f.code !== 0) {
+      throw new Error(`a run failed: ddclient ${d.code}, homeops ${h.code}, floor ${f.code}\n${h.out}${f.out}`)
+    }
     rows.ddclient.push(d)
     rows.homeops.push(h)
     rows.node.push(n)
+    rows.floor.push(f)
   }
   const stats = (list) => ({
     cpuMsMean: round(mean(list.map((r) => r.cpuMs))),
@@ -165,6 +177,7 @@ try {
     homeops: stats(rows.homeops),
     ddclient: stats(rows.ddclient),
     bareNode: stats(rows.node),
+    floor: stats(rows.floor),
     targets: {cpuRatio: 2, peakRssMiB: 40},
   }
   result.cpuRatio = round(result.homeops.cpuMsMean / result.ddclient.cpuMsMean, 2)
@@ -185,12 +198,16 @@ try {
   console.log(
     `peak RSS: homeops ${result.homeops.peakRssMiB} MiB, ddclient ${result.ddclient.peakRssMiB} MiB = ${result.rssRatio}x (goal <= 40 MiB); bare node ${result.bareNode.peakRssMiB} MiB`,
   )
+  console.log(
+    `floor (SQLite + one GET in Node): CPU ${result.floor.cpuMsMean} ms = ${round(result.floor.cpuMsMean / result.ddclient.cpuMsMean, 2)}x ddclient, peak RSS ${result.floor.peakRssMiB} MiB`,
+  )
   console.log('| run | CPU mean (ms) | CPU median (ms) | peak RSS (MiB) | wall median (ms) |')
   console.log('|---|---|---|---|---|')
   for (const [name, row] of [
     ['homeops ddns update', result.homeops],
     ['ddclient', result.ddclient],
     ['node -e 0', result.bareNode],
+    ['floor: SQLite + one GET (ddns-floor.cjs)', result.floor],
   ]) {
     console.log(`| ${name} | ${row.cpuMsMean} | ${row.cpuMsMedian} | ${row.peakRssMiB} | ${row.wallMsMedian} |`)
   }
