@@ -211,13 +211,12 @@ export async function removeStack(env: SwarmEnv, name: string): Promise<void> {
     if (!NETWORK_STILL_IN_USE.test(errorMessage(error))) throw error
     raced = true
   }
-  const stopped = () => new OperationError(`stack ${name}: stopped before its network was removed`)
   const gone = await waitRemoved(env.engine, name, 120_000, signal)
   if (!gone && !signal?.aborted) logger.warn(`stack ${name}: containers still shutting down after 120 s`)
   if (!raced) return
   const deadline = Date.now() + LEFTOVER_RETRY_MS
   for (let delay = 500; ; delay = Math.min(delay * 2, 4000)) {
-    if (signal?.aborted) throw stopped()
+    if (signal?.aborted) throw new OperationError(`stack ${name}: stopped before its network was removed`)
     try {
       await remove()
       return
