@@ -1,3 +1,5 @@
+import {isDeepStrictEqual} from 'node:util'
+
 import {type Docker, dockerAddress, dockerCallFailed, dockerStatus} from '../docker/client.js'
 import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
@@ -193,10 +195,13 @@ interface ServiceInfo {
     Name?: string
     Labels?: Record<string, string>
     Mode?: {Replicated?: {Replicas?: number}; Global?: object}
-    TaskTemplate?: {ContainerSpec?: {Image?: string}; ForceUpdate?: number}
+    TaskTemplate?: TaskSpec
   }
   UpdateStatus?: {State?: string; Message?: string}
 }
+
+/** The part of the Engine API's TaskSpec read here; a task carries a copy of its service's template. */
+type TaskSpec = {ContainerSpec?: {Image?: string}; ForceUpdate?: number; Placement?: unknown} & Record<string, unknown>
 
 interface TaskInfo {
   ID?: string
@@ -205,7 +210,7 @@ interface TaskInfo {
   Slot?: number
   DesiredState?: string
   Status?: {State?: string; Err?: string; Message?: string; Timestamp?: string}
-  Spec?: {ContainerSpec?: {Image?: string}; ForceUpdate?: number}
+  Spec?: TaskSpec
 }
 
 interface NodeInfo {
@@ -318,10 +323,9 @@ export async function serviceStates(
 
 function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: ReadonlySet<string>): ServiceState {
   const name = service.Spec?.Name ?? service.ID
-  const image = service.Spec?.TaskTemplate?.ContainerSpec?.Image
-  const force = service.Spec?.TaskTemplate?.ForceUpdate ?? 0
+  const template = service.Spec?.TaskTemplate
   const wanted = tasks.filter((t) => t.DesiredState === 'running')
-  const current = (t: TaskInfo) => t.Spec?.ContainerSpec?.Image === image && (t.Spec?.ForceUpdate ?? 0) === force
+  const current = (t: TaskInfo) => onCurrentSpec(t, template)
   const running = wanted.filter((t) => t.Status?.State === 'running')
   const desired = service.Spec?.Mode?.Replicated
     ? (service.Spec.Mode.Replicated.Replicas ?? 1)
@@ -369,6 +373,38 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
       ? undefined
       : (permanent ?? lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
   }
+}
+
+/**
+ * Swarm's own test of an up-to-date task (swarmkit's IsTaskDirty): its spec is the service's task template.
+ * Comparing the image alone missed a changed container label or environment: right after `stack deploy`, before
+ * Swarm begins the update, the old tasks looked current and the stack converged at once. Placement is left out,
+ * as Swarm leaves a task where it runs when only the constraints changed and its node still satisfies them.
+ */
+function onCurrentSpec(task: TaskInfo, template: TaskSpec | undefined): boolean {
+  return isDeepStrictEqual(comparable(task.Spec), comparable(template))
+}
+
+/**
+ * A task spec as the Engine API shows it, without what differs between a service's template and its tasks'
+ * copies of it (20.10 and 28.x alike): the template alone names `Runtime` and carries an empty `DNSConfig`. Empty
+ * objects, empty lists and nulls say nothing, so they go; placement goes for the reason above.
+ */
+function comparable(spec: TaskSpec | undefined): unknown {
+  const {Placement: _placement, Runtime: _runtime, ...rest} = spec ?? {}
+  return withoutEmpty(rest)
+}
+
+function withoutEmpty(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(withoutEmpty).filter((item) => item !== undefined)
+    return items.length > 0 ? items : undefined
+  }
+  if (value === null || typeof value !== 'object') return value ?? undefined
+  const entries = Object.entries(value)
+    .map(([key, item]) => [key, withoutEmpty(item)] as const)
+    .filter(([, item]) => item !== undefined)
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined
 }
 
 /** The newest task failure waiting cannot fix, in plain words. */

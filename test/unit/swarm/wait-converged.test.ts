@@ -18,21 +18,22 @@ const SERVICE = {
   },
 }
 
-function task(id: string, state: string, startedAt: number) {
+/** A task of SERVICE; `spec` is the task template it was created from (the service's, by default). */
+function task(id: string, state: string, startedAt: number, spec: object = SERVICE.Spec.TaskTemplate) {
   return {
     ID: id,
     ServiceID: 's1',
     NodeID: 'n1',
     DesiredState: 'running',
     Status: {State: state, Timestamp: new Date(startedAt).toISOString()},
-    Spec: {ContainerSpec: {Image: 'app:1'}},
+    Spec: spec,
   }
 }
 
-/** An engine whose task list is `tasks(poll)`, poll counting from 0. */
-function engine(tasks: (poll: number) => ReturnType<typeof task>[]): Docker {
+/** An engine whose task list is `tasks(poll)`, poll counting from 0, serving `service`. */
+function engine(tasks: (poll: number) => ReturnType<typeof task>[], service: object = SERVICE): Docker {
   let poll = 0
-  return {listServices: async () => [SERVICE], listTasks: async () => tasks(poll++)} as unknown as Docker
+  return {listServices: async () => [service], listTasks: async () => tasks(poll++)} as unknown as Docker
 }
 
 /** The wait for stack `web` with a 1 s hold. */
@@ -70,5 +71,56 @@ describe('waitConverged with a stability hold', () => {
       poll === 0 ? task('t1', 'starting', Date.now()) : task('t1', 'running', Date.now() - 3_600_000),
     ])
     expect(took).toBeGreaterThanOrEqual(900)
+  })
+
+  it('waits for Swarm to replace a task whose spec is not the template any more, not only the image', async () => {
+    // Right after `stack deploy` changed a container label (the digest of a binding's files), before Swarm
+    // begins the update, the old task runs the same image: it is not current, whatever its start time.
+    const template = {ContainerSpec: {Image: 'app:1', Labels: {'homeops.binding': 'b'}}, Placement: {}}
+    const service = {...SERVICE, Spec: {...SERVICE.Spec, TaskTemplate: template}}
+    const old = {ContainerSpec: {Image: 'app:1', Labels: {'homeops.binding': 'a'}}}
+    const replacedAt = Date.now() + 600
+    const started = Date.now()
+    await waitConverged(
+      engine(
+        () =>
+          Date.now() < replacedAt
+            ? [task('t1', 'running', Date.now() - 3_600_000, old)]
+            : [task('t2', 'running', replacedAt, {...template, Placement: {Constraints: ['node.role==worker']}})],
+        service,
+      ),
+      'web',
+      5000,
+      undefined,
+      undefined,
+      1000,
+    )
+    // Converged only once the new task (its placement aside) had run for the hold.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500)
+  })
+
+  it('takes a task as current when its spec differs from the template only as the Engine API shows them', async () => {
+    // What 20.10 and 28.x answer: the service's template alone names Runtime and an empty DNSConfig.
+    const template = {
+      ContainerSpec: {Image: 'app:1', DNSConfig: {}, Privileges: {CredentialSpec: null, NoNewPrivileges: false}},
+      Resources: {},
+      ForceUpdate: 0,
+      Runtime: 'container',
+    }
+    const copy = {
+      ContainerSpec: {Image: 'app:1', Privileges: {CredentialSpec: null, NoNewPrivileges: false}},
+      ForceUpdate: 0,
+    }
+    const service = {...SERVICE, Spec: {...SERVICE.Spec, TaskTemplate: template}}
+    const started = Date.now()
+    await waitConverged(
+      engine(() => [task('t1', 'running', started - 10_000, copy)], service),
+      'web',
+      3000,
+      undefined,
+      undefined,
+      1000,
+    )
+    expect(Date.now() - started).toBeLessThan(500)
   })
 })
