@@ -323,7 +323,7 @@ export async function serviceStates(
 
 function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: ReadonlySet<string>): ServiceState {
   const name = service.Spec?.Name ?? service.ID
-  const template = service.Spec?.TaskTemplate
+  const template = comparable(service.Spec?.TaskTemplate)
   const wanted = tasks.filter((t) => t.DesiredState === 'running')
   const current = (t: TaskInfo) => onCurrentSpec(t, template)
   const running = wanted.filter((t) => t.Status?.State === 'running')
@@ -376,13 +376,14 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
 }
 
 /**
- * Swarm's own test of an up-to-date task (swarmkit's IsTaskDirty): its spec is the service's task template.
- * Comparing the image alone missed a changed container label or environment: right after `stack deploy`, before
- * Swarm begins the update, the old tasks looked current and the stack converged at once. Placement is left out,
- * as Swarm leaves a task where it runs when only the constraints changed and its node still satisfies them.
+ * Swarm's own test of an up-to-date task (swarmkit's IsTaskDirty): its spec is the service's task template
+ * (`template`, made `comparable` once per service). Comparing the image alone missed a changed container label
+ * or environment: right after `stack deploy`, before Swarm begins the update, the old tasks looked current and
+ * the stack converged at once. Placement is left out, as Swarm leaves a task where it runs when only the
+ * constraints changed and its node still satisfies them.
  */
-function onCurrentSpec(task: TaskInfo, template: TaskSpec | undefined): boolean {
-  return isDeepStrictEqual(comparable(task.Spec), comparable(template))
+function onCurrentSpec(task: TaskInfo, template: unknown): boolean {
+  return isDeepStrictEqual(comparable(task.Spec), template)
 }
 
 /**
