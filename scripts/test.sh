@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Everything, from a fresh clone (docs/architecture.md "Tests run against real components"): system packages, npm ci, build, lint, typecheck,
-# the test environment, every vitest project, and a last line `N passed, N failed, N skipped`.
+# Everything, from a fresh clone (docs/architecture.md "Tests run against real components"): system packages,
+# npm ci, build, lint, typecheck, the test environment, every vitest project, and a last line
+# `N passed, N failed, N skipped`.
 # Exit status non-zero when any step or test failed. What .ci/run runs.
 # HOMEOPS_TESTENV_REUSE=1: reuse a running test environment and leave it running.
 # Beside the single-node environment (Debian's Docker 20.10) it starts Debian unstable's Docker 28.x (vitest

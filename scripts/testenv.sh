@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The real components the integration and e2e tests run against (docs/architecture.md "Tests run against real components"):
+# The real components the integration and e2e tests run against
+# (docs/architecture.md "Tests run against real components"):
 # a private dockerd in swarm mode, test images imported from static busybox,
 # and two OCI registries on loopback (A without auth, B with htpasswd auth).
 #

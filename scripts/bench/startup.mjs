@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Start-up time of homeops against a bare oclif CLI with one command (docs/architecture.md "Conventions every command follows": within 1.3×).
+// Start-up time of homeops against a bare oclif CLI with one command (within 1.3×: docs/architecture.md
+// "Conventions every command follows").
 //
 // Builds the bare CLI in a temporary directory (plain ESM JavaScript, an oclif manifest made by the
 // repository's own `oclif manifest`, node_modules linked to the repository's, so both use the same

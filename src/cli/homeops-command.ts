@@ -30,9 +30,10 @@ export interface JsonError {
 /**
  * Base of every command: `--json`, the global flags, lazy config/state/docker
  * through `context()`, one `catch()` that maps typed errors to the exit
- * code table of docs/architecture.md "Conventions every command follows" (set on `process.exitCode` itself: under `--json`
- * oclif 4 loses an error's exit code), and the exit code of a run that returned
- * a report: the worst() of its `exitCodes()`. No command sets an exit code itself.
+ * code table of docs/architecture.md "Conventions every command follows" (set on
+ * `process.exitCode` itself: under `--json` oclif 4 loses an error's exit code),
+ * and the exit code of a run that returned a report: the worst() of its
+ * `exitCodes()`. No command sets an exit code itself.
  */
 export abstract class HomeopsCommand<T> extends Command {
   static override enableJsonFlag = true

@@ -16,8 +16,8 @@ export type {HttpHeaders} from './transport.js'
 
 /**
  * The one module every outgoing HTTP request of homeops goes through (docs/contributing.md, "Principles":
- * "outgoing HTTP through one module on undici"): registries, notifiers, GitHub, OpenAI-compatible endpoints, cloud token services,
- * ddns providers and IP echo services, doctor. It owns, once for all:
+ * "outgoing HTTP through one module on undici"): registries, notifiers, GitHub, OpenAI-compatible endpoints,
+ * cloud token services, ddns providers and IP echo services, doctor. It owns, once for all:
  * - deadlines: connect (per pool), idle (no byte for that long) and one total deadline covering
  *   connect, headers, body and every redirect;
  * - answer size caps applied while the body streams (the rest is never read);

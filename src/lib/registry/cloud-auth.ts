@@ -7,9 +7,9 @@ import type {CloudAuthInput} from './config.js'
 import {isPlainHttp} from './client.js'
 
 /**
- * The registry auth flows that differ from plain username/password (docs/architecture.md "The shared core"): each turns what the
- * user configured into a short-lived username/password that the generic OCI challenge flow then uses
- * (Basic for ECR, the registry's own Bearer realm for the others). Every secret produced is registered
+ * The registry auth flows that differ from plain username/password (docs/architecture.md "The shared core"):
+ * each turns what the user configured into a short-lived username/password that the generic OCI challenge flow
+ * then uses (Basic for ECR, the registry's own Bearer realm for the others). Every secret produced is registered
  * for log redaction. Answers are bounded (64 KiB) and a failure names the provider, never the secret.
  */
 export interface IssuedCredential {

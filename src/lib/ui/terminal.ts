@@ -6,8 +6,8 @@ import {forEachLimited} from '../async/pool.js'
 import type {Logger} from '../log/logger.js'
 
 /**
- * Two audiences (docs/architecture.md "Conventions every command follows"): a person at a TTY gets colour, spinners and
- * task lists; cron, systemd, pipes and `--json` get none of that, only log lines.
+ * Two audiences (docs/architecture.md "Conventions every command follows"): a person at a TTY gets colour,
+ * spinners and task lists; cron, systemd, pipes and `--json` get none of that, only log lines.
  */
 export interface Terminal {
   /** stderr is a TTY and no `--json`: spinners and task lists allowed. */
