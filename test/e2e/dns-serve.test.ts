@@ -8,6 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {dig, within} from '../integration/dns/harness.js'
 import {cliPath, runCli} from '../support/cli.js'
+import {freePort} from '../support/cli-servers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-dns-'))
 const hostsDir = join(dir, 'hosts')
@@ -15,16 +16,6 @@ let server: ChildProcess | undefined
 let stderr = ''
 let port: number
 let httpPort: number
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4')
-    s.bind(0, '127.0.0.1', () => {
-      const p = s.address().port
-      s.close(() => resolve(p))
-    })
-  })
-}
 
 function env(): Record<string, string> {
   return {
@@ -43,7 +34,8 @@ beforeAll(async () => {
     join(dir, 'config.yaml'),
     'dns:\n  docker: false\n  zones: [home.lan]\n  records:\n    app.home.lan: 10.0.0.7\n    dup.home.lan: 10.0.0.8\n',
   )
-  port = await freePort()
+  // DNS listens on the port over UDP and TCP: both must be free (a UDP-only check let a TCP user collide).
+  port = await freePort(true)
   httpPort = await freePort()
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOMEOPS_')))
   server = spawn(
