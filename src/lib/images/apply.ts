@@ -2,6 +2,7 @@ import {LockedError, OperationError, UserError, errorMessage} from '../errors.js
 import type {Docker} from '../docker/client.js'
 import {registryAuthFor} from '../docker/pull.js'
 import type {SelfIdentity} from '../docker/self.js'
+import {type TaskInfo, countTasks} from '../docker/service-tasks.js'
 import type {UpdateJournal} from '../docker/update-journal.js'
 import type {Logger} from '../log/logger.js'
 import type {RegistryClient} from '../registry/client.js'
@@ -123,7 +124,7 @@ export async function updateService(
   } catch (error) {
     throw new OperationError(`the update of service ${name} was refused: ${errorMessage(error)}`)
   }
-  const state = await waitForConvergence(deps, service, started)
+  const state = await waitForConvergence(deps, service, started, target.tag)
   if (state.ok) {
     log.info('service updated', {to: target.tag})
     return outcome
@@ -138,12 +139,21 @@ export async function updateService(
   }
 }
 
+/**
+ * Waits for Swarm to finish the update or its rollback, and then for the tasks themselves: Swarm calls an
+ * update done once it has started its last task, and a rolled-back task on another node may still be starting.
+ * Done means every task the service wants runs its spec now, by the same rule as a GitOps deploy.
+ */
 async function waitForConvergence(
   deps: ApplyDeps,
   service: ReturnType<Docker['getService']>,
   started: number,
+  version: string,
 ): Promise<{ok: boolean; state: string; message?: string}> {
-  const deadline = Date.now() + (deps.timeoutMs ?? 120_000)
+  const timeoutMs = deps.timeoutMs ?? 120_000
+  const deadline = Date.now() + timeoutMs
+  const waited = `after ${Math.round(timeoutMs / 1000)} s`
+  let done: {state: string; tasks: string} | undefined
   while (Date.now() < deadline) {
     if (deps.signal?.aborted)
       return {ok: false, state: 'aborted', message: 'homeops is stopping; the update continues in Swarm'}
@@ -153,14 +163,24 @@ async function waitForConvergence(
     if (!status?.State) continue
     // Ignore the status of an earlier update.
     if (status.StartedAt && Date.parse(status.StartedAt) < started - 2000) continue
-    if (status.State === 'completed') return {ok: true, state: status.State}
-    if (['rollback_completed', 'rollback_paused', 'paused'].includes(status.State))
+    if (['rollback_paused', 'paused'].includes(status.State))
       return {ok: false, state: status.State, message: status.Message}
+    if (status.State !== 'completed' && status.State !== 'rollback_completed') continue
+    const tasks = (await deps.docker.listTasks({
+      filters: {service: [info.ID], 'desired-state': ['running']},
+    })) as TaskInfo[]
+    const count = countTasks(info, tasks)
+    if (count.settled) return {ok: status.State === 'completed', state: status.State, message: status.Message}
+    done = {state: status.State, tasks: `${count.onSpec.length} of ${count.desired} tasks run`}
   }
+  if (done?.state === 'rollback_completed')
+    return {ok: false, state: done.state, message: `only ${done.tasks} it ${waited}`}
   return {
     ok: false,
     state: 'timeout',
-    message: `not converged within ${Math.round((deps.timeoutMs ?? 120_000) / 1000)} s`,
+    message: done
+      ? `Swarm completed the update, but only ${done.tasks} ${version} ${waited}`
+      : `not converged within ${Math.round(timeoutMs / 1000)} s`,
   }
 }
 

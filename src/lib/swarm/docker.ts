@@ -1,6 +1,5 @@
-import {isDeepStrictEqual} from 'node:util'
-
 import {type Docker, dockerAddress, dockerCallFailed, dockerStatus} from '../docker/client.js'
+import {type TaskInfo, type TaskSpec, comparableSpec, countTasks, onCurrentSpec} from '../docker/service-tasks.js'
 import {OperationError, errnoCode, errorMessage} from '../errors.js'
 import {redact} from '../log/redact.js'
 import {sleep} from '../time/sleep.js'
@@ -200,19 +199,6 @@ interface ServiceInfo {
   UpdateStatus?: {State?: string; Message?: string}
 }
 
-/** The part of the Engine API's TaskSpec read here; a task carries a copy of its service's template. */
-type TaskSpec = {ContainerSpec?: {Image?: string}; ForceUpdate?: number; Placement?: unknown} & Record<string, unknown>
-
-interface TaskInfo {
-  ID?: string
-  ServiceID?: string
-  NodeID?: string
-  Slot?: number
-  DesiredState?: string
-  Status?: {State?: string; Err?: string; Message?: string; Timestamp?: string}
-  Spec?: TaskSpec
-}
-
 interface NodeInfo {
   ID: string
   Description?: {Hostname?: string}
@@ -323,13 +309,9 @@ export async function serviceStates(
 
 function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: ReadonlySet<string>): ServiceState {
   const name = service.Spec?.Name ?? service.ID
-  const template = comparable(service.Spec?.TaskTemplate)
-  const wanted = tasks.filter((t) => t.DesiredState === 'running')
+  const template = comparableSpec(service.Spec?.TaskTemplate)
   const current = (t: TaskInfo) => onCurrentSpec(t, template)
-  const running = wanted.filter((t) => t.Status?.State === 'running')
-  const desired = service.Spec?.Mode?.Replicated
-    ? (service.Spec.Mode.Replicated.Replicas ?? 1)
-    : new Set(wanted.map((t) => t.NodeID)).size
+  const {running, onSpec, desired, settled} = countTasks(service, tasks, template)
   const state = service.UpdateStatus?.State
   const failedTask = tasks
     .filter((t) => ['failed', 'rejected'].includes(t.Status?.State ?? '') && current(t))
@@ -352,9 +334,8 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
         .join(': '),
     }
   }
-  const onSpec = running.filter(current).length
   const updating = state === 'updating' || state === 'rollback_started'
-  const converged = !updating && onSpec >= desired && running.length === onSpec
+  const converged = !updating && settled
   // A task still pending from before this deploy (no node satisfies it) is the state now, not history.
   const pendingNow = (t: TaskInfo) => t.DesiredState === 'running' && t.Status?.State === 'pending'
   const permanent = converged
@@ -371,41 +352,8 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
     permanent,
     detail: converged
       ? undefined
-      : (permanent ?? lastError ?? (updating ? `update ${state}` : `${onSpec}/${desired} tasks running`)),
+      : (permanent ?? lastError ?? (updating ? `update ${state}` : `${onSpec.length}/${desired} tasks running`)),
   }
-}
-
-/**
- * Swarm's own test of an up-to-date task (swarmkit's IsTaskDirty): its spec is the service's task template
- * (`template`, made `comparable` once per service). Comparing the image alone missed a changed container label
- * or environment: right after `stack deploy`, before Swarm begins the update, the old tasks looked current and
- * the stack converged at once. Placement is left out, as Swarm leaves a task where it runs when only the
- * constraints changed and its node still satisfies them.
- */
-function onCurrentSpec(task: TaskInfo, template: unknown): boolean {
-  return isDeepStrictEqual(comparable(task.Spec), template)
-}
-
-/**
- * A task spec as the Engine API shows it, without what differs between a service's template and its tasks'
- * copies of it (20.10 and 28.x alike): the template alone names `Runtime` and carries an empty `DNSConfig`. Empty
- * objects, empty lists and nulls say nothing, so they go; placement goes for the reason above.
- */
-function comparable(spec: TaskSpec | undefined): unknown {
-  const {Placement: _placement, Runtime: _runtime, ...rest} = spec ?? {}
-  return withoutEmpty(rest)
-}
-
-function withoutEmpty(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    const items = value.map(withoutEmpty).filter((item) => item !== undefined)
-    return items.length > 0 ? items : undefined
-  }
-  if (value === null || typeof value !== 'object') return value ?? undefined
-  const entries = Object.entries(value)
-    .map(([key, item]) => [key, withoutEmpty(item)] as const)
-    .filter(([, item]) => item !== undefined)
-  return entries.length > 0 ? Object.fromEntries(entries) : undefined
 }
 
 /** The newest task failure waiting cannot fix, in plain words. */
