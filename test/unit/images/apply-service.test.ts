@@ -74,7 +74,7 @@ const threeNodes =
   ]
 
 const update = (fake: Fake, timeoutMs = 10_000) =>
-  updateService({docker: fake.docker, client, logger: silentLogger, timeoutMs}, 'app', {tag: '1.1.0'}, 'cli')
+  updateService({docker: fake.docker, client, logger: silentLogger, timeoutMs}, 'app', {tag: '1.1.0'}, 'manual')
 
 describe('images update of a Swarm service waits for the tasks, not only the update status', () => {
   it('reports a rollback only once the old version runs on every node again', async () => {
