@@ -10,7 +10,8 @@ export interface ActivityEntry {
   by: string
   started: string
   finished?: string
-  state: 'running' | 'ok' | 'failed'
+  /** `skipped`: it did not run, because another run held the lock (that run is doing the work). */
+  state: 'running' | 'ok' | 'failed' | 'skipped'
   /** The step in progress, then the last one done. */
   step?: string
   steps: string[]
@@ -20,6 +21,8 @@ export interface ActivityEntry {
 export interface ActivityRecord {
   step(name: string): void
   finish(ok: boolean, message: string): void
+  /** It did not run: another run holds the lock and does the work. */
+  skip(message: string): void
 }
 
 const MAX_ENTRIES = 200
@@ -97,18 +100,20 @@ export class ActivityLog {
           entry.message ?? null,
           entry.id,
         )
+    const end = (state: ActivityEntry['state'], message: string) => {
+      entry.state = state
+      entry.finished = new Date(this.now()).toISOString()
+      entry.message = clip(redactText(message), MAX_TEXT)
+      save()
+    }
     return {
       step(name) {
         entry.step = clip(name, 100)
         if (entry.steps.length < MAX_STEPS) entry.steps.push(entry.step)
         save()
       },
-      finish: (ok, message) => {
-        entry.state = ok ? 'ok' : 'failed'
-        entry.finished = new Date(this.now()).toISOString()
-        entry.message = clip(redactText(message), MAX_TEXT)
-        save()
-      },
+      finish: (ok, message) => end(ok ? 'ok' : 'failed', message),
+      skip: (message) => end('skipped', message),
     }
   }
 

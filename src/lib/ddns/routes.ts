@@ -49,7 +49,7 @@ export function registerDdnsRoutes(router: Router, deps: DdnsRoutesDeps): void {
         throw error
       })
       if (!report) {
-        activity.finish(false, 'another ddns run holds the lock')
+        activity.skip('another ddns run holds the lock')
         return {status: 423, json: {error: 'locked', message: 'another ddns run holds the lock'}}
       }
       activity.finish(

@@ -101,7 +101,9 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     const {ActivityLog} = await import('../activity/log.js')
     const record = new ActivityLog(await context().state()).begin('reconcile', 'every watched repository', by)
     const report = await run
-    record.finish(report?.exitCode === 0, report ? reconcileSummary(report) : (last.error ?? 'failed'))
+    if (report) record.finish(report.exitCode === 0, reconcileSummary(report))
+    else if (last.exitCode === 5) record.skip(last.error ?? 'another run holds the lock')
+    else record.finish(false, last.error ?? 'failed')
   }
 
   function trigger(reason: string): Promise<ReconcileReport | undefined> {

@@ -31,7 +31,7 @@ const STEP_POLL_MS = 1000
  *   update: string|null, update_reason?: string, cpu: number|null, mem_usage: number|null, mem_limit: number|null,
  *   net_rx: number|null, net_tx: number|null, history: {cpu: (number|null)[], mem: (number|null)[]}}} Row
  * @typedef {{id: number, action: string, target: string, by: string, started: string, finished?: string,
- *   state: 'running'|'ok'|'failed', step?: string, steps: string[], message?: string}} Activity
+ *   state: 'running'|'ok'|'failed'|'skipped', step?: string, steps: string[], message?: string}} Activity
  * @typedef {{tr: HTMLTableRowElement, details: HTMLTableRowElement, cells: Record<string, HTMLElement>,
  *   button: HTMLButtonElement, toggle: HTMLButtonElement, row: Row, sig: string}} RowView
  */
@@ -609,12 +609,12 @@ export async function mount(element, api, context = {}) {
         activityList.prepend(li)
       }
       const kind = entry.state === 'ok' ? 'ok' : entry.state === 'failed' ? 'bad' : 'info'
-      const text =
-        entry.state === 'running'
-          ? `in progress${entry.step ? `: ${entry.step}` : ''}`
-          : entry.state === 'ok'
-            ? 'done'
-            : 'failed'
+      const text = {
+        running: `in progress${entry.step ? `: ${entry.step}` : ''}`,
+        ok: 'done',
+        failed: 'failed',
+        skipped: 'skipped',
+      }[entry.state]
       const sig = `${entry.state}|${entry.step}|${entry.message}`
       if (li.dataset.sig === sig) continue
       li.dataset.sig = sig

@@ -184,4 +184,26 @@ describe('ddns loop: passes asked for over HTTP', () => {
     expect(passes).toBe(3)
     await mode.stop()
   })
+  it('answers 423 and records the send as skipped, not failed, while another run holds the lock', async () => {
+    let locked = false
+    const {mode, runtime, clock} = await loop(async () => (locked ? undefined : sent('198.51.100.4')))
+    const {Router} = await import('../../../src/lib/http/router.js')
+    const router = new Router()
+    mode.routes!(router)
+    await mode.start(runtime)
+    await clock.advance(0)
+    locked = true
+    const match = router.match('POST', '/update')
+    if (match.kind !== 'found') throw new Error('no POST /update')
+    const request = {json: async () => ({}), query: new URLSearchParams(), remoteAddress: '192.168.1.20'}
+    const response = await match.route.handler(request as unknown as HttpRequest)
+    expect(response).toMatchObject({status: 423, json: {error: 'locked'}})
+    const {ActivityLog} = await import('../../../src/lib/activity/log.js')
+    expect(new ActivityLog(await runtime.context.state()).list(1)[0]).toMatchObject({
+      action: 'send DDNS update',
+      state: 'skipped',
+      message: 'another ddns run holds the lock',
+    })
+    await mode.stop()
+  })
 })
