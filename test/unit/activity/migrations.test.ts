@@ -1,24 +1,13 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-
-import Database from 'better-sqlite3'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {ActivityLog} from '../../../src/lib/activity/log.js'
 import {activityMigrations} from '../../../src/lib/activity/migrations.js'
 import {migrate} from '../../../src/lib/state/database.js'
-
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
+import {tempDatabase} from '../../support/temp-database.js'
 
 describe('activity migrations', () => {
   it("adds the 'skipped' state and keeps the history of a version-1 database, ids and all", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hotest-runtime-'))
-    dirs.push(dir)
-    const db = new Database(join(dir, 'homeops.db'))
+    const {db, close} = tempDatabase()
     try {
       migrate(
         db,
@@ -48,7 +37,7 @@ describe('activity migrations', () => {
       })
       expect(() => db.prepare("UPDATE activity SET state = 'exploded' WHERE id = 1").run()).toThrow(/CHECK constraint/)
     } finally {
-      db.close()
+      close()
     }
   })
 })

@@ -1,24 +1,13 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-
-import Database from 'better-sqlite3'
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {recordUpdate, updateHistory} from '../../../src/lib/images/history.js'
 import {imagesMigrations} from '../../../src/lib/images/migrations.js'
 import {migrate} from '../../../src/lib/state/database.js'
-
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
+import {tempDatabase} from '../../support/temp-database.js'
 
 describe('images migrations', () => {
   it("adds the 'refused' update result and keeps the history of a version-1 database", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hotest-runtime-'))
-    dirs.push(dir)
-    const db = new Database(join(dir, 'homeops.db'))
+    const {db, close} = tempDatabase()
     try {
       migrate(
         db,
@@ -50,7 +39,7 @@ describe('images migrations', () => {
       expect(rows[1]).toMatchObject({workload: 'web', previousVersion: '1.0', newVersion: '1.1', error: 'boom'})
       expect(() => recordUpdate(db, {...old, result: 'exploded' as 'failed'})).toThrow(/CHECK constraint/)
     } finally {
-      db.close()
+      close()
     }
   })
 })
