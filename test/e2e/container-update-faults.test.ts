@@ -7,8 +7,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {Cleanup, appImage, docker, runContainer, uniqueName} from '../integration/monitor/harness.js'
 import {cliPath, repoRoot, runCli} from '../support/cli.js'
-import {freePort, getJson, startServe} from '../support/serve-process.js'
+import {getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * Container updates killed half-way (SIGKILL at each step, held there by

@@ -8,8 +8,9 @@ import {type Browser} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {launchChromium} from '../support/browser.js'
-import {type ServeProcess, freePort, startServe} from '../support/serve-process.js'
+import {type ServeProcess, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 const KEY = 'hotest-webui-key-0123456789abcdef'
 const dir = mkdtempSync(join(tmpdir(), 'hotest-webui-key-'))

@@ -12,8 +12,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {Cleanup, appImage, docker} from '../integration/monitor/harness.js'
 import {launchChromium} from '../support/browser.js'
 import {repoRoot} from '../support/cli.js'
-import {type ServeProcess, freePort, getJson, startServe} from '../support/serve-process.js'
+import {type ServeProcess, getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 const d = docker()
 const cleanup = new Cleanup(d)

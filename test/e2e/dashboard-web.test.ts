@@ -16,8 +16,9 @@ import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integ
 import {Cleanup, appImage, docker, waitFor} from '../integration/monitor/harness.js'
 import {launchChromium} from '../support/browser.js'
 import {repoRoot, runCli} from '../support/cli.js'
-import {type ServeProcess, freePort, getJson, startServe} from '../support/serve-process.js'
+import {type ServeProcess, getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 const d = docker()
 const cleanup = new Cleanup(d)

@@ -8,7 +8,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {dig, within} from '../integration/dns/harness.js'
 import {cliPath, runCli} from '../support/cli.js'
-import {freePort} from '../support/cli-servers.js'
+import {freePort} from '../support/free-port.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-dns-'))
 const hostsDir = join(dir, 'hosts')

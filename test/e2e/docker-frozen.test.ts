@@ -6,8 +6,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../support/cli.js'
 import {type DockerStandIn, type FreezableDocker, freezableDocker, frozenDocker} from '../support/frozen-docker.js'
-import {type ServeProcess, freePort, getJson, startServe} from '../support/serve-process.js'
+import {type ServeProcess, getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * A frozen dockerd (SIGSTOP: the socket accepts, nothing answers). The shared

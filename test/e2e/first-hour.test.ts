@@ -7,8 +7,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {dig, within} from '../integration/dns/harness.js'
 import {runCli} from '../support/cli.js'
-import {freePort, startCli} from '../support/cli-servers.js'
+import {startCli} from '../support/cli-servers.js'
 import {startServe} from '../support/serve-process.js'
+import {freePort} from '../support/free-port.js'
 
 // What a new user meets in the first hour: env variables, doctor, dns serve's default upstreams, one route shape.
 const dir = mkdtempSync(join(tmpdir(), 'homeops-e2e-firsthour-'))

@@ -5,9 +5,10 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Dyndns2Fake, type EchoFake, startDyndns2, startEcho} from '../integration/ddns/fakes.js'
-import {type RunningCli, freePort, startCli} from '../support/cli-servers.js'
+import {type RunningCli, startCli} from '../support/cli-servers.js'
 import {type FuzzTarget, fuzzBatch} from '../support/http-fuzz.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * Issue 12, item 1: no request can end or wedge a server. 10 000 generated

@@ -19,6 +19,7 @@ import {
 import {cliPath, repoRoot} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
 import {launchChromium} from '../support/browser.js'
+import {freePort} from '../support/free-port.js'
 
 const d = docker()
 const cleanup = new Cleanup(d)
@@ -28,16 +29,6 @@ let url: string
 let browser: Browser
 let page: Page
 let log = ''
-
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as {port: number}).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 beforeAll(async () => {
   const ref = `${testEnv().registry.host}/${uniqueName('web')}/app:1`

@@ -4,8 +4,9 @@ import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../support/cli.js'
-import {type RunningCli, freePort, startCli} from '../support/cli-servers.js'
+import {type RunningCli, startCli} from '../support/cli-servers.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * Issue 12, item 5: one "no key" policy on every server, no sentinel string.

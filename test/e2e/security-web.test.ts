@@ -9,8 +9,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {Cleanup, appImage, docker, runContainer} from '../integration/monitor/harness.js'
 import {launchChromium} from '../support/browser.js'
-import {type RunningCli, freePort, startCli} from '../support/cli-servers.js'
+import {type RunningCli, startCli} from '../support/cli-servers.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * Issue 12, items 2, 3 and 5, in a real browser against the built CLI with the

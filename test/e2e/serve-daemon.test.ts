@@ -2,7 +2,7 @@
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {type AddressInfo, type Server, type Socket, connect, createServer} from 'node:net'
+import {type Server, type Socket, connect, createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
@@ -13,6 +13,7 @@ import {type FakeSystemd, startFakeSystemd} from '../integration/serve/fake-syst
 import {cliPath, repoRoot} from '../support/cli.js'
 import {testEnv} from '../support/testenv.js'
 import {launchChromium} from '../support/browser.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * `homeops serve` as users run it (HOMEOPS_E2E_CLI: another build's bin/run.js): the built CLI as a process, with a config
@@ -81,14 +82,6 @@ function dockerProxy(path: string, target: string): DockerProxy {
       await new Promise<void>((resolve) => s.close(() => resolve()))
     },
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const {port} = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 function docker(...args: string[]): string {

@@ -4,8 +4,9 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type ServeProcess, freePort, getJson, startServe} from '../support/serve-process.js'
+import {type ServeProcess, getJson, startServe} from '../support/serve-process.js'
 import {testEnv} from '../support/testenv.js'
+import {freePort} from '../support/free-port.js'
 
 /** `homeops serve` (the built CLI) reloading its config file on SIGHUP, modes toggled off and on. */
 const dir = mkdtempSync(join(tmpdir(), 'hotest-runtime-reload-'))

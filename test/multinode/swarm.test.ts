@@ -12,7 +12,8 @@ import {stringify} from 'yaml'
 
 import {GitRepo, Workspace, removeStacks, run, stackName} from '../integration/swarm/harness.js'
 import {clusterEnv, manager, nodeCli, stackContainersOn, workers} from '../support/cluster.js'
-import {freePort, getJson, startServe} from '../support/serve-process.js'
+import {getJson, startServe} from '../support/serve-process.js'
+import {freePort} from '../support/free-port.js'
 
 /**
  * swarm reconcile on a three-node Swarm: services placed on the workers read their binding from the

@@ -1,6 +1,4 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {createServer} from 'node:net'
-import {createSocket} from 'node:dgram'
 
 import {cliPath, repoRoot} from './cli.js'
 
@@ -17,25 +15,6 @@ export interface RunningCli {
   output(): string
   alive(): boolean
   stop(): Promise<number | null>
-}
-
-/** A port free on 127.0.0.1 for TCP (and UDP when `udp`). */
-export async function freePort(udp = false): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as {port: number}).port
-        s.close(() => resolve(p))
-      })
-    })
-    if (!udp) return port
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4')
-      socket.once('error', () => resolve(false))
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
 }
 
 export async function startCli(

@@ -1,5 +1,4 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {type AddressInfo, createServer} from 'node:net'
 
 import {cliPath, repoRoot} from './cli.js'
 
@@ -13,14 +12,6 @@ export interface ServeProcess {
   waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>
   /** SIGKILL if still running. */
   kill(): Promise<void>
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const {port} = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 export function startServe(options: {

@@ -18,6 +18,7 @@ import {
   uniqueName,
   waitFor,
 } from '../monitor/harness.js'
+import {freePort} from '../../support/free-port.js'
 
 const d = docker()
 const cleanup = new Cleanup(d)
@@ -43,16 +44,6 @@ async function createNetwork(name: string): Promise<{id: string; subnet: string;
     }
   }
   throw new Error('no free subnet for the test network')
-}
-
-async function freePort(): Promise<number> {
-  const {createServer} = await import('node:net')
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as {port: number}).port
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 describe('recreateContainer', () => {

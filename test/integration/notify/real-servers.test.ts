@@ -1,6 +1,6 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer, connect} from 'node:net'
+import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -10,6 +10,7 @@ import {TransientError} from '../../../src/lib/errors.js'
 import {type UpdateNotice, digestTitleFor, toNotice, workloadEntity} from '../../../src/lib/images/notice.js'
 import type {Digest} from '../../../src/lib/notify/message.js'
 import {createNotifier} from '../../../src/lib/notify/notifiers.js'
+import {freePort} from '../../support/free-port.js'
 
 /**
  * The notifiers that speak a protocol of their own, against real servers from Debian started here on
@@ -17,17 +18,6 @@ import {createNotifier} from '../../../src/lib/notify/notifiers.js'
  */
 const dir = mkdtempSync(join(tmpdir(), 'hotest-images-notify-'))
 const children: ChildProcess[] = []
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as {port: number}).port
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 15_000
