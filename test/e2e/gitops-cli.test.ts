@@ -66,6 +66,7 @@ function writeConfig(name: string, extra: {swarm?: Record<string, unknown>; imag
       docker: {host: env.dockerHost},
       swarm: {
         convergeTimeoutSeconds: 120,
+        stableSeconds: 1,
         cacheDir: join(root, 'cache'),
         repositories: [{url, username: 'homeops', token: TOKEN}],
         ...extra.swarm,

@@ -32,9 +32,6 @@ import {
   withServiceLabels,
 } from './render.js'
 
-/** How long the tasks must stay up, as the `docker stack deploy` of Docker 23+ checks when it waits. */
-const CLI_STABILITY_MS = 5_000
-
 /**
  * Applying: what changes the Swarm, the NFS share and the state, one stack at a time (a reconcile
  * runs several side by side, see `swarm.deployConcurrency`). Each step records its outcome only once
@@ -109,8 +106,8 @@ export async function startDeploy(
 }
 
 /**
- * The part of a deploy that waits: until the services converged and their tasks stayed up 5 s (what
- * the docker CLI of Docker 23+ checks), failing at once on a task failure waiting cannot fix; then
+ * The part of a deploy that waits: until the services converged and their tasks stayed up `swarm.stableSeconds`
+ * (5 s, what the docker CLI of Docker 23+ checks), failing at once on a task failure waiting cannot fix; then
  * the records. It holds no deploy slot: the waits of every stack run side by side.
  */
 export async function finishDeploy(
@@ -123,7 +120,8 @@ export async function finishDeploy(
   const name = prepared.layout.name
   const timeoutMs = context.config.swarm.convergeTimeoutSeconds * 1000
   try {
-    await waitConverged(env.engine, name, timeoutMs, context.signal, started.before, CLI_STABILITY_MS)
+    const stableMs = context.config.swarm.stableSeconds * 1000
+    await waitConverged(env.engine, name, timeoutMs, context.signal, started.before, stableMs)
   } catch (error) {
     // Add what the tasks said when the wait's own message does not.
     const tasks = await stackTaskErrors(env.engine, name).catch(() => [])

@@ -24,6 +24,14 @@ export const swarmSchema = obj({
     unit: 'seconds',
     description: 'how long a deploy may take to reach its desired running tasks before it counts as failed',
   }),
+  stableSeconds: num({
+    default: 5,
+    min: 0,
+    max: 3600,
+    unit: 'seconds',
+    description:
+      "how long a deploy's new tasks must stay up before it counts as converged, so a task that crashes within this is not taken for a running one (5: what the docker CLI of Docker 23+ checks)",
+  }),
   deployConcurrency: num({
     default: 8,
     min: 1,

@@ -100,12 +100,14 @@ export class Workspace {
   /** A context as a command builds it: the config file's `swarm` block, no TTY, log lines captured. */
   async context(swarm: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<Context> {
     const file = join(this.root, `config-${this.contexts.length}.yaml`)
+    // A 1 s hold in place of the 5 s default: the crashing tasks of these tests exit at once, and each deploy
+    // would otherwise wait 4 s more (the hold's logic has unit tests; test/e2e/swarm-cli keeps the default).
     writeFileSync(
       file,
       stringify({
         state: {path: this.statePath},
         docker: {host: testEnv().dockerHost},
-        swarm: {convergeTimeoutSeconds: 90, cacheDir: join(this.root, 'cache'), ...swarm},
+        swarm: {convergeTimeoutSeconds: 90, stableSeconds: 1, cacheDir: join(this.root, 'cache'), ...swarm},
       }),
     )
     const {config} = loadConfig({path: file, env})
