@@ -1,3 +1,4 @@
+import {LockedError, errorMessage} from '../errors.js'
 import {redactText} from '../log/redact.js'
 import type {Database} from '../state/database.js'
 
@@ -23,6 +24,8 @@ export interface ActivityRecord {
   finish(ok: boolean, message: string): void
   /** It did not run: another run holds the lock and does the work. */
   skip(message: string): void
+  /** It threw: `skipped` when it found its lock held by another run (a `LockedError`, exit 5), else `failed`. */
+  fail(error: unknown): void
 }
 
 const MAX_ENTRIES = 200
@@ -114,6 +117,7 @@ export class ActivityLog {
       },
       finish: (ok, message) => end(ok ? 'ok' : 'failed', message),
       skip: (message) => end('skipped', message),
+      fail: (error) => end(error instanceof LockedError ? 'skipped' : 'failed', errorMessage(error)),
     }
   }
 

@@ -1,5 +1,4 @@
 import type {Context} from '../context.js'
-import {errorMessage} from '../errors.js'
 import type {Router} from '../http/router.js'
 import type {DdnsHistoryReport} from './status.js'
 import type {DdnsRunReport} from './updater.js'
@@ -45,7 +44,7 @@ export function registerDdnsRoutes(router: Router, deps: DdnsRoutesDeps): void {
         `DDNS page or API (${request.remoteAddress})`,
       )
       const report = await deps.passNow({force, ...(record ? {records: [record]} : {})}).catch((error: unknown) => {
-        activity.finish(false, errorMessage(error))
+        activity.fail(error)
         throw error
       })
       if (!report) {

@@ -152,7 +152,7 @@ async function waitForConvergence(
 ): Promise<{ok: boolean; state: string; message?: string}> {
   const timeoutMs = deps.timeoutMs ?? 120_000
   const deadline = Date.now() + timeoutMs
-  const waited = `after ${Math.round(timeoutMs / 1000)} s`
+  const seconds = Math.round(timeoutMs / 1000)
   let done: {state: string; tasks: string} | undefined
   while (Date.now() < deadline) {
     if (deps.signal?.aborted)
@@ -174,13 +174,13 @@ async function waitForConvergence(
     done = {state: status.State, tasks: `${count.onSpec.length} of ${count.desired} tasks run`}
   }
   if (done?.state === 'rollback_completed')
-    return {ok: false, state: done.state, message: `only ${done.tasks} it ${waited}`}
+    return {ok: false, state: done.state, message: `only ${done.tasks} it after ${seconds} s`}
   return {
     ok: false,
     state: 'timeout',
     message: done
-      ? `Swarm completed the update, but only ${done.tasks} ${version} ${waited}`
-      : `not converged within ${Math.round(timeoutMs / 1000)} s`,
+      ? `Swarm completed the update, but only ${done.tasks} ${version} after ${seconds} s`
+      : `not converged within ${seconds} s`,
   }
 }
 

@@ -139,7 +139,7 @@ export async function runWatch(context: Context, options: WatchOptions = {}): Pr
           )
         } catch (error) {
           context.logger.error('auto-update failed', {workload: result.workload, error: errorMessage(error)})
-          record.finish(false, errorMessage(error))
+          record.fail(error)
           if (error instanceof LockedError) continue
           outcome = failedOutcome(result, 'auto', errorMessage(error))
           recordUpdate(db, {...outcome, at: new Date().toISOString()})
@@ -449,7 +449,7 @@ export async function applyWorkloadUpdate(context: Context, request: ApplyReques
     record.finish(report.action === 'updated' || report.action === 'up_to_date', applyMessage(report, request.to))
     return report
   } catch (error) {
-    record.finish(false, errorMessage(error))
+    record.fail(error)
     throw error
   }
 }

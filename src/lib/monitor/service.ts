@@ -350,7 +350,7 @@ export class MonitorService {
       record?.finish(true, outcome.message)
       return outcome
     } catch (error) {
-      record?.finish(false, errorMessage(error))
+      record?.fail(error)
       throw error
     }
   }

@@ -1,5 +1,5 @@
 import type {Context} from '../context.js'
-import {LockedError, errorMessage} from '../errors.js'
+import {ExitCode, LockedError, errorMessage} from '../errors.js'
 import {HttpError, type Router, json} from '../http/router.js'
 import {redact} from '../log/redact.js'
 import type {ModeHealth, ModeRuntime, ServiceMode} from '../serve/mode.js'
@@ -79,7 +79,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
       return report
     } catch (error) {
       last.error = redact(errorMessage(error))
-      last.exitCode = error instanceof LockedError ? 5 : 1
+      last.exitCode = error instanceof LockedError ? ExitCode.locked : ExitCode.failure
       if (error instanceof LockedError)
         ctx.logger.warn('swarm reconcile skipped: another run holds the lock', {error: last.error})
       else ctx.logger.error('swarm reconcile failed', {error: last.error})
@@ -102,7 +102,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
     const record = new ActivityLog(await context().state()).begin('reconcile', 'every watched repository', by)
     const report = await run
     if (report) record.finish(report.exitCode === 0, reconcileSummary(report))
-    else if (last.exitCode === 5) record.skip(last.error ?? 'another run holds the lock')
+    else if (last.exitCode === ExitCode.locked) record.skip(last.error ?? 'another run holds the lock')
     else record.finish(false, last.error ?? 'failed')
   }
 
@@ -156,7 +156,7 @@ export function createSwarmMode(options: SwarmModeOptions = {}): ServiceMode {
         )
         if (!outcome) return json({running: true, message: 'still running; see GET /status'}, 202)
         if (!outcome.report) {
-          const status = last.exitCode === 5 ? 409 : 500
+          const status = last.exitCode === ExitCode.locked ? 409 : 500
           throw new HttpError(status, {error: status === 409 ? 'locked' : 'failed', message: last.error ?? 'failed'})
         }
         return json(outcome.report)

@@ -608,12 +608,11 @@ export async function mount(element, api, context = {}) {
         activityItems.set(entry.id, li)
         activityList.prepend(li)
       }
-      const kind = entry.state === 'ok' ? 'ok' : entry.state === 'failed' ? 'bad' : 'info'
-      const text = {
-        running: `in progress${entry.step ? `: ${entry.step}` : ''}`,
-        ok: 'done',
-        failed: 'failed',
-        skipped: 'skipped',
+      const [text, kind] = {
+        running: [`in progress${entry.step ? `: ${entry.step}` : ''}`, 'info'],
+        ok: ['done', 'ok'],
+        failed: ['failed', 'bad'],
+        skipped: ['skipped', 'info'],
       }[entry.state]
       const sig = `${entry.state}|${entry.step}|${entry.message}`
       if (li.dataset.sig === sig) continue

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {ActivityLog} from '../../../src/lib/activity/log.js'
+import {LockedError} from '../../../src/lib/errors.js'
 import {HISTORY_SAMPLES, MetricHistory} from '../../../src/lib/monitor/metric-history.js'
 
 describe('the shared activity history', () => {
@@ -15,6 +16,15 @@ describe('the shared activity history', () => {
     const [newest, older] = log.list()
     expect(newest).toMatchObject({action: 'prune images', by: 'api 10.0.0.2', state: 'ok'})
     expect(older).toMatchObject({state: 'failed', message: expect.stringContaining('rolled back')})
+  })
+
+  it('records an action that found its lock held by another run as skipped, any other error as failed', () => {
+    const log = new ActivityLog()
+    log.begin('update', 'web', 'command line').fail(new LockedError('another update of web holds the lock', 4242))
+    log.begin('update', 'db', 'command line').fail(new Error('pull refused: 401'))
+    const [db, web] = log.list()
+    expect(web).toMatchObject({state: 'skipped', message: 'another update of web holds the lock'})
+    expect(db).toMatchObject({state: 'failed', message: 'pull refused: 401'})
   })
 
   it('stays bounded however many actions and steps arrive', () => {
