@@ -322,14 +322,17 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
   if (state === 'rollback_completed' || state === 'paused' || state === 'rollback_paused') {
     // The tasks that failed ran the spec that was rolled back: their error is the reason.
     const taskError = lastError ?? latestTaskError(tasks)
-    const message = service.UpdateStatus?.Message
+    const why = [`update ${state.replace('_', ' ')}`, service.UpdateStatus?.Message, taskError && `last ${taskError}`]
+    // Swarm says rollback_completed once it has started the last old task, not once it runs: the deploy
+    // ends (failed) when the previous version runs again, so nothing is half-way when cron runs next.
+    const restoring = state === 'rollback_completed' && !settled
     return {
       name,
       running: running.length,
       desired,
       converged: false,
-      stuck: true,
-      detail: [`update ${state.replace('_', ' ')}`, message, taskError ? `last ${taskError}` : undefined]
+      stuck: !restoring,
+      detail: [...why, restoring ? `${onSpec.length} of ${desired} tasks run the previous version` : undefined]
         .filter(Boolean)
         .join(': '),
     }

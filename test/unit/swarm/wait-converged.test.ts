@@ -124,3 +124,38 @@ describe('waitConverged with a stability hold', () => {
     expect(Date.now() - started).toBeLessThan(500)
   })
 })
+
+describe('waitConverged after Swarm rolled an update back', () => {
+  // The service's template is the previous version again; the failed task ran the version rolled back.
+  const rolledBack = {...SERVICE, UpdateStatus: {State: 'rollback_completed', Message: 'rollback completed'}}
+  const failed = {
+    ...task('bad', 'failed', Date.now() - 2000, {ContainerSpec: {Image: 'app:2'}}),
+    DesiredState: 'shutdown',
+    Status: {State: 'failed', Err: 'task: non-zero exit (1)', Timestamp: new Date().toISOString()},
+  }
+
+  it('fails with the task error only once the previous version runs again', async () => {
+    let polls = 0
+    const tasks = (poll: number) => {
+      polls = poll + 1
+      return [failed, task('old', poll < 3 ? 'starting' : 'running', Date.now() - 5000)]
+    }
+    const wait = waitConverged(engine(tasks, rolledBack), 'web', 10_000)
+    await expect(wait).rejects.toThrow(
+      /^stack web: service web_app: update rollback completed: rollback completed: last task failed: task: non-zero exit \(1\)$/,
+    )
+    // Swarm said rollback_completed from the first poll; the wait went on until the old task ran.
+    expect(polls).toBe(4)
+  })
+
+  it('says how many tasks run the previous version when they never come up', async () => {
+    const wait = waitConverged(
+      engine(() => [failed, task('old', 'starting', Date.now())], rolledBack),
+      'web',
+      1500,
+    )
+    await expect(wait).rejects.toThrow(
+      /did not converge within 2 s \(web_app: update rollback completed: .*non-zero exit \(1\): 0 of 1 tasks run the previous version\)/,
+    )
+  })
+})
