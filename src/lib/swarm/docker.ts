@@ -313,26 +313,32 @@ function serviceState(service: ServiceInfo, tasks: TaskInfo[], before?: Readonly
   const current = (t: TaskInfo) => onCurrentSpec(t, template)
   const {running, onSpec, desired, settled} = countTasks(service, tasks, template)
   const state = service.UpdateStatus?.State
-  const failedTask = tasks
-    .filter((t) => ['failed', 'rejected'].includes(t.Status?.State ?? '') && current(t))
-    .sort((a, b) => (b.Status?.Timestamp ?? '').localeCompare(a.Status?.Timestamp ?? ''))[0]
-  const lastError = failedTask
-    ? `task ${failedTask.Status?.State}: ${failedTask.Status?.Err ?? failedTask.Status?.Message}`
-    : undefined
+  const lastError = latestTaskError(tasks.filter(current))
   if (state === 'rollback_completed' || state === 'paused' || state === 'rollback_paused') {
-    // The tasks that failed ran the spec that was rolled back: their error is the reason.
-    const taskError = lastError ?? latestTaskError(tasks)
-    const why = [`update ${state.replace('_', ' ')}`, service.UpdateStatus?.Message, taskError && `last ${taskError}`]
+    // After a rollback the template is the previous version again: the failures that explain it ran another spec.
+    const rolledBack = state !== 'paused'
+    const taskError =
+      (rolledBack ? latestTaskError(tasks.filter((t) => !current(t))) : lastError) ?? latestTaskError(tasks)
     // Swarm says rollback_completed once it has started the last old task, not once it runs: the deploy
-    // ends (failed) when the previous version runs again, so nothing is half-way when cron runs next.
-    const restoring = state === 'rollback_completed' && !settled
+    // ends (failed) when the previous version runs again, so nothing is half-way when cron runs next, or
+    // as soon as a task the rollback started fails, since then the previous version does not come up either.
+    const restoreError = rolledBack
+      ? latestTaskError(tasks.filter((t) => current(t) && !before?.has(t.ID ?? '')))
+      : undefined
+    const restoring = state === 'rollback_completed' && !settled && !restoreError
     return {
       name,
       running: running.length,
       desired,
       converged: false,
       stuck: !restoring,
-      detail: [...why, restoring ? `${onSpec.length} of ${desired} tasks run the previous version` : undefined]
+      detail: [
+        `update ${state.replace('_', ' ')}`,
+        service.UpdateStatus?.Message,
+        taskError && `last ${taskError}`,
+        restoreError && `the previous version failed too: ${restoreError}`,
+        restoring && `${onSpec.length} of ${desired} tasks run the previous version`,
+      ]
         .filter(Boolean)
         .join(': '),
     }

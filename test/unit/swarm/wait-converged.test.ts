@@ -158,4 +158,23 @@ describe('waitConverged after Swarm rolled an update back', () => {
       /did not converge within 2 s \(web_app: update rollback completed: .*non-zero exit \(1\): 0 of 1 tasks run the previous version\)/,
     )
   })
+  it('fails at once when a task of the previous version the rollback started fails too', async () => {
+    const oldFailed = {
+      ...task('old2', 'failed', Date.now()),
+      DesiredState: 'shutdown',
+      Status: {State: 'failed', Err: 'task: non-zero exit (2)', Timestamp: new Date().toISOString()},
+    }
+    const started = Date.now()
+    const wait = waitConverged(
+      engine(() => [failed, oldFailed, task('old3', 'starting', Date.now())], rolledBack),
+      'web',
+      10_000,
+      undefined,
+      new Set(['old1']),
+    )
+    await expect(wait).rejects.toThrow(
+      /^stack web: service web_app: update rollback completed: rollback completed: last task failed: task: non-zero exit \(1\): the previous version failed too: task failed: task: non-zero exit \(2\)$/,
+    )
+    expect(Date.now() - started).toBeLessThan(500)
+  })
 })
